@@ -1,0 +1,129 @@
+// The single source of truth for every UltraMarket application: everything per app (images,
+// workloads, services, autoscalers, disruption budgets, network edges, ingress routes, monitors,
+// dashboards, alerts) is derived from these entries. Adding an app is one entry here.
+
+export type DataStoreName = "postgres" | "mongodb" | "redis" | "elasticsearch";
+
+/** Keys of the platform Secret (the runbook's step 1.2 keys plus the Elasticsearch password). */
+export const SECRET_KEYS = [
+    "POSTGRES_PASSWORD",
+    "MONGODB_PASSWORD",
+    "REDIS_PASSWORD",
+    "ELASTICSEARCH_PASSWORD",
+    "JWT_SECRET",
+    "JWT_REFRESH_SECRET",
+    "CLICK_MERCHANT_ID",
+    "CLICK_SECRET_KEY",
+    "PAYME_MERCHANT_ID",
+    "PAYME_SECRET_KEY",
+    "ESKIZ_EMAIL",
+    "ESKIZ_PASSWORD",
+    "PLAY_MOBILE_LOGIN",
+    "PLAY_MOBILE_PASSWORD",
+    "SENDGRID_API_KEY",
+    "SMTP_PASSWORD",
+] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+export type AppGroup = "core" | "business" | "platform" | "frontend";
+
+export interface Resources {
+    cpuRequest: string;
+    cpuLimit: string;
+    memoryRequest: string;
+    memoryLimit: string;
+}
+
+export interface AppSpec {
+    /** Kubernetes name of the Deployment/Service and the image repository name. */
+    name: string;
+    group: AppGroup;
+    /** Docker build context inside the app repository, exactly as the runbook's `docker build`. */
+    context: string;
+    /** Container port serving HTTP (health, API and /metrics). */
+    port: number;
+    healthPath: string;
+    metricsPath: string;
+    /**
+     * How the outside world reaches the app: a path prefix behind api-gateway (`/auth` answers
+     * on `api.<domain>/auth/...`), or a host for the edge apps.
+     */
+    route: { kind: "gateway"; prefix: string } | { kind: "host"; host: "api" | "web" | "admin" | "mobile" };
+    dataStores: DataStoreName[];
+    /** Secret keys the app needs beyond the passwords of its data stores. */
+    secrets: SecretKey[];
+    /** Runs `npm run migrate` in a Job that must complete before the app rolls out. */
+    migrations: boolean;
+    /** Deployed unless switched off in config (the runbook deploys mobile-app only "if needed"). */
+    enabledByDefault: boolean;
+    replicas: number;
+    maxReplicas: number;
+    resources: Resources;
+}
+
+const SMALL: Resources = { cpuRequest: "100m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi" };
+const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi" };
+const FRONTEND: Resources = { cpuRequest: "50m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi" };
+
+type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | "enabledByDefault" | "maxReplicas" | "migrations" | "secrets"> &
+    Partial<Pick<AppSpec, "enabledByDefault" | "maxReplicas" | "migrations" | "secrets">>;
+
+function app(e: Entry): AppSpec {
+    const context = e.group === "frontend" ? `frontend/${e.name}/` : `microservices/${e.group}/${e.name}/`;
+    return {
+        healthPath: "/health",
+        metricsPath: "/metrics",
+        enabledByDefault: true,
+        maxReplicas: Math.max(e.replicas * 5, 10),
+        migrations: false,
+        secrets: [],
+        ...e,
+        context,
+    };
+}
+
+export const CATALOG: readonly AppSpec[] = [
+    // core
+    app({ name: "auth-service", group: "core", port: 3001, route: { kind: "gateway", prefix: "/auth" }, dataStores: ["postgres", "redis"], secrets: ["JWT_SECRET", "JWT_REFRESH_SECRET"], migrations: true, replicas: 2, resources: MEDIUM }),
+    app({ name: "user-service", group: "core", port: 3002, route: { kind: "gateway", prefix: "/users" }, dataStores: ["postgres", "redis"], secrets: ["JWT_SECRET"], migrations: true, replicas: 2, resources: MEDIUM }),
+    app({ name: "config-service", group: "core", port: 3003, route: { kind: "gateway", prefix: "/config" }, dataStores: ["postgres", "redis"], replicas: 2, resources: SMALL }),
+    app({ name: "store-service", group: "core", port: 3004, route: { kind: "gateway", prefix: "/stores" }, dataStores: ["postgres"], replicas: 2, resources: SMALL }),
+    app({ name: "api-gateway", group: "core", port: 3000, route: { kind: "host", host: "api" }, dataStores: ["redis"], secrets: ["JWT_SECRET"], replicas: 3, resources: MEDIUM }),
+    // business
+    app({ name: "product-service", group: "business", port: 3005, route: { kind: "gateway", prefix: "/products" }, dataStores: ["mongodb", "redis"], replicas: 3, resources: MEDIUM }),
+    app({ name: "cart-service", group: "business", port: 3006, route: { kind: "gateway", prefix: "/cart" }, dataStores: ["redis"], replicas: 2, resources: SMALL }),
+    app({ name: "order-service", group: "business", port: 3007, route: { kind: "gateway", prefix: "/orders" }, dataStores: ["postgres"], replicas: 2, resources: MEDIUM }),
+    app({ name: "payment-service", group: "business", port: 3008, route: { kind: "gateway", prefix: "/payments" }, dataStores: ["postgres"], secrets: ["CLICK_MERCHANT_ID", "CLICK_SECRET_KEY", "PAYME_MERCHANT_ID", "PAYME_SECRET_KEY"], replicas: 2, resources: MEDIUM }),
+    app({ name: "inventory-service", group: "business", port: 3009, route: { kind: "gateway", prefix: "/inventory" }, dataStores: ["postgres", "redis"], replicas: 2, resources: SMALL }),
+    app({ name: "review-service", group: "business", port: 3010, route: { kind: "gateway", prefix: "/reviews" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
+    // platform
+    app({ name: "search-service", group: "platform", port: 3011, route: { kind: "gateway", prefix: "/search" }, dataStores: ["elasticsearch", "redis"], replicas: 2, resources: MEDIUM }),
+    app({ name: "notification-service", group: "platform", port: 3012, route: { kind: "gateway", prefix: "/notifications" }, dataStores: ["mongodb", "redis"], secrets: ["ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD"], replicas: 2, resources: SMALL }),
+    app({ name: "file-service", group: "platform", port: 3013, route: { kind: "gateway", prefix: "/files" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
+    app({ name: "analytics-service", group: "platform", port: 3014, route: { kind: "gateway", prefix: "/analytics" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: MEDIUM }),
+    app({ name: "content-service", group: "platform", port: 3015, route: { kind: "gateway", prefix: "/content" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
+    app({ name: "audit-service", group: "platform", port: 3016, route: { kind: "gateway", prefix: "/audit" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: SMALL }),
+    // frontends (static bundles served by an unprivileged web server on 8080)
+    app({ name: "web-app", group: "frontend", port: 8080, route: { kind: "host", host: "web" }, dataStores: [], replicas: 2, resources: FRONTEND }),
+    app({ name: "admin-panel", group: "frontend", port: 8080, route: { kind: "host", host: "admin" }, dataStores: [], replicas: 2, resources: FRONTEND }),
+    app({ name: "mobile-app", group: "frontend", port: 8080, route: { kind: "host", host: "mobile" }, dataStores: [], replicas: 2, resources: FRONTEND, enabledByDefault: false }),
+];
+
+export const APP_NAMES: readonly string[] = CATALOG.map((a) => a.name);
+
+/** The file service keeps uploads on a shared volume (the runbook's phase 2.2 storage). */
+export const FILE_UPLOADS = { app: "file-service", mountPath: "/app/uploads" } as const;
+
+/** The password key of each data store in the platform Secret. */
+export const DATA_STORE_PASSWORD_KEY: Record<DataStoreName, SecretKey> = {
+    postgres: "POSTGRES_PASSWORD",
+    mongodb: "MONGODB_PASSWORD",
+    redis: "REDIS_PASSWORD",
+    elasticsearch: "ELASTICSEARCH_PASSWORD",
+};
+
+/** Every Secret key an app may read: its data stores' passwords plus its own secrets. */
+export function secretKeysFor(spec: AppSpec): SecretKey[] {
+    const keys = new Set<SecretKey>([...spec.dataStores.map((d) => DATA_STORE_PASSWORD_KEY[d]), ...spec.secrets]);
+    return SECRET_KEYS.filter((k) => keys.has(k));
+}

@@ -1,0 +1,53 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { SECRET_KEYS, SecretKey } from "./catalog";
+import { labels } from "./labels";
+
+export interface PlatformSecretArgs {
+    namespace: pulumi.Input<string>;
+    /** Values supplied as Pulumi config secrets. */
+    provided: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** Keys to generate with @pulumi/random. */
+    generate: SecretKey[];
+    /** Protect generated values: replacing one would lock the apps out of an initialised data store. */
+    protect: boolean;
+}
+
+/** The runbook's `ultramarket-secrets`: every value from config secrets or @pulumi/random, never from code. */
+export class PlatformSecret extends pulumi.ComponentResource {
+    public readonly secretName: pulumi.Output<string>;
+
+    constructor(name: string, args: PlatformSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:platform:PlatformSecret", name, {}, opts);
+        const stringData: Record<string, pulumi.Output<string>> = {};
+        for (const key of SECRET_KEYS) {
+            if (args.provided[key]) {
+                stringData[key] = pulumi.secret(args.provided[key]!);
+            } else if (args.generate.includes(key)) {
+                const generated = new random.RandomPassword(
+                    key.toLowerCase().replace(/_/g, "-"),
+                    // Alphanumeric only: these end up in connection strings and shell probes.
+                    { length: key.startsWith("JWT") ? 64 : 32, special: false },
+                    { parent: this, protect: args.protect },
+                );
+                stringData[key] = pulumi.secret(generated.result);
+            } else {
+                // An optional third-party credential left unset outside production: present but empty,
+                // so every secretKeyRef resolves and the app can tell "not configured" from "missing".
+                stringData[key] = pulumi.secret("");
+            }
+        }
+        const secret = new k8s.core.v1.Secret(
+            name,
+            {
+                metadata: { name: "ultramarket-secrets", namespace: args.namespace, labels: labels("ultramarket", "platform") },
+                type: "Opaque",
+                stringData,
+            },
+            { parent: this },
+        );
+        this.secretName = secret.metadata.name;
+        this.registerOutputs({ secretName: this.secretName });
+    }
+}

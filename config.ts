@@ -1,0 +1,419 @@
+// The one place configuration is read and validated. Everything else receives a PlatformConfig.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { APP_NAMES, AppSpec, CATALOG, SecretKey } from "./components/catalog";
+
+export const PROJECT = "ultramarket";
+export const PRODUCTION_STACK = "production";
+
+/** Secret config keys generated with @pulumi/random when unset, and the Secret key each fills. */
+export const GENERATED_SECRETS: Record<string, SecretKey> = {
+    postgresPassword: "POSTGRES_PASSWORD",
+    mongodbPassword: "MONGODB_PASSWORD",
+    redisPassword: "REDIS_PASSWORD",
+    elasticsearchPassword: "ELASTICSEARCH_PASSWORD",
+    jwtSecret: "JWT_SECRET",
+    jwtRefreshSecret: "JWT_REFRESH_SECRET",
+};
+
+/** Third-party credentials: required in the production stack, optional elsewhere. */
+export const REQUIRED_PRODUCTION_SECRETS: Record<string, SecretKey> = {
+    clickMerchantId: "CLICK_MERCHANT_ID",
+    clickSecretKey: "CLICK_SECRET_KEY",
+    paymeMerchantId: "PAYME_MERCHANT_ID",
+    paymeSecretKey: "PAYME_SECRET_KEY",
+    eskizEmail: "ESKIZ_EMAIL",
+    eskizPassword: "ESKIZ_PASSWORD",
+    playMobileLogin: "PLAY_MOBILE_LOGIN",
+    playMobilePassword: "PLAY_MOBILE_PASSWORD",
+    sendgridApiKey: "SENDGRID_API_KEY",
+    smtpPassword: "SMTP_PASSWORD",
+};
+
+/** Secret config keys that are neither platform Secret keys nor generated. */
+const OTHER_SECRETS = ["registryPassword"] as const;
+
+export const SECRET_CONFIG_KEYS: readonly string[] = [
+    ...Object.keys(GENERATED_SECRETS),
+    ...Object.keys(REQUIRED_PRODUCTION_SECRETS),
+    ...OTHER_SECRETS,
+];
+
+/** Minimum lengths for secrets an operator supplies instead of letting us generate them. */
+const MIN_SECRET_LENGTH: Record<string, number> = {
+    postgresPassword: 16,
+    mongodbPassword: 16,
+    redisPassword: 16,
+    elasticsearchPassword: 16,
+    jwtSecret: 32,
+    jwtRefreshSecret: 32,
+};
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// Docker's tag grammar; "latest" is handled separately because it is legal but mutable.
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const REGISTRY = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/;
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi)$/;
+const CHART_VERSION = /^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$/;
+
+const bool = z.stringbool({ error: 'must be "true" or "false"' });
+const int = (min: number, max: number) =>
+    z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+const json = <T extends z.ZodType>(schema: T) =>
+    z.preprocess((v, ctx) => {
+        if (typeof v !== "string") return v;
+        try {
+            return JSON.parse(v);
+        } catch {
+            ctx.addIssue({ code: "custom", message: "must be JSON (or set it with --path)" });
+            return z.NEVER;
+        }
+    }, schema);
+const quantity = z.string().regex(QUANTITY, 'must be a storage quantity such as "20Gi"');
+const chart = (repo: string, version: string) =>
+    json(
+        z.strictObject({
+            repo: z.url({ error: "must be a chart repository URL" }).default(repo),
+            version: z.string().regex(CHART_VERSION, 'must be a chart version such as "1.2.3"').default(version),
+        }),
+    ).default({ repo, version });
+
+/** Plain (non-secret) keys with their defaults. Stack-dependent defaults are filled in below. */
+const plainSchema = z.strictObject({
+    namespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters").optional(),
+    domain: z.string().regex(HOSTNAME, 'must be a host name such as "ultramarket.uz"').default("ultramarket.local"),
+    imageRegistry: z.string().regex(REGISTRY, 'must be a registry/repository prefix such as "registry.example.com/ultramarket"').default("ultramarket"),
+    imageTag: z.string().regex(IMAGE_TAG, "must be a Docker tag (letters, digits, '_', '.', '-'; at most 128)").optional(),
+    serviceImageTags: json(z.record(z.string(), z.string().regex(IMAGE_TAG, "must be a Docker tag"))).default({}),
+    buildImages: bool.default(false),
+    sourceRoot: z.string().min(1).optional(),
+    registryServer: z.string().min(1).optional(),
+    registryUsername: z.string().min(1).optional(),
+    kubeconfig: z.string().min(1).optional(),
+    kubeContext: z.string().min(1).optional(),
+    storageClass: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+    storageSizes: json(
+        z.strictObject({
+            postgres: quantity.default("20Gi"),
+            mongodb: quantity.default("20Gi"),
+            redis: quantity.default("5Gi"),
+            elasticsearch: quantity.default("30Gi"),
+            fileUploads: quantity.default("50Gi"),
+        }),
+    ).default({ postgres: "20Gi", mongodb: "20Gi", redis: "5Gi", elasticsearch: "30Gi", fileUploads: "50Gi" }),
+    fileUploadsAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
+    protectData: bool.default(true),
+    replicas: json(z.record(z.string(), int(0, 100))).default({}),
+    enableMobileApp: bool.default(false),
+    nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
+    logLevel: z.enum(["error", "warn", "info", "debug"]).default("info"),
+    jwtExpiresIn: z.string().regex(/^[0-9]+[smhd]$/, 'must be a duration such as "7d" or "12h"').default("7d"),
+    rateLimitWindowMs: int(1000, 86_400_000).default(900_000),
+    rateLimitMax: int(1, 1_000_000).default(1000),
+    cacheTtl: int(0, 604_800).default(3600),
+    corsEnabled: bool.default(true),
+    helmetEnabled: bool.default(true),
+    compressionEnabled: bool.default(true),
+    monitoringEnabled: bool.default(true),
+    analyticsEnabled: bool.default(true),
+    ingressClassName: z.string().regex(DNS_LABEL, "must be an IngressClass name").default("nginx"),
+    tlsIssuer: z.string().regex(DNS_LABEL, "must be a cert-manager ClusterIssuer name").default("letsencrypt-prod"),
+    installIngressController: bool.default(false),
+    ingressControllerChart: chart("https://kubernetes.github.io/ingress-nginx", "4.11.3"),
+    installCertManager: bool.default(false),
+    certManagerChart: chart("https://charts.jetstack.io", "v1.16.1"),
+    prometheusOperator: bool.default(true),
+    prometheusRelease: z.string().regex(DNS_LABEL, "must be the kube-prometheus-stack Helm release name").default("kube-prometheus-stack"),
+    installMonitoringStack: bool.default(false),
+    monitoringStackChart: chart("https://prometheus-community.github.io/helm-charts", "65.1.1"),
+    monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label").default("ultramarket-monitoring"),
+    verifyDeployment: bool.default(true),
+    loadTest: z.enum(["off", "smoke", "load", "stress", "endurance"]).default("off"),
+});
+
+type Plain = z.infer<typeof plainSchema>;
+
+export interface PlatformConfig {
+    project: string;
+    stack: string;
+    isProduction: boolean;
+    namespace: string;
+    domain: string;
+    hosts: { web: string; api: string; admin: string; mobile: string };
+    allowedOrigins: string[];
+    images: {
+        registry: string;
+        tag: string;
+        /** Per-app tag overrides (app name -> tag). */
+        perApp: Record<string, string>;
+        build: boolean;
+        /** Absolute path of the app repository checkout; set when build is true. */
+        sourceRoot?: string;
+        push: { server?: string; username?: string; password?: pulumi.Output<string> };
+    };
+    kubernetes: { kubeconfig?: string; context?: string };
+    /** The catalog entries that are deployed, with replica overrides applied. */
+    apps: AppSpec[];
+    /** Secret values supplied in config (as secret outputs), by platform Secret key. */
+    providedSecrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** Platform Secret keys to generate with @pulumi/random because config leaves them unset. */
+    generatedSecrets: SecretKey[];
+    app: Pick<
+        Plain,
+        | "nodeEnv"
+        | "logLevel"
+        | "jwtExpiresIn"
+        | "rateLimitWindowMs"
+        | "rateLimitMax"
+        | "cacheTtl"
+        | "corsEnabled"
+        | "helmetEnabled"
+        | "compressionEnabled"
+        | "monitoringEnabled"
+        | "analyticsEnabled"
+    >;
+    storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
+    protectData: boolean;
+    ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
+    monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace">;
+    verification: Pick<Plain, "verifyDeployment" | "loadTest">;
+}
+
+/** One error naming every bad key; a RunError so Pulumi prints it without a stack trace. */
+export class ConfigError extends pulumi.RunError {
+    constructor(
+        public readonly stack: string,
+        public readonly problems: string[],
+    ) {
+        super(
+            `Invalid configuration for stack "${stack}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was deployed:\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+export interface RawConfig {
+    stack: string;
+    /** Every `ultramarket:` key (without the prefix) and its string value, secrets included. */
+    values: Record<string, string>;
+    /** Keys whose values are stored encrypted (set with --secret). */
+    secretKeys: ReadonlySet<string>;
+    /** Directory relative paths are resolved against (the project directory). */
+    baseDir: string;
+}
+
+const setCmd = (key: string, value: string, secret = false) => `pulumi config set${secret ? " --secret" : ""} ${key} ${value}`;
+
+function suggest(key: string, known: readonly string[]): string {
+    const lower = key.toLowerCase();
+    const hit = known.find((k) => k.toLowerCase() === lower || k.toLowerCase().replace(/-/g, "") === lower.replace(/[-_]/g, ""));
+    return hit ? `did you mean ${PROJECT}:${hit}?` : "see the configuration reference in README.md";
+}
+
+function isDirectory(p: string): boolean {
+    try {
+        return fs.statSync(p).isDirectory();
+    } catch {
+        return false;
+    }
+}
+
+/** Validates raw stack configuration into a PlatformConfig, or throws one ConfigError naming every bad key. */
+export function parseConfig(raw: RawConfig): PlatformConfig {
+    const problems: string[] = [];
+    const { stack, values } = raw;
+    const isProduction = stack === PRODUCTION_STACK;
+    const plainKeys = Object.keys(plainSchema.shape);
+    const knownKeys = [...plainKeys, ...SECRET_CONFIG_KEYS];
+
+    if (!DNS_LABEL.test(`ultramarket-${stack}`) && values.namespace === undefined) {
+        problems.push(
+            `stack name "${stack}" cannot form the default namespace "ultramarket-${stack}" (a DNS label); rename the stack (pulumi stack rename <name>) or set ${PROJECT}:namespace (${setCmd("namespace", "<name>")})`,
+        );
+    }
+
+    const plainInput: Record<string, string> = {};
+    for (const [key, value] of Object.entries(values)) {
+        if (SECRET_CONFIG_KEYS.includes(key)) continue;
+        if (!plainKeys.includes(key)) {
+            problems.push(`${PROJECT}:${key} is not a known setting; ${suggest(key, knownKeys)} (remove it with: pulumi config rm ${key})`);
+            continue;
+        }
+        plainInput[key] = value;
+    }
+
+    // Each key is parsed on its own, so one bad value never hides the problems of the others.
+    const invalid = new Set<string>();
+    const parsedFields: Record<string, unknown> = {};
+    for (const [key, schema] of Object.entries(plainSchema.shape)) {
+        const result = (schema as z.ZodType).safeParse(plainInput[key]);
+        if (result.success) {
+            parsedFields[key] = result.data;
+            continue;
+        }
+        invalid.add(key);
+        for (const issue of result.error.issues) {
+            const rest = issue.path.map(String);
+            const where = rest.length ? `${key}.${rest.join(".")}` : key;
+            const shown = rest.length === 0 ? ` (got "${values[key]}")` : "";
+            problems.push(`${PROJECT}:${where} ${issue.message}${shown}; fix it with: ${setCmd(rest.length ? `--path ${where}` : key, "<value>")}`);
+        }
+    }
+    const plain = parsedFields as Plain;
+
+    // Secrets: stored encrypted, long enough, and present where required. Values are never echoed.
+    const providedSecrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
+    const generatedSecrets: SecretKey[] = [];
+    const secretTargets: Record<string, SecretKey | undefined> = { ...GENERATED_SECRETS, ...REQUIRED_PRODUCTION_SECRETS, registryPassword: undefined };
+    for (const [key, target] of Object.entries(secretTargets)) {
+        const value = values[key];
+        if (value === undefined || value === "") {
+            if (key in GENERATED_SECRETS) generatedSecrets.push(GENERATED_SECRETS[key]);
+            else if (isProduction && key in REQUIRED_PRODUCTION_SECRETS) {
+                problems.push(`${PROJECT}:${key} is required in the production stack; set it with: ${setCmd(key, "<value>", true)}`);
+            }
+            continue;
+        }
+        if (!raw.secretKeys.has(key)) {
+            problems.push(`${PROJECT}:${key} is stored in plain text; store it encrypted with: ${setCmd(key, "<value>", true)}`);
+            continue;
+        }
+        const min = MIN_SECRET_LENGTH[key];
+        if (min !== undefined && value.length < min) {
+            problems.push(`${PROJECT}:${key} is shorter than ${min} characters; set a longer one with: ${setCmd(key, "<value>", true)}, or remove it (pulumi config rm ${key}) to have one generated`);
+            continue;
+        }
+        if (target) providedSecrets[target] = pulumi.secret(value);
+    }
+
+    const namespace = plain.namespace ?? `ultramarket-${stack}`;
+    let tag = plain.imageTag;
+    if (tag === undefined) {
+        if (isProduction && !invalid.has("imageTag")) problems.push(`${PROJECT}:imageTag is required in the production stack (an immutable tag such as a release version or git SHA); set it with: ${setCmd("imageTag", "<tag>")}`);
+        tag = "dev";
+    }
+    if (isProduction && tag === "latest") {
+        problems.push(`${PROJECT}:imageTag is "latest"; production needs an immutable tag (set it with: ${setCmd("imageTag", "<tag>")})`);
+    }
+    for (const [app, appTag] of Object.entries(plain.serviceImageTags ?? {})) {
+        if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:serviceImageTags.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path serviceImageTags.${app}`);
+        else if (isProduction && appTag === "latest") problems.push(`${PROJECT}:serviceImageTags.${app} is "latest"; production needs an immutable tag (set it with: ${setCmd(`--path serviceImageTags.${app}`, "<tag>")})`);
+    }
+    for (const [app, n] of Object.entries(plain.replicas ?? {})) {
+        if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:replicas.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path replicas.${app}`);
+        else if (isProduction && n < 2) problems.push(`${PROJECT}:replicas.${app} is ${n}; production runs at least 2 replicas of every app (set it with: ${setCmd(`--path replicas.${app}`, "2")})`);
+    }
+
+    let sourceRoot: string | undefined;
+    if (plain.sourceRoot !== undefined) sourceRoot = path.resolve(raw.baseDir, plain.sourceRoot);
+    if (plain.buildImages) {
+        if (!sourceRoot) problems.push(`${PROJECT}:sourceRoot is required when ${PROJECT}:buildImages is true; point it at a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")}) or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
+        else if (!isDirectory(sourceRoot)) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a directory (resolved to ${sourceRoot}); set it to a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")})`);
+    }
+    if ((plain.registryUsername !== undefined) !== (values.registryPassword !== undefined)) {
+        problems.push(`${PROJECT}:registryUsername and ${PROJECT}:registryPassword go together; set both (${setCmd("registryUsername", "<user>")}; ${setCmd("registryPassword", "<password>", true)}) or neither`);
+    }
+    let kubeconfig: string | undefined;
+    if (plain.kubeconfig !== undefined) {
+        kubeconfig = path.resolve(raw.baseDir, plain.kubeconfig);
+        if (!fs.existsSync(kubeconfig)) problems.push(`${PROJECT}:kubeconfig "${plain.kubeconfig}" does not exist (resolved to ${kubeconfig}); set it with: ${setCmd("kubeconfig", "<path>")} or remove it to use the ambient kubeconfig`);
+    }
+
+    if (problems.length) throw new ConfigError(stack, problems);
+
+    const replicaFloor = isProduction ? 2 : 1;
+    const apps = CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault)).map((a) => ({
+        ...a,
+        replicas: Math.max(plain.replicas[a.name] ?? a.replicas, replicaFloor),
+    }));
+
+    const hosts = { web: plain.domain, api: `api.${plain.domain}`, admin: `admin.${plain.domain}`, mobile: `m.${plain.domain}` };
+    return {
+        project: PROJECT,
+        stack,
+        isProduction,
+        namespace,
+        domain: plain.domain,
+        hosts,
+        allowedOrigins: [`https://${hosts.web}`, `https://${hosts.admin}`],
+        images: {
+            registry: plain.imageRegistry,
+            tag,
+            perApp: plain.serviceImageTags,
+            build: plain.buildImages,
+            sourceRoot,
+            push: {
+                server: plain.registryServer,
+                username: plain.registryUsername,
+                password: values.registryPassword !== undefined ? pulumi.secret(values.registryPassword) : undefined,
+            },
+        },
+        kubernetes: { kubeconfig, context: plain.kubeContext },
+        apps,
+        providedSecrets,
+        generatedSecrets,
+        app: {
+            nodeEnv: plain.nodeEnv,
+            logLevel: plain.logLevel,
+            jwtExpiresIn: plain.jwtExpiresIn,
+            rateLimitWindowMs: plain.rateLimitWindowMs,
+            rateLimitMax: plain.rateLimitMax,
+            cacheTtl: plain.cacheTtl,
+            corsEnabled: plain.corsEnabled,
+            helmetEnabled: plain.helmetEnabled,
+            compressionEnabled: plain.compressionEnabled,
+            monitoringEnabled: plain.monitoringEnabled,
+            analyticsEnabled: plain.analyticsEnabled,
+        },
+        storage: { className: plain.storageClass, sizes: plain.storageSizes, fileUploadsAccessMode: plain.fileUploadsAccessMode },
+        protectData: plain.protectData,
+        ingress: {
+            ingressClassName: plain.ingressClassName,
+            tlsIssuer: plain.tlsIssuer,
+            installIngressController: plain.installIngressController,
+            ingressControllerChart: plain.ingressControllerChart,
+            installCertManager: plain.installCertManager,
+            certManagerChart: plain.certManagerChart,
+        },
+        monitoring: {
+            prometheusOperator: plain.prometheusOperator,
+            prometheusRelease: plain.prometheusRelease,
+            installMonitoringStack: plain.installMonitoringStack,
+            monitoringStackChart: plain.monitoringStackChart,
+            monitoringNamespace: plain.monitoringNamespace,
+        },
+        verification: { verifyDeployment: plain.verifyDeployment, loadTest: plain.loadTest },
+    };
+}
+
+/** Which config keys are stored encrypted. Pulumi exposes this only internally; without it, every key counts as encrypted. */
+function secretConfigKeys(all: Record<string, string>): Set<string> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+    const keys = new Set<string>();
+    for (const full of Object.keys(all)) {
+        if (!full.startsWith(`${PROJECT}:`)) continue;
+        const key = full.slice(PROJECT.length + 1);
+        if (!runtimeConfig.isConfigSecret || runtimeConfig.isConfigSecret(full)) keys.add(key);
+    }
+    return keys;
+}
+
+/** Reads the running stack's `ultramarket:` configuration and validates it. */
+export function loadConfig(): PlatformConfig {
+    const all = pulumi.runtime.allConfig();
+    const values: Record<string, string> = {};
+    for (const [full, value] of Object.entries(all)) {
+        if (full.startsWith(`${PROJECT}:`)) values[full.slice(PROJECT.length + 1)] = value;
+    }
+    return parseConfig({
+        stack: pulumi.getStack(),
+        values,
+        secretKeys: secretConfigKeys(all),
+        baseDir: process.cwd(),
+    });
+}

@@ -1,0 +1,9 @@
+// Wiring only: validate config (nothing is registered if it is bad), build the platform, export.
+import { loadConfig } from "./config";
+import { buildPlatform } from "./components/platform";
+
+const platform = buildPlatform(loadConfig());
+
+export const namespace = platform.outputs.namespace;
+export const hosts = platform.outputs.hosts;
+export const dataStores = platform.outputs.dataStores;

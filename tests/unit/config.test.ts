@@ -1,0 +1,159 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ConfigError, parseConfig, RawConfig, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "../../config";
+import { PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
+import { productionValues } from "./support/platform";
+
+function raw(stack: string, values: Record<string, string>, plaintext: string[] = []): RawConfig {
+    const secretKeys = new Set(SECRET_CONFIG_KEYS.filter((k) => !plaintext.includes(k)));
+    return { stack, values, secretKeys, baseDir: REPO_ROOT };
+}
+
+/** The problems parseConfig reports, asserting it throws a ConfigError. */
+function problems(stack: string, values: Record<string, string>, plaintext: string[] = []): string[] {
+    try {
+        parseConfig(raw(stack, values, plaintext));
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+        return e.problems;
+    }
+    assert.fail("expected the configuration to be refused");
+}
+
+const mentions = (list: string[], key: string, ...words: RegExp[]) => {
+    const hit = list.find((p) => p.includes(`ultramarket:${key}`));
+    assert.ok(hit, `no problem names ultramarket:${key}; got:\n${list.join("\n")}`);
+    for (const w of words) assert.match(hit!, w);
+};
+
+describe("config validation", () => {
+    it("accepts the production stack file with its secrets", () => {
+        const cfg = parseConfig(raw("production", productionValues()));
+        assert.equal(cfg.namespace, "ultramarket-production");
+        assert.deepEqual(cfg.hosts, { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" });
+        assert.equal(cfg.isProduction, true);
+        assert.ok(cfg.apps.every((a) => a.replicas >= 2), "production runs at least 2 replicas of everything");
+        assert.ok(!cfg.apps.some((a) => a.name === "mobile-app"), "mobile-app is off unless enabled");
+    });
+
+    it("fills a default for every optional key outside production", () => {
+        const cfg = parseConfig(raw("dev", {}));
+        assert.equal(cfg.namespace, "ultramarket-dev");
+        assert.equal(cfg.domain, "ultramarket.local");
+        assert.equal(cfg.images.tag, "dev");
+        assert.equal(cfg.images.build, false);
+        assert.equal(cfg.protectData, true);
+        assert.equal(cfg.app.rateLimitMax, 1000);
+        assert.equal(cfg.storage.sizes.postgres, "20Gi");
+        assert.deepEqual(cfg.generatedSecrets.sort(), ["ELASTICSEARCH_PASSWORD", "JWT_REFRESH_SECRET", "JWT_SECRET", "MONGODB_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD"]);
+    });
+
+    it("parses booleans, numbers and structured values as Pulumi stores them", () => {
+        const cfg = parseConfig(raw("dev", { enableMobileApp: "true", rateLimitMax: "250", replicas: '{"cart-service":4}', storageSizes: '{"redis":"8Gi"}' }));
+        assert.ok(cfg.apps.some((a) => a.name === "mobile-app"));
+        assert.equal(cfg.app.rateLimitMax, 250);
+        assert.equal(cfg.apps.find((a) => a.name === "cart-service")!.replicas, 4);
+        assert.equal(cfg.storage.sizes.redis, "8Gi");
+        assert.equal(cfg.storage.sizes.postgres, "20Gi", "unset sizes keep their defaults");
+    });
+
+    it("refuses a namespace that is not a DNS label", () => {
+        mentions(problems("dev", { namespace: "Ultra_Market" }), "namespace", /DNS label/, /Ultra_Market/, /pulumi config set namespace/);
+    });
+
+    it("refuses a stack name that cannot form the default namespace", () => {
+        const list = problems("My_Stack", {});
+        assert.ok(list.some((p) => /stack name "My_Stack"/.test(p) && /ultramarket:namespace/.test(p)), list.join("\n"));
+    });
+
+    it("refuses a domain that is not a host name", () => {
+        mentions(problems("dev", { domain: "https://ultramarket.uz/" }), "domain", /host name/);
+    });
+
+    it('refuses "latest" as the production image tag', () => {
+        mentions(problems("production", productionValues({ imageTag: "latest" })), "imageTag", /immutable/, /pulumi config set imageTag/);
+    });
+
+    it('refuses "latest" as a per-service tag in production, and unknown service names anywhere', () => {
+        const list = problems("production", productionValues({ serviceImageTags: '{"cart-service":"latest","carts":"1.0.1"}' }));
+        mentions(list, "serviceImageTags.cart-service", /immutable/);
+        mentions(list, "serviceImageTags.carts", /names no app/);
+    });
+
+    it("requires an explicit image tag in production", () => {
+        const values = productionValues();
+        delete values.imageTag;
+        mentions(problems("production", values), "imageTag", /required/);
+    });
+
+    for (const key of Object.keys(REQUIRED_PRODUCTION_SECRETS)) {
+        it(`requires the secret ${key} in the production stack, and says how to set it`, () => {
+            const values = productionValues();
+            delete values[key];
+            mentions(problems("production", values), key, /required in the production stack/, new RegExp(`pulumi config set --secret ${key}`));
+        });
+    }
+
+    it("does not require third-party credentials outside production", () => {
+        assert.doesNotThrow(() => parseConfig(raw("staging", {})));
+    });
+
+    it("refuses a secret stored in plain text, without echoing its value", () => {
+        const list = problems("production", productionValues(), ["clickSecretKey"]);
+        mentions(list, "clickSecretKey", /plain text/, /--secret/);
+        assert.ok(!list.join("\n").includes(PRODUCTION_SECRET_VALUES.clickSecretKey));
+    });
+
+    it("refuses a configured password too short to be safe, suggesting generation instead", () => {
+        const list = problems("dev", { jwtSecret: "short" });
+        mentions(list, "jwtSecret", /shorter than 32/, /config rm jwtSecret/);
+        assert.ok(!list.join("\n").includes('"short"'));
+    });
+
+    it("requires sourceRoot when building images, and that it is a directory", () => {
+        mentions(problems("dev", { buildImages: "true" }), "sourceRoot", /required when ultramarket:buildImages is true/);
+        mentions(problems("dev", { buildImages: "true", sourceRoot: "./no/such/checkout" }), "sourceRoot", /not a directory/);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "um-src-"));
+        assert.equal(parseConfig(raw("dev", { buildImages: "true", sourceRoot: dir })).images.sourceRoot, dir);
+    });
+
+    it("refuses a kubeconfig path that does not exist", () => {
+        mentions(problems("dev", { kubeconfig: "/no/such/kubeconfig" }), "kubeconfig", /does not exist/);
+    });
+
+    it("refuses fewer than 2 replicas in production and unknown apps in replicas", () => {
+        const list = problems("production", productionValues({ replicas: '{"auth-service":1,"no-such-service":3}' }));
+        mentions(list, "replicas.auth-service", /at least 2/);
+        mentions(list, "replicas.no-such-service", /names no app/);
+    });
+
+    it("refuses values of the wrong type, naming the key and the value", () => {
+        const list = problems("dev", { buildImages: "yes please", rateLimitMax: "many", storageSizes: '{"postgres":"lots"}', replicas: "{not json" });
+        mentions(list, "buildImages", /"true" or "false"/, /yes please/);
+        mentions(list, "rateLimitMax", /whole number/);
+        mentions(list, "storageSizes.postgres", /storage quantity/, /--path storageSizes.postgres/);
+        mentions(list, "replicas", /JSON/);
+    });
+
+    it("refuses unknown keys and suggests the intended one", () => {
+        mentions(problems("dev", { imagetag: "1.2.3" }), "imagetag", /did you mean ultramarket:imageTag/, /config rm imagetag/);
+    });
+
+    it("requires registry username and password together", () => {
+        mentions(problems("dev", { registryUsername: "ci" }), "registryUsername", /go together/);
+    });
+
+    it("reports every bad key in one error", () => {
+        const values = productionValues({ namespace: "BAD", domain: "not a domain", imageTag: "latest" });
+        delete values.smtpPassword;
+        const list = problems("production", values);
+        for (const key of ["namespace", "domain", "imageTag", "smtpPassword"]) mentions(list, key);
+        try {
+            parseConfig(raw("production", values));
+        } catch (e) {
+            assert.match((e as Error).message, /Invalid configuration for stack "production" \(4 problems\); nothing was deployed/);
+        }
+    });
+});

@@ -1,0 +1,118 @@
+// Evaluates the platform on Pulumi's mock monitor and records every registration, including the
+// options the mock API hides (protect, dependencies, parent, provider).
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+export const REPO_ROOT = path.resolve(__dirname, "../../..");
+
+export interface Registration {
+    type: string;
+    name: string;
+    urn: string;
+    custom: boolean;
+    parent: string;
+    provider: string;
+    protect: boolean;
+    /** URNs this resource waits for (dependsOn and every input's resource). */
+    dependencies: string[];
+    inputs: Record<string, any>;
+}
+
+/** Fake values the mocks give @pulumi/random, so tests can look for them elsewhere. */
+export const generatedValue = (name: string) => `GENERATED-${name}-9f8e7d6c5b4a`;
+
+class RecordingMocks implements pulumi.runtime.Mocks {
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
+        const state: Record<string, any> = { ...args.inputs };
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = generatedValue(args.name);
+        if (args.type.startsWith("kubernetes:") && state.metadata && !state.metadata.name) {
+            state.metadata = { ...state.metadata, name: `${args.name}-generated` };
+        }
+        return { id: `${args.name}-id`, state };
+    }
+    call(args: pulumi.runtime.MockCallArgs): Record<string, any> {
+        return args.inputs;
+    }
+}
+
+/** Replaces the monitor's secret envelopes with their values, so tests can search for leaks. */
+function unwrapSecrets(v: any): any {
+    if (Array.isArray(v)) return v.map(unwrapSecrets);
+    if (v && typeof v === "object") {
+        if (v[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) return unwrapSecrets(v.value);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+    }
+    return v;
+}
+
+/** Installs fresh mocks for a stack and returns the live list of registrations. */
+export function installMocks(stack: string, preview = false): Registration[] {
+    const registrations: Registration[] = [];
+    pulumi.runtime.setMocks(new RecordingMocks(), "ultramarket", stack, preview);
+    const monitor: any = pulumi.runtime.getMonitor();
+    const original = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: any) => {
+        original(req, (err: any, res: any) => {
+            if (!err) {
+                registrations.push({
+                    type: req.getType(),
+                    name: req.getName(),
+                    urn: res.getUrn(),
+                    custom: req.getCustom(),
+                    parent: req.getParent(),
+                    provider: req.getProvider(),
+                    protect: req.getProtect() === true,
+                    dependencies: req.getDependenciesList(),
+                    inputs: unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject())),
+                });
+            }
+            callback(err, res);
+        });
+    };
+    return registrations;
+}
+
+/** Waits until no registration has arrived for a while (the mock monitor answers asynchronously). */
+export async function settle(registrations: Registration[]): Promise<void> {
+    let quiet = 0;
+    let last = -1;
+    while (quiet < 5) {
+        await new Promise((r) => setTimeout(r, 10));
+        quiet = registrations.length === last ? quiet + 1 : 0;
+        last = registrations.length;
+    }
+}
+
+/** The stack file's `ultramarket:` config as plain key/value strings (as Pulumi passes them). */
+export function stackFileConfig(stack: string): Record<string, string> {
+    const doc = parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries<unknown>(doc.config ?? {})) {
+        if (!key.startsWith("ultramarket:")) continue;
+        values[key.slice("ultramarket:".length)] = typeof value === "string" ? value : JSON.stringify(value);
+    }
+    return values;
+}
+
+/** Distinct, recognisable values for the secrets the production stack requires. */
+export const PRODUCTION_SECRET_VALUES: Record<string, string> = {
+    clickMerchantId: "click-merchant-7731",
+    clickSecretKey: "click-secret-QW8e2",
+    paymeMerchantId: "payme-merchant-4410",
+    paymeSecretKey: "payme-secret-ZX9r1",
+    eskizEmail: "sms-sender@ultramarket.test",
+    eskizPassword: "eskiz-pass-LK3m7",
+    playMobileLogin: "playmobile-login-55",
+    playMobilePassword: "playmobile-pass-HG6t",
+    sendgridApiKey: "SG.sendgrid-key-PO0i",
+    smtpPassword: "smtp-pass-UY5w3",
+};
+
+export const byType = (regs: Registration[], type: string) => regs.filter((r) => r.type === type);
+export const named = (regs: Registration[], type: string, name: string) => {
+    const hit = regs.find((r) => r.type === type && (r.inputs.metadata?.name === name || r.name === name));
+    if (!hit) throw new Error(`no ${type} named ${name} was registered`);
+    return hit;
+};
