@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# Provides the pinned local engine toolchain for the UltraMarket e2e tests and `npm run local:up`:
+#   pulumi CLI, pulumi-language-nodejs, the kubernetes resource provider (installed into an isolated
+#   plugin cache), kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kine, kwok.
+# Everything is built from the Go module proxy (no other network access is needed) and cached OUTSIDE
+# the repository in ${ULTRAMARKET_TOOLCHAIN_DIR:-$HOME/.cache/ultramarket-toolchain}. Binaries that are
+# already cached (or on PATH at the pinned version) are reused. Idempotent.
+#
+# Usage:
+#   scripts/toolchain.sh build [piece ...]   build/reuse all pieces (or the named ones)
+#   scripts/toolchain.sh check               exit 0 when every piece is present, else list the missing
+#   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
+#   scripts/toolchain.sh versions            print the pinned versions
+# Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok
+# See docs/local-engine.md for what is pinned, why, and measured build times.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+TOOLCHAIN_DIR="${ULTRAMARKET_TOOLCHAIN_DIR:-$HOME/.cache/ultramarket-toolchain}"
+BIN="$TOOLCHAIN_DIR/bin"
+SRC="$TOOLCHAIN_DIR/src"
+LOGS="$TOOLCHAIN_DIR/logs"
+STAMPS="$TOOLCHAIN_DIR/stamps"
+TIMINGS="$TOOLCHAIN_DIR/timings.tsv"
+export PULUMI_HOME="${ULTRAMARKET_PULUMI_HOME:-$TOOLCHAIN_DIR/pulumi-home}"
+
+# ---- pins -------------------------------------------------------------------------------------
+# @pulumi/pulumi 3.248.0 is the last SDK that supports Node 20: the engine matches it.
+PULUMI_VERSION="3.248.0"
+# The upstream language host module (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)
+# is refused by the Go module proxy (403 for its version list and for the v3.248.0 release commit
+# pseudo-versions), so we build our own small host from scripts/langhost (see docs/local-engine.md).
+LANGHOST_VERSION="3.248.0"
+# The only pulumi-kubernetes provider source the Go module proxy serves is this pseudo-version (its
+# go.mod requires sdk/v4 v4.24.0); it is labelled with the version the npm package asks for.
+K8S_PROVIDER_MODULE="github.com/pulumi/pulumi-kubernetes/provider/v4"
+K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
+K8S_PROVIDER_PLUGIN_VERSION="4.24.1"   # = node_modules/@pulumi/kubernetes/package.json version
+KUBERNETES_VERSION="1.36.3"            # kwok v0.8.0 is built against k8s.io/* v0.36
+KINE_VERSION="v0.17.5"
+KWOK_VERSION="v0.8.0"
+# Refused by the Go module proxy (403 "This module version is not available" for the module list
+# and @latest), so they cannot be built here; the program must not need them for the local stack:
+#   github.com/pulumi/pulumi-random/provider/v4   (random 4.21.2)
+#   github.com/pulumi/pulumi-command/provider     (command 1.2.1)
+
+export GOFLAGS="-mod=mod -buildvcs=false"
+# All pinned modules build with the machine's Go (>= 1.26.5 needed by kine); only go1.27.3 may be
+# fetched if a newer Go is ever needed.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+GO_LDFLAGS_BASE="-s -w"
+
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+die() { printf '[toolchain] ERROR: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$BIN" "$SRC" "$LOGS" "$STAMPS" "$PULUMI_HOME"
+
+stamp_ok() { [[ -f "$STAMPS/$1" && "$(cat "$STAMPS/$1")" == "$2" ]]; }
+stamp_set() { printf '%s' "$2" > "$STAMPS/$1"; }
+
+# run_step <piece> <what (module@version)> <command...>: runs with output to $LOGS/<piece>.log, times
+# it, and on failure prints one clear message naming the module/version and the log tail.
+run_step() {
+  local piece="$1" what="$2"; shift 2
+  local logf="$LOGS/$piece.log" start end rc
+  log "building $piece from $what (log: $logf)"
+  start=$(date +%s)
+  set +e
+  ( "$@" ) >"$logf" 2>&1
+  rc=$?
+  set -e
+  end=$(date +%s)
+  printf '%s\t%s\t%ss\t%s\t%s\n' "$(date -u +%FT%TZ)" "$piece" "$((end - start))" "$rc" "$what" >> "$TIMINGS"
+  if [[ $rc -ne 0 ]]; then
+    log "FAILED: $piece from $what (exit $rc after $((end - start))s). Last lines of $logf:"
+    tail -n 15 "$logf" | sed 's/^/[toolchain]   /' >&2
+    return 1
+  fi
+  log "built $piece in $((end - start))s"
+}
+
+go_required() {
+  command -v go >/dev/null 2>&1 || die "Go is required to build the toolchain (apt-get install golang or use the machine's Go 1.26)"
+}
+
+# ---- pulumi CLI ------------------------------------------------------------------------------
+build_pulumi() {
+  local key="pulumi v$PULUMI_VERSION"
+  if stamp_ok pulumi "$key" && [[ -x "$BIN/pulumi" ]]; then log "pulumi v$PULUMI_VERSION: cached"; return 0; fi
+  if command -v pulumi >/dev/null 2>&1 && [[ "$(command -v pulumi)" != "$BIN/pulumi" ]] \
+     && [[ "$(pulumi version 2>/dev/null)" == "v$PULUMI_VERSION" ]]; then
+    ln -sf "$(command -v pulumi)" "$BIN/pulumi"; stamp_set pulumi "$key"; log "pulumi v$PULUMI_VERSION: reusing $(command -v pulumi)"; return 0
+  fi
+  go_required
+  local dir="$SRC/pulumi-cli"
+  mkdir -p "$dir"
+  cat > "$dir/go.mod" <<EOF
+module ultramarket.local/toolchain/pulumi-cli
+
+go 1.25.11
+
+// non-local replaces of pkg/go.mod and sdk/go.mod at v$PULUMI_VERSION
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+
+require (
+	github.com/pulumi/pulumi/pkg/v3 v$PULUMI_VERSION
+	github.com/pulumi/pulumi/sdk/v3 v$PULUMI_VERSION
+)
+EOF
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > "$dir/tools.go"
+  run_step pulumi "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" bash -c "
+    cd '$dir' && go mod tidy && go build -trimpath \
+      -ldflags '$GO_LDFLAGS_BASE -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION' \
+      -o '$BIN/pulumi.tmp' github.com/pulumi/pulumi/pkg/v3/cmd/pulumi && mv '$BIN/pulumi.tmp' '$BIN/pulumi'" || return 1
+  stamp_set pulumi "$key"
+}
+
+# ---- language host ---------------------------------------------------------------------------
+build_language_nodejs() {
+  local srcsum key
+  srcsum=$(cat "$SCRIPT_DIR/langhost/main.go" "$SCRIPT_DIR/langhost/go.mod.in" | sha256sum | cut -c1-16)
+  key="langhost $LANGHOST_VERSION $srcsum"
+  if stamp_ok language-nodejs "$key" && [[ -x "$BIN/pulumi-language-nodejs" ]]; then log "pulumi-language-nodejs: cached"; return 0; fi
+  go_required
+  local dir="$SRC/langhost"
+  mkdir -p "$dir"
+  sed "s/@PULUMI_VERSION@/v$PULUMI_VERSION/g" "$SCRIPT_DIR/langhost/go.mod.in" > "$dir/go.mod"
+  cp "$SCRIPT_DIR/langhost/main.go" "$dir/main.go"
+  rm -f "$dir/go.sum"
+  run_step language-nodejs "scripts/langhost + github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" bash -c "
+    cd '$dir' && go mod tidy && go build -trimpath \
+      -ldflags '$GO_LDFLAGS_BASE -X main.version=$LANGHOST_VERSION' -o '$BIN/pulumi-language-nodejs' ." || return 1
+  # The nodejs SDK's own resource-provider shim (for components/dynamic providers) must sit next to pulumi.
+  local shim="$REPO_DIR/node_modules/@pulumi/pulumi/pulumi-resource-pulumi-nodejs"
+  if [[ -f "$shim" ]]; then cp "$shim" "$BIN/pulumi-resource-pulumi-nodejs"; chmod +x "$BIN/pulumi-resource-pulumi-nodejs"; fi
+  stamp_set language-nodejs "$key"
+}
+
+# ---- kubernetes resource provider -------------------------------------------------------------
+build_provider_kubernetes() {
+  local key="kubernetes $K8S_PROVIDER_PLUGIN_VERSION from $K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION"
+  local plugdir="$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION"
+  if stamp_ok provider-kubernetes "$key" && [[ -x "$plugdir/pulumi-resource-kubernetes" ]]; then
+    log "kubernetes provider $K8S_PROVIDER_PLUGIN_VERSION: cached in $PULUMI_HOME/plugins"; return 0
+  fi
+  go_required
+  [[ -x "$BIN/pulumi" ]] || die "the pulumi CLI is needed to install providers: run scripts/toolchain.sh build pulumi first"
+  local dir="$SRC/pulumi-kubernetes"
+  run_step provider-kubernetes "$K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION" bash -c "
+    set -e
+    moddir=\$(go mod download -json '$K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION' | sed -n 's/^[[:space:]]*\"Dir\": \"\\(.*\\)\",\$/\\1/p')
+    [ -n \"\$moddir\" ] || { echo 'go mod download returned no Dir'; exit 1; }
+    rm -rf '$dir'; mkdir -p '$dir'; cp -r \"\$moddir\"/. '$dir'/; chmod -R u+w '$dir'
+    cd '$dir'
+    # The sdk/v4 replace points outside the module (../sdk): use the published sdk the go.mod requires.
+    go mod edit -dropreplace github.com/pulumi/pulumi-kubernetes/sdk/v4
+    # The embedded schema files are generated, not committed.
+    (cd cmd/pulumi-resource-kubernetes && VERSION='$K8S_PROVIDER_PLUGIN_VERSION' go run generate.go)
+    go mod tidy
+    go build -trimpath -ldflags '$GO_LDFLAGS_BASE -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_PLUGIN_VERSION' \
+      -o '$BIN/pulumi-resource-kubernetes' ./cmd/pulumi-resource-kubernetes
+    PULUMI_HOME='$PULUMI_HOME' PULUMI_SKIP_UPDATE_CHECK=true '$BIN/pulumi' plugin install resource kubernetes '$K8S_PROVIDER_PLUGIN_VERSION' \
+      --file '$BIN/pulumi-resource-kubernetes' --reinstall
+    rm -rf '$dir'" || return 1
+  stamp_set provider-kubernetes "$key"
+}
+
+# ---- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl --------------------------
+build_kubernetes() {
+  local key="kubernetes v$KUBERNETES_VERSION"
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local all=1 b
+  for b in "${bins[@]}"; do [[ -x "$BIN/$b" ]] || all=0; done
+  if stamp_ok kubernetes "$key" && [[ $all == 1 ]]; then log "kubernetes v$KUBERNETES_VERSION binaries: cached"; return 0; fi
+  go_required
+  local dir="$SRC/kubernetes" minor="${KUBERNETES_VERSION#*.}"; minor="${minor%%.*}"
+  mkdir -p "$dir"
+  local ver="v0.${KUBERNETES_VERSION#*.}"
+  run_step kubernetes "k8s.io/kubernetes@v$KUBERNETES_VERSION" bash -c "
+    set -e
+    cd '$dir'
+    modfile=\$(go mod download -json 'k8s.io/kubernetes@v$KUBERNETES_VERSION' | sed -n 's/^[[:space:]]*\"GoMod\": \"\\(.*\\)\",\$/\\1/p')
+    [ -n \"\$modfile\" ] || { echo 'go mod download returned no GoMod'; exit 1; }
+    goline=\$(grep -m1 '^go ' \"\$modfile\")
+    godebug=\$(grep -m1 '^godebug ' \"\$modfile\" || true)
+    {
+      echo 'module ultramarket.local/toolchain/kubernetes'; echo; echo \"\$goline\"; echo; echo \"\$godebug\"; echo
+      echo 'require k8s.io/kubernetes v$KUBERNETES_VERSION'; echo
+      echo '// every k8s.io staging module of k8s.io/kubernetes@v$KUBERNETES_VERSION, at its published version'
+      echo 'replace ('
+      grep -E '^[[:space:]]+k8s.io/[a-z0-9-]+ => ./staging/src/' \"\$modfile\" | awk '{print \"\\t\" \$1 \" => \" \$1 \" $ver\"}'
+      echo ')'
+    } > go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport (\n' > tools.go
+    for b in ${bins[*]}; do printf '\t_ \"k8s.io/kubernetes/cmd/%s\"\n' \$b >> tools.go; done
+    printf ')\n' >> tools.go
+    rm -f go.sum
+    go mod tidy
+    go build -trimpath -ldflags '$GO_LDFLAGS_BASE -X k8s.io/component-base/version.gitVersion=v$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean' \
+      -o '$BIN/' $(for b in "${bins[@]}"; do printf 'k8s.io/kubernetes/cmd/%s ' "$b"; done)" || return 1
+  stamp_set kubernetes "$key"
+}
+
+# ---- kine (etcd API on sqlite) ------------------------------------------------------------------
+build_kine() {
+  local key="kine $KINE_VERSION"
+  if stamp_ok kine "$key" && [[ -x "$BIN/kine" ]]; then log "kine $KINE_VERSION: cached"; return 0; fi
+  go_required
+  command -v gcc >/dev/null 2>&1 || die "kine's sqlite driver needs a C compiler (apt-get install gcc)"
+  run_step kine "github.com/k3s-io/kine@$KINE_VERSION" bash -c "
+    GOBIN='$BIN' CGO_ENABLED=1 go install -trimpath -ldflags '$GO_LDFLAGS_BASE' github.com/k3s-io/kine@$KINE_VERSION" || return 1
+  stamp_set kine "$key"
+}
+
+# ---- kwok (fake nodes, pod/volume lifecycle stages) ----------------------------------------------
+build_kwok() {
+  local key="kwok $KWOK_VERSION"
+  if stamp_ok kwok "$key" && [[ -x "$BIN/kwok" && -d "$TOOLCHAIN_DIR/kwok-stages" ]]; then log "kwok $KWOK_VERSION: cached"; return 0; fi
+  go_required
+  run_step kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" bash -c "
+    set -e
+    GOBIN='$BIN' go install -trimpath -ldflags '$GO_LDFLAGS_BASE' sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
+    # the stage definitions shipped in the module (node/pod/volume lifecycle), used by local-cluster.sh
+    moddir=\$(go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' | sed -n 's/^[[:space:]]*\"Dir\": \"\\(.*\\)\",\$/\\1/p')
+    rm -rf '$TOOLCHAIN_DIR/kwok-stages'; mkdir -p '$TOOLCHAIN_DIR/kwok-stages'
+    for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+             pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml \
+             volume/fast/pv-bind.yaml volume/fast/pv-delete.yaml volume/fast/pvc-provision.yaml volume/fast/pvc-delete.yaml \
+             volume/fast/storage-class.yaml; do
+      cp \"\$moddir/kustomize/stage/\$f\" '$TOOLCHAIN_DIR/kwok-stages/'
+    done
+    chmod -R u+w '$TOOLCHAIN_DIR/kwok-stages'" || return 1
+  stamp_set kwok "$key"
+}
+
+ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok)
+
+piece_fn() { echo "build_${1//-/_}"; }
+
+cmd_build() {
+  local pieces=("$@") failed=() p start
+  [[ ${#pieces[@]} -gt 0 ]] || pieces=("${ALL_PIECES[@]}")
+  start=$(date +%s)
+  for p in "${pieces[@]}"; do
+    declare -F "$(piece_fn "$p")" >/dev/null || die "unknown piece '$p' (known: ${ALL_PIECES[*]})"
+    "$(piece_fn "$p")" || failed+=("$p")
+  done
+  log "done in $(( $(date +%s) - start ))s; binaries in $BIN, plugins in $PULUMI_HOME/plugins"
+  if [[ ${#failed[@]} -gt 0 ]]; then
+    log "FAILED pieces: ${failed[*]} (see $LOGS/<piece>.log)"
+    return 1
+  fi
+}
+
+cmd_check() {
+  local missing=() b
+  for b in pulumi pulumi-language-nodejs kube-apiserver kube-controller-manager kube-scheduler kubectl kine kwok; do
+    [[ -x "$BIN/$b" ]] || missing+=("$b")
+  done
+  [[ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION/pulumi-resource-kubernetes" ]] \
+    || missing+=("resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION")
+  [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    log "missing: ${missing[*]} (run: npm run toolchain)"
+    return 1
+  fi
+  log "all pieces present in $TOOLCHAIN_DIR"
+}
+
+cmd_env() {
+  cat <<EOF
+export ULTRAMARKET_TOOLCHAIN_DIR="$TOOLCHAIN_DIR"
+export PATH="$BIN:\$PATH"
+export PULUMI_HOME="$PULUMI_HOME"
+export PULUMI_SKIP_UPDATE_CHECK=true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=false
+EOF
+}
+
+cmd_versions() {
+  cat <<EOF
+pulumi                      v$PULUMI_VERSION   github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION
+pulumi-language-nodejs      $LANGHOST_VERSION    scripts/langhost (own host; upstream module refused by the proxy)
+resource kubernetes         $K8S_PROVIDER_PLUGIN_VERSION    built from $K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION
+kube-apiserver/controller-manager/scheduler/kubectl  v$KUBERNETES_VERSION  k8s.io/kubernetes@v$KUBERNETES_VERSION
+kine                        $KINE_VERSION   github.com/k3s-io/kine@$KINE_VERSION
+kwok                        $KWOK_VERSION    sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
+not buildable here (proxy refused): resource random 4.21.2, resource command 1.2.1
+EOF
+}
+
+case "${1:-build}" in
+  build) shift || true; cmd_build "$@" ;;
+  check) cmd_check ;;
+  env) cmd_env ;;
+  versions) cmd_versions ;;
+  -h|--help|help) sed -n '2,16p' "$0" ;;
+  *) die "unknown command '$1' (build|check|env|versions)" ;;
+esac
