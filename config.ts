@@ -121,6 +121,7 @@ const plainSchema = z.strictObject({
     analyticsEnabled: bool.default(true),
     ingressClassName: z.string().regex(DNS_LABEL, "must be an IngressClass name").default("nginx"),
     tlsIssuer: z.string().regex(DNS_LABEL, "must be a cert-manager ClusterIssuer name").default("letsencrypt-prod"),
+    ingressControllerNamespace: z.string().regex(DNS_LABEL, "must be the ingress controller's namespace").default("ingress-nginx"),
     installIngressController: bool.default(false),
     ingressControllerChart: chart("https://kubernetes.github.io/ingress-nginx", "4.11.3"),
     installCertManager: bool.default(false),
@@ -177,7 +178,7 @@ export interface PlatformConfig {
     >;
     storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
     protectData: boolean;
-    ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
+    ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
     monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace">;
     verification: Pick<Plain, "verifyDeployment" | "loadTest">;
 }
@@ -308,11 +309,18 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         else if (isProduction && n < 2) problems.push(`${PROJECT}:replicas.${app} is ${n}; production runs at least 2 replicas of every app (set it with: ${setCmd(`--path replicas.${app}`, "2")})`);
     }
 
+    const enabled = CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault));
     let sourceRoot: string | undefined;
     if (plain.sourceRoot !== undefined) sourceRoot = path.resolve(raw.baseDir, plain.sourceRoot);
     if (plain.buildImages) {
         if (!sourceRoot) problems.push(`${PROJECT}:sourceRoot is required when ${PROJECT}:buildImages is true; point it at a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")}) or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
         else if (!isDirectory(sourceRoot)) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a directory (resolved to ${sourceRoot}); set it to a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")})`);
+        else {
+            const missing = enabled
+                .filter((a) => !fs.existsSync(path.join(sourceRoot!, a.context, "Dockerfile")))
+                .map((a) => `${a.context}Dockerfile`);
+            if (missing.length) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a checkout of the UltraMarket app repository: missing ${missing.join(", ")}; check out the app repository there, or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
+        }
     }
     if ((plain.registryUsername !== undefined) !== (values.registryPassword !== undefined)) {
         problems.push(`${PROJECT}:registryUsername and ${PROJECT}:registryPassword go together; set both (${setCmd("registryUsername", "<user>")}; ${setCmd("registryPassword", "<password>", true)}) or neither`);
@@ -326,7 +334,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     if (problems.length) throw new ConfigError(stack, problems);
 
     const replicaFloor = isProduction ? 2 : 1;
-    const apps = CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault)).map((a) => ({
+    const apps = enabled.map((a) => ({
         ...a,
         replicas: Math.max(plain.replicas[a.name] ?? a.replicas, replicaFloor),
     }));
@@ -374,6 +382,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         ingress: {
             ingressClassName: plain.ingressClassName,
             tlsIssuer: plain.tlsIssuer,
+            ingressControllerNamespace: plain.ingressControllerNamespace,
             installIngressController: plain.installIngressController,
             ingressControllerChart: plain.ingressControllerChart,
             installCertManager: plain.installCertManager,

@@ -7,3 +7,5 @@ const platform = buildPlatform(loadConfig());
 export const namespace = platform.outputs.namespace;
 export const hosts = platform.outputs.hosts;
 export const dataStores = platform.outputs.dataStores;
+export const urls = platform.outputs.urls;
+export const images = platform.outputs.images;

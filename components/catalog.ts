@@ -59,17 +59,24 @@ export interface AppSpec {
     replicas: number;
     maxReplicas: number;
     resources: Resources;
+    /** The image's unprivileged user (node images: 1000; nginx-unprivileged: 101). */
+    runAsUser: number;
+    /** Writable directories on the otherwise read-only root filesystem (emptyDirs). */
+    writablePaths: string[];
+    /** Calls third-party APIs on the internet over HTTPS (payment providers, SMS and e-mail gateways). */
+    externalEgress: boolean;
 }
 
 const SMALL: Resources = { cpuRequest: "100m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi" };
 const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi" };
 const FRONTEND: Resources = { cpuRequest: "50m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi" };
 
-type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | "enabledByDefault" | "maxReplicas" | "migrations" | "secrets"> &
-    Partial<Pick<AppSpec, "enabledByDefault" | "maxReplicas" | "migrations" | "secrets">>;
+type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "externalEgress";
+type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | Defaulted> & Partial<Pick<AppSpec, Defaulted>>;
 
 function app(e: Entry): AppSpec {
-    const context = e.group === "frontend" ? `frontend/${e.name}/` : `microservices/${e.group}/${e.name}/`;
+    const frontend = e.group === "frontend";
+    const context = frontend ? `frontend/${e.name}/` : `microservices/${e.group}/${e.name}/`;
     return {
         healthPath: "/health",
         metricsPath: "/metrics",
@@ -77,6 +84,9 @@ function app(e: Entry): AppSpec {
         maxReplicas: Math.max(e.replicas * 5, 10),
         migrations: false,
         secrets: [],
+        runAsUser: frontend ? 101 : 1000,
+        writablePaths: frontend ? ["/tmp", "/var/cache/nginx"] : ["/tmp"],
+        externalEgress: false,
         ...e,
         context,
     };
@@ -93,12 +103,12 @@ export const CATALOG: readonly AppSpec[] = [
     app({ name: "product-service", group: "business", port: 3005, route: { kind: "gateway", prefix: "/products" }, dataStores: ["mongodb", "redis"], replicas: 3, resources: MEDIUM }),
     app({ name: "cart-service", group: "business", port: 3006, route: { kind: "gateway", prefix: "/cart" }, dataStores: ["redis"], replicas: 2, resources: SMALL }),
     app({ name: "order-service", group: "business", port: 3007, route: { kind: "gateway", prefix: "/orders" }, dataStores: ["postgres"], replicas: 2, resources: MEDIUM }),
-    app({ name: "payment-service", group: "business", port: 3008, route: { kind: "gateway", prefix: "/payments" }, dataStores: ["postgres"], secrets: ["CLICK_MERCHANT_ID", "CLICK_SECRET_KEY", "PAYME_MERCHANT_ID", "PAYME_SECRET_KEY"], replicas: 2, resources: MEDIUM }),
+    app({ name: "payment-service", group: "business", port: 3008, route: { kind: "gateway", prefix: "/payments" }, dataStores: ["postgres"], secrets: ["CLICK_MERCHANT_ID", "CLICK_SECRET_KEY", "PAYME_MERCHANT_ID", "PAYME_SECRET_KEY"], externalEgress: true, replicas: 2, resources: MEDIUM }),
     app({ name: "inventory-service", group: "business", port: 3009, route: { kind: "gateway", prefix: "/inventory" }, dataStores: ["postgres", "redis"], replicas: 2, resources: SMALL }),
     app({ name: "review-service", group: "business", port: 3010, route: { kind: "gateway", prefix: "/reviews" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
     // platform
     app({ name: "search-service", group: "platform", port: 3011, route: { kind: "gateway", prefix: "/search" }, dataStores: ["elasticsearch", "redis"], replicas: 2, resources: MEDIUM }),
-    app({ name: "notification-service", group: "platform", port: 3012, route: { kind: "gateway", prefix: "/notifications" }, dataStores: ["mongodb", "redis"], secrets: ["ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD"], replicas: 2, resources: SMALL }),
+    app({ name: "notification-service", group: "platform", port: 3012, route: { kind: "gateway", prefix: "/notifications" }, dataStores: ["mongodb", "redis"], secrets: ["ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD"], externalEgress: true, replicas: 2, resources: SMALL }),
     app({ name: "file-service", group: "platform", port: 3013, route: { kind: "gateway", prefix: "/files" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
     app({ name: "analytics-service", group: "platform", port: 3014, route: { kind: "gateway", prefix: "/analytics" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: MEDIUM }),
     app({ name: "content-service", group: "platform", port: 3015, route: { kind: "gateway", prefix: "/content" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
@@ -113,6 +123,9 @@ export const APP_NAMES: readonly string[] = CATALOG.map((a) => a.name);
 
 /** The file service keeps uploads on a shared volume (the runbook's phase 2.2 storage). */
 export const FILE_UPLOADS = { app: "file-service", mountPath: "/app/uploads" } as const;
+
+/** The app the edge routes api.<domain> to, and which fronts every gateway-routed service. */
+export const GATEWAY = "api-gateway";
 
 /** The password key of each data store in the platform Secret. */
 export const DATA_STORE_PASSWORD_KEY: Record<DataStoreName, SecretKey> = {

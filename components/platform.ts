@@ -1,8 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
-import { DATA_STORE_NAMES, DataStores } from "./datastores";
+import { Applications } from "./applications";
+import { DATA_STORE_NAMES, DATA_STORE_SPECS, DataStores } from "./datastores";
+import { EdgeControllers, EdgeIngress } from "./ingress";
 import { PlatformNamespace } from "./namespace";
+import { NetworkPolicies } from "./networkpolicies";
 import { PlatformSecret } from "./secrets";
 import { PlatformSettings } from "./settings";
 import { SharedStorage } from "./storage";
@@ -51,8 +54,50 @@ export function buildPlatform(cfg: PlatformConfig) {
         opts,
     );
 
+    const apps = new Applications(
+        "apps",
+        {
+            namespace: namespace.name,
+            apps: cfg.apps,
+            images: { registry: cfg.images.registry, tag: cfg.images.tag, perApp: cfg.images.perApp, sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined, push: cfg.images.push },
+            secretName: secret.secretName,
+            configMapName: settings.configMapName,
+            fileUploadsClaim: storage.fileUploadsClaim,
+            dataStores: dataStores.statefulSets,
+        },
+        opts,
+    );
+    new NetworkPolicies(
+        "network-policies",
+        {
+            namespace: namespace.name,
+            apps: cfg.apps,
+            dataStorePorts: Object.fromEntries(DATA_STORE_NAMES.map((n) => [n, DATA_STORE_SPECS[n].port])) as Record<(typeof DATA_STORE_NAMES)[number], number>,
+            ingressControllerNamespace: cfg.ingress.ingressControllerNamespace,
+            monitoringNamespace: cfg.monitoring.monitoringNamespace,
+        },
+        opts,
+    );
+    const controllers = new EdgeControllers("edge-controllers", { ingress: cfg.ingress }, opts);
+    const edge = new EdgeIngress(
+        "edge",
+        {
+            namespace: namespace.name,
+            apps: cfg.apps,
+            services: Object.fromEntries(Object.entries(apps.services).map(([n, s]) => [n, s.serviceName])),
+            hosts: cfg.hosts,
+            allowedOrigins: cfg.allowedOrigins,
+            rateLimit: { max: cfg.app.rateLimitMax, windowMs: cfg.app.rateLimitWindowMs },
+            ingress: cfg.ingress,
+            controllers: controllers.ready,
+        },
+        opts,
+    );
+
     return {
         provider,
+        apps,
+        edge,
         namespace,
         secret,
         settings,
@@ -61,6 +106,8 @@ export function buildPlatform(cfg: PlatformConfig) {
         outputs: {
             namespace: namespace.name,
             hosts: cfg.hosts,
+            urls: edge.urls,
+            images: apps.imageRefs,
             dataStores: Object.fromEntries(
                 DATA_STORE_NAMES.map((n) => [n, pulumi.interpolate`${dataStores.endpoints[n].host}.${namespace.name}.svc.cluster.local:${dataStores.endpoints[n].port}`]),
             ),

@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigError, parseConfig, RawConfig, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "../../config";
-import { PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
+import { CATALOG } from "../../components/catalog";
+import { makeAppRepo, PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
 import { productionValues } from "./support/platform";
 
 function raw(stack: string, values: Record<string, string>, plaintext: string[] = []): RawConfig {
@@ -115,8 +116,10 @@ describe("config validation", () => {
     it("requires sourceRoot when building images, and that it is a directory", () => {
         mentions(problems("dev", { buildImages: "true" }), "sourceRoot", /required when ultramarket:buildImages is true/);
         mentions(problems("dev", { buildImages: "true", sourceRoot: "./no/such/checkout" }), "sourceRoot", /not a directory/);
-        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "um-src-"));
-        assert.equal(parseConfig(raw("dev", { buildImages: "true", sourceRoot: dir })).images.sourceRoot, dir);
+        const empty = fs.mkdtempSync(path.join(os.tmpdir(), "um-src-"));
+        mentions(problems("dev", { buildImages: "true", sourceRoot: empty }), "sourceRoot", /missing microservices\/core\/auth-service\/Dockerfile/);
+        const repo = makeAppRepo(CATALOG.map((a) => a.context));
+        assert.equal(parseConfig(raw("dev", { buildImages: "true", sourceRoot: repo })).images.sourceRoot, repo);
     });
 
     it("refuses a kubeconfig path that does not exist", () => {

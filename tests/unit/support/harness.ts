@@ -27,6 +27,7 @@ class RecordingMocks implements pulumi.runtime.Mocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, any> } {
         const state: Record<string, any> = { ...args.inputs };
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = generatedValue(args.name);
+        if (args.type === "docker:index/image:Image") state.repoDigest = `${args.inputs.imageName.split(":")[0]}@sha256:${"ab".repeat(32)}`;
         if (args.type.startsWith("kubernetes:") && state.metadata && !state.metadata.name) {
             state.metadata = { ...state.metadata, name: `${args.name}-generated` };
         }
@@ -116,3 +117,13 @@ export const named = (regs: Registration[], type: string, name: string) => {
     if (!hit) throw new Error(`no ${type} named ${name} was registered`);
     return hit;
 };
+
+/** A temporary directory laid out like the UltraMarket app repository (a Dockerfile per build context). */
+export function makeAppRepo(contexts: string[]): string {
+    const root = fs.mkdtempSync(path.join(require("os").tmpdir(), "ultramarket-app-"));
+    for (const context of contexts) {
+        fs.mkdirSync(path.join(root, context), { recursive: true });
+        fs.writeFileSync(path.join(root, context, "Dockerfile"), "FROM node:20-alpine\n");
+    }
+    return root;
+}

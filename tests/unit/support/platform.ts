@@ -10,9 +10,14 @@ export interface Evaluation {
 }
 
 /** Evaluates the platform with the given `ultramarket:` config; every secret key counts as encrypted. */
-export async function evaluatePlatform(stack: string, values: Record<string, string>, preview = false): Promise<Evaluation> {
-    const registrations = installMocks(stack, preview);
-    const config = parseConfig({ stack, values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+export async function evaluatePlatform(
+    stack: string,
+    values: Record<string, string>,
+    options: { preview?: boolean; adjust?: (cfg: PlatformConfig) => PlatformConfig } = {},
+): Promise<Evaluation> {
+    const registrations = installMocks(stack, options.preview ?? false);
+    const parsed = parseConfig({ stack, values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+    const config = options.adjust ? options.adjust(parsed) : parsed;
     const platform = buildPlatform(config);
     await settle(registrations);
     return { config, registrations, platform };

@@ -1,0 +1,66 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AppSpec, DataStoreName, GATEWAY } from "./catalog";
+import { AppImages, AppImagesArgs } from "./images";
+import { Microservice } from "./microservice";
+
+export interface ApplicationsArgs {
+    namespace: pulumi.Input<string>;
+    apps: AppSpec[];
+    images: Omit<AppImagesArgs, "apps">;
+    secretName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    fileUploadsClaim: pulumi.Input<string>;
+    /** Each data store's readiness (its StatefulSet). */
+    dataStores: Record<DataStoreName, pulumi.Resource>;
+}
+
+/**
+ * Rollout order as graph edges: services after their data stores, api-gateway after the services
+ * it routes to, the frontends after the gateway.
+ */
+function tier(app: AppSpec): number {
+    if (app.name === GATEWAY) return 1;
+    return app.group === "frontend" ? 2 : 0;
+}
+
+/** Every app of the catalog, its image and its place in the rollout order. */
+export class Applications extends pulumi.ComponentResource {
+    public readonly services: Record<string, Microservice> = {};
+    public readonly imageRefs: Record<string, pulumi.Output<string>>;
+    /** What "rolled out" means: every Deployment and migration Job. */
+    public readonly readyResources: pulumi.Resource[] = [];
+
+    constructor(name: string, args: ApplicationsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:apps:Applications", name, {}, opts);
+        const images = new AppImages("images", { ...args.images, apps: args.apps }, { parent: this });
+        this.imageRefs = images.refs;
+
+        const deployments: Record<string, k8s.apps.v1.Deployment> = {};
+        for (const app of [...args.apps].sort((a, b) => tier(a) - tier(b))) {
+            const dependsOn: pulumi.Resource[] = app.dataStores.map((d) => args.dataStores[d]);
+            if (app.name === GATEWAY) {
+                dependsOn.push(...args.apps.filter((a) => a.route.kind === "gateway").map((a) => deployments[a.name]));
+            } else if (app.group === "frontend" && deployments[GATEWAY]) {
+                dependsOn.push(deployments[GATEWAY]);
+            }
+            const svc = new Microservice(
+                app.name,
+                {
+                    spec: app,
+                    namespace: args.namespace,
+                    image: images.refs[app.name],
+                    secretName: args.secretName,
+                    configMapName: args.configMapName,
+                    fileUploadsClaim: args.fileUploadsClaim,
+                    dependsOn,
+                },
+                { parent: this },
+            );
+            this.services[app.name] = svc;
+            deployments[app.name] = svc.deployment;
+            this.readyResources.push(svc.deployment, ...(svc.migration ? [svc.migration] : []));
+        }
+        this.registerOutputs({ imageRefs: this.imageRefs });
+    }
+}

@@ -1,0 +1,145 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PlatformConfig } from "../config";
+import { AppSpec } from "./catalog";
+import { labels } from "./labels";
+
+export interface EdgeIngressArgs {
+    namespace: pulumi.Input<string>;
+    /** The apps the edge exposes by host (web-app, admin-panel, api-gateway, mobile-app when enabled). */
+    apps: AppSpec[];
+    /** App name -> its Service name. */
+    services: Record<string, pulumi.Input<string>>;
+    hosts: PlatformConfig["hosts"];
+    allowedOrigins: string[];
+    rateLimit: { max: number; windowMs: number };
+    ingress: PlatformConfig["ingress"];
+    /** The controllers installed by this program, which the Ingresses wait for. */
+    controllers: pulumi.Resource[];
+}
+
+/** Response headers the edge adds to every answer (the runbook's "security headers present"). */
+export const SECURITY_HEADERS: Record<string, string> = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+};
+
+/** The config's RATE_LIMIT_MAX per RATE_LIMIT_WINDOW, as ingress-nginx's per-client requests per minute. */
+export function requestsPerMinute(rateLimit: { max: number; windowMs: number }): number {
+    return Math.max(1, Math.ceil((rateLimit.max * 60_000) / rateLimit.windowMs));
+}
+
+/** Optional installs of ingress-nginx and cert-manager, from the chart repository and version in config. */
+export class EdgeControllers extends pulumi.ComponentResource {
+    public readonly ready: pulumi.Resource[] = [];
+
+    constructor(name: string, args: { ingress: PlatformConfig["ingress"] }, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:network:EdgeControllers", name, {}, opts);
+        const { ingress } = args;
+        if (ingress.installIngressController) {
+            this.ready.push(
+                new k8s.helm.v3.Release(
+                    "ingress-nginx",
+                    {
+                        chart: "ingress-nginx",
+                        version: ingress.ingressControllerChart.version,
+                        repositoryOpts: { repo: ingress.ingressControllerChart.repo },
+                        namespace: ingress.ingressControllerNamespace,
+                        createNamespace: true,
+                        values: {
+                            controller: {
+                                ingressClassResource: { name: ingress.ingressClassName },
+                                service: { labels: { "ultramarket.uz/ingress-controller": "true" } },
+                                config: {
+                                    // Rate-limited clients get 429 Too Many Requests, not nginx's default 503.
+                                    "limit-req-status-code": "429",
+                                    "limit-conn-status-code": "429",
+                                    "allow-snippet-annotations": "false",
+                                    "global-allowed-response-headers": Object.keys(SECURITY_HEADERS).join(","),
+                                },
+                            },
+                        },
+                    },
+                    { parent: this },
+                ),
+            );
+        }
+        if (ingress.installCertManager) {
+            this.ready.push(
+                new k8s.helm.v3.Release(
+                    "cert-manager",
+                    {
+                        chart: "cert-manager",
+                        version: ingress.certManagerChart.version,
+                        repositoryOpts: { repo: ingress.certManagerChart.repo },
+                        namespace: "cert-manager",
+                        createNamespace: true,
+                        values: { crds: { enabled: true } },
+                    },
+                    { parent: this },
+                ),
+            );
+        }
+        this.registerOutputs({});
+    }
+}
+
+/** One Ingress per public host: TLS from cert-manager, rate limiting, CORS and security headers. */
+export class EdgeIngress extends pulumi.ComponentResource {
+    public readonly ingresses: k8s.networking.v1.Ingress[] = [];
+    public readonly urls: Record<string, string> = {};
+
+    constructor(name: string, args: EdgeIngressArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:network:EdgeIngress", name, {}, opts);
+        const headers = new k8s.core.v1.ConfigMap(
+            "security-headers",
+            { metadata: { name: "security-headers", namespace: args.namespace, labels: labels("ultramarket", "platform") }, data: SECURITY_HEADERS },
+            { parent: this },
+        );
+        for (const app of args.apps) {
+            if (app.route.kind !== "host") continue;
+            const host = args.hosts[app.route.host];
+            this.urls[app.name] = `https://${host}`;
+            this.ingresses.push(
+                new k8s.networking.v1.Ingress(
+                    app.name,
+                    {
+                        metadata: {
+                            name: app.name,
+                            namespace: args.namespace,
+                            labels: labels(app.name, app.group === "frontend" ? "frontend" : "api"),
+                            annotations: {
+                                "cert-manager.io/cluster-issuer": args.ingress.tlsIssuer,
+                                "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
+                                "nginx.ingress.kubernetes.io/limit-rpm": String(requestsPerMinute(args.rateLimit)),
+                                "nginx.ingress.kubernetes.io/enable-cors": "true",
+                                "nginx.ingress.kubernetes.io/cors-allow-origin": args.allowedOrigins.join(", "),
+                                "nginx.ingress.kubernetes.io/cors-allow-credentials": "true",
+                                "nginx.ingress.kubernetes.io/custom-headers": pulumi.interpolate`${headers.metadata.namespace}/${headers.metadata.name}`,
+                                // Ingress status needs a real load balancer; readiness is awaited on the Deployments.
+                                "pulumi.com/skipAwait": "true",
+                            },
+                        },
+                        spec: {
+                            ingressClassName: args.ingress.ingressClassName,
+                            tls: [{ hosts: [host], secretName: `${app.name}-tls` }],
+                            rules: [
+                                {
+                                    host,
+                                    http: {
+                                        paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: args.services[app.name], port: { name: "http" } } } }],
+                                    },
+                                },
+                            ],
+                        },
+                    },
+                    { parent: this, dependsOn: args.controllers },
+                ),
+            );
+        }
+        this.registerOutputs({ urls: this.urls });
+    }
+}

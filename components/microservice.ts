@@ -1,0 +1,170 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AppSpec, FILE_UPLOADS, secretKeysFor } from "./catalog";
+import { labels, selectorLabels } from "./labels";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
+
+type Container = k8s.types.input.core.v1.Container;
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+
+export interface MicroserviceArgs {
+    spec: AppSpec;
+    namespace: pulumi.Input<string>;
+    image: pulumi.Input<string>;
+    secretName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+    /** The file service's upload claim, mounted only into that app. */
+    fileUploadsClaim?: pulumi.Input<string>;
+    /** What must be ready before this app (its data stores, or the apps it fronts). */
+    dependsOn: pulumi.Resource[];
+}
+
+/** Labels of an app's migration pods: distinct, so the app's Service never routes to them. */
+export const migrationName = (app: string) => `${app}-migrate`;
+
+/** One app of the catalog: ServiceAccount, migrations, Deployment, Service, HPA and PodDisruptionBudget. */
+export class Microservice extends pulumi.ComponentResource {
+    public readonly deployment: k8s.apps.v1.Deployment;
+    public readonly service: k8s.core.v1.Service;
+    public readonly migration?: k8s.batch.v1.Job;
+    public readonly serviceName: pulumi.Output<string>;
+
+    constructor(name: string, args: MicroserviceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:apps:Microservice", name, {}, opts);
+        const { spec } = args;
+        const component = spec.group === "frontend" ? "frontend" : "api";
+        const meta = labels(spec.name, component);
+        const ns = args.namespace;
+
+        const serviceAccount = new k8s.core.v1.ServiceAccount(
+            spec.name,
+            { metadata: { name: spec.name, namespace: ns, labels: meta }, automountServiceAccountToken: false },
+            { parent: this },
+        );
+
+        const r = spec.resources;
+        const env = [
+            { name: "PORT", value: String(spec.port) },
+            { name: "SERVICE_NAME", value: spec.name },
+            ...secretKeysFor(spec).map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: args.secretName, key } } })),
+        ];
+        const scratch = spec.writablePaths.map((p, i) => ({ name: `scratch-${i}`, mountPath: p }));
+        const uploads = spec.name === FILE_UPLOADS.app && args.fileUploadsClaim;
+        const container: Container = {
+            name: spec.name,
+            image: args.image,
+            envFrom: [{ configMapRef: { name: args.configMapName } }],
+            env,
+            securityContext: restrictedContainerSecurity(),
+            resources: { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } },
+            volumeMounts: [...scratch, ...(uploads ? [{ name: "uploads", mountPath: FILE_UPLOADS.mountPath }] : [])],
+        };
+        const podSpec = (extra: Partial<PodSpec> & Pick<PodSpec, "containers">): PodSpec => ({
+            serviceAccountName: serviceAccount.metadata.name,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: restrictedPodSecurity(spec.runAsUser),
+            volumes: [
+                ...scratch.map((s) => ({ name: s.name, emptyDir: {} })),
+                ...(uploads ? [{ name: "uploads", persistentVolumeClaim: { claimName: args.fileUploadsClaim! } }] : []),
+            ],
+            ...extra,
+        });
+
+        const dependsOn = [...args.dependsOn];
+        if (spec.migrations) {
+            // Runs `npm run migrate` with the new image; Pulumi waits for completion before the rollout.
+            // Auto-named, so a new image replaces it with a fresh Job (create before delete).
+            this.migration = new k8s.batch.v1.Job(
+                migrationName(spec.name),
+                {
+                    metadata: { namespace: ns, labels: labels(migrationName(spec.name), "migration") },
+                    spec: {
+                        backoffLimit: 3,
+                        activeDeadlineSeconds: 600,
+                        template: {
+                            metadata: { labels: labels(migrationName(spec.name), "migration") },
+                            spec: podSpec({
+                                restartPolicy: "Never",
+                                containers: [{ ...container, name: "migrate", command: ["npm", "run", "migrate"] }],
+                            }),
+                        },
+                    },
+                },
+                { parent: this, dependsOn: args.dependsOn },
+            );
+            dependsOn.push(this.migration);
+        }
+
+        const probe = (period: number) => ({ httpGet: { path: spec.healthPath, port: "http" }, periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
+        this.deployment = new k8s.apps.v1.Deployment(
+            spec.name,
+            {
+                metadata: { name: spec.name, namespace: ns, labels: meta },
+                spec: {
+                    replicas: spec.replicas,
+                    selector: { matchLabels: selectorLabels(spec.name) },
+                    // Full capacity throughout a rollout: a new pod must be ready before an old one goes.
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
+                    template: {
+                        metadata: { labels: meta },
+                        spec: podSpec({
+                            containers: [
+                                {
+                                    ...container,
+                                    ports: [{ name: "http", containerPort: spec.port }],
+                                    startupProbe: { ...probe(5), failureThreshold: 24 },
+                                    readinessProbe: probe(10),
+                                    livenessProbe: probe(20),
+                                },
+                            ],
+                            topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({
+                                maxSkew: 1,
+                                topologyKey,
+                                whenUnsatisfiable: "ScheduleAnyway",
+                                labelSelector: { matchLabels: selectorLabels(spec.name) },
+                            })),
+                        }),
+                    },
+                },
+            },
+            // The autoscaler owns the replica count once the Deployment exists.
+            { parent: this, dependsOn, ignoreChanges: ["spec.replicas"] },
+        );
+
+        this.service = new k8s.core.v1.Service(
+            spec.name,
+            {
+                metadata: { name: spec.name, namespace: ns, labels: meta },
+                spec: { type: "ClusterIP", selector: selectorLabels(spec.name), ports: [{ name: "http", port: spec.port, targetPort: "http" }] },
+            },
+            { parent: this },
+        );
+        this.serviceName = this.service.metadata.name;
+
+        new k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            spec.name,
+            {
+                metadata: { name: spec.name, namespace: ns, labels: meta },
+                spec: {
+                    scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
+                    minReplicas: spec.replicas,
+                    maxReplicas: Math.max(spec.maxReplicas, spec.replicas),
+                    metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
+                },
+            },
+            { parent: this },
+        );
+
+        new k8s.policy.v1.PodDisruptionBudget(
+            spec.name,
+            {
+                metadata: { name: spec.name, namespace: ns, labels: meta },
+                spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(spec.name) } },
+            },
+            { parent: this },
+        );
+
+        this.registerOutputs({ serviceName: this.serviceName });
+    }
+}

@@ -1,0 +1,237 @@
+import { strict as assert } from "assert";
+import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY } from "../../components/catalog";
+import { SECURITY_HEADERS } from "../../components/ingress";
+import { byType, makeAppRepo, named, Registration } from "./support/harness";
+import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
+
+const DEP = "kubernetes:apps/v1:Deployment";
+const SVC = "kubernetes:core/v1:Service";
+const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
+const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
+const SA = "kubernetes:core/v1:ServiceAccount";
+const JOB = "kubernetes:batch/v1:Job";
+const NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
+const ING = "kubernetes:networking.k8s.io/v1:Ingress";
+const STS = "kubernetes:apps/v1:StatefulSet";
+const IMAGE = "docker:index/image:Image";
+
+const deployed = CATALOG.filter((a) => a.enabledByDefault);
+const podOf = (d: Registration) => d.inputs.spec.template.spec;
+const mainContainer = (d: Registration) => podOf(d).containers[0];
+const dependsOnUrn = (r: Registration, target: Registration) => r.dependencies.includes(target.urn);
+
+describe("production stack: the applications", () => {
+    let regs: Registration[];
+    before(async () => {
+        ({ registrations: regs } = await evaluateProduction());
+    });
+
+    it("creates a ServiceAccount, Deployment, Service, HPA and PDB for every app in the catalog", () => {
+        for (const app of deployed) {
+            for (const type of [SA, DEP, SVC, HPA, PDB]) named(regs, type, app.name);
+        }
+        assert.equal(byType(regs, DEP).length, deployed.length, "mobile-app stays off unless enabled");
+    });
+
+    it("runs at least 2 replicas of every app, and the autoscaler never goes below that", () => {
+        for (const app of deployed) {
+            assert.ok(named(regs, DEP, app.name).inputs.spec.replicas >= 2, app.name);
+            assert.ok(named(regs, HPA, app.name).inputs.spec.minReplicas >= 2, app.name);
+            assert.equal(named(regs, PDB, app.name).inputs.spec.maxUnavailable, 1);
+        }
+    });
+
+    it("rolls out without losing capacity and probes the catalog's health path", () => {
+        for (const app of deployed) {
+            const d = named(regs, DEP, app.name);
+            assert.deepEqual(d.inputs.spec.strategy.rollingUpdate.maxUnavailable, 0);
+            const c = mainContainer(d);
+            for (const p of ["readinessProbe", "livenessProbe", "startupProbe"]) assert.equal(c[p].httpGet.path, app.healthPath, `${app.name} ${p}`);
+            assert.equal(c.ports[0].containerPort, app.port);
+            assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
+        }
+    });
+
+    it("runs every app under the restricted standard with a read-only root filesystem and topology spread", () => {
+        for (const app of deployed) {
+            const pod = podOf(named(regs, DEP, app.name));
+            assert.equal(pod.securityContext.runAsNonRoot, true);
+            assert.equal(pod.securityContext.seccompProfile.type, "RuntimeDefault");
+            assert.equal(pod.automountServiceAccountToken, false);
+            const sc = pod.containers[0].securityContext;
+            assert.equal(sc.readOnlyRootFilesystem, true);
+            assert.equal(sc.allowPrivilegeEscalation, false);
+            assert.deepEqual(sc.capabilities.drop, ["ALL"]);
+            assert.ok(pod.volumes.some((v: any) => v.emptyDir), `${app.name} needs a writable /tmp`);
+            assert.ok(pod.topologySpreadConstraints.length >= 1);
+        }
+    });
+
+    it("gives each app the platform ConfigMap and only the secrets it needs, by reference", () => {
+        for (const app of deployed) {
+            const c = mainContainer(named(regs, DEP, app.name));
+            assert.equal(c.envFrom[0].configMapRef.name, "ultramarket-config");
+            const refs = c.env.filter((e: any) => e.valueFrom).map((e: any) => e.valueFrom.secretKeyRef.key).sort();
+            const expected = [...new Set([...app.dataStores.map((d) => DATA_STORE_PASSWORD_KEY[d]), ...app.secrets])].sort();
+            assert.deepEqual(refs, expected, app.name);
+            for (const e of c.env.filter((x: any) => !x.valueFrom)) assert.ok(!/PASSWORD|SECRET|KEY/.test(e.name), `${app.name} literal ${e.name}`);
+        }
+        const cart = mainContainer(named(regs, DEP, "cart-service")).env.map((e: any) => e.name);
+        assert.ok(!cart.includes("CLICK_SECRET_KEY"), "cart-service must not see payment credentials");
+    });
+
+    it("mounts the upload volume into the file service only", () => {
+        const claims = (name: string) => podOf(named(regs, DEP, name)).volumes.filter((v: any) => v.persistentVolumeClaim);
+        assert.equal(claims("file-service")[0].persistentVolumeClaim.claimName, "file-uploads");
+        assert.equal(claims("cart-service").length, 0);
+    });
+
+    it("runs migrations before auth-service and user-service start", () => {
+        const jobs = byType(regs, JOB);
+        assert.deepEqual(jobs.map((j) => j.name).sort(), ["auth-service-migrate", "user-service-migrate"]);
+        for (const job of jobs) {
+            const app = job.name.replace(/-migrate$/, "");
+            assert.deepEqual(podOf(job).containers[0].command, ["npm", "run", "migrate"]);
+            assert.equal(podOf(job).containers[0].image, mainContainer(named(regs, DEP, app)).image, "migrations run the image being rolled out");
+            assert.ok(dependsOnUrn(named(regs, DEP, app), job), `${app} must wait for its migration`);
+            assert.ok(dependsOnUrn(job, named(regs, STS, "postgres")), "migrations wait for postgres");
+        }
+    });
+
+    it("starts each service after the data stores it uses", () => {
+        for (const app of deployed) {
+            const d = named(regs, DEP, app.name);
+            for (const store of app.dataStores) assert.ok(dependsOnUrn(d, named(regs, STS, store)), `${app.name} -> ${store}`);
+        }
+    });
+
+    it("starts api-gateway after the services it routes to, and the frontends after the gateway", () => {
+        const gateway = named(regs, DEP, GATEWAY);
+        for (const app of deployed.filter((a) => a.route.kind === "gateway")) assert.ok(dependsOnUrn(gateway, named(regs, DEP, app.name)), app.name);
+        for (const app of deployed.filter((a) => a.group === "frontend")) assert.ok(dependsOnUrn(named(regs, DEP, app.name), gateway), app.name);
+    });
+
+    it("deploys prebuilt images <registry>/<app>:<tag> and registers no docker resource", () => {
+        assert.equal(byType(regs, IMAGE).length, 0);
+        assert.equal(mainContainer(named(regs, DEP, "order-service")).image, "registry.ultramarket.uz/ultramarket/order-service:1.0.0");
+    });
+
+    it("denies all traffic by default and allows DNS", () => {
+        const deny = named(regs, NP, "default-deny-all");
+        assert.deepEqual(deny.inputs.spec.podSelector, {});
+        assert.deepEqual(deny.inputs.spec.policyTypes, ["Ingress", "Egress"]);
+        assert.equal(deny.inputs.spec.ingress, undefined);
+        const dns = named(regs, NP, "allow-dns");
+        assert.deepEqual(dns.inputs.spec.egress[0].ports.map((p: any) => p.port), [53, 53]);
+    });
+
+    it("lets each service reach only the data stores the catalog lists", () => {
+        for (const app of deployed) {
+            const egress = named(regs, NP, `allow-${app.name}`).inputs.spec.egress ?? [];
+            const stores = egress.flatMap((r: any) => r.to.map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"])).filter((n: any) => ["postgres", "mongodb", "redis", "elasticsearch"].includes(n));
+            assert.deepEqual(stores.sort(), [...app.dataStores].sort(), app.name);
+        }
+        const postgresClients = named(regs, NP, "allow-postgres").inputs.spec.ingress[0].from.map((p: any) => p.podSelector.matchLabels["app.kubernetes.io/name"]);
+        assert.ok(postgresClients.includes("auth-service-migrate"), "migrations reach postgres");
+        assert.ok(!postgresClients.includes("cart-service"), "cart-service does not use postgres");
+    });
+
+    it("admits the ingress controller to the gateway and frontends, the gateway to the services, and Prometheus to metrics", () => {
+        const from = (app: string) => named(regs, NP, `allow-${app}`).inputs.spec.ingress.flatMap((r: any) => r.from);
+        const nsOf = (peers: any[]) => peers.map((p) => p.namespaceSelector?.matchLabels["kubernetes.io/metadata.name"]).filter(Boolean);
+        assert.ok(nsOf(from(GATEWAY)).includes("ingress-nginx"));
+        assert.ok(nsOf(from("web-app")).includes("ingress-nginx"));
+        assert.ok(!nsOf(from("order-service")).includes("ingress-nginx"), "services are reachable only through the gateway");
+        assert.ok(from("order-service").some((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"] === GATEWAY));
+        assert.ok(nsOf(from("order-service")).includes("ultramarket-monitoring"));
+        const gatewayEgress = named(regs, NP, `allow-${GATEWAY}`).inputs.spec.egress.flatMap((r: any) => r.to.map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"]));
+        for (const app of deployed.filter((a) => a.route.kind === "gateway")) assert.ok(gatewayEgress.includes(app.name), app.name);
+    });
+
+    it("lets only the payment and notification services call out to the internet", () => {
+        const internet = (app: string) => (named(regs, NP, `allow-${app}`).inputs.spec.egress ?? []).some((r: any) => r.to.some((p: any) => p.ipBlock));
+        assert.ok(internet("payment-service") && internet("notification-service"));
+        assert.ok(deployed.filter((a) => !["payment-service", "notification-service"].includes(a.name)).every((a) => !internet(a.name)));
+    });
+
+    it("exposes ultramarket.uz, admin.ultramarket.uz and api.ultramarket.uz with TLS from cert-manager", () => {
+        const hosts: Record<string, string> = { "web-app": "ultramarket.uz", "admin-panel": "admin.ultramarket.uz", [GATEWAY]: "api.ultramarket.uz" };
+        assert.equal(byType(regs, ING).length, 3);
+        for (const [app, host] of Object.entries(hosts)) {
+            const ing = named(regs, ING, app);
+            assert.equal(ing.inputs.spec.rules[0].host, host);
+            assert.deepEqual(ing.inputs.spec.tls[0].hosts, [host]);
+            assert.equal(ing.inputs.spec.rules[0].http.paths[0].backend.service.name, app);
+            assert.equal(ing.inputs.metadata.annotations["cert-manager.io/cluster-issuer"], "letsencrypt-prod");
+            assert.equal(ing.inputs.spec.ingressClassName, "nginx");
+        }
+    });
+
+    it("derives rate limiting and CORS from the ConfigMap's values, and adds security headers", () => {
+        const a = named(regs, ING, GATEWAY).inputs.metadata.annotations;
+        assert.equal(a["nginx.ingress.kubernetes.io/limit-rpm"], "67", "1000 requests per 900000 ms");
+        assert.equal(a["nginx.ingress.kubernetes.io/cors-allow-origin"], "https://ultramarket.uz, https://admin.ultramarket.uz");
+        assert.equal(a["nginx.ingress.kubernetes.io/custom-headers"], "ultramarket-production/security-headers");
+        const headers = named(regs, "kubernetes:core/v1:ConfigMap", "security-headers").inputs.data;
+        assert.deepEqual(headers, SECURITY_HEADERS);
+        assert.match(headers["Strict-Transport-Security"], /max-age=\d+/);
+    });
+
+    it("installs no ingress controller or cert-manager unless asked", () => {
+        assert.equal(byType(regs, "kubernetes:helm.sh/v3:Release").length, 0);
+    });
+});
+
+describe("applications under other settings", () => {
+    it("builds and pushes an image per app from the runbook's paths, and deploys the pushed digest", async () => {
+        const repo = makeAppRepo(CATALOG.map((a) => a.context));
+        const { registrations: regs } = await evaluatePlatform(
+            "production",
+            productionValues({ buildImages: "true", sourceRoot: repo, registryServer: "registry.ultramarket.uz", registryUsername: "ci", registryPassword: "registry-token-123" }),
+        );
+        const images = byType(regs, IMAGE);
+        assert.equal(images.length, deployed.length);
+        const auth = images.find((i) => i.name === "auth-service")!;
+        assert.equal(auth.inputs.build.context, `${repo}/microservices/core/auth-service/`);
+        assert.equal(auth.inputs.imageName, "registry.ultramarket.uz/ultramarket/auth-service:1.0.0");
+        assert.equal(auth.inputs.registry.username, "ci");
+        assert.equal(images.find((i) => i.name === "web-app")!.inputs.build.context, `${repo}/frontend/web-app/`);
+        assert.equal(images.find((i) => i.name === "search-service")!.inputs.build.context, `${repo}/microservices/platform/search-service/`);
+        assert.match(mainContainer(named(regs, DEP, "auth-service")).image, /^registry\.ultramarket\.uz\/ultramarket\/auth-service@sha256:/);
+        for (const r of regs.filter((x) => x.type !== IMAGE && x.type !== "kubernetes:core/v1:Secret")) {
+            assert.ok(!JSON.stringify(r.inputs).includes("registry-token-123"), `${r.type} ${r.name} leaks the registry password`);
+        }
+    });
+
+    it("applies a per-service image tag to that service only", async () => {
+        const { registrations: regs } = await evaluatePlatform("production", productionValues({ serviceImageTags: '{"cart-service":"1.0.1"}' }));
+        assert.equal(mainContainer(named(regs, DEP, "cart-service")).image, "registry.ultramarket.uz/ultramarket/cart-service:1.0.1");
+        assert.equal(mainContainer(named(regs, DEP, "order-service")).image, "registry.ultramarket.uz/ultramarket/order-service:1.0.0");
+    });
+
+    it("deploys mobile-app with its own host when enabled", async () => {
+        const { registrations: regs } = await evaluatePlatform("production", productionValues({ enableMobileApp: "true" }));
+        named(regs, DEP, "mobile-app");
+        assert.equal(named(regs, ING, "mobile-app").inputs.spec.rules[0].host, "m.ultramarket.uz");
+    });
+
+    it("installs ingress-nginx and cert-manager from the configured charts, before the Ingresses", async () => {
+        const { registrations: regs } = await evaluatePlatform("staging", { installIngressController: "true", installCertManager: "true", certManagerChart: '{"version":"v1.15.0"}' });
+        const releases = byType(regs, "kubernetes:helm.sh/v3:Release");
+        assert.deepEqual(releases.map((r) => r.inputs.chart).sort(), ["cert-manager", "ingress-nginx"]);
+        assert.equal(releases.find((r) => r.inputs.chart === "cert-manager")!.inputs.version, "v1.15.0");
+        assert.equal(releases.find((r) => r.inputs.chart === "ingress-nginx")!.inputs.values.controller.config["limit-req-status-code"], "429");
+        for (const ing of byType(regs, ING)) for (const rel of releases) assert.ok(dependsOnUrn(ing, rel), `${ing.name} waits for ${rel.inputs.chart}`);
+    });
+
+    it("adding one catalog entry adds every per-service object", async () => {
+        const extra: AppSpec = { ...CATALOG.find((a) => a.name === "review-service")!, name: "wishlist-service", port: 3017, route: { kind: "gateway", prefix: "/wishlist" }, dataStores: ["redis"] };
+        const { registrations: regs } = await evaluatePlatform("production", productionValues(), { adjust: (cfg) => ({ ...cfg, apps: [...cfg.apps, extra] }) });
+        for (const type of [SA, DEP, SVC, HPA, PDB]) named(regs, type, "wishlist-service");
+        named(regs, NP, "allow-wishlist-service");
+        const redisClients = named(regs, NP, "allow-redis").inputs.spec.ingress[0].from.map((p: any) => p.podSelector.matchLabels["app.kubernetes.io/name"]);
+        assert.ok(redisClients.includes("wishlist-service"));
+        assert.ok(dependsOnUrn(named(regs, DEP, GATEWAY), named(regs, DEP, "wishlist-service")), "the gateway waits for the new service");
+        assert.equal(mainContainer(named(regs, DEP, "wishlist-service")).image, "registry.ultramarket.uz/ultramarket/wishlist-service:1.0.0");
+    });
+});
