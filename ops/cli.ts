@@ -1,0 +1,84 @@
+// The operations CLI: `ts-node ops/cli.ts <command> [flags]`, run through the npm scripts
+// (npm run deploy|rollback|drift|status|doctor -- [flags]). Exit codes: ops/errors.ts ExitCode, docs/operations.md.
+import { parseArgs } from "util";
+import { ExitCode, OpsError } from "./errors";
+import { GitCodeInspector, StackOutputVerifier } from "./operations";
+import { processProbe } from "./doctor";
+import { openStack, REPO_ROOT } from "./workspace";
+import { CliDeps, Command } from "./commands/command";
+import { deployCommand } from "./commands/deploy";
+import { rollbackCommand } from "./commands/rollback";
+import { driftCommand } from "./commands/drift";
+import { statusCommand } from "./commands/status";
+import { doctorCommand } from "./commands/doctor";
+
+export const COMMANDS: Record<string, Command> = {
+    deploy: deployCommand,
+    rollback: rollbackCommand,
+    drift: driftCommand,
+    status: statusCommand,
+    doctor: doctorCommand,
+};
+
+export function usage(): string {
+    const lines = ["usage: npm run <command> -- [flags]     (or: ts-node ops/cli.ts <command> [flags])", "", "commands:"];
+    for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(72)} ${c.summary}`);
+    lines.push("", "--stack defaults to \"local\" (file backend in .pulumi-state/). Exit codes:");
+    lines.push("  0 ok, 1 unexpected error, 2 usage, 3 refused (nothing changed), 4 Pulumi operation failed,");
+    lines.push("  5 drift, 6 failed deploy rolled back, 7 failed deploy NOT rolled back (act now), 8 doctor found problems");
+    return lines.join("\n");
+}
+
+/** Runs one command; returns its exit code (never throws). */
+export async function main(argv: readonly string[], deps: CliDeps): Promise<ExitCode> {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+        deps.io.out(usage());
+        return name === undefined ? ExitCode.Usage : ExitCode.Ok;
+    }
+    const command = COMMANDS[name];
+    if (!command) {
+        deps.io.err(`unknown command "${name}"\n${usage()}`);
+        return ExitCode.Usage;
+    }
+    let values: Record<string, string | boolean | undefined>;
+    try {
+        values = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values as typeof values;
+    } catch (err) {
+        deps.io.err(`${name}: ${err instanceof Error ? err.message : String(err)}\nusage: npm run ${command.usage}`);
+        return ExitCode.Usage;
+    }
+    if (values.help) {
+        deps.io.out(`usage: npm run ${command.usage}\n${command.summary}`);
+        return ExitCode.Ok;
+    }
+    try {
+        return await command.run(values, deps);
+    } catch (err) {
+        if (err instanceof OpsError) {
+            deps.io.err(`${name}: ${err.message}`);
+            return err.exitCode;
+        }
+        deps.io.err(`${name}: unexpected error (stack "${String(values.stack)}"): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        return ExitCode.Unexpected;
+    }
+}
+
+if (require.main === module) {
+    const deps: CliDeps = {
+        io: {
+            out: (line) => process.stdout.write(`${line}\n`),
+            err: (line) => process.stderr.write(`${line}\n`),
+            stream: (chunk) => process.stdout.write(chunk),
+        },
+        openStack: (stackName) => openStack({ stackName }),
+        code: new GitCodeInspector(REPO_ROOT),
+        verifier: new StackOutputVerifier(),
+        repoRoot: REPO_ROOT,
+        env: process.env,
+        probe: processProbe,
+    };
+    main(process.argv.slice(2), deps).then((code) => {
+        process.exitCode = code;
+    });
+}

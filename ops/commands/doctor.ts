@@ -1,0 +1,15 @@
+import { ExitCode } from "../errors";
+import { formatChecks, runDoctor } from "../doctor";
+import { Command, STACK_OPTION } from "./command";
+
+export const doctorCommand: Command = {
+    summary: "check Node, the Pulumi CLI, backend, config and secrets, the cluster, Docker and the Prometheus CRDs",
+    usage: "doctor [--stack <name>]",
+    options: { ...STACK_OPTION },
+    async run(values, deps) {
+        const stackName = String(values.stack);
+        const checks = await runDoctor({ stackName, repoRoot: deps.repoRoot, env: deps.env, probe: deps.probe, nodeVersion: process.versions.node });
+        for (const line of formatChecks(stackName, checks)) deps.io.out(line);
+        return checks.some((c) => !c.ok) ? ExitCode.ChecksFailed : ExitCode.Ok;
+    },
+};

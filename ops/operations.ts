@@ -1,0 +1,697 @@
+// The operations module shared by every command of the CLI (ops/cli.ts): stack history, rollback planning,
+// deploy with automatic rollback, drift detection and status. Everything here talks to an `OpsStack` (the part
+// of the Automation API Stack we use), a `Verifier` and a `CodeInspector`, so unit tests drive it with fakes.
+import { execFile } from "child_process";
+import type {
+    ConfigMap,
+    EngineEvent,
+    OutputMap,
+    PreviewOptions,
+    PreviewResult,
+    RefreshOptions,
+    UpdateSummary,
+    UpOptions,
+    UpResult,
+} from "@pulumi/pulumi/automation";
+import { ExitCode, OpsError, explainPulumiError } from "./errors";
+
+export const PROJECT = "ultramarket";
+/** Config keys that say where the cluster is, not what is deployed: a rollback keeps their current values. */
+export const KEYS_KEPT_ON_ROLLBACK = [`${PROJECT}:kubeconfig`, `${PROJECT}:kubeContext`];
+/** The stack output the program exports with its post-deployment verification report. */
+export const VERIFICATION_OUTPUT = "verification";
+
+/** The part of @pulumi/pulumi/automation's Stack the operations use (a real Stack satisfies it). */
+export interface OpsStack {
+    readonly name: string;
+    preview(opts?: PreviewOptions): Promise<PreviewResult>;
+    up(opts?: UpOptions): Promise<UpResult>;
+    previewRefresh(opts?: RefreshOptions): Promise<PreviewResult>;
+    history(pageSize?: number, page?: number, showSecrets?: boolean): Promise<UpdateSummary[]>;
+    outputs(): Promise<OutputMap>;
+    getAllConfig(): Promise<ConfigMap>;
+    setAllConfigJson(configJson: string): Promise<void>;
+    removeAllConfig(keys: string[], path?: boolean): Promise<void>;
+}
+
+/** Where the CLI writes: `out` for lines, `stream` for Pulumi's progress as it happens. */
+export interface OpsIO {
+    out(line: string): void;
+    stream(chunk: string): void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// History
+
+/** A config value as `pulumi stack history --json` records it (value absent when secret and not decrypted). */
+export interface RecordedConfigValue {
+    value?: string;
+    objectValue?: unknown;
+    secret: boolean;
+}
+
+export interface ImageTags {
+    /** `ultramarket:imageTag`, the tag of every app without an override. */
+    global?: string;
+    /** `ultramarket:serviceImageTags`, app name -> tag. */
+    perApp: Record<string, string>;
+}
+
+export interface UpdateRecord {
+    version: number;
+    kind: string;
+    result: string;
+    message: string;
+    startTime?: Date;
+    endTime?: Date;
+    /** The commit of the program that ran the update (Pulumi's `git.head`, else `commit=` in our message). */
+    commit?: string;
+    /** True when Pulumi recorded uncommitted changes in the working tree (`git.dirty`). */
+    dirty: boolean;
+    config: Record<string, RecordedConfigValue>;
+    imageTags: ImageTags;
+    resourceChanges: Record<string, number>;
+    /** Set on updates made by `rollback` / deploy's automatic rollback: the version restored and the one undone. */
+    rollback?: { to: number; from?: number };
+}
+
+const COMMIT_IN_MESSAGE = /\bcommit=([0-9a-f]{7,40})\b/;
+const ROLLBACK_IN_MESSAGE = /\brollback to=v(\d+)(?: from=v(\d+))?/;
+/** Pulumi stores this instead of a secret it could not decrypt. */
+const UNDECRYPTABLE = "ERROR_UNABLE_TO_DECRYPT";
+
+/** The update message deploy and rollback record, so history says which commit ran and what was undone. */
+export function updateMessage(
+    action: "deploy" | "rollback",
+    commit: string | undefined,
+    detail: { to?: number; from?: number; reason?: string } = {},
+): string {
+    const parts = [`ops ${action}`];
+    if (action === "rollback" && detail.to !== undefined) parts[0] += ` to=v${detail.to}${detail.from !== undefined ? ` from=v${detail.from}` : ""}`;
+    if (commit) parts.push(`commit=${commit}`);
+    if (detail.reason) parts.push(`(${detail.reason})`);
+    return parts.join(" ");
+}
+
+/** Parses the entries of Stack.history() (newest first or not) into records, newest first. */
+export function parseHistory(raw: readonly unknown[]): UpdateRecord[] {
+    return raw.map(parseUpdate).sort((a, b) => b.version - a.version);
+}
+
+function parseUpdate(entry: unknown): UpdateRecord {
+    const e = (entry ?? {}) as Record<string, unknown>;
+    const environment = isObject(e.environment) ? (e.environment as Record<string, string>) : {};
+    const message = typeof e.message === "string" ? e.message : "";
+    const config: Record<string, RecordedConfigValue> = {};
+    if (isObject(e.config)) {
+        for (const [key, v] of Object.entries(e.config as Record<string, unknown>)) {
+            const cv = (isObject(v) ? v : {}) as Record<string, unknown>;
+            config[key] = {
+                value: typeof cv.value === "string" ? cv.value : undefined,
+                objectValue: cv.objectValue,
+                secret: cv.secret === true,
+            };
+        }
+    }
+    const headFromEnv = environment["git.head"];
+    const headFromMessage = COMMIT_IN_MESSAGE.exec(message)?.[1];
+    const rollbackMatch = ROLLBACK_IN_MESSAGE.exec(message);
+    return {
+        version: Number(e.version),
+        kind: String(e.kind ?? "unknown"),
+        result: String(e.result ?? "unknown"),
+        message,
+        startTime: toDate(e.startTime),
+        endTime: toDate(e.endTime),
+        commit: headFromEnv && /^[0-9a-f]{7,40}$/.test(headFromEnv) ? headFromEnv : headFromMessage,
+        dirty: environment["git.dirty"] === "true",
+        config,
+        imageTags: imageTagsOf(config),
+        resourceChanges: isObject(e.resourceChanges) ? (e.resourceChanges as Record<string, number>) : {},
+        rollback: rollbackMatch
+            ? { to: Number(rollbackMatch[1]), from: rollbackMatch[2] !== undefined ? Number(rollbackMatch[2]) : undefined }
+            : undefined,
+    };
+}
+
+/** Image tags from a recorded config: the global tag and the per-app overrides (a JSON map or an object value). */
+export function imageTagsOf(config: Record<string, RecordedConfigValue>): ImageTags {
+    const global = config[`${PROJECT}:imageTag`]?.value;
+    const perAppEntry = config[`${PROJECT}:serviceImageTags`];
+    let perApp: Record<string, string> = {};
+    const candidate = perAppEntry?.objectValue ?? tryJson(perAppEntry?.value);
+    if (isObject(candidate)) {
+        perApp = Object.fromEntries(Object.entries(candidate as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+    }
+    return { global, perApp };
+}
+
+export function formatImageTags(tags: ImageTags): string {
+    const overrides = Object.entries(tags.perApp)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([app, tag]) => `${app}=${tag}`);
+    const base = tags.global ?? "(unset)";
+    return overrides.length ? `${base} (+ ${overrides.join(", ")})` : base;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rollback planning
+
+export interface RollbackChoice {
+    /** The update whose config is restored. */
+    target: UpdateRecord;
+    /** The newest update (what is being undone). */
+    current: UpdateRecord;
+    warnings: string[];
+}
+
+/**
+ * Picks the update to roll back to. Without `to`: the newest successful update older than the current one,
+ * skipping versions a later rollback undid (and, when the current update is itself a rollback, the version it
+ * restored). With `to`: that version, refused unless it is an earlier successful update.
+ */
+export function chooseRollbackTarget(stackName: string, history: readonly UpdateRecord[], to?: number): RollbackChoice {
+    const updates = history.filter((r) => r.kind === "update");
+    const current = updates[0];
+    if (!current) {
+        throw new OpsError(ExitCode.Refused, `stack "${stackName}" has no updates in its history, so there is nothing to roll back to; deploy first: npm run deploy -- --stack ${stackName}`);
+    }
+    const undone = new Set(updates.filter((r) => r.rollback?.from !== undefined && r.result === "succeeded").map((r) => r.rollback!.from!));
+    const warnings: string[] = [];
+
+    if (to === undefined) {
+        const below = current.rollback && current.result === "succeeded" ? current.rollback.to : current.version;
+        const target = updates.find((r) => r.version < below && r.result === "succeeded" && !undone.has(r.version));
+        if (!target) {
+            throw new OpsError(
+                ExitCode.Refused,
+                `stack "${stackName}" has no successful update before version ${below} to roll back to; ` +
+                    `see the history with: npm run status -- --stack ${stackName}`,
+            );
+        }
+        return { target, current, warnings };
+    }
+
+    const target = history.find((r) => r.version === to);
+    const known = updates.filter((r) => r.result === "succeeded").map((r) => r.version);
+    const knownText = known.length ? `successful updates: ${known.slice(0, 15).join(", ")}${known.length > 15 ? ", ..." : ""}` : "no successful updates";
+    if (!target) {
+        throw new OpsError(ExitCode.Refused, `stack "${stackName}" has no version ${to} (${knownText}); pick one with: npm run status -- --stack ${stackName}`);
+    }
+    if (target.kind !== "update") {
+        throw new OpsError(ExitCode.Refused, `version ${to} of stack "${stackName}" is a ${target.kind}, not an update: it recorded no deployment to return to (${knownText})`);
+    }
+    if (target.result !== "succeeded") {
+        throw new OpsError(ExitCode.Refused, `version ${to} of stack "${stackName}" is an update that ${target.result === "failed" ? "failed" : `is ${target.result}`}; roll back only to a successful one (${knownText})`);
+    }
+    if (target.version === current.version) {
+        throw new OpsError(ExitCode.Refused, `version ${to} is already the current version of stack "${stackName}"; nothing to roll back`);
+    }
+    if (undone.has(target.version)) warnings.push(`version ${to} was rolled back once already (see npm run status); restoring it anyway because you asked for it`);
+    return { target, current, warnings };
+}
+
+/** Reads the program's source as git knows it. */
+export interface CodeInspector {
+    /** The commit checked out now, if any. */
+    head(): Promise<string | undefined>;
+    /** Whether `commit` exists in the local repository. */
+    hasCommit(commit: string): Promise<boolean>;
+    /** Files (tracked changes and untracked files) that differ between `commit` and the working tree. */
+    changedFiles(commit: string): Promise<string[]>;
+}
+
+/** Paths that do not change what the program deploys (docs, tests, tooling, stack config which rollback restores). */
+const NON_PROGRAM_PATHS = [/^docs\//, /^tests\//, /^ops\//, /^\.github\//, /^\.ci\//, /^policies\//, /^scripts\//, /\.md$/i, /^Pulumi\.[^/]+\.yaml$/, /^\.gitignore$/];
+
+export function isProgramFile(file: string): boolean {
+    return !NON_PROGRAM_PATHS.some((p) => p.test(file));
+}
+
+/**
+ * Refuses when config alone cannot restore `target`: the program files differ from the commit that deployed it
+ * (or that commit is unknown). The message names the commit to check out.
+ */
+export async function assertCodeMatches(stackName: string, target: UpdateRecord, code: CodeInspector): Promise<string[]> {
+    const warnings: string[] = [];
+    const retry = `npm run rollback -- --stack ${stackName} --to ${target.version}`;
+    if (!target.commit) {
+        throw new OpsError(
+            ExitCode.Refused,
+            `version ${target.version} of stack "${stackName}" recorded no git commit, so restoring its config cannot be shown to restore it. ` +
+                `Check out the code that deployed it yourself and re-run with --force: ${retry} --force`,
+        );
+    }
+    if (!(await code.hasCommit(target.commit))) {
+        throw new OpsError(
+            ExitCode.Refused,
+            `version ${target.version} of stack "${stackName}" was deployed from commit ${target.commit}, which this clone does not have; ` +
+                `fetch it (git fetch origin ${target.commit}), check it out (git checkout ${target.commit}) and run: ${retry}`,
+        );
+    }
+    const changed = (await code.changedFiles(target.commit)).filter(isProgramFile);
+    if (changed.length > 0) {
+        const shown = changed.slice(0, 10).join(", ") + (changed.length > 10 ? `, ... (${changed.length} files)` : "");
+        throw new OpsError(
+            ExitCode.Refused,
+            `config alone cannot restore version ${target.version} of stack "${stackName}": the program changed since commit ${target.commit} (${shown}). ` +
+                `Check out that commit and roll back from there: git checkout ${target.commit} && npm ci && ${retry}`,
+        );
+    }
+    if (target.dirty) warnings.push(`version ${target.version} was deployed from commit ${target.commit} with uncommitted changes; the restored program may differ slightly`);
+    return warnings;
+}
+
+export interface ConfigRestorePlan {
+    /** Entries to write, in the `pulumi config --json` shape `config set-all --json` reads. */
+    set: Record<string, RecordedConfigValue>;
+    /** Keys present now that the target version did not have. */
+    remove: string[];
+    /** Human-readable changes; secrets are named, never shown. */
+    changes: string[];
+    /** Secret values in `set`, for redacting error messages. */
+    secretValues: string[];
+}
+
+/** The config writes that make the stack's `ultramarket:` config equal to the target version's (kept keys aside). */
+export function planConfigRestore(
+    stackName: string,
+    target: UpdateRecord,
+    current: ConfigMap | Record<string, RecordedConfigValue>,
+    keep: readonly string[] = KEYS_KEPT_ON_ROLLBACK,
+): ConfigRestorePlan {
+    const inScope = (key: string) => key.startsWith(`${PROJECT}:`) && !keep.includes(key);
+    const set: Record<string, RecordedConfigValue> = {};
+    const changes: string[] = [];
+    const secretValues: string[] = [];
+    for (const [key, recorded] of Object.entries(target.config)) {
+        if (!inScope(key)) continue;
+        if (recorded.value === undefined || recorded.value === UNDECRYPTABLE) {
+            throw new OpsError(
+                ExitCode.Refused,
+                `cannot read the secret ${key} recorded in version ${target.version} of stack "${stackName}"; ` +
+                    `set PULUMI_CONFIG_PASSPHRASE to the passphrase that stack used then (or restore its secrets provider), and retry`,
+            );
+        }
+        const entry: RecordedConfigValue = { value: recorded.value, secret: recorded.secret };
+        if (recorded.objectValue !== undefined) entry.objectValue = recorded.objectValue;
+        set[key] = entry;
+        if (recorded.secret) secretValues.push(recorded.value);
+        const now = current[key] as { value?: string; secret?: boolean } | undefined;
+        if (!now) changes.push(`${key}: add ${recorded.secret ? "[secret]" : JSON.stringify(recorded.value)}`);
+        else if (now.value !== recorded.value || Boolean(now.secret) !== recorded.secret) {
+            changes.push(recorded.secret || now.secret ? `${key}: [secret] changed` : `${key}: ${JSON.stringify(now.value)} -> ${JSON.stringify(recorded.value)}`);
+        }
+    }
+    const remove = Object.keys(current).filter((key) => inScope(key) && !(key in target.config));
+    for (const key of remove) changes.push(`${key}: remove (not set in version ${target.version})`);
+    return { set, remove, changes, secretValues };
+}
+
+/** Replaces every secret value in `text` by [secret] (the CLI's own error messages echo its arguments). */
+export function redact(text: string, secrets: readonly string[]): string {
+    let out = text;
+    for (const s of secrets.filter((x) => x.length > 0).sort((a, b) => b.length - a.length)) out = out.split(s).join("[secret]");
+    return out;
+}
+
+async function applyConfigRestore(stack: OpsStack, plan: ConfigRestorePlan): Promise<void> {
+    try {
+        if (Object.keys(plan.set).length > 0) await stack.setAllConfigJson(JSON.stringify(plan.set));
+        if (plan.remove.length > 0) await stack.removeAllConfig(plan.remove);
+    } catch (err) {
+        const message = redact(err instanceof Error ? err.message : String(err), plan.secretValues);
+        throw explainPulumiError(stack.name, "config restore", new Error(message));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Verification
+
+export interface VerificationReport {
+    status: "passed" | "failed" | "skipped";
+    summary: string;
+    /** What failed, one line each. */
+    failures: string[];
+}
+
+/** Post-deployment verification, run by deploy after `up`. */
+export interface Verifier {
+    verify(stack: OpsStack): Promise<VerificationReport>;
+}
+
+/** Reads the program's `verification` stack output (the report its in-graph checks produce). */
+export class StackOutputVerifier implements Verifier {
+    async verify(stack: OpsStack): Promise<VerificationReport> {
+        const outputs = await stack.outputs();
+        return interpretVerificationOutput(outputs[VERIFICATION_OUTPUT]?.value);
+    }
+}
+
+/**
+ * Accepts `{passed|ok|success: boolean}` or `{status: "passed"|"failed"|...}`, with optional `checks:
+ * [{name, passed|ok|status, detail|message}]` or `failures: string[]`. Missing or unknown shapes are "skipped"
+ * (with a warning in the summary), so a program without verification never triggers a rollback.
+ */
+export function interpretVerificationOutput(value: unknown): VerificationReport {
+    if (value === undefined || value === null) {
+        return { status: "skipped", summary: `the stack exports no "${VERIFICATION_OUTPUT}" output; post-deployment verification did not run`, failures: [] };
+    }
+    const report = (typeof value === "string" ? tryJson(value) : value) as Record<string, unknown> | undefined;
+    if (!isObject(report)) return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output is not a report object; treated as not verified`, failures: [] };
+
+    const checks = Array.isArray(report.checks) ? (report.checks as unknown[]).filter(isObject).map((c) => c as Record<string, unknown>) : [];
+    const failedChecks = checks.filter((c) => passedFlag(c) === false).map((c) => `${String(c.name ?? "check")}: ${String(c.detail ?? c.message ?? "failed")}`);
+    const listed = Array.isArray(report.failures) ? (report.failures as unknown[]).map(String) : [];
+    const failures = [...failedChecks, ...listed];
+    const overall = passedFlag(report);
+    if (overall === undefined && checks.length === 0 && listed.length === 0) {
+        return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output has no passed/status field; treated as not verified`, failures: [] };
+    }
+    const passed = overall ?? failures.length === 0;
+    const total = checks.length ? ` (${checks.length - failedChecks.length}/${checks.length} checks passed)` : "";
+    return passed && failures.length === 0
+        ? { status: "passed", summary: `verification passed${total}`, failures: [] }
+        : { status: "failed", summary: `verification failed${total}`, failures: failures.length ? failures : ["the report says it failed without naming a check"] };
+}
+
+function passedFlag(o: Record<string, unknown>): boolean | undefined {
+    for (const key of ["passed", "ok", "success"]) if (typeof o[key] === "boolean") return o[key] as boolean;
+    if (typeof o.status === "string") {
+        const s = o.status.toLowerCase();
+        if (["passed", "pass", "ok", "success", "succeeded"].includes(s)) return true;
+        if (["failed", "fail", "error", "failure"].includes(s)) return false;
+    }
+    return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rollback and deploy
+
+export interface RollbackOptions {
+    stack: OpsStack;
+    io: OpsIO;
+    code: CodeInspector;
+    verifier: Verifier;
+    /** Version to restore; default: the last good one before the current version. */
+    to?: number;
+    /** Skip the code check (you vouch that the checked-out program is the one that deployed the target). */
+    force?: boolean;
+    /** Print the plan, change nothing. */
+    dryRun?: boolean;
+    /** Why, recorded in the update message. */
+    reason?: string;
+    policyPacks?: string[];
+    /** Refuse unless the current update is newer than this version (deploy: the update it just attempted). */
+    newerThan?: number;
+}
+
+/** The failed update never started: the stack is unchanged. */
+export class NothingToRollBack extends OpsError {
+    constructor(message: string) {
+        super(ExitCode.OperationFailed, message);
+    }
+}
+
+export interface RollbackReport {
+    from: number;
+    to: number;
+    /** Version the rollback's own update created. */
+    version?: number;
+    changes: string[];
+    verification?: VerificationReport;
+    warnings: string[];
+}
+
+/** Plans (and unless dryRun, performs) a rollback; throws OpsError(Refused) without touching the stack when unsafe. */
+export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
+    const { stack, io } = opts;
+    io.out(`==> ${stack.name}: reading stack history`);
+    const history = parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(undefined, undefined, true)));
+    const choice = chooseRollbackTarget(stack.name, history, opts.to);
+    if (opts.newerThan !== undefined && choice.current.version <= opts.newerThan) {
+        throw new NothingToRollBack(`the update of stack "${stack.name}" never started (its newest version is still ${choice.current.version}), so nothing changed and nothing needs rolling back`);
+    }
+    const warnings = [...choice.warnings];
+    if (!opts.force) warnings.push(...(await assertCodeMatches(stack.name, choice.target, opts.code)));
+    else warnings.push(`--force: not checking that the program matches commit ${choice.target.commit ?? "(unrecorded)"}`);
+
+    const currentConfig = await withPulumiErrors(stack.name, "config read", () => stack.getAllConfig());
+    const plan = planConfigRestore(stack.name, choice.target, currentConfig);
+    const report: RollbackReport = { from: choice.current.version, to: choice.target.version, changes: plan.changes, warnings };
+    io.out(`==> ${stack.name}: rolling back from version ${report.from} to version ${report.to} (image tags ${formatImageTags(choice.target.imageTags)})`);
+    for (const w of warnings) io.out(`    warning: ${w}`);
+    for (const c of plan.changes.length ? plan.changes : ["(config already equal; re-applying it)"]) io.out(`    ${c}`);
+    if (opts.dryRun) {
+        io.out(`==> ${stack.name}: dry run, nothing changed`);
+        return report;
+    }
+
+    await applyConfigRestore(stack, plan);
+    io.out(`==> ${stack.name}: up with the config of version ${report.to}`);
+    const commit = await opts.code.head();
+    const message = updateMessage("rollback", commit, { to: report.to, from: report.from, reason: opts.reason });
+    const result = await withPulumiErrors(stack.name, "up (rollback)", () =>
+        stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks }),
+    );
+    report.version = result.summary?.version;
+    report.verification = await opts.verifier.verify(stack);
+    io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);
+    return report;
+}
+
+export interface DeployOptions {
+    stack: OpsStack;
+    io: OpsIO;
+    code: CodeInspector;
+    verifier: Verifier;
+    policyPacks?: string[];
+    /** Roll back automatically when up or verification fails (default true). */
+    autoRollback?: boolean;
+}
+
+export interface DeployReport {
+    exitCode: ExitCode;
+    version?: number;
+    upError?: string;
+    verification?: VerificationReport;
+    rollback?: RollbackReport;
+    rollbackError?: string;
+    /** Final lines for the operator. */
+    summary: string[];
+}
+
+/** preview, up, verify; when up or verification fails, roll back to the last good version and report both. */
+export async function deploy(opts: DeployOptions): Promise<DeployReport> {
+    const { stack, io } = opts;
+    const commit = await opts.code.head();
+    io.out(`==> ${stack.name}: preview${opts.policyPacks?.length ? ` with policy pack ${opts.policyPacks.join(", ")}` : ""}`);
+    await withPulumiErrors(stack.name, "preview", () => stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks }));
+    // The newest version before this deploy: a failure that recorded no newer update changed nothing to undo.
+    const before = parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(1, 1, false)))[0]?.version ?? 0;
+
+    io.out(`==> ${stack.name}: up (commit ${commit ?? "unknown"})`);
+    const report: DeployReport = { exitCode: ExitCode.Ok, summary: [] };
+    try {
+        const result = await stack.up({ message: updateMessage("deploy", commit), onOutput: io.stream, policyPacks: opts.policyPacks });
+        report.version = result.summary?.version;
+        io.out(`==> ${stack.name}: verifying version ${report.version ?? "?"}`);
+        report.verification = await opts.verifier.verify(stack);
+        io.out(`    ${report.verification.summary}`);
+        for (const f of report.verification.failures) io.out(`    FAILED ${f}`);
+    } catch (err) {
+        report.upError = explainPulumiError(stack.name, "up", err).message;
+        io.out(report.upError);
+    }
+
+    const failed = report.upError !== undefined || report.verification?.status === "failed";
+    if (!failed) {
+        report.summary.push(`deployed stack "${stack.name}" version ${report.version ?? "?"}: ${report.verification?.summary ?? ""}`);
+        if (report.verification?.status === "skipped") report.summary.push(`warning: ${stack.name} is deployed but NOT verified`);
+        return report;
+    }
+
+    const what = report.upError !== undefined ? "the update failed" : `verification of version ${report.version ?? "?"} failed`;
+    if (opts.autoRollback === false) {
+        report.exitCode = ExitCode.RollbackFailed;
+        report.summary.push(`${what}; automatic rollback is off. Roll back with: npm run rollback -- --stack ${stack.name}`);
+        return report;
+    }
+    io.out(`==> ${stack.name}: ${what}; rolling back to the last good version`);
+    try {
+        report.rollback = await rollback({
+            stack,
+            io,
+            code: opts.code,
+            verifier: opts.verifier,
+            reason: `automatic: ${what}`,
+            policyPacks: opts.policyPacks,
+            newerThan: before,
+        });
+        const verified = report.rollback.verification?.status !== "failed";
+        report.exitCode = verified ? ExitCode.RolledBack : ExitCode.RollbackFailed;
+        report.summary.push(`${what}; rolled back stack "${stack.name}" to version ${report.rollback.to} (new version ${report.rollback.version ?? "?"}); ${report.rollback.verification?.summary ?? ""}`);
+        report.summary.push(`Pulumi.${stack.name}.yaml now holds version ${report.rollback.to}'s config: commit it, or the next deploy of main redeploys the failed config`);
+        if (!verified) report.summary.push(`the rolled-back version does not verify either: investigate now (npm run doctor -- --stack ${stack.name})`);
+    } catch (err) {
+        if (err instanceof NothingToRollBack) {
+            report.exitCode = ExitCode.OperationFailed;
+            report.summary.push(err.message);
+            return report;
+        }
+        report.exitCode = ExitCode.RollbackFailed;
+        report.rollbackError = err instanceof Error ? err.message : String(err);
+        report.summary.push(`${what}, and the automatic rollback did not happen: ${report.rollbackError}`);
+    }
+    return report;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Drift
+
+export interface DriftedResource {
+    urn: string;
+    type: string;
+    name: string;
+    /** update: changed outside Pulumi; delete: gone from the cluster. */
+    op: string;
+    /** Properties that differ, when the provider reports them. */
+    properties: string[];
+}
+
+/** Resources a refresh preview found changed: its resource-outputs events carry the refresh's result op. */
+export function collectDrift(events: readonly EngineEvent[]): DriftedResource[] {
+    const byUrn = new Map<string, DriftedResource>();
+    for (const event of events) {
+        const meta = event.resOutputsEvent?.metadata;
+        if (!meta || !["update", "delete", "replace"].includes(meta.op)) continue;
+        if (meta.type === "pulumi:pulumi:Stack" || meta.type.startsWith("pulumi:providers:")) continue;
+        const properties = [...new Set([...(meta.diffs ?? []), ...Object.keys(meta.detailedDiff ?? {})])].sort();
+        byUrn.set(meta.urn, { urn: meta.urn, type: meta.type, name: meta.urn.split("::").pop() ?? meta.urn, op: meta.op, properties });
+    }
+    return [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+}
+
+export function formatDrift(drifted: readonly DriftedResource[]): string[] {
+    return drifted.map((d) => `  ${d.op === "delete" ? "deleted " : "changed "} ${d.type} ${d.name}${d.properties.length ? `: ${d.properties.join(", ")}` : ""}`);
+}
+
+export interface DriftReport {
+    exitCode: ExitCode.Ok | ExitCode.Drift;
+    drifted: DriftedResource[];
+}
+
+/** `pulumi refresh --preview-only --expect-no-changes`: reports drift, never touches the state. */
+export async function detectDrift(stack: OpsStack, io: OpsIO): Promise<DriftReport> {
+    const events: EngineEvent[] = [];
+    io.out(`==> ${stack.name}: refresh --preview-only --expect-no-changes`);
+    let failure: unknown;
+    let changeSummary: Record<string, number> = {};
+    try {
+        const result = await stack.previewRefresh({ expectNoChanges: true, onOutput: io.stream, onEvent: (e) => events.push(e) });
+        changeSummary = result.changeSummary as Record<string, number>;
+    } catch (err) {
+        failure = err;
+    }
+    const drifted = collectDrift(events);
+    const counted = ["update", "delete", "replace"].reduce((n, op) => n + (changeSummary[op] ?? 0), 0);
+    if (drifted.length === 0 && failure !== undefined) throw explainPulumiError(stack.name, "refresh --preview-only", failure);
+    if (drifted.length === 0 && counted === 0) {
+        io.out(`==> ${stack.name}: no drift`);
+        return { exitCode: ExitCode.Ok, drifted };
+    }
+    io.out(`==> ${stack.name}: DRIFT: ${drifted.length || counted} resource(s) differ from the stack's state`);
+    for (const line of formatDrift(drifted)) io.out(line);
+    io.out(`What to do: if the change was intended, put it in the program and deploy; otherwise deploy to revert it (npm run deploy -- --stack ${stack.name}).`);
+    return { exitCode: ExitCode.Drift, drifted };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status
+
+/** One line per update, newest first: version, kind, result, start, duration, commit, image tags, message. */
+export function formatStatus(records: readonly UpdateRecord[], limit: number): string[] {
+    const rows = records.slice(0, limit).map((r) => [
+        String(r.version),
+        r.kind,
+        r.result,
+        r.startTime && !isNaN(r.startTime.getTime()) ? r.startTime.toISOString().replace(/\.\d+Z$/, "Z") : "-",
+        r.startTime && r.endTime ? `${Math.max(0, Math.round((r.endTime.getTime() - r.startTime.getTime()) / 1000))}s` : "-",
+        r.commit ? r.commit.slice(0, 12) + (r.dirty ? "+dirty" : "") : "-",
+        r.kind === "update" ? formatImageTags(r.imageTags) : "-",
+        r.message.split("\n")[0].slice(0, 80),
+    ]);
+    const header = ["VERSION", "KIND", "RESULT", "STARTED", "TOOK", "COMMIT", "IMAGE TAGS", "MESSAGE"];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+    const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join("  ").trimEnd();
+    return [line(header), ...rows.map(line)];
+}
+
+export async function status(stack: OpsStack, io: OpsIO, limit: number): Promise<UpdateRecord[]> {
+    // Secrets stay encrypted: status shows only image tags and metadata.
+    const records = parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(limit, 1, false)));
+    if (records.length === 0) io.out(`stack "${stack.name}" has never been updated; deploy it with: npm run deploy -- --stack ${stack.name}`);
+    else for (const line of formatStatus(records, limit)) io.out(line);
+    return records;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers
+
+/** Git, from the repository root; every method answers "unknown" rather than throwing. */
+export class GitCodeInspector implements CodeInspector {
+    constructor(private readonly repoRoot: string) {}
+
+    private git(args: string[]): Promise<{ ok: boolean; stdout: string }> {
+        return new Promise((resolve) => {
+            execFile("git", args, { cwd: this.repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => resolve({ ok: !err, stdout: String(stdout) }));
+        });
+    }
+
+    async head(): Promise<string | undefined> {
+        const r = await this.git(["rev-parse", "HEAD"]);
+        return r.ok ? r.stdout.trim() : undefined;
+    }
+
+    async hasCommit(commit: string): Promise<boolean> {
+        return (await this.git(["cat-file", "-e", `${commit}^{commit}`])).ok;
+    }
+
+    async changedFiles(commit: string): Promise<string[]> {
+        const tracked = await this.git(["diff", "--name-only", commit, "--", "."]);
+        const untracked = await this.git(["ls-files", "--others", "--exclude-standard"]);
+        if (!tracked.ok) throw new OpsError(ExitCode.Refused, `git could not compare the working tree with commit ${commit}; check it out and retry`);
+        return [...new Set([...tracked.stdout.split("\n"), ...untracked.stdout.split("\n")].map((l) => l.trim()).filter(Boolean))];
+    }
+}
+
+async function withPulumiErrors<T>(stackName: string, what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+        return await fn();
+    } catch (err) {
+        if (err instanceof OpsError) throw err;
+        throw explainPulumiError(stackName, what, err);
+    }
+}
+
+function isObject(v: unknown): v is object {
+    return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function tryJson(s: string | undefined): unknown {
+    if (s === undefined) return undefined;
+    try {
+        return JSON.parse(s);
+    } catch {
+        return undefined;
+    }
+}
+
+function toDate(v: unknown): Date | undefined {
+    if (v instanceof Date) return v;
+    if (typeof v === "string" || typeof v === "number") {
+        const d = new Date(v);
+        return isNaN(d.getTime()) ? undefined : d;
+    }
+    return undefined;
+}

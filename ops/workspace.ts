@@ -1,0 +1,144 @@
+// Opens a stack of this repository's Pulumi program through the Automation API, with the local defaults.
+//
+// STABLE API (imported by the operations CLI, `npm run local:up` and the e2e suite; keep it backwards compatible):
+//
+//   openStack({ stackName, workDir?, backendUrl?, passphrase?, envVars? }): Promise<Stack>
+//     - LocalWorkspace.createOrSelectStack with workDir = the repository root (the directory holding Pulumi.yaml).
+//     - Backend: `backendUrl`, else $PULUMI_BACKEND_URL, else for the `local` stack only
+//       `file://<repo>/.pulumi-state` (created if missing, ignored by git); other stacks use the CLI's login.
+//     - Secrets: `passphrase`, else $PULUMI_CONFIG_PASSPHRASE (or $PULUMI_CONFIG_PASSPHRASE_FILE, read by the CLI),
+//       else LOCAL_DEFAULT_PASSPHRASE for the `local` stack only. Any other stack that uses the passphrase
+//       secrets provider without an explicitly set passphrase is refused with an OpsError saying what to set;
+//       so is any other stack given the local default passphrase.
+//   resolveStackEnvironment(...) is the pure part (no CLI), exported for tests and for `doctor`.
+import * as fs from "fs";
+import * as path from "path";
+import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { parse as parseYaml } from "yaml";
+import { ExitCode, OpsError } from "./errors";
+
+/** The repository root: where Pulumi.yaml lives. */
+export const REPO_ROOT = path.resolve(__dirname, "..");
+/** The stack that runs on a file backend inside the repository, without any account. */
+export const LOCAL_STACK = "local";
+/** Where the `local` stack keeps its state (listed in .gitignore). */
+export const LOCAL_STATE_DIR = ".pulumi-state";
+/**
+ * Passphrase for the `local` stack's secrets when PULUMI_CONFIG_PASSPHRASE is unset. It protects nothing of
+ * value (throwaway state of a local control plane) and is public on purpose; it is never used for another stack.
+ */
+export const LOCAL_DEFAULT_PASSPHRASE = "ultramarket-local-only-not-a-secret";
+
+export interface OpenStackArgs {
+    stackName: string;
+    /** Directory holding Pulumi.yaml; defaults to the repository root. */
+    workDir?: string;
+    /** Backend URL (file://, s3://, gs://, azblob://, https://...); defaults as described above. */
+    backendUrl?: string;
+    /** Secrets passphrase; defaults as described above. */
+    passphrase?: string;
+    /** Extra environment for every Pulumi command (e.g. KUBECONFIG). */
+    envVars?: Record<string, string>;
+}
+
+export interface StackEnvironment {
+    workDir: string;
+    /** The backend the stack lives on, or undefined when the CLI's own login decides. */
+    backendUrl?: string;
+    /** Environment for every Pulumi command run on this stack. */
+    envVars: Record<string, string>;
+    /** Directory to create before use (the local file backend). */
+    createDir?: string;
+    /** How the secrets passphrase was chosen, for `doctor` (never the passphrase itself). */
+    passphraseSource: "argument" | "PULUMI_CONFIG_PASSPHRASE" | "PULUMI_CONFIG_PASSPHRASE_FILE" | "local default" | "not needed";
+}
+
+/** What the stack's settings file says about its secrets provider. */
+export interface StackSecretsSettings {
+    /** `secretsprovider:` from Pulumi.<stack>.yaml (e.g. awskms://..., passphrase). */
+    secretsProvider?: string;
+    /** True when Pulumi.<stack>.yaml has an `encryptionsalt:` (the passphrase provider). */
+    hasEncryptionSalt: boolean;
+}
+
+export function readStackSecretsSettings(workDir: string, stackName: string): StackSecretsSettings {
+    const file = path.join(workDir, `Pulumi.${stackName}.yaml`);
+    if (!fs.existsSync(file)) return { hasEncryptionSalt: false };
+    const doc = (parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as Record<string, unknown>;
+    return {
+        secretsProvider: typeof doc.secretsprovider === "string" ? doc.secretsprovider : undefined,
+        hasEncryptionSalt: typeof doc.encryptionsalt === "string" && doc.encryptionsalt !== "",
+    };
+}
+
+/** Pulumi Cloud (or a self-hosted Pulumi Cloud) manages secrets itself; DIY backends need a secrets provider. */
+export function isDiyBackend(url: string | undefined): boolean {
+    return url !== undefined && !/^https?:\/\//.test(url);
+}
+
+/** Works out backend and secrets environment for a stack; throws OpsError(REFUSED) instead of guessing. */
+export function resolveStackEnvironment(
+    args: OpenStackArgs,
+    env: NodeJS.ProcessEnv,
+    settings: StackSecretsSettings,
+): StackEnvironment {
+    const { stackName } = args;
+    const workDir = path.resolve(args.workDir ?? REPO_ROOT);
+    const isLocal = stackName === LOCAL_STACK;
+    const envVars: Record<string, string> = {};
+    let createDir: string | undefined;
+
+    let backendUrl = args.backendUrl ?? nonEmpty(env.PULUMI_BACKEND_URL);
+    if (backendUrl === undefined && isLocal) {
+        createDir = path.join(workDir, LOCAL_STATE_DIR);
+        backendUrl = `file://${createDir}`;
+    }
+    if (backendUrl !== undefined) envVars.PULUMI_BACKEND_URL = backendUrl;
+
+    let passphraseSource: StackEnvironment["passphraseSource"];
+    const explicit = args.passphrase ?? nonEmpty(env.PULUMI_CONFIG_PASSPHRASE);
+    if (explicit !== undefined) {
+        if (!isLocal && explicit === LOCAL_DEFAULT_PASSPHRASE) {
+            throw new OpsError(
+                ExitCode.Refused,
+                `stack "${stackName}": the local-only default passphrase must not protect a shared stack; ` +
+                    `set PULUMI_CONFIG_PASSPHRASE to this stack's own passphrase (from your secret store)`,
+            );
+        }
+        envVars.PULUMI_CONFIG_PASSPHRASE = explicit;
+        passphraseSource = args.passphrase !== undefined ? "argument" : "PULUMI_CONFIG_PASSPHRASE";
+    } else if (nonEmpty(env.PULUMI_CONFIG_PASSPHRASE_FILE) !== undefined) {
+        passphraseSource = "PULUMI_CONFIG_PASSPHRASE_FILE";
+    } else if (isLocal) {
+        envVars.PULUMI_CONFIG_PASSPHRASE = LOCAL_DEFAULT_PASSPHRASE;
+        passphraseSource = "local default";
+    } else {
+        const provider = settings.secretsProvider;
+        const usesPassphrase =
+            provider === "passphrase" || (provider === undefined && (settings.hasEncryptionSalt || isDiyBackend(backendUrl)));
+        if (usesPassphrase) {
+            throw new OpsError(
+                ExitCode.Refused,
+                `stack "${stackName}" encrypts its secrets with a passphrase, but none is set. ` +
+                    `Set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to the stack's passphrase, ` +
+                    `or move it to a KMS/cloud secrets provider: pulumi stack change-secrets-provider <url> --stack ${stackName}. ` +
+                    `(The documented local default passphrase is used only for the "${LOCAL_STACK}" stack.)`,
+            );
+        }
+        passphraseSource = "not needed";
+    }
+
+    return { workDir, backendUrl, envVars: { ...envVars, ...(args.envVars ?? {}) }, createDir, passphraseSource };
+}
+
+/** Opens (creating if needed) the stack; see the header comment for the defaults. */
+export async function openStack(args: OpenStackArgs): Promise<Stack> {
+    const workDir = path.resolve(args.workDir ?? REPO_ROOT);
+    const resolved = resolveStackEnvironment(args, process.env, readStackSecretsSettings(workDir, args.stackName));
+    if (resolved.createDir) fs.mkdirSync(resolved.createDir, { recursive: true });
+    return LocalWorkspace.createOrSelectStack({ stackName: args.stackName, workDir: resolved.workDir }, { envVars: resolved.envVars });
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+    return value === undefined || value === "" ? undefined : value;
+}

@@ -1,0 +1,183 @@
+// Fakes for the operations tests: a scripted stack (no Pulumi CLI), git, verifier and IO.
+import type { ConfigMap, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationReport, Verifier } from "../../../ops/operations";
+
+export const SHA_OLD = "1111111111111111111111111111111111111111";
+export const SHA_NEW = "2222222222222222222222222222222222222222";
+
+export interface UpdateSpec {
+    version: number;
+    kind?: string;
+    result?: string;
+    message?: string;
+    commit?: string;
+    dirty?: boolean;
+    imageTag?: string;
+    serviceImageTags?: Record<string, string>;
+    /** Extra config entries (full keys). */
+    config?: Record<string, RecordedConfigValue>;
+}
+
+/** One entry shaped like `pulumi stack history --json --show-secrets` output (as Stack.history returns it). */
+export function historyEntry(spec: UpdateSpec): UpdateSummary {
+    const config: Record<string, RecordedConfigValue> = {
+        "ultramarket:namespace": { value: "ultramarket-production", secret: false },
+        "ultramarket:clickSecretKey": { value: "click-secret-of-v" + spec.version, secret: true },
+        ...(spec.imageTag !== undefined ? { "ultramarket:imageTag": { value: spec.imageTag, secret: false } } : {}),
+        ...(spec.serviceImageTags
+            ? { "ultramarket:serviceImageTags": { value: JSON.stringify(spec.serviceImageTags), secret: false } }
+            : {}),
+        ...(spec.config ?? {}),
+    };
+    const start = new Date(Date.UTC(2026, 10, 20, 10, spec.version));
+    return {
+        version: spec.version,
+        kind: (spec.kind ?? "update") as UpdateSummary["kind"],
+        result: (spec.result ?? "succeeded") as UpdateSummary["result"],
+        message: spec.message ?? `change ${spec.version}`,
+        startTime: start,
+        endTime: new Date(start.getTime() + 42_000),
+        environment: spec.commit ? { "git.head": spec.commit, "git.dirty": String(spec.dirty ?? false), "exec.kind": "auto.local" } : { "exec.kind": "auto.local" },
+        config: config as unknown as ConfigMap,
+        resourceChanges: { same: 40, update: 2 },
+    };
+}
+
+export interface Call {
+    method: string;
+    args: unknown[];
+}
+
+/** A stack whose history, outputs and failures are scripted; it records every call. */
+export class FakeStack implements OpsStack {
+    calls: Call[] = [];
+    history_: UpdateSummary[];
+    config: Record<string, { value: string; secret: boolean }>;
+    outputsQueue: OutputMap[] = [];
+    /** Per `up` call: "ok", "fail" (records a failed update), or "fail-before-start" (records nothing). */
+    upScript: Array<"ok" | "fail" | "fail-before-start"> = [];
+    refreshEvents: EngineEvent[] = [];
+    refreshThrows = false;
+
+    constructor(
+        public readonly name: string,
+        history: UpdateSpec[],
+        currentConfig?: Record<string, { value: string; secret: boolean }>,
+    ) {
+        this.history_ = history.map(historyEntry).sort((a, b) => b.version - a.version);
+        const latest = this.history_.find((h) => h.kind === "update");
+        this.config = currentConfig ?? (latest ? JSON.parse(JSON.stringify(latest.config)) : {});
+    }
+
+    private nextVersion(): number {
+        return Math.max(0, ...this.history_.map((h) => h.version)) + 1;
+    }
+
+    async preview(opts?: PreviewOptions): Promise<PreviewResult> {
+        this.calls.push({ method: "preview", args: [opts] });
+        opts?.onOutput?.("Previewing update (fake)\n");
+        return { stdout: "", stderr: "", changeSummary: { same: 40, update: 1 } };
+    }
+
+    async up(opts?: UpOptions): Promise<UpResult> {
+        this.calls.push({ method: "up", args: [opts] });
+        opts?.onOutput?.("Updating (fake)\n");
+        const outcome = this.upScript.shift() ?? "ok";
+        if (outcome === "fail-before-start") throw new Error("code: 255\n stderr: error: the stack is currently locked by 1 lock(s)");
+        const version = this.nextVersion();
+        const entry = historyEntry({ version, message: opts?.message, commit: /commit=([0-9a-f]+)/.exec(opts?.message ?? "")?.[1], result: outcome === "ok" ? "succeeded" : "failed" });
+        entry.config = JSON.parse(JSON.stringify(this.config));
+        this.history_.unshift(entry);
+        if (outcome === "fail") throw new Error("code: 255\n stderr: error: 1 error occurred:\n  * resource apps/v1/Deployment cart-service failed to become ready");
+        return { stdout: "", stderr: "", outputs: this.outputsQueue.shift() ?? {}, summary: entry };
+    }
+
+    async previewRefresh(opts?: RefreshOptions): Promise<PreviewResult> {
+        this.calls.push({ method: "previewRefresh", args: [opts] });
+        for (const e of this.refreshEvents) opts?.onEvent?.(e);
+        if (this.refreshThrows) throw new Error("code: 255\n stderr: error: no changes were expected but changes were proposed");
+        return { stdout: "", stderr: "", changeSummary: { same: 40 } };
+    }
+
+    async history(pageSize?: number, page?: number, showSecrets?: boolean): Promise<UpdateSummary[]> {
+        this.calls.push({ method: "history", args: [pageSize, page, showSecrets] });
+        const all = this.history_.map((h) => JSON.parse(JSON.stringify(h)) as UpdateSummary);
+        if (showSecrets === false) {
+            for (const h of all) for (const v of Object.values(h.config as Record<string, RecordedConfigValue>)) if (v.secret) delete v.value;
+        }
+        return pageSize ? all.slice(((page ?? 1) - 1) * pageSize, (page ?? 1) * pageSize) : all;
+    }
+
+    async outputs(): Promise<OutputMap> {
+        this.calls.push({ method: "outputs", args: [] });
+        return this.outputsQueue.shift() ?? {};
+    }
+
+    async getAllConfig(): Promise<ConfigMap> {
+        this.calls.push({ method: "getAllConfig", args: [] });
+        return JSON.parse(JSON.stringify(this.config));
+    }
+
+    async setAllConfigJson(configJson: string): Promise<void> {
+        this.calls.push({ method: "setAllConfigJson", args: [configJson] });
+        for (const [k, v] of Object.entries(JSON.parse(configJson) as Record<string, { value: string; secret: boolean }>)) this.config[k] = { value: v.value, secret: v.secret };
+    }
+
+    async removeAllConfig(keys: string[]): Promise<void> {
+        this.calls.push({ method: "removeAllConfig", args: [keys] });
+        for (const k of keys) delete this.config[k];
+    }
+
+    callsTo(method: string): Call[] {
+        return this.calls.filter((c) => c.method === method);
+    }
+}
+
+/** git: HEAD, the commits this clone has, and the files changed since each commit. */
+export class FakeCode implements CodeInspector {
+    constructor(
+        public headCommit: string | undefined = SHA_NEW,
+        public commits: Record<string, string[]> = { [SHA_OLD]: [], [SHA_NEW]: [] },
+    ) {}
+    async head() {
+        return this.headCommit;
+    }
+    async hasCommit(commit: string) {
+        return commit in this.commits;
+    }
+    async changedFiles(commit: string) {
+        return this.commits[commit] ?? [];
+    }
+}
+
+/** Returns the scripted reports in order (the last one repeats). */
+export class FakeVerifier implements Verifier {
+    calls = 0;
+    constructor(private readonly reports: VerificationReport[]) {}
+    async verify(): Promise<VerificationReport> {
+        const r = this.reports[Math.min(this.calls, this.reports.length - 1)];
+        this.calls++;
+        return r;
+    }
+}
+
+export const PASSED: VerificationReport = { status: "passed", summary: "verification passed", failures: [] };
+export const FAILED: VerificationReport = { status: "failed", summary: "verification failed", failures: ["gateway /health: 503"] };
+
+export class MemoryIO implements OpsIO {
+    lines: string[] = [];
+    streamed = "";
+    errors: string[] = [];
+    out = (line: string) => {
+        this.lines.push(line);
+    };
+    err = (line: string) => {
+        this.errors.push(line);
+    };
+    stream = (chunk: string) => {
+        this.streamed += chunk;
+    };
+    get text(): string {
+        return [...this.lines, ...this.errors].join("\n");
+    }
+}
