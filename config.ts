@@ -106,7 +106,7 @@ const plainSchema = z.strictObject({
     ).default({ postgres: "20Gi", mongodb: "20Gi", redis: "5Gi", elasticsearch: "30Gi", fileUploads: "50Gi" }),
     fileUploadsAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
     protectData: bool.default(true),
-    replicas: json(z.record(z.string(), int(0, 100))).default({}),
+    replicas: json(z.record(z.string(), int(1, 100))).default({}),
     enableMobileApp: bool.default(false),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
     logLevel: z.enum(["error", "warn", "info", "debug"]).default("info"),
@@ -131,11 +131,18 @@ const plainSchema = z.strictObject({
     installMonitoringStack: bool.default(false),
     monitoringStackChart: chart("https://prometheus-community.github.io/helm-charts", "65.1.1"),
     monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label").default("ultramarket-monitoring"),
+    runbookBaseUrl: z
+        .string()
+        .regex(/^(https?:\/\/[^\s#]+|[A-Za-z0-9._\/-]+)$/, 'must be a URL (or repository path) without "#", such as "https://git.example.com/platform/blob/main/docs/observability.md"')
+        .default("docs/observability.md"),
     verifyDeployment: bool.default(true),
     loadTest: z.enum(["off", "smoke", "load", "stress", "endurance"]).default("off"),
 });
 
 type Plain = z.infer<typeof plainSchema>;
+
+/** Every non-secret `ultramarket:` key (the README's configuration reference documents each). */
+export const PLAIN_CONFIG_KEYS: readonly string[] = Object.keys(plainSchema.shape);
 
 export interface PlatformConfig {
     project: string;
@@ -179,7 +186,7 @@ export interface PlatformConfig {
     storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
     protectData: boolean;
     ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
-    monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace">;
+    monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace" | "runbookBaseUrl">;
     verification: Pick<Plain, "verifyDeployment" | "loadTest">;
 }
 
@@ -228,7 +235,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const problems: string[] = [];
     const { stack, values } = raw;
     const isProduction = stack === PRODUCTION_STACK;
-    const plainKeys = Object.keys(plainSchema.shape);
+    const plainKeys = PLAIN_CONFIG_KEYS;
     const knownKeys = [...plainKeys, ...SECRET_CONFIG_KEYS];
 
     if (!DNS_LABEL.test(`ultramarket-${stack}`) && values.namespace === undefined) {
@@ -394,6 +401,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
             installMonitoringStack: plain.installMonitoringStack,
             monitoringStackChart: plain.monitoringStackChart,
             monitoringNamespace: plain.monitoringNamespace,
+            runbookBaseUrl: plain.runbookBaseUrl,
         },
         verification: { verifyDeployment: plain.verifyDeployment, loadTest: plain.loadTest },
     };
