@@ -8,8 +8,8 @@ import { PolicyContext, productionStacksSchema, requireProductionStack } from ".
 import { asWorkload, namespaceOf, refOf } from "./lib/objects";
 
 /** The label that marks the ingress controller's Service, the one Service allowed to face outside. */
-export const INGRESS_CONTROLLER_LABEL = "ultramarket.uz/role";
-export const INGRESS_CONTROLLER_VALUE = "ingress-controller";
+export const INGRESS_CONTROLLER_LABEL = "ultramarket.uz/ingress-controller";
+export const INGRESS_CONTROLLER_VALUE = "true";
 const EXTERNAL_SERVICE_TYPES = ["LoadBalancer", "NodePort"];
 
 export interface ServiceTypeConfig {

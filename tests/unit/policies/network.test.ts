@@ -25,10 +25,10 @@ describe("policies: Service types", () => {
         assert.match(violations[0], /^Service\/ultramarket-production\/auth-service: type NodePort/);
     });
 
-    it("lets the ingress controller's Service, labelled ultramarket.uz/role=ingress-controller, be a LoadBalancer", async () => {
+    it("lets the ingress controller's Service, labelled ultramarket.uz/ingress-controller=true, be a LoadBalancer", async () => {
         const controller = service(s => {
             s.metadata!.name = "ingress-nginx-controller";
-            s.metadata!.labels = { "ultramarket.uz/role": "ingress-controller" };
+            s.metadata!.labels = { "ultramarket.uz/ingress-controller": "true" };
             s.spec!.type = "LoadBalancer";
         });
         assert.deepStrictEqual((await run(controller)).violations, []);
