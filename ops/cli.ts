@@ -22,7 +22,7 @@ export const COMMANDS: Record<string, Command> = {
 
 export function usage(): string {
     const lines = ["usage: npm run <command> -- [flags]     (or: ts-node ops/cli.ts <command> [flags])", "", "commands:"];
-    for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(72)} ${c.summary}`);
+    for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(80)} ${c.summary}`);
     lines.push("", "--stack defaults to \"local\" (file backend in .pulumi-state/). Exit codes:");
     lines.push("  0 ok, 1 unexpected error, 2 usage, 3 refused (nothing changed), 4 Pulumi operation failed,");
     lines.push("  5 drift, 6 failed deploy rolled back, 7 failed deploy NOT rolled back (act now), 8 doctor found problems");

@@ -8,7 +8,7 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { ConfigError, PlatformConfig, PROJECT, REQUIRED_PRODUCTION_SECRETS, parseConfig } from "../config";
 import { OpsError } from "./errors";
-import { readStackSecretsSettings, resolveStackEnvironment } from "./workspace";
+import { LOCAL_STACK, readStackSecretsSettings, resolveStackEnvironment } from "./workspace";
 
 export interface ProbeResult {
     /** False when the program is not installed (ENOENT). */
@@ -166,7 +166,7 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
             if (!(err instanceof ConfigError)) throw err;
             for (const problem of err.problems) {
                 const [detail, fix] = problem.split(/; (?=(?:set|fix|store|remove|point|rename)\b)/);
-                checks.push({ name: "Stack config", ok: false, detail, fix: fix ? `${fix} ${stackFlag}` : `see README, configuration reference` });
+                checks.push({ name: "Stack config", ok: false, detail, fix: fix ? withStack(fix, stackName) : `see README, configuration reference` });
             }
         }
     }
@@ -182,7 +182,11 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     const where = `context ${context ?? "(current)"} of ${kubeconfig}`;
     let reachable = false;
     if (!fs.existsSync(kubeconfig)) {
-        checks.push({ name: "Kubernetes", ok: false, detail: `kubeconfig ${kubeconfig} does not exist`, fix: `point the stack at one: pulumi config set ${PROJECT}:kubeconfig <path> ${stackFlag} (or set KUBECONFIG)` });
+        const fix =
+            stackName === LOCAL_STACK
+                ? "start the local control plane first: npm run local:up (scripts/local-cluster.sh)"
+                : `point the stack at one: pulumi config set ${PROJECT}:kubeconfig <path> ${stackFlag} (or set KUBECONFIG)`;
+        checks.push({ name: "Kubernetes", ok: false, detail: `kubeconfig ${kubeconfig} does not exist`, fix });
     } else {
         const version = await probe.run("kubectl", ["version", "-o", "json", ...kubeArgs]);
         if (!version.found) {
@@ -251,6 +255,11 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
         checks.push(installed ? { name: "Policy pack", ok: true, detail: "policies/ dependencies installed" } : { name: "Policy pack", ok: false, detail: "policies/node_modules is missing", fix: "npm ci --prefix policies" });
     }
     return checks;
+}
+
+/** Adds --stack to the `pulumi config` commands in config.ts's messages (they are written for the selected stack). */
+export function withStack(fix: string, stackName: string): string {
+    return fix.replace(/pulumi config (set|rm)\b/g, `pulumi config $1 --stack ${stackName}`);
 }
 
 export function formatChecks(stackName: string, checks: readonly Check[]): string[] {

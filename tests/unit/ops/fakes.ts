@@ -53,6 +53,7 @@ export class FakeStack implements OpsStack {
     calls: Call[] = [];
     history_: UpdateSummary[];
     config: Record<string, { value: string; secret: boolean }>;
+    /** What each outputs() call returns, in order (then {}). */
     outputsQueue: OutputMap[] = [];
     /** Per `up` call: "ok", "fail" (records a failed update), or "fail-before-start" (records nothing). */
     upScript: Array<"ok" | "fail" | "fail-before-start"> = [];
@@ -89,7 +90,7 @@ export class FakeStack implements OpsStack {
         entry.config = JSON.parse(JSON.stringify(this.config));
         this.history_.unshift(entry);
         if (outcome === "fail") throw new Error("code: 255\n stderr: error: 1 error occurred:\n  * resource apps/v1/Deployment cart-service failed to become ready");
-        return { stdout: "", stderr: "", outputs: this.outputsQueue.shift() ?? {}, summary: entry };
+        return { stdout: "", stderr: "", outputs: {}, summary: entry };
     }
 
     async previewRefresh(opts?: RefreshOptions): Promise<PreviewResult> {

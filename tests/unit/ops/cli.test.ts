@@ -1,0 +1,90 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { COMMANDS, main } from "../../../ops/cli";
+import type { CliDeps } from "../../../ops/commands/command";
+import { ExitCode, OpsError } from "../../../ops/errors";
+import { REPO_ROOT } from "../../../ops/workspace";
+import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_OLD } from "./fakes";
+
+function deps(stack = new FakeStack("local", [{ version: 1, imageTag: "1.0.0", commit: SHA_OLD }, { version: 2, imageTag: "1.1.0", commit: SHA_OLD }])) {
+    const io = new MemoryIO();
+    const opened: string[] = [];
+    const d: CliDeps = {
+        io,
+        openStack: async (name) => {
+            opened.push(name);
+            return stack;
+        },
+        code: new FakeCode(SHA_OLD, { [SHA_OLD]: [] }),
+        verifier: new FakeVerifier([PASSED]),
+        repoRoot: REPO_ROOT,
+        env: {},
+        probe: { run: async () => ({ found: false, code: 1, stdout: "", stderr: "" }) },
+    };
+    return { d, io, opened, stack };
+}
+
+describe("ops: the CLI", () => {
+    it("exits 2 on an unknown command, an unknown flag or a malformed value, without opening a stack", async () => {
+        for (const argv of [["bogus"], ["drift", "--bogus"], ["rollback", "--to", "abc"], ["status", "--limit", "0"], []]) {
+            const { d, io, opened } = deps();
+            assert.equal(await main(argv, d), ExitCode.Usage, argv.join(" "));
+            assert.deepEqual(opened, []);
+            assert.ok(io.text.length > 0);
+        }
+    });
+
+    it("runs a command on the stack named by --stack (default: local)", async () => {
+        const a = deps();
+        assert.equal(await main(["status"], a.d), ExitCode.Ok);
+        assert.deepEqual(a.opened, ["local"]);
+        const b = deps();
+        assert.equal(await main(["status", "--stack", "production", "-n", "1"], b.d), ExitCode.Ok);
+        assert.deepEqual(b.opened, ["production"]);
+        assert.equal(b.io.lines.length, 2);
+    });
+
+    it("rollback --to v1 and --to 1 both pick version 1; a refusal exits 3 and changes nothing", async () => {
+        const a = deps();
+        assert.equal(await main(["rollback", "--to", "v1", "--dry-run"], a.d), ExitCode.Ok);
+        assert.match(a.io.text, /rolling back from version 2 to version 1/);
+        const b = deps();
+        assert.equal(await main(["rollback", "--to", "7", "--no-policy"], b.d), ExitCode.Refused);
+        assert.match(b.io.errors.join("\n"), /^rollback: stack "local" has no version 7/);
+        assert.equal(b.stack.callsTo("up").length, 0);
+    });
+
+    it("an OpsError exits with its own code; anything else exits 1 naming the stack", async () => {
+        const a = deps();
+        a.d.openStack = async () => {
+            throw new OpsError(ExitCode.Refused, 'stack "production" encrypts its secrets with a passphrase, but none is set');
+        };
+        assert.equal(await main(["drift", "--stack", "production"], a.d), ExitCode.Refused);
+        const b = deps();
+        b.d.openStack = async () => {
+            throw new TypeError("boom");
+        };
+        assert.equal(await main(["drift", "--stack", "production"], b.d), ExitCode.Unexpected);
+        assert.match(b.io.errors.join("\n"), /drift: unexpected error \(stack "production"\): TypeError: boom/);
+    });
+
+    it("drift exits 5 on drift", async () => {
+        const a = deps();
+        a.stack.refreshThrows = true;
+        a.stack.refreshEvents = [{ sequence: 1, timestamp: 0, resOutputsEvent: { metadata: { op: "delete", urn: "urn:pulumi:local::ultramarket::kubernetes:core/v1:Service::x", type: "kubernetes:core/v1:Service", provider: "" } } }];
+        assert.equal(await main(["drift"], a.d), ExitCode.Drift);
+    });
+
+    it("the exit codes are distinct and each is documented in docs/operations.md", () => {
+        const codes = Object.entries(ExitCode).filter(([, v]) => typeof v === "number") as Array<[string, number]>;
+        assert.equal(new Set(codes.map(([, v]) => v)).size, codes.length);
+        const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "operations.md"), "utf8");
+        for (const [name, code] of codes) assert.match(doc, new RegExp(`\\|\\s*${code}\\s*\\|[^\\n]*\\b${name}\\b`), `exit code ${code} (${name}) is not in the docs table`);
+    });
+
+    it("every npm script of the CLI names a command that exists, and every command has a script", () => {
+        const scripts = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+        for (const name of Object.keys(COMMANDS)) assert.equal(scripts[name], `ts-node --transpile-only ops/cli.ts ${name}`, `npm script ${name}`);
+    });
+});

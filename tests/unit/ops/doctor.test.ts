@@ -1,0 +1,121 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { REQUIRED_PRODUCTION_SECRETS } from "../../../config";
+import { Check, DoctorProbe, ProbeResult, compareVersions, formatChecks, runDoctor } from "../../../ops/doctor";
+
+const SERVER = JSON.stringify({ clientVersion: { gitVersion: "v1.34.0" }, serverVersion: { gitVersion: "v1.34.2" } });
+
+/** A throwaway repository laid out like ours, with a production stack file. */
+function repo(stackConfig: Record<string, unknown>, opts: { kubeconfig?: boolean } = {}): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ops-doctor-"));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ engines: { node: ">=20.19" } }));
+    fs.mkdirSync(path.join(dir, "node_modules", "@pulumi", "pulumi"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ version: "3.248.0" }));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ultramarket\nruntime: nodejs\n");
+    if (opts.kubeconfig !== false) fs.writeFileSync(path.join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
+    const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", ...stackConfig };
+    const yaml = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join("\n");
+    fs.writeFileSync(path.join(dir, "Pulumi.production.yaml"), `encryptionsalt: v1:abc:def\nconfig:\n${yaml}\n`);
+    return dir;
+}
+
+const allSecrets = () => Object.fromEntries(Object.keys(REQUIRED_PRODUCTION_SECRETS).map((k) => [`ultramarket:${k}`, { secure: "v1:AAAA:BBBB" }]));
+
+/** Answers by program name; records the calls. */
+function probe(answers: Record<string, Partial<ProbeResult> | ((args: string[]) => Partial<ProbeResult>)>): DoctorProbe & { calls: string[] } {
+    const calls: string[] = [];
+    return {
+        calls,
+        async run(command, args) {
+            calls.push(`${command} ${args.join(" ")}`);
+            const a = answers[command];
+            const r = typeof a === "function" ? a(args) : a;
+            return { found: r !== undefined, code: 0, stdout: "", stderr: "", ...(r ?? {}) };
+        },
+    };
+}
+
+const HEALTHY = {
+    pulumi: { stdout: "v3.248.0\n" },
+    kubectl: (args: string[]) =>
+        args[0] === "version" ? { stdout: SERVER } : { stdout: "customresourcedefinition.apiextensions.k8s.io/prometheusrules.monitoring.coreos.com\ncustomresourcedefinition.apiextensions.k8s.io/servicemonitors.monitoring.coreos.com\n" },
+    docker: { stdout: "27.3.1\n" },
+};
+
+const failing = (checks: Check[]) => checks.filter((c) => !c.ok);
+const env = { PULUMI_CONFIG_PASSPHRASE: "production-passphrase" };
+
+describe("ops: doctor", () => {
+    it("passes a healthy production setup and reports versions and the server", async () => {
+        const dir = repo(allSecrets());
+        const p = probe(HEALTHY);
+        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: p, nodeVersion: "20.20.2" });
+        assert.deepEqual(failing(checks), []);
+        const text = formatChecks("production", checks).join("\n");
+        assert.match(text, /ok {4}Node\.js: 20\.20\.2/);
+        assert.match(text, /ok {4}Pulumi CLI: v3\.248\.0/);
+        assert.match(text, /ok {4}Kubernetes: .* reachable, server v1\.34\.2/);
+        assert.match(text, /ok {4}Prometheus CRDs/);
+        assert.match(text, /all checks passed/);
+        assert.ok(p.calls.some((c) => c.startsWith(`kubectl version -o json --kubeconfig ${path.join(dir, "kubeconfig")}`)));
+        assert.ok(!p.calls.some((c) => c.startsWith("docker")), "docker is only checked when building images");
+    });
+
+    it("names each missing production secret with the command that sets it", async () => {
+        const secrets = allSecrets();
+        delete secrets["ultramarket:paymeSecretKey"];
+        const checks = await runDoctor({ stackName: "production", repoRoot: repo({ ...secrets, "ultramarket:smtpPassword": "plain-text" }), env, probe: probe(HEALTHY), nodeVersion: "20.20.2" });
+        const problems = failing(checks).map((c) => `${c.detail} | ${c.fix}`);
+        assert.ok(problems.some((p) => /ultramarket:paymeSecretKey is required in the production stack \| set it with: pulumi config set --stack production --secret paymeSecretKey <value>/.test(p)), problems.join("\n"));
+        assert.ok(problems.some((p) => /ultramarket:smtpPassword is stored in plain text/.test(p)), problems.join("\n"));
+    });
+
+    it("reports a missing Pulumi CLI, an old Node, an unreachable cluster and missing kubectl with fixes", async () => {
+        const dir = repo(allSecrets());
+        const checks = await runDoctor({
+            stackName: "production",
+            repoRoot: dir,
+            env,
+            probe: probe({ kubectl: { code: 1, stderr: "Unable to connect to the server: dial tcp 10.0.0.1:6443: i/o timeout\n" } }),
+            nodeVersion: "18.19.0",
+        });
+        const byName = (n: string) => checks.filter((c) => c.name === n);
+        assert.match(byName("Node.js")[0].fix ?? "", /install Node\.js 20\.19/);
+        assert.equal(byName("Pulumi CLI")[0].ok, false);
+        assert.match(byName("Pulumi CLI")[0].fix ?? "", /--version 3\.248\.0/);
+        assert.match(byName("Kubernetes")[0].detail, /is not reachable: Unable to connect/);
+        assert.match(byName("Kubernetes")[0].fix ?? "", /pulumi config set ultramarket:kubeContext <context> --stack production/);
+        assert.match(byName("Prometheus CRDs")[0].detail, /not checked/);
+        const noKubectl = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi }), nodeVersion: "20.20.2" });
+        assert.match(noKubectl.find((c) => c.name === "Kubernetes")!.fix ?? "", /install kubectl/);
+    });
+
+    it("checks Docker only when building images, and the Prometheus CRDs only when the rules are on", async () => {
+        const dir = repo({ ...allSecrets(), "ultramarket:buildImages": "true", "ultramarket:sourceRoot": "." });
+        const kubectl = (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : { stdout: "" });
+        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "20.20.2" });
+        assert.match(checks.find((c) => c.name === "Docker")!.fix ?? "", /start or install Docker, or deploy prebuilt images/);
+        const crds = checks.find((c) => c.name === "Prometheus CRDs")!;
+        assert.equal(crds.ok, false);
+        assert.match(crds.detail, /missing: prometheusrules\.monitoring\.coreos\.com, servicemonitors\.monitoring\.coreos\.com/);
+
+        const off = repo({ ...allSecrets(), "ultramarket:prometheusOperator": "false" });
+        const p = probe({ pulumi: HEALTHY.pulumi, kubectl });
+        const offChecks = await runDoctor({ stackName: "production", repoRoot: off, env, probe: p, nodeVersion: "20.20.2" });
+        assert.equal(offChecks.find((c) => c.name === "Prometheus CRDs"), undefined);
+        assert.ok(!p.calls.some((c) => c.includes("get crd")));
+    });
+
+    it("reports a production stack whose passphrase is not set", async () => {
+        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env: {}, probe: probe(HEALTHY), nodeVersion: "20.20.2" });
+        assert.match(checks.find((c) => c.name === "Backend and secrets")!.detail, /PULUMI_CONFIG_PASSPHRASE/);
+    });
+
+    it("compares versions numerically", () => {
+        assert.ok(compareVersions("20.9.0", "20.19") < 0);
+        assert.ok(compareVersions("v3.248.0", "3.248.0") === 0);
+        assert.ok(compareVersions("3.250.1", "3.248.0") > 0);
+    });
+});

@@ -1,0 +1,81 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { REPO_ROOT } from "../../../ops/workspace";
+
+type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; if?: string };
+type Workflow = { on: Record<string, any>; env?: Record<string, string>; jobs: Record<string, { steps: Step[]; environment?: string }>; concurrency?: { group: string; "cancel-in-progress": boolean } };
+
+const dir = path.join(REPO_ROOT, ".github", "workflows");
+const load = (file: string): Workflow => parse(fs.readFileSync(path.join(dir, file), "utf8"));
+const steps = (w: Workflow) => Object.values(w.jobs).flatMap((j) => j.steps);
+const pulumiAction = (w: Workflow) => steps(w).filter((s) => s.uses?.startsWith("pulumi/actions@"));
+const sdkVersion = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).dependencies["@pulumi/pulumi"];
+
+describe("ops: GitHub Actions workflows", () => {
+    it("every workflow is valid YAML with triggers and jobs", () => {
+        const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yml"));
+        assert.deepEqual(files.sort(), ["pulumi-drift.yml", "pulumi-preview.yml", "pulumi-up.yml"]);
+        for (const f of files) {
+            const w = load(f);
+            assert.ok(w.on && Object.keys(w.jobs).length > 0, f);
+        }
+    });
+
+    it("pull requests preview production with the policy pack and comment on the pull request", () => {
+        const w = load("pulumi-preview.yml");
+        assert.ok("pull_request" in w.on);
+        const [action] = pulumiAction(w);
+        assert.equal(action.uses, "pulumi/actions@v7");
+        assert.equal(action.with?.command, "preview");
+        assert.equal(action.with?.["stack-name"], "production");
+        assert.equal(action.with?.policyPacks, "policies");
+        assert.equal(action.with?.["comment-on-pr"], true);
+        const all = steps(w);
+        const install = all.findIndex((s) => s.run?.trim() === "npm ci --prefix policies");
+        assert.ok(install >= 0 && install < all.indexOf(action), "the policy pack's dependencies are installed before the preview");
+    });
+
+    it("pushes to main run up of production with the policy pack, one production update at a time", () => {
+        const w = load("pulumi-up.yml");
+        assert.deepEqual(w.on.push.branches, ["main"]);
+        const [action] = pulumiAction(w);
+        assert.equal(action.with?.command, "up");
+        assert.equal(action.with?.["stack-name"], "production");
+        assert.equal(action.with?.policyPacks, "policies");
+        assert.equal(w.concurrency?.group, "pulumi-production");
+        assert.equal(w.concurrency?.["cancel-in-progress"], false);
+    });
+
+    it("drift runs on a schedule and on demand with refresh --preview-only --expect-no-changes in a run step", () => {
+        const w = load("pulumi-drift.yml");
+        assert.ok(Array.isArray(w.on.schedule) && w.on.schedule[0].cron);
+        assert.ok("workflow_dispatch" in w.on);
+        const refresh = steps(w).find((s) => s.run?.includes("pulumi refresh"));
+        assert.ok(refresh, "a run step refreshes");
+        assert.match(refresh!.run!, /pulumi refresh --preview-only --expect-no-changes .*--stack "\$STACK"/);
+        assert.match(refresh!.run!, /set -o pipefail/, "tee must not hide the exit code");
+        assert.equal(w.env?.STACK, "${{ inputs.stack || 'production' }}");
+        // pulumi/actions has no preview-only input: here it only installs the CLI.
+        assert.deepEqual(Object.keys(pulumiAction(w)[0].with ?? {}), ["pulumi-version"]);
+        assert.ok(steps(w).some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")), "drift is listed in the job summary");
+    });
+
+    it("credentials come from repository secrets, the backend URL from a repository variable, never literals", () => {
+        for (const f of ["pulumi-preview.yml", "pulumi-up.yml", "pulumi-drift.yml"]) {
+            const w = load(f);
+            assert.equal(w.env?.PULUMI_ACCESS_TOKEN, "${{ secrets.PULUMI_ACCESS_TOKEN }}", f);
+            assert.equal(w.env?.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", f);
+            assert.equal(w.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}", f);
+            for (const s of steps(w)) {
+                for (const [k, v] of Object.entries(s.env ?? {})) assert.match(String(v), /^\$\{\{ secrets\.[A-Z_]+ \}\}$/, `${f}: step env ${k}`);
+            }
+            for (const a of pulumiAction(w)) {
+                assert.equal(a.uses, "pulumi/actions@v7", f);
+                assert.equal(a.with?.["pulumi-version"], sdkVersion, `${f}: the CLI matches the pinned SDK`);
+                if (a.with?.command) assert.equal(a.with?.["cloud-url"], "${{ vars.PULUMI_BACKEND_URL }}", f);
+            }
+        }
+    });
+});
