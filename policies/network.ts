@@ -56,7 +56,7 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
     return [
         {
             name: "no-external-service-types",
-            description: `Services must not be of type LoadBalancer or NodePort, except the ingress controller's (labelled ${INGRESS_CONTROLLER_LABEL}=${INGRESS_CONTROLLER_VALUE}).`,
+            description: `Services must not be of type LoadBalancer or NodePort (nor carry externalIPs), except the ingress controller's (labelled ${INGRESS_CONTROLLER_LABEL}=${INGRESS_CONTROLLER_VALUE}).`,
             enforcementLevel: "mandatory",
             configSchema: {
                 properties: {
@@ -66,7 +66,8 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
             },
             validateResource: validateResourceOfType(k8s.core.v1.Service, (svc, args, report) => {
                 const type = svc.spec?.type ?? "ClusterIP";
-                if (!EXTERNAL_SERVICE_TYPES.includes(type)) {
+                const externalIPs = svc.spec?.externalIPs ?? [];
+                if (!EXTERNAL_SERVICE_TYPES.includes(type) && externalIPs.length === 0) {
                     return;
                 }
                 const cfg = args.getConfig<ServiceTypeConfig>();
@@ -75,7 +76,13 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
                 if (svc.metadata?.labels?.[label] === value) {
                     return;
                 }
-                report(`${refOf("Service", svc, args.name)}: type ${type} exposes it outside the cluster; use ClusterIP and route through the Ingress (only the ingress controller's Service, labelled ${label}=${value}, may be ${type}).`);
+                const ref = refOf("Service", svc, args.name);
+                if (EXTERNAL_SERVICE_TYPES.includes(type)) {
+                    report(`${ref}: type ${type} exposes it outside the cluster; use ClusterIP and route through the Ingress (only the ingress controller's Service, labelled ${label}=${value}, may be ${type}).`);
+                }
+                if (externalIPs.length > 0) {
+                    report(`${ref}: externalIPs ${externalIPs.join(", ")} expose it outside the cluster; remove them and route through the Ingress.`);
+                }
             }),
         },
         {

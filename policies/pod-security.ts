@@ -9,6 +9,15 @@ export const ALLOWED_VOLUME_TYPES = [
     "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
 ];
 const ALLOWED_SECCOMP = ["RuntimeDefault", "Localhost"];
+/** Sysctls the baseline profile considers namespaced and safe. */
+export const SAFE_SYSCTLS = [
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+const ALLOWED_SELINUX_TYPES = ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+const ALLOWED_APPARMOR = ["RuntimeDefault", "Localhost"];
 
 export const podSecurityPolicies: ResourceValidationPolicy[] = [
     {
@@ -128,6 +137,45 @@ export const podSecurityPolicies: ResourceValidationPolicy[] = [
                 const banned = sources.filter(s => !ALLOWED_VOLUME_TYPES.includes(s));
                 if (banned.length > 0) {
                     report(`${w.ref}: volume "${volume.name}" is of type ${banned.join(", ")}; use one of ${ALLOWED_VOLUME_TYPES.join(", ")} (e.g. a persistentVolumeClaim instead of hostPath).`);
+                }
+            }
+        }),
+    },
+    {
+        name: "pss-baseline-hardening",
+        description: "Pods must not loosen the remaining baseline controls: SELinux user/role/type, AppArmor Unconfined, unmasked /proc, unsafe sysctls, Windows HostProcess (Pod Security Standards: baseline).",
+        enforcementLevel: "mandatory",
+        validateResource: validateWorkload((w, _args, report) => {
+            const podSc = w.podSpec.securityContext ?? {};
+            const where: { label: string; sc: any }[] = [
+                { label: "pod", sc: podSc },
+                ...containersOf(w.podSpec).map(c => ({ label: c.label, sc: c.container.securityContext ?? {} })),
+            ];
+            for (const { label, sc } of where) {
+                const se = sc.seLinuxOptions ?? {};
+                if (se.user || se.role || !ALLOWED_SELINUX_TYPES.includes(se.type ?? "")) {
+                    report(`${w.ref}: ${label} sets seLinuxOptions ${JSON.stringify(se)}; remove user and role and use type container_t (or leave seLinuxOptions unset).`);
+                }
+                const appArmor = sc.appArmorProfile?.type;
+                if (appArmor !== undefined && !ALLOWED_APPARMOR.includes(appArmor)) {
+                    report(`${w.ref}: ${label} sets appArmorProfile.type ${appArmor}; use RuntimeDefault.`);
+                }
+                if (sc.procMount !== undefined && sc.procMount !== "Default") {
+                    report(`${w.ref}: ${label} sets procMount ${sc.procMount}; remove it (the default masks /proc).`);
+                }
+                if (sc.windowsOptions?.hostProcess === true) {
+                    report(`${w.ref}: ${label} runs as a Windows HostProcess; remove windowsOptions.hostProcess.`);
+                }
+            }
+            for (const sysctl of podSc.sysctls ?? []) {
+                if (!SAFE_SYSCTLS.includes(sysctl.name)) {
+                    report(`${w.ref}: pod sets the unsafe sysctl ${sysctl.name}; remove it (only ${SAFE_SYSCTLS.join(", ")} are allowed).`);
+                }
+            }
+            const annotations = (w.kind === "Pod" ? w.metadata.annotations : w.props?.spec?.template?.metadata?.annotations) ?? {};
+            for (const [key, value] of Object.entries<string>(annotations)) {
+                if (key.startsWith("container.apparmor.security.beta.kubernetes.io/") && value !== "runtime/default" && !value.startsWith("localhost/")) {
+                    report(`${w.ref}: annotation ${key} is ${value}; use runtime/default.`);
                 }
             }
         }),

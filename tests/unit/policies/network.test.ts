@@ -25,6 +25,12 @@ describe("policies: Service types", () => {
         assert.match(violations[0], /^Service\/ultramarket-production\/auth-service: type NodePort/);
     });
 
+    it("refuses externalIPs on a ClusterIP Service", async () => {
+        const { violations } = await run(service(s => { s.spec!.externalIPs = ["203.0.113.10"]; }));
+        assert.strictEqual(violations.length, 1);
+        assert.ok(violations[0].startsWith(`Service/${NS}/auth-service: externalIPs 203.0.113.10 expose it outside the cluster`), violations[0]);
+    });
+
     it("lets the ingress controller's Service, labelled ultramarket.uz/ingress-controller=true, be a LoadBalancer", async () => {
         const controller = service(s => {
             s.metadata!.name = "ingress-nginx-controller";

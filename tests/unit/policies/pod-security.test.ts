@@ -22,7 +22,7 @@ async function assertOneViolation(name: string, r: FakeResource, object: string,
 const PSS_POLICIES = [
     "pss-no-privileged-containers", "pss-no-privilege-escalation", "pss-run-as-non-root",
     "pss-drop-all-capabilities", "pss-seccomp-profile", "pss-no-host-namespaces", "pss-no-host-ports",
-    "pss-allowed-volume-types",
+    "pss-allowed-volume-types", "pss-baseline-hardening",
 ];
 
 describe("policies: Pod Security Standards restricted", () => {
@@ -122,5 +122,31 @@ describe("policies: Pod Security Standards restricted", () => {
                 s.spec!.template.spec!.initContainers = [{ name: "sysctl", image: "busybox:1.36.1", securityContext: { privileged: true } }];
             }),
             `StatefulSet/${NS}/postgres: init container "sysctl"`, /privileged/);
+    });
+
+    it("refuses the remaining baseline loosenings: SELinux, AppArmor, /proc, sysctls", async () => {
+        await assertOneViolation("pss-baseline-hardening",
+            deployment(d => { d.spec!.template.spec!.containers[0].securityContext!.seLinuxOptions = { type: "spc_t" }; }),
+            `${DEPLOYMENT}: container "auth-service" sets seLinuxOptions`, /use type container_t/);
+        await assertOneViolation("pss-baseline-hardening",
+            deployment(d => { d.spec!.template.spec!.securityContext!.appArmorProfile = { type: "Unconfined" }; }),
+            `${DEPLOYMENT}: pod sets appArmorProfile.type Unconfined`, /use RuntimeDefault/);
+        await assertOneViolation("pss-baseline-hardening",
+            datastore(s => { s.spec!.template.spec!.containers[0].securityContext!.procMount = "Unmasked"; }),
+            `StatefulSet/${NS}/postgres: container "postgres" sets procMount Unmasked`, /remove it/);
+        await assertOneViolation("pss-baseline-hardening",
+            datastore(s => { s.spec!.template.spec!.securityContext!.sysctls = [{ name: "vm.max_map_count", value: "262144" }]; }),
+            `StatefulSet/${NS}/postgres: pod sets the unsafe sysctl vm.max_map_count`, /remove it/);
+        await assertOneViolation("pss-baseline-hardening",
+            deployment(d => { d.spec!.template.metadata!.annotations = { "container.apparmor.security.beta.kubernetes.io/auth-service": "unconfined" }; }),
+            DEPLOYMENT, /annotation container.apparmor.security.beta.kubernetes.io\/auth-service is unconfined; use runtime\/default/);
+    });
+
+    it("accepts safe sysctls and the container_t SELinux type", async () => {
+        const r = deployment(d => {
+            d.spec!.template.spec!.securityContext!.sysctls = [{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }];
+            d.spec!.template.spec!.containers[0].securityContext!.seLinuxOptions = { type: "container_t", level: "s0:c1,c2" };
+        });
+        assert.deepStrictEqual(await violations("pss-baseline-hardening", r), []);
     });
 });
