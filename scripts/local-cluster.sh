@@ -237,7 +237,7 @@ cmd_start() {
     --leader-elect=false \
     --root-ca-file="$PKI/ca.crt" \
     --service-account-private-key-file="$PKI/sa.key" \
-    --use-service-account-credentials=false \
+    --use-service-account-credentials=true \
     --service-cluster-ip-range="$SERVICE_CIDR" \
     --controllers='*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller' \
     --profiling=false
@@ -255,6 +255,7 @@ cmd_start() {
     --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
     --server-address="127.0.0.1:$KWOK_PORT" \
     --node-ip=127.0.0.1 \
+    --node-lease-duration-seconds=40 \
     --cidr="$POD_CIDR"
 
   apply_fake_nodes || fail_with_log kube-apiserver "could not create the fake nodes"
