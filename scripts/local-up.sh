@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# npm run local:up — the whole platform on a local control plane, with the real Pulumi engine:
+#   1. the toolchain (scripts/toolchain.sh: reused when cached, else built from Go modules),
+#   2. the control plane on 127.0.0.1 (scripts/local-cluster.sh; kubeconfig .local/kubeconfig),
+#   3. the `local` stack (file backend .pulumi-state/, Pulumi.local.yaml) deployed with
+#      `ops/cli.ts deploy --stack local` (preview with the policy pack, up, verify).
+# Extra arguments go to the deploy command (e.g. --no-policy). Tear down with: npm run local:down
+set -euo pipefail
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+cd "$REPO_DIR"
+
+if ! bash scripts/toolchain.sh check 2>/dev/null; then
+  echo "[local-up] building the local engine toolchain (first run only; see docs/local-engine.md for times)" >&2
+  bash scripts/toolchain.sh build
+fi
+eval "$(bash scripts/toolchain.sh env)"
+
+if [[ -f policies/PulumiPolicy.yaml && ! -d policies/node_modules ]]; then
+  echo "[local-up] installing the policy pack's dependencies (npm ci --prefix policies)" >&2
+  npm ci --prefix policies --no-audit --no-fund >/dev/null
+fi
+
+bash scripts/local-cluster.sh start
+
+npx ts-node --transpile-only scripts/local-stack.ts prepare
+start=$(date +%s)
+set +e
+npx ts-node --transpile-only ops/cli.ts deploy --stack local "$@"
+rc=$?
+set -e
+echo "[local-up] deploy finished with exit code $rc in $(( $(date +%s) - start ))s" >&2
+if [[ $rc -eq 0 ]]; then
+  echo "[local-up] the platform runs on the local control plane: kubectl --kubeconfig .local/kubeconfig get pods -n ultramarket-local" >&2
+fi
+exit $rc
