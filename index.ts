@@ -9,3 +9,4 @@ export const hosts = platform.outputs.hosts;
 export const dataStores = platform.outputs.dataStores;
 export const urls = platform.outputs.urls;
 export const images = platform.outputs.images;
+export const verification = platform.outputs.verification;

@@ -3,7 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import { Applications } from "./applications";
 import { DATA_STORE_NAMES, DATA_STORE_SPECS, DataStores } from "./datastores";
-import { EdgeControllers, EdgeIngress } from "./ingress";
+import { EdgeControllers, EdgeIngress, SECURITY_HEADERS } from "./ingress";
+import { buildVerificationPlan, headerRules } from "./checks";
+import { PerformanceTest } from "./loadtest";
+import { Monitoring } from "./monitoring";
+import { deploymentFingerprint, DeploymentVerification } from "./verification";
 import { PlatformNamespace } from "./namespace";
 import { NetworkPolicies } from "./networkpolicies";
 import { PlatformSecret } from "./secrets";
@@ -94,8 +98,51 @@ export function buildPlatform(cfg: PlatformConfig) {
         opts,
     );
 
+    const monitoring = new Monitoring(
+        "monitoring",
+        {
+            namespace: namespace.name,
+            namespaceName: cfg.namespace,
+            apps: cfg.apps,
+            dataStores: DATA_STORE_NAMES,
+            prometheusOperator: cfg.monitoring.prometheusOperator,
+            release: cfg.monitoring.prometheusRelease,
+            install: cfg.monitoring.installMonitoringStack,
+            chart: cfg.monitoring.monitoringStackChart,
+            monitoringNamespace: cfg.monitoring.monitoringNamespace,
+            runbookBaseUrl: cfg.monitoring.runbookBaseUrl,
+        },
+        opts,
+    );
+
+    // Post-deploy steps run after everything rolled out, and again whenever what was deployed changes.
+    const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ingresses];
+    const trigger = pulumi.all(apps.imageRefs).apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts }));
+    const verification = cfg.verification.verifyDeployment
+        ? new DeploymentVerification(
+              "verification",
+              {
+                  namespace: namespace.name,
+                  secretName: secret.secretName,
+                  dataStores: dataStores.endpoints,
+                  plan: buildVerificationPlan({ hosts: cfg.hosts, apps: cfg.apps, rateLimitMax: cfg.app.rateLimitMax, securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)) }),
+                  migrationJobs: Object.fromEntries(Object.entries(apps.services).flatMap(([n, s]) => (s.migration ? [[n, s.migration]] : []))),
+                  dependsOn: readyResources,
+                  trigger,
+              },
+              opts,
+          )
+        : undefined;
+    const loadTest =
+        cfg.verification.loadTest === "off"
+            ? undefined
+            : new PerformanceTest("load-test", { profile: cfg.verification.loadTest, baseUrl: `https://${cfg.hosts.api}`, dependsOn: verification ? [verification.command] : readyResources, trigger }, opts);
+
     return {
         provider,
+        monitoring,
+        verification,
+        loadTest,
         apps,
         edge,
         namespace,
@@ -108,6 +155,10 @@ export function buildPlatform(cfg: PlatformConfig) {
             hosts: cfg.hosts,
             urls: edge.urls,
             images: apps.imageRefs,
+            // The report the ops deploy command reads ({ok, checks}), and the plan `npm run verify -- --stack` reruns.
+            verification: verification
+                ? pulumi.all([verification.report, verification.plan]).apply(([report, plan]) => ({ ...(report ?? { status: "pending" }), plan }))
+                : pulumi.output({ status: "skipped", reason: "ultramarket:verifyDeployment is false" }),
             dataStores: Object.fromEntries(
                 DATA_STORE_NAMES.map((n) => [n, pulumi.interpolate`${dataStores.endpoints[n].host}.${namespace.name}.svc.cluster.local:${dataStores.endpoints[n].port}`]),
             ),

@@ -1,0 +1,192 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AppGroup, AppSpec, DataStoreName } from "./catalog";
+import { labels } from "./labels";
+import { inNamespace, METRICS, RECORDED, SUCCESS_CRITERIA } from "./slo";
+
+// Grafana dashboard JSON (schema 39), generated from the catalog: adding an app adds its panels.
+
+interface Target {
+    expr: string;
+    legendFormat: string;
+}
+interface PanelSpec {
+    title: string;
+    type?: "timeseries" | "stat";
+    unit: string;
+    targets: Target[];
+    /** Value above which the panel turns red (the success criterion), if any. */
+    redAbove?: number;
+    /** Value below which the panel turns red, if any. */
+    redBelow?: number;
+    w: number;
+    h?: number;
+}
+
+const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
+const GROUP_TITLES: Record<AppGroup, string> = { core: "Core services", business: "Business services", platform: "Platform services", frontend: "Frontends" };
+
+/** Lays panels out left to right in rows of 24 columns, with a collapsible row header per section. */
+class Layout {
+    private readonly panels: any[] = [];
+    private id = 1;
+    private x = 0;
+    private y = 0;
+    private rowHeight = 0;
+
+    row(title: string) {
+        this.newLine();
+        this.panels.push({ id: this.id++, type: "row", title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: this.y }, panels: [] });
+        this.y += 1;
+    }
+
+    panel(p: PanelSpec) {
+        const h = p.h ?? 7;
+        if (this.x + p.w > 24) this.newLine();
+        const steps: { color: string; value: number | null }[] = [{ color: "green", value: null }];
+        if (p.redAbove !== undefined) steps.push({ color: "red", value: p.redAbove });
+        if (p.redBelow !== undefined) steps.splice(0, 1, { color: "red", value: null }, { color: "green", value: p.redBelow });
+        this.panels.push({
+            id: this.id++,
+            type: p.type ?? "timeseries",
+            title: p.title,
+            datasource: DATASOURCE,
+            gridPos: { h, w: p.w, x: this.x, y: this.y },
+            fieldConfig: { defaults: { unit: p.unit, thresholds: { mode: "absolute", steps } }, overrides: [] },
+            options: p.type === "stat" ? { reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false }, colorMode: "background" } : { legend: { displayMode: "list", placement: "bottom" }, tooltip: { mode: "multi" } },
+            targets: p.targets.map((t, i) => ({ refId: String.fromCharCode(65 + i), datasource: DATASOURCE, expr: t.expr, legendFormat: t.legendFormat })),
+        });
+        this.x += p.w;
+        this.rowHeight = Math.max(this.rowHeight, h);
+    }
+
+    done() {
+        return this.panels;
+    }
+
+    private newLine() {
+        this.y += this.rowHeight;
+        this.x = 0;
+        this.rowHeight = 0;
+    }
+}
+
+function dashboard(uid: string, title: string, panels: any[]) {
+    return {
+        uid,
+        title,
+        tags: ["ultramarket"],
+        timezone: "browser",
+        schemaVersion: 39,
+        version: 1,
+        editable: false,
+        refresh: "30s",
+        time: { from: "now-6h", to: "now" },
+        templating: { list: [{ name: "datasource", label: "Data source", type: "datasource", query: "prometheus", current: {}, hide: 0 }] },
+        annotations: { list: [] },
+        panels,
+    };
+}
+
+/** Rate, errors and duration for the whole platform, then per app (grouped like the catalog). */
+export function platformOverviewDashboard(namespace: string, apps: readonly AppSpec[]) {
+    const l = new Layout();
+    const sel = (...m: string[]) => inNamespace(namespace, ...m);
+    const errRatio = (by: string, ...m: string[]) =>
+        `sum${by} (rate(${METRICS.requests}${sel(`${METRICS.status}=~"5.."`, ...m)}[5m])) / sum${by} (rate(${METRICS.requests}${sel(...m)}[5m]))`;
+    const p95 = (by: string, ...m: string[]) => `histogram_quantile(0.95, sum by (le${by}) (rate(${METRICS.duration}_bucket${sel(...m)}[5m])))`;
+
+    l.row("Platform (success criteria)");
+    l.panel({ title: "Requests per second", type: "stat", unit: "reqps", w: 6, h: 5, redBelow: SUCCESS_CRITERIA.minThroughputRps, targets: [{ expr: `sum(rate(${METRICS.requests}${sel()}[5m]))`, legendFormat: "req/s" }] });
+    l.panel({ title: "Error ratio (5xx)", type: "stat", unit: "percentunit", w: 6, h: 5, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: errRatio(""), legendFormat: "errors" }] });
+    l.panel({ title: "p95 latency", type: "stat", unit: "s", w: 6, h: 5, redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000, targets: [{ expr: p95(""), legendFormat: "p95" }] });
+    l.panel({ title: "Services up", type: "stat", unit: "short", w: 6, h: 5, targets: [{ expr: `sum(up${sel()})`, legendFormat: "up" }, { expr: `count(up${sel()})`, legendFormat: "targets" }] });
+    l.panel({ title: "Requests per second by service", unit: "reqps", w: 8, targets: [{ expr: `${RECORDED.requestRate}${sel()}`, legendFormat: "{{service}}" }] });
+    l.panel({ title: "Error ratio by service", unit: "percentunit", w: 8, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: `${RECORDED.errorRatio("5m")}${sel()}`, legendFormat: "{{service}}" }] });
+    l.panel({ title: "p95 latency by service", unit: "s", w: 8, redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000, targets: [{ expr: `${RECORDED.latencyP95}${sel()}`, legendFormat: "{{service}}" }] });
+
+    for (const group of Object.keys(GROUP_TITLES) as AppGroup[]) {
+        const members = apps.filter((a) => a.group === group);
+        if (!members.length) continue;
+        l.row(GROUP_TITLES[group]);
+        for (const app of members) {
+            const svc = `service="${app.name}"`;
+            l.panel({ title: `${app.name}: requests/s`, unit: "reqps", w: 8, targets: [{ expr: `sum by (${METRICS.status}) (rate(${METRICS.requests}${sel(svc)}[5m]))`, legendFormat: `{{${METRICS.status}}}` }] });
+            l.panel({ title: `${app.name}: error ratio`, unit: "percentunit", w: 8, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: errRatio("", svc), legendFormat: "5xx" }] });
+            l.panel({
+                title: `${app.name}: duration`,
+                unit: "s",
+                w: 8,
+                redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000,
+                targets: [
+                    { expr: p95("", svc), legendFormat: "p95" },
+                    { expr: `histogram_quantile(0.50, sum by (le) (rate(${METRICS.duration}_bucket${sel(svc)}[5m])))`, legendFormat: "p50" },
+                ],
+            });
+        }
+    }
+    return dashboard("ultramarket-overview", "UltraMarket / Platform overview", l.done());
+}
+
+/** Readiness, restarts, CPU, memory and volume use of each data store (kube-state-metrics, cAdvisor, kubelet). */
+export function dataStoresDashboard(namespace: string, stores: readonly DataStoreName[]) {
+    const l = new Layout();
+    const sel = (...m: string[]) => inNamespace(namespace, ...m);
+    for (const store of stores) {
+        const pod = `pod=~"${store}-[0-9]+"`;
+        l.row(store);
+        l.panel({ title: `${store}: ready replicas`, type: "stat", unit: "short", w: 4, redBelow: 1, targets: [{ expr: `kube_statefulset_status_replicas_ready${sel(`statefulset="${store}"`)}`, legendFormat: "ready" }] });
+        l.panel({ title: `${store}: restarts (1h)`, type: "stat", unit: "short", w: 4, redAbove: 1, targets: [{ expr: `sum(increase(kube_pod_container_status_restarts_total${sel(pod)}[1h]))`, legendFormat: "restarts" }] });
+        l.panel({ title: `${store}: CPU`, unit: "cores", w: 5, targets: [{ expr: `sum(rate(container_cpu_usage_seconds_total${sel(pod, `container="${store}"`)}[5m]))`, legendFormat: "cpu" }] });
+        l.panel({ title: `${store}: memory`, unit: "bytes", w: 5, targets: [{ expr: `sum(container_memory_working_set_bytes${sel(pod, `container="${store}"`)})`, legendFormat: "working set" }] });
+        l.panel({
+            title: `${store}: volume used`,
+            unit: "percentunit",
+            w: 6,
+            redAbove: 0.85,
+            targets: [{ expr: `1 - kubelet_volume_stats_available_bytes${sel(`persistentvolumeclaim=~"data-${store}-[0-9]+"`)} / kubelet_volume_stats_capacity_bytes${sel(`persistentvolumeclaim=~"data-${store}-[0-9]+"`)}`, legendFormat: "{{persistentvolumeclaim}}" }],
+        });
+    }
+    l.row("All volumes");
+    l.panel({ title: "Volume used by claim", unit: "percentunit", w: 24, redAbove: 0.85, targets: [{ expr: `1 - kubelet_volume_stats_available_bytes${sel()} / kubelet_volume_stats_capacity_bytes${sel()}`, legendFormat: "{{persistentvolumeclaim}}" }] });
+    return dashboard("ultramarket-data-stores", "UltraMarket / Data stores", l.done());
+}
+
+export interface DashboardsArgs {
+    /** Namespace of the ConfigMaps (the Grafana sidecar must search it: searchNamespace ALL or this one). */
+    objectNamespace: pulumi.Input<string>;
+    /** The platform namespace, as PromQL sees it. */
+    namespace: string;
+    apps: readonly AppSpec[];
+    dataStores: readonly DataStoreName[];
+    /** What must exist first (the chart whose Grafana loads them). */
+    dependsOn?: pulumi.Resource[];
+}
+
+/** The dashboards as ConfigMaps labelled `grafana_dashboard: "1"`, which Grafana's sidecar loads. */
+export class Dashboards extends pulumi.ComponentResource {
+    /** Dashboard uid -> its JSON, as stored in the ConfigMap. */
+    public readonly json: Record<string, string> = {};
+
+    constructor(name: string, args: DashboardsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:monitoring:Dashboards", name, {}, opts);
+        for (const d of [platformOverviewDashboard(args.namespace, args.apps), dataStoresDashboard(args.namespace, args.dataStores)]) {
+            const json = JSON.stringify(d);
+            this.json[d.uid] = json;
+            new k8s.core.v1.ConfigMap(
+                d.uid,
+                {
+                    metadata: {
+                        name: `${d.uid}-dashboard`,
+                        namespace: args.objectNamespace,
+                        labels: { ...labels(d.uid, "monitoring"), grafana_dashboard: "1" },
+                        annotations: { grafana_folder: "UltraMarket" },
+                    },
+                    data: { [`${d.uid}.json`]: json },
+                },
+                { parent: this, dependsOn: args.dependsOn },
+            );
+        }
+        this.registerOutputs({});
+    }
+}

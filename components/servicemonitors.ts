@@ -1,0 +1,54 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { AppSpec } from "./catalog";
+import { labels, selectorLabels } from "./labels";
+
+/** The port name every app's Service exposes (health and metrics are served on it). */
+export const METRICS_PORT_NAME = "http";
+
+export interface ServiceMonitorsArgs {
+    namespace: pulumi.Input<string>;
+    apps: readonly AppSpec[];
+    /** kube-prometheus-stack selects ServiceMonitors labelled `release: <its Helm release name>`. */
+    release: string;
+    /** How often Prometheus scrapes each app. */
+    interval?: string;
+    /** What must exist first (the chart that installs the CRDs). */
+    dependsOn?: pulumi.Resource[];
+}
+
+/** The ServiceMonitor spec for one app: its Service (by the shared selector labels), port "http", the catalog's metrics path. */
+export function serviceMonitorSpec(app: AppSpec, interval = "30s") {
+    return {
+        selector: { matchLabels: selectorLabels(app.name) },
+        endpoints: [{ port: METRICS_PORT_NAME, path: app.metricsPath, interval, scrapeTimeout: "10s" }],
+    };
+}
+
+/** One ServiceMonitor per app of the catalog, so Prometheus scrapes every app's metrics path. */
+export class ServiceMonitors extends pulumi.ComponentResource {
+    public readonly names: string[];
+
+    constructor(name: string, args: ServiceMonitorsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("ultramarket:monitoring:ServiceMonitors", name, {}, opts);
+        this.names = [];
+        for (const app of args.apps) {
+            new k8s.apiextensions.CustomResource(
+                `${app.name}-monitor`,
+                {
+                    apiVersion: "monitoring.coreos.com/v1",
+                    kind: "ServiceMonitor",
+                    metadata: {
+                        name: app.name,
+                        namespace: args.namespace,
+                        labels: { ...labels(app.name, app.group === "frontend" ? "frontend" : "api"), release: args.release },
+                    },
+                    spec: serviceMonitorSpec(app, args.interval),
+                },
+                { parent: this, dependsOn: args.dependsOn },
+            );
+            this.names.push(app.name);
+        }
+        this.registerOutputs({ names: this.names });
+    }
+}
