@@ -40,6 +40,7 @@ const HINTS: Array<[RegExp, (stack: string) => string]> = [
     [/no stack named|stack .* not found/i, (s) => `check the stack name and backend (PULUMI_BACKEND_URL); list stacks with: pulumi stack ls`],
     [/PULUMI_ACCESS_TOKEN|not logged in|pulumi login/i, () => "log in to the backend: set PULUMI_ACCESS_TOKEN (Pulumi Cloud) or PULUMI_BACKEND_URL (self-managed backend)"],
     [/pending operations?|interrupted/i, (s) => `the last update was interrupted; inspect with: pulumi refresh --stack ${s} (pending creates: --clear-pending-creates)`],
+    [/Missing required configuration/, (s) => `set the missing key (pulumi config set <key> <value> --stack ${s}); npm run doctor -- --stack ${s} lists every missing piece`],
     [/Invalid configuration for stack/, (s) => `fix the configuration keys listed above (pulumi config set ... --stack ${s}), then: npm run doctor -- --stack ${s}`],
     [/kubeconfig|Kubernetes cluster is unreachable|connection refused|no such host/i, (s) => `check the cluster connection: npm run doctor -- --stack ${s}`],
     [/mandatory policy|policy violation/i, () => "fix the policy violations listed above (policies/), or discuss an exception in the pull request"],
@@ -56,7 +57,12 @@ export function explainPulumiError(stack: string, what: string, err: unknown): O
     );
 }
 
+/** The error lines of a failed command (its progress was already streamed), else its last lines. */
 function lastMeaningfulLines(text: string, max: number): string {
     const lines = text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
-    return lines.slice(-max).map((l) => `  ${l}`).join("\n");
+    const errors = [
+        ...new Set(lines.filter((l) => /\berror\b|failed|refused|denied|violation/i.test(l) && !/Command failed with exit code/.test(l)).map((l) => l.trim())),
+    ];
+    const picked = errors.length > 0 ? errors.slice(-max) : lines.slice(-max);
+    return picked.map((l) => `  ${l.trim()}`).join("\n");
 }

@@ -93,9 +93,21 @@ export function updateMessage(
     return parts.join(" ");
 }
 
-/** Parses the entries of Stack.history() (newest first or not) into records, newest first. */
+/**
+ * Parses the entries of Stack.history() (the CLI lists them newest first) into records, newest first.
+ * Self-managed (DIY) backends record no version numbers (every entry says 0): then updates are numbered
+ * 1..n from the oldest, as Pulumi Cloud numbers them. That needs the whole history, never one page of it.
+ */
 export function parseHistory(raw: readonly unknown[]): UpdateRecord[] {
-    return raw.map(parseUpdate).sort((a, b) => b.version - a.version);
+    const records = raw.map(parseUpdate);
+    const numbered = records.every((r) => Number.isInteger(r.version) && r.version > 0) && new Set(records.map((r) => r.version)).size === records.length;
+    if (numbered) return records.sort((a, b) => b.version - a.version);
+    return records.map((r, i) => ({ ...r, version: records.length - i }));
+}
+
+/** The whole history, secrets encrypted unless asked for (see parseHistory for why never a page). */
+async function readHistory(stack: OpsStack, showSecrets: boolean): Promise<UpdateRecord[]> {
+    return parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(undefined, undefined, showSecrets)));
 }
 
 function parseUpdate(entry: unknown): UpdateRecord {
@@ -427,7 +439,7 @@ export interface RollbackReport {
 export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const { stack, io } = opts;
     io.out(`==> ${stack.name}: reading stack history`);
-    const history = parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(undefined, undefined, true)));
+    const history = await readHistory(stack, true);
     const choice = chooseRollbackTarget(stack.name, history, opts.to);
     if (opts.newerThan !== undefined && choice.current.version <= opts.newerThan) {
         throw new NothingToRollBack(`the update of stack "${stack.name}" never started (its newest version is still ${choice.current.version}), so nothing changed and nothing needs rolling back`);
@@ -454,7 +466,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const result = await withPulumiErrors(stack.name, "up (rollback)", () =>
         stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks }),
     );
-    report.version = result.summary?.version;
+    report.version = result.summary?.version || (await readHistory(stack, false))[0]?.version;
     report.verification = await opts.verifier.verify(stack);
     io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);
     return report;
@@ -488,13 +500,13 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     io.out(`==> ${stack.name}: preview${opts.policyPacks?.length ? ` with policy pack ${opts.policyPacks.join(", ")}` : ""}`);
     await withPulumiErrors(stack.name, "preview", () => stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks }));
     // The newest version before this deploy: a failure that recorded no newer update changed nothing to undo.
-    const before = parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(1, 1, false)))[0]?.version ?? 0;
+    const before = (await readHistory(stack, false))[0]?.version ?? 0;
 
     io.out(`==> ${stack.name}: up (commit ${commit ?? "unknown"})`);
     const report: DeployReport = { exitCode: ExitCode.Ok, summary: [] };
     try {
         const result = await stack.up({ message: updateMessage("deploy", commit), onOutput: io.stream, policyPacks: opts.policyPacks });
-        report.version = result.summary?.version;
+        report.version = result.summary?.version || (await readHistory(stack, false))[0]?.version;
         io.out(`==> ${stack.name}: verifying version ${report.version ?? "?"}`);
         report.verification = await opts.verifier.verify(stack);
         io.out(`    ${report.verification.summary}`);
@@ -566,10 +578,28 @@ export function collectDrift(events: readonly EngineEvent[]): DriftedResource[] 
         const meta = event.resOutputsEvent?.metadata;
         if (!meta || !["update", "delete", "replace"].includes(meta.op)) continue;
         if (meta.type === "pulumi:pulumi:Stack" || meta.type.startsWith("pulumi:providers:")) continue;
-        const properties = [...new Set([...(meta.diffs ?? []), ...Object.keys(meta.detailedDiff ?? {})])].sort();
+        let properties = [...new Set([...(meta.diffs ?? []), ...Object.keys(meta.detailedDiff ?? {})])].sort();
+        // Some providers report no diff on refresh: compare the recorded and the live outputs ourselves.
+        if (properties.length === 0 && meta.op !== "delete" && meta.old && meta.new) properties = changedPaths(meta.old.outputs, meta.new.outputs);
         byUrn.set(meta.urn, { urn: meta.urn, type: meta.type, name: meta.urn.split("::").pop() ?? meta.urn, op: meta.op, properties });
     }
     return [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+}
+
+/** Property paths (at most 3 levels deep, at most 12) whose values differ between two output objects. */
+export function changedPaths(before: unknown, after: unknown, prefix = "", depth = 3, out: string[] = []): string[] {
+    if (out.length >= 12) return out;
+    if (JSON.stringify(before) === JSON.stringify(after)) return out;
+    if (depth === 0 || !isObject(before) || !isObject(after)) {
+        out.push(prefix || "(value)");
+        return out;
+    }
+    const b = before as Record<string, unknown>;
+    const a = after as Record<string, unknown>;
+    for (const key of [...new Set([...Object.keys(b), ...Object.keys(a)])].sort()) {
+        changedPaths(b[key], a[key], prefix ? `${prefix}.${key}` : key, depth - 1, out);
+    }
+    return out;
 }
 
 export function formatDrift(drifted: readonly DriftedResource[]): string[] {
@@ -629,7 +659,7 @@ export function formatStatus(records: readonly UpdateRecord[], limit: number): s
 
 export async function status(stack: OpsStack, io: OpsIO, limit: number): Promise<UpdateRecord[]> {
     // Secrets stay encrypted: status shows only image tags and metadata.
-    const records = parseHistory(await withPulumiErrors(stack.name, "stack history", () => stack.history(limit, 1, false)));
+    const records = await readHistory(stack, false);
     if (records.length === 0) io.out(`stack "${stack.name}" has never been updated; deploy it with: npm run deploy -- --stack ${stack.name}`);
     else for (const line of formatStatus(records, limit)) io.out(line);
     return records;

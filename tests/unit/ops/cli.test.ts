@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { COMMANDS, main } from "../../../ops/cli";
 import type { CliDeps } from "../../../ops/commands/command";
-import { ExitCode, OpsError } from "../../../ops/errors";
+import { ExitCode, OpsError, explainPulumiError } from "../../../ops/errors";
 import { REPO_ROOT } from "../../../ops/workspace";
 import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_OLD } from "./fakes";
 
@@ -67,6 +67,20 @@ describe("ops: the CLI", () => {
         };
         assert.equal(await main(["drift", "--stack", "production"], b.d), ExitCode.Unexpected);
         assert.match(b.io.errors.join("\n"), /drift: unexpected error \(stack "production"\): TypeError: boom/);
+    });
+
+    it("a failed Pulumi command is reported by its error lines, naming the stack and what to do", () => {
+        const cliError = new Error(
+            "code: 1\n stdout: Updating (production):\n  + 40 unchanged\n  Outputs: big\n stderr: Command failed with exit code 1: pulumi up --stack production\n" +
+                "error: Missing required configuration variable 'ultramarket:imageTag'\n err?: Error: Command failed with exit code 1: pulumi up",
+        );
+        const e = explainPulumiError("production", "up", cliError);
+        assert.equal(e.exitCode, ExitCode.OperationFailed);
+        assert.equal(e.message.split("\n")[0], 'stack "production": up failed.');
+        assert.match(e.message, /\n {2}error: Missing required configuration variable 'ultramarket:imageTag'\n/);
+        assert.ok(!/Command failed|Outputs: big/.test(e.message), e.message);
+        assert.match(e.message, /What to do: set the missing key \(pulumi config set <key> <value> --stack production\); npm run doctor -- --stack production/);
+        assert.match(explainPulumiError("local", "up", new Error("error: the stack is currently locked by 1 lock(s)")).message, /pulumi cancel --stack local/);
     });
 
     it("drift exits 5 on drift", async () => {

@@ -52,6 +52,16 @@ describe("ops: deploy", () => {
         assert.match(io.text, /FAILED gateway \/health: 503/);
     });
 
+    it("rolls back on a self-managed backend too, where Pulumi records no version numbers", async () => {
+        const { stack, io, code } = newDeploy();
+        stack.diy = true;
+        const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED, PASSED]) });
+        assert.equal(report.exitCode, ExitCode.RolledBack);
+        assert.equal(report.version, 3);
+        assert.deepEqual([report.rollback?.from, report.rollback?.to, report.rollback?.version], [3, 2, 4]);
+        assert.equal(stack.config["ultramarket:imageTag"].value, "1.1.0");
+    });
+
     it("when up itself fails, rolls back the same way", async () => {
         const { stack, io, code } = newDeploy();
         stack.upScript = ["fail", "ok"];

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { ExitCode, OpsError } from "../../../ops/errors";
-import { collectDrift, detectDrift } from "../../../ops/operations";
+import { changedPaths, collectDrift, detectDrift } from "../../../ops/operations";
 import { FakeStack, MemoryIO } from "./fakes";
 
 const urn = (type: string, name: string) => `urn:pulumi:production::ultramarket::ultramarket:apps:Microservice$${type}::${name}`;
@@ -33,6 +33,25 @@ describe("ops: drift", () => {
                 ["delete", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny", []],
             ],
         );
+    });
+
+    it("works out the changed properties itself when the provider reports no diff", () => {
+        const event: EngineEvent = {
+            sequence: 3,
+            timestamp: 0,
+            resOutputsEvent: {
+                metadata: {
+                    op: "update",
+                    urn: urn("kubernetes:apps/v1:Deployment", "user-service"),
+                    type: "kubernetes:apps/v1:Deployment",
+                    provider: "",
+                    old: { outputs: { spec: { replicas: 2, template: { x: 1 } }, metadata: { name: "user-service" } } } as never,
+                    new: { outputs: { spec: { replicas: 5, template: { x: 1 } }, metadata: { name: "user-service" } } } as never,
+                },
+            },
+        };
+        assert.deepEqual(collectDrift([event])[0].properties, ["spec.replicas"]);
+        assert.deepEqual(changedPaths({ a: { b: { c: { d: 1 } } } }, { a: { b: { c: { d: 2 } } } }), ["a.b.c"]);
     });
 
     it("runs refresh --preview-only --expect-no-changes, prints what drifted and exits 5", async () => {

@@ -59,6 +59,8 @@ export class FakeStack implements OpsStack {
     upScript: Array<"ok" | "fail" | "fail-before-start"> = [];
     refreshEvents: EngineEvent[] = [];
     refreshThrows = false;
+    /** Behave like a self-managed (file, S3, ...) backend: history and up summaries carry version 0. */
+    diy = false;
 
     constructor(
         public readonly name: string,
@@ -90,7 +92,7 @@ export class FakeStack implements OpsStack {
         entry.config = JSON.parse(JSON.stringify(this.config));
         this.history_.unshift(entry);
         if (outcome === "fail") throw new Error("code: 255\n stderr: error: 1 error occurred:\n  * resource apps/v1/Deployment cart-service failed to become ready");
-        return { stdout: "", stderr: "", outputs: {}, summary: entry };
+        return { stdout: "", stderr: "", outputs: {}, summary: this.diy ? { ...entry, version: 0 } : entry };
     }
 
     async previewRefresh(opts?: RefreshOptions): Promise<PreviewResult> {
@@ -103,6 +105,7 @@ export class FakeStack implements OpsStack {
     async history(pageSize?: number, page?: number, showSecrets?: boolean): Promise<UpdateSummary[]> {
         this.calls.push({ method: "history", args: [pageSize, page, showSecrets] });
         const all = this.history_.map((h) => JSON.parse(JSON.stringify(h)) as UpdateSummary);
+        if (this.diy) for (const h of all) h.version = 0;
         if (showSecrets === false) {
             for (const h of all) for (const v of Object.values(h.config as Record<string, RecordedConfigValue>)) if (v.secret) delete v.value;
         }

@@ -70,12 +70,20 @@ describe("ops: stack history", () => {
         assert.ok(!lines.join("\n").includes("click-secret"));
     });
 
-    it("status asks the stack for a page of history with secrets kept encrypted", async () => {
+    it("numbers updates 1..n from the oldest when the backend records no versions (self-managed backends say 0)", () => {
+        const cliOrder = [historyEntry({ version: 0, imageTag: "c" }), historyEntry({ version: 0, kind: "refresh" }), historyEntry({ version: 0, imageTag: "a" })];
+        const records = parseHistory(cliOrder);
+        assert.deepEqual(records.map((r) => [r.version, r.kind, r.imageTags.global]), [[3, "update", "c"], [2, "refresh", undefined], [1, "update", "a"]]);
+    });
+
+    it("status reads the whole history with secrets kept encrypted and shows the newest updates", async () => {
         const stack = new FakeStack("production", [{ version: 1, imageTag: "1.0.0" }, { version: 2, imageTag: "1.1.0" }, { version: 3, imageTag: "1.2.0" }]);
+        stack.diy = true;
         const io = new MemoryIO();
-        const records = await status(stack, io, 2);
-        assert.deepEqual(stack.callsTo("history")[0].args, [2, 1, false]);
-        assert.deepEqual(records.map((r) => r.version), [3, 2]);
+        await status(stack, io, 2);
+        assert.deepEqual(stack.callsTo("history")[0].args, [undefined, undefined, false]);
         assert.equal(io.lines.length, 3);
+        assert.match(io.lines[1], /^3\s+update\s+succeeded.*1\.2\.0/);
+        assert.match(io.lines[2], /^2\s+update\s+succeeded.*1\.1\.0/);
     });
 });
