@@ -361,9 +361,11 @@ export class StackOutputVerifier implements Verifier {
 }
 
 /**
- * Accepts `{passed|ok|success: boolean}` or `{status: "passed"|"failed"|...}`, with optional `checks:
- * [{name, passed|ok|status, detail|message}]` or `failures: string[]`. Missing or unknown shapes are "skipped"
- * (with a warning in the summary), so a program without verification never triggers a rollback.
+ * Accepts the program's report (components/checks.ts: `{ok, passed: <count>, failed: [names], checks: [{name,
+ * ok, detail}]}`, or `{status: "skipped"|"pending"}`), and generally `{passed|ok|success: boolean}` or
+ * `{status: "passed"|"failed"|...}` with optional `checks: [{name, passed|ok|status, detail|message}]` or
+ * `failures: string[]`. Missing or unknown shapes are "skipped" (with a warning in the summary), so a program
+ * without verification never triggers a rollback.
  */
 export function interpretVerificationOutput(value: unknown): VerificationReport {
     if (value === undefined || value === null) {
@@ -377,6 +379,10 @@ export function interpretVerificationOutput(value: unknown): VerificationReport 
     const listed = Array.isArray(report.failures) ? (report.failures as unknown[]).map(String) : [];
     const failures = [...failedChecks, ...listed];
     const overall = passedFlag(report);
+    if (overall === undefined && typeof report.status === "string" && checks.length === 0) {
+        // The program says it did not verify (e.g. {status: "skipped", reason}, or "pending" before the check ran).
+        return { status: "skipped", summary: `verification ${report.status}${typeof report.reason === "string" ? `: ${report.reason}` : ""}`, failures: [] };
+    }
     if (overall === undefined && checks.length === 0 && listed.length === 0) {
         return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output has no passed/status field; treated as not verified`, failures: [] };
     }

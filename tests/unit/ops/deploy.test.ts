@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { summarize } from "../../../components/checks";
 import { ExitCode } from "../../../ops/errors";
 import { deploy, interpretVerificationOutput, StackOutputVerifier, updateMessage } from "../../../ops/operations";
 import { FAILED, FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
@@ -146,6 +147,24 @@ describe("ops: reading the verification report", () => {
         assert.deepEqual(r.failures, ["gateway /health: 503"]);
         assert.deepEqual(interpretVerificationOutput({ status: "failed", failures: ["rate limit: no 429"] }).failures, ["rate limit: no 429"]);
         assert.equal(interpretVerificationOutput({ passed: false }).status, "failed");
+    });
+
+    it("reads the report the program exports (components/checks.ts summarize, plus its plan)", () => {
+        const checks = [
+            { name: "health: api-gateway", category: "health" as const, ok: true, detail: "200 in 12 ms" },
+            { name: "tls: api.ultramarket.uz", category: "tls" as const, ok: false, detail: "certificate expires in 3 days" },
+        ];
+        const failed = interpretVerificationOutput({ ...summarize(checks), plan: { hosts: {} } });
+        assert.equal(failed.status, "failed");
+        assert.deepEqual(failed.failures, ["tls: api.ultramarket.uz: certificate expires in 3 days"]);
+        assert.equal(failed.summary, "verification failed (1/2 checks passed)");
+        assert.equal(interpretVerificationOutput({ ...summarize([checks[0]]), plan: {} }).status, "passed");
+        assert.deepEqual(interpretVerificationOutput({ status: "skipped", reason: "ultramarket:verifyDeployment is false" }), {
+            status: "skipped",
+            summary: "verification skipped: ultramarket:verifyDeployment is false",
+            failures: [],
+        });
+        assert.equal(interpretVerificationOutput({ status: "pending", plan: {} }).status, "skipped");
     });
 
     it("treats a missing or unreadable report as not verified, never as a failure", () => {
