@@ -25,6 +25,8 @@ export interface RuleGroup {
 export interface AlertRuleOptions {
     /** The platform namespace, as PromQL sees it (every expression is scoped to it). */
     namespace: string;
+    /** The deployed apps' Service names: a service with no scrape target at all is down too. */
+    services: readonly string[];
     dataStores: readonly DataStoreName[];
     /** Where the runbook lives; each alert links to `<base>#<alert name in lower case>`. */
     runbookBaseUrl: string;
@@ -76,7 +78,15 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
                 "High error rate detected",
                 "{{ $labels.service }} answers {{ $value | humanize }} 5xx responses per second (runbook threshold: 0.1/s for 2 minutes).",
             ),
-            rule("ServiceDown", "critical", `up${inNamespace(ns)} == 0`, "1m", "Service is down", "Service {{ $labels.service }} is down: Prometheus cannot scrape {{ $labels.instance }} for 1 minute."),
+            rule(
+                "ServiceDown",
+                "critical",
+                // Down = no target of the service answers, or it has no target left (absent() keeps the service label).
+                [`sum by (namespace, service) (up${inNamespace(ns)}) == 0`, ...o.services.map((s) => `absent(up${inNamespace(ns, `service="${s}"`)})`)].join(" or "),
+                "1m",
+                "Service is down",
+                "Service {{ $labels.service }} is down: Prometheus has scraped none of its pods for 1 minute.",
+            ),
             rule(
                 "HighLatencyP95",
                 "warning",

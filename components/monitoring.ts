@@ -81,7 +81,7 @@ export class Monitoring extends pulumi.ComponentResource {
         const child: pulumi.ComponentResourceOptions = { parent: this };
         this.alertRules = new AlertRules(
             "alert-rules",
-            { objectNamespace: args.namespace, namespace: args.namespaceName, dataStores: args.dataStores, runbookBaseUrl: args.runbookBaseUrl, release: args.release, dependsOn },
+            { objectNamespace: args.namespace, namespace: args.namespaceName, services: args.apps.map((a) => a.name), dataStores: args.dataStores, runbookBaseUrl: args.runbookBaseUrl, release: args.release, dependsOn },
             child,
         );
         this.serviceMonitors = new ServiceMonitors("service-monitors", { namespace: args.namespace, apps: args.apps, release: args.release, dependsOn }, child);

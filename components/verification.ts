@@ -44,6 +44,9 @@ export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; com
     },
 };
 
+/** The name (and selector label) of a data store's verification Job: NetworkPolicies must let it reach the store. */
+export const verificationJobName = (store: DataStoreName) => `verify-${store}`;
+
 /** How the post-deploy step runs the outside-in checks: the same runner as `npm run verify`. */
 export const VERIFY_COMMAND = "node --require ts-node/register/transpile-only scripts/verify.ts --plan-env ULTRAMARKET_VERIFY_PLAN";
 
@@ -79,9 +82,9 @@ export class DeploymentVerification extends pulumi.ComponentResource {
         for (const store of Object.keys(DATA_STORE_CHECKS) as DataStoreName[]) {
             const check = DATA_STORE_CHECKS[store];
             const spec = DATA_STORE_SPECS[store];
-            const meta = labels(`verify-${store}`, "verification");
+            const meta = labels(verificationJobName(store), "verification");
             this.dataStoreJobs[store] = new k8s.batch.v1.Job(
-                `verify-${store}`,
+                verificationJobName(store),
                 {
                     metadata: { namespace: args.namespace, labels: meta },
                     spec: {

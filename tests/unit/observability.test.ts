@@ -17,7 +17,7 @@ const MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
 const CM = "kubernetes:core/v1:ConfigMap";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 
-const groups = alertRuleGroups({ namespace: NS, dataStores: DATA_STORE_NAMES, runbookBaseUrl: "https://docs.example/observability.md" });
+const groups = alertRuleGroups({ namespace: NS, services: ["api-gateway", "auth-service"], dataStores: DATA_STORE_NAMES, runbookBaseUrl: "https://docs.example/observability.md" });
 const alerts = groups.flatMap((g) => g.rules).filter((r): r is AlertRule => "alert" in r);
 const recordings = groups.flatMap((g) => g.rules).filter((r): r is RecordingRule => "record" in r);
 const alert = (name: string) => {
@@ -35,9 +35,12 @@ describe("alert rules (PrometheusRule)", () => {
         assert.match(a.annotations.description, /\{\{ \$value/);
     });
 
-    it("keeps the runbook's ServiceDown: up == 0 for 1 minute, critical, naming the service", () => {
+    it("keeps the runbook's ServiceDown: up == 0 for 1 minute, critical, per service, also when a service has no target", () => {
         const a = alert("ServiceDown");
-        assert.equal(a.expr, `up{namespace="${NS}"} == 0`);
+        assert.equal(
+            a.expr,
+            `sum by (namespace, service) (up{namespace="${NS}"}) == 0 or absent(up{namespace="${NS}",service="api-gateway"}) or absent(up{namespace="${NS}",service="auth-service"})`,
+        );
         assert.equal(a.for, "1m");
         assert.equal(a.labels.severity, "critical");
         assert.match(a.annotations.description, /\{\{ \$labels\.service \}\}/);
@@ -195,6 +198,8 @@ describe("Monitoring component on the mock monitor", () => {
         assert.equal(rule.inputs.metadata.labels.release, "kps");
         assert.equal(rule.inputs.metadata.namespace, NS);
         assert.deepEqual(rule.inputs.spec.groups.map((g: RuleGroup) => g.name), ["ultramarket.recording", "ultramarket-alerts", "ultramarket-slo", "ultramarket-infrastructure"]);
+        const serviceDown = rule.inputs.spec.groups.flatMap((g: RuleGroup) => g.rules).find((r: any) => r.alert === "ServiceDown");
+        for (const app of CATALOG.filter((a) => a.enabledByDefault)) assert.ok(serviceDown.expr.includes(`service="${app.name}"`), `ServiceDown covers ${app.name}`);
     });
 
     it("creates a ServiceMonitor per deployed app, labelled release: <prometheusRelease>", async () => {
