@@ -469,9 +469,17 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     io.out(`==> ${stack.name}: up with the config of version ${report.to}`);
     const commit = await opts.code.head();
     const message = updateMessage("rollback", commit, { to: report.to, from: report.from, reason: opts.reason });
-    const result = await withPulumiErrors(stack.name, "up (rollback)", () =>
-        stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks }),
-    );
+    let result: UpResult;
+    try {
+        result = await stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks });
+    } catch (err) {
+        const e = explainPulumiError(stack.name, "up (rollback)", err);
+        throw new OpsError(
+            e.exitCode,
+            `${e.message}\nPulumi.${stack.name}.yaml already holds version ${report.to}'s config: fix the cause and re-run ` +
+                `npm run rollback -- --stack ${stack.name} --to ${report.to}, or undo the config change with: git checkout -- Pulumi.${stack.name}.yaml`,
+        );
+    }
     report.version = result.summary?.version || (await readHistory(stack, false))[0]?.version;
     report.verification = await opts.verifier.verify(stack);
     io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);

@@ -174,6 +174,15 @@ describe("ops: rollback command", () => {
         assert.match(io.text, /--force: not checking that the program matches commit 1{40}/);
     });
 
+    it("when up fails after the config was restored, says so and how to retry or undo", async () => {
+        const stack = new FakeStack("production", history);
+        stack.upScript = ["fail"];
+        const err = await refusal(rollback({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]) }));
+        assert.equal(err.exitCode, ExitCode.OperationFailed);
+        assert.match(err.message, /stack "production": up \(rollback\) failed/);
+        assert.match(err.message, /Pulumi\.production\.yaml already holds version 1's config: .*npm run rollback -- --stack production --to 1.*git checkout -- Pulumi\.production\.yaml/s);
+    });
+
     it("a secret in a failing config write never reaches the error message", async () => {
         const stack = new FakeStack("production", history);
         stack.setAllConfigJson = async (json: string) => {
