@@ -1,6 +1,7 @@
 // Alerts, ServiceMonitors and dashboards: derived from the catalog, scoped to the platform, loadable
 // by kube-prometheus-stack; and the switch that skips them when the operator is absent.
 import { strict as assert } from "assert";
+import { parser as promql } from "@prometheus-io/lezer-promql";
 import { AlertRule, alertRuleGroups, RecordingRule, RuleGroup } from "../../components/alerts";
 import { AppSpec, CATALOG } from "../../components/catalog";
 import { dataStoresDashboard, platformOverviewDashboard } from "../../components/dashboards";
@@ -124,6 +125,34 @@ describe("ServiceMonitors", () => {
 });
 
 const ids = (panels: any[]) => panels.map((p) => p.id);
+
+/** Syntax errors the Prometheus project's own PromQL grammar (as used by its UI) finds in an expression. */
+function promqlErrors(expr: string): string[] {
+    const errors: string[] = [];
+    promql.parse(expr).iterate({
+        enter: (n) => {
+            if (n.type.isError) errors.push(`at ${n.from}: "${expr.slice(Math.max(0, n.from - 20), n.to + 20)}"`);
+        },
+    });
+    return errors;
+}
+
+describe("PromQL syntax (Prometheus's lezer grammar)", () => {
+    it("finds errors in a broken expression (the check itself works)", () => {
+        assert.notDeepEqual(promqlErrors('sum by (service) (rate(http_requests_total{status=~"5.."}[5m]) > 0.1 and'), []);
+        assert.notDeepEqual(promqlErrors("rate(http_requests_total[5m]"), []);
+    });
+
+    it("parses every alerting and recording expression", () => {
+        for (const r of [...alerts, ...recordings]) assert.deepEqual(promqlErrors(r.expr), [], r.expr);
+    });
+
+    it("parses every dashboard query", () => {
+        for (const d of [platformOverviewDashboard(NS, CATALOG), dataStoresDashboard(NS, DATA_STORE_NAMES)]) {
+            for (const p of d.panels) for (const t of p.targets ?? []) assert.deepEqual(promqlErrors(t.expr), [], `${p.title}: ${t.expr}`);
+        }
+    });
+});
 
 describe("Grafana dashboards", () => {
     const overview = platformOverviewDashboard(NS, CATALOG);
