@@ -97,7 +97,8 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
     const p95 = (by: string, ...m: string[]) => `histogram_quantile(0.95, sum by (le${by}) (rate(${METRICS.duration}_bucket${sel(...m)}[5m])))`;
 
     l.row("Platform (success criteria)");
-    l.panel({ title: "Requests per second", type: "stat", unit: "reqps", w: 6, h: 5, redBelow: SUCCESS_CRITERIA.minThroughputRps, targets: [{ expr: `sum(rate(${METRICS.requests}${sel()}[5m]))`, legendFormat: "req/s" }] });
+    // Live traffic, not capacity: the > 10 000 req/s criterion is what the k6 load test proves, so no red here.
+    l.panel({ title: "Requests per second", type: "stat", unit: "reqps", w: 6, h: 5, targets: [{ expr: `sum(rate(${METRICS.requests}${sel()}[5m]))`, legendFormat: "req/s" }] });
     l.panel({ title: "Error ratio (5xx)", type: "stat", unit: "percentunit", w: 6, h: 5, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: errRatio(""), legendFormat: "errors" }] });
     l.panel({ title: "p95 latency", type: "stat", unit: "s", w: 6, h: 5, redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000, targets: [{ expr: p95(""), legendFormat: "p95" }] });
     l.panel({ title: "Services up", type: "stat", unit: "short", w: 6, h: 5, targets: [{ expr: `sum(up${sel()})`, legendFormat: "up" }, { expr: `count(up${sel()})`, legendFormat: "targets" }] });
