@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DATA_STORE_PASSWORD_KEY, DataStoreName } from "./catalog";
 import { VerificationPlan, VerificationReport } from "./checks";
 import { DATA_STORE_SPECS } from "./datastores";
-import { labels } from "./labels";
+import { labels, selectorLabels } from "./labels";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
 
 /**
@@ -83,6 +83,16 @@ export class DeploymentVerification extends pulumi.ComponentResource {
             const check = DATA_STORE_CHECKS[store];
             const spec = DATA_STORE_SPECS[store];
             const meta = labels(verificationJobName(store), "verification");
+            // The namespace denies all traffic by default: open exactly this check's path (policies add up).
+            const peer = (name: string) => [{ podSelector: { matchLabels: selectorLabels(name) } }];
+            const port = [{ protocol: "TCP", port: spec.port }];
+            const policies = [
+                { name: `allow-${verificationJobName(store)}`, spec: { podSelector: { matchLabels: selectorLabels(verificationJobName(store)) }, policyTypes: ["Egress"], egress: [{ to: peer(store), ports: port }] } },
+                { name: `allow-${store}-from-verification`, spec: { podSelector: { matchLabels: selectorLabels(store) }, policyTypes: ["Ingress"], ingress: [{ from: peer(verificationJobName(store)), ports: port }] } },
+            ];
+            const policyResources = policies.map(
+                (p) => new k8s.networking.v1.NetworkPolicy(p.name, { metadata: { name: p.name, namespace: args.namespace, labels: labels(verificationJobName(store), "verification") }, spec: p.spec }, { parent: this }),
+            );
             this.dataStoreJobs[store] = new k8s.batch.v1.Job(
                 verificationJobName(store),
                 {
@@ -120,7 +130,7 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                         },
                     },
                 },
-                after,
+                { ...after, dependsOn: [...args.dependsOn, ...policyResources] },
             );
         }
 

@@ -260,6 +260,23 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
         assert.deepEqual(jobs.find((j) => j.name === "verify-postgres")!.inputs.spec.template.spec.containers[0].command.slice(0, 3), ["psql", "-h", "$(DATASTORE_HOST)"]);
     });
 
+    it("opens exactly each check's path through the default-deny network: its pods to its store's port", () => {
+        const policies = byType(regs, "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+        for (const store of DATA_STORE_NAMES) {
+            const egress = policies.find((p) => p.inputs.metadata.name === `allow-verify-${store}`)!;
+            assert.deepEqual(egress.inputs.spec.podSelector.matchLabels["app.kubernetes.io/name"], `verify-${store}`);
+            assert.deepEqual(egress.inputs.spec.policyTypes, ["Egress"]);
+            assert.equal(egress.inputs.spec.egress.length, 1);
+            assert.equal(egress.inputs.spec.egress[0].to[0].podSelector.matchLabels["app.kubernetes.io/name"], store);
+            const ingress = policies.find((p) => p.inputs.metadata.name === `allow-${store}-from-verification`)!;
+            assert.equal(ingress.inputs.spec.podSelector.matchLabels["app.kubernetes.io/name"], store);
+            assert.equal(ingress.inputs.spec.ingress[0].from[0].podSelector.matchLabels["app.kubernetes.io/name"], `verify-${store}`);
+            assert.deepEqual(ingress.inputs.spec.ingress[0].ports, egress.inputs.spec.egress[0].ports);
+            const job = byType(regs, "kubernetes:batch/v1:Job").find((j) => j.name === `verify-${store}`)!;
+            assert.ok(job.dependencies.includes(egress.urn) && job.dependencies.includes(ingress.urn), "the Job starts once its path is open");
+        }
+    });
+
     it("gives the Jobs their passwords only by reference to the Secret, never on a command line", () => {
         for (const j of byType(regs, "kubernetes:batch/v1:Job").filter((x) => x.name.startsWith("verify-"))) {
             const c = j.inputs.spec.template.spec.containers[0];
