@@ -67,9 +67,9 @@ export interface AppSpec {
     externalEgress: boolean;
 }
 
-const SMALL: Resources = { cpuRequest: "100m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi" };
+const SMALL: Resources = { cpuRequest: "200m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi" };
 const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi" };
-const FRONTEND: Resources = { cpuRequest: "50m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi" };
+const FRONTEND: Resources = { cpuRequest: "100m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi" };
 
 type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "externalEgress";
 type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | Defaulted> & Partial<Pick<AppSpec, Defaulted>>;

@@ -82,7 +82,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         // The runbook's `redis-cli ping`; redis-cli exits 0 on NOAUTH, so insist on PONG.
         readiness: sh("redis-cli ping | grep -q PONG"),
         liveness: sh("redis-cli ping | grep -q PONG"),
-        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "1Gi" },
+        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi" },
         url: (host, port) => `redis://${host}:${port}`,
     },
     elasticsearch: {
