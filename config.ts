@@ -121,6 +121,7 @@ const plainSchema = z.strictObject({
     analyticsEnabled: bool.default(true),
     ingressClassName: z.string().regex(DNS_LABEL, "must be an IngressClass name").default("nginx"),
     tlsIssuer: z.string().regex(DNS_LABEL, "must be a cert-manager ClusterIssuer name").default("letsencrypt-prod"),
+    certManager: bool.default(true),
     ingressControllerNamespace: z.string().regex(DNS_LABEL, "must be the ingress controller's namespace").default("ingress-nginx"),
     installIngressController: bool.default(false),
     ingressControllerChart: chart("https://kubernetes.github.io/ingress-nginx", "4.11.3"),
@@ -185,7 +186,7 @@ export interface PlatformConfig {
     >;
     storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
     protectData: boolean;
-    ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
+    ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "certManager" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
     monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace" | "runbookBaseUrl">;
     verification: Pick<Plain, "verifyDeployment" | "loadTest">;
 }
@@ -389,6 +390,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         ingress: {
             ingressClassName: plain.ingressClassName,
             tlsIssuer: plain.tlsIssuer,
+            certManager: plain.certManager,
             ingressControllerNamespace: plain.ingressControllerNamespace,
             installIngressController: plain.installIngressController,
             ingressControllerChart: plain.ingressControllerChart,

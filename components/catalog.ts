@@ -43,7 +43,8 @@ export interface AppSpec {
     /** Container port serving HTTP (health, API and /metrics). */
     port: number;
     healthPath: string;
-    metricsPath: string;
+    /** Prometheus metrics on the app port; unset for apps that serve none (the static frontends). */
+    metricsPath?: string;
     /**
      * How the outside world reaches the app: a path prefix behind api-gateway (`/auth` answers
      * on `api.<domain>/auth/...`), or a host for the edge apps.
@@ -79,7 +80,7 @@ function app(e: Entry): AppSpec {
     const context = frontend ? `frontend/${e.name}/` : `microservices/${e.group}/${e.name}/`;
     return {
         healthPath: "/health",
-        metricsPath: "/metrics",
+        metricsPath: frontend ? undefined : "/metrics",
         enabledByDefault: true,
         maxReplicas: Math.max(e.replicas * 5, 10),
         migrations: false,

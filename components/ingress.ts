@@ -87,9 +87,14 @@ export class EdgeControllers extends pulumi.ComponentResource {
     }
 }
 
-/** One Ingress per public host: TLS from cert-manager, rate limiting, CORS and security headers. */
+/**
+ * One Ingress per public host: TLS (a cert-manager Certificate from tlsIssuer, or a Secret `<app>-tls`
+ * the operator provides when certManager is off), rate limiting, CORS and security headers.
+ */
 export class EdgeIngress extends pulumi.ComponentResource {
     public readonly ingresses: k8s.networking.v1.Ingress[] = [];
+    /** cert-manager Certificates, each awaited until issued (empty when certManager is off). */
+    public readonly certificates: k8s.apiextensions.CustomResource[] = [];
     public readonly urls: Record<string, string> = {};
 
     constructor(name: string, args: EdgeIngressArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -102,7 +107,28 @@ export class EdgeIngress extends pulumi.ComponentResource {
         for (const app of args.apps) {
             if (app.route.kind !== "host") continue;
             const host = args.hosts[app.route.host];
+            const secretName = `${app.name}-tls`;
             this.urls[app.name] = `https://${host}`;
+            if (args.ingress.certManager) {
+                // An explicit Certificate, awaited until Ready, so nothing downstream runs before TLS works.
+                this.certificates.push(
+                    new k8s.apiextensions.CustomResource(
+                        `${app.name}-tls`,
+                        {
+                            apiVersion: "cert-manager.io/v1",
+                            kind: "Certificate",
+                            metadata: {
+                                name: secretName,
+                                namespace: args.namespace,
+                                labels: labels(app.name, app.group === "frontend" ? "frontend" : "api"),
+                                annotations: { "pulumi.com/waitFor": "condition=Ready" },
+                            },
+                            spec: { secretName, dnsNames: [host], issuerRef: { kind: "ClusterIssuer", name: args.ingress.tlsIssuer } },
+                        },
+                        { parent: this, dependsOn: args.controllers },
+                    ),
+                );
+            }
             this.ingresses.push(
                 new k8s.networking.v1.Ingress(
                     app.name,
@@ -112,7 +138,6 @@ export class EdgeIngress extends pulumi.ComponentResource {
                             namespace: args.namespace,
                             labels: labels(app.name, app.group === "frontend" ? "frontend" : "api"),
                             annotations: {
-                                "cert-manager.io/cluster-issuer": args.ingress.tlsIssuer,
                                 "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
                                 "nginx.ingress.kubernetes.io/limit-rpm": String(requestsPerMinute(args.rateLimit)),
                                 "nginx.ingress.kubernetes.io/enable-cors": "true",
@@ -125,7 +150,7 @@ export class EdgeIngress extends pulumi.ComponentResource {
                         },
                         spec: {
                             ingressClassName: args.ingress.ingressClassName,
-                            tls: [{ hosts: [host], secretName: `${app.name}-tls` }],
+                            tls: [{ hosts: [host], secretName }],
                             rules: [
                                 {
                                     host,

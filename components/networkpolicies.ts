@@ -34,9 +34,9 @@ export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStore
             app.route.kind === "host"
                 ? { from: [inNamespace(args.ingressControllerNamespace)], ports: [tcp(app.port)] }
                 : { from: [pods(GATEWAY)], ports: [tcp(app.port)] },
-            // Prometheus scrapes the metrics path on the app port.
-            { from: [inNamespace(args.monitoringNamespace)], ports: [tcp(app.port)] },
         ];
+        // Prometheus scrapes the metrics path on the app port.
+        if (app.metricsPath) from.push({ from: [inNamespace(args.monitoringNamespace)], ports: [tcp(app.port)] });
         const egress = storeEgress(app);
         if (app.name === GATEWAY) for (const target of gatewayRouted) egress.push({ to: [pods(target.name)], ports: [tcp(target.port)] });
         if (app.externalEgress) egress.push({ to: [INTERNET], ports: [tcp(443), tcp(587)] });

@@ -103,7 +103,8 @@ export function buildPlatform(cfg: PlatformConfig) {
         {
             namespace: namespace.name,
             namespaceName: cfg.namespace,
-            apps: cfg.apps,
+            // Only apps that serve metrics are scraped, graphed and alerted on.
+            apps: cfg.apps.filter((a) => a.metricsPath !== undefined),
             dataStores: DATA_STORE_NAMES,
             prometheusOperator: cfg.monitoring.prometheusOperator,
             release: cfg.monitoring.prometheusRelease,
@@ -116,7 +117,7 @@ export function buildPlatform(cfg: PlatformConfig) {
     );
 
     // Post-deploy steps run after everything rolled out, and again whenever what was deployed changes.
-    const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ingresses];
+    const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ingresses, ...edge.certificates];
     const trigger = pulumi.all(apps.imageRefs).apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts }));
     const verification = cfg.verification.verifyDeployment
         ? new DeploymentVerification(

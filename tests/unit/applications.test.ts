@@ -163,8 +163,12 @@ describe("production stack: the applications", () => {
             assert.equal(ing.inputs.spec.rules[0].host, host);
             assert.deepEqual(ing.inputs.spec.tls[0].hosts, [host]);
             assert.equal(ing.inputs.spec.rules[0].http.paths[0].backend.service.name, app);
-            assert.equal(ing.inputs.metadata.annotations["cert-manager.io/cluster-issuer"], "letsencrypt-prod");
             assert.equal(ing.inputs.spec.ingressClassName, "nginx");
+            const cert = named(regs, "kubernetes:cert-manager.io/v1:Certificate", `${app}-tls`);
+            assert.deepEqual(cert.inputs.spec.dnsNames, [host]);
+            assert.equal(cert.inputs.spec.secretName, ing.inputs.spec.tls[0].secretName);
+            assert.deepEqual(cert.inputs.spec.issuerRef, { kind: "ClusterIssuer", name: "letsencrypt-prod" });
+            assert.equal(cert.inputs.metadata.annotations["pulumi.com/waitFor"], "condition=Ready", "the update waits until the certificate is issued");
         }
     });
 
@@ -176,6 +180,16 @@ describe("production stack: the applications", () => {
         const headers = named(regs, "kubernetes:core/v1:ConfigMap", "security-headers").inputs.data;
         assert.deepEqual(headers, SECURITY_HEADERS);
         assert.match(headers["Strict-Transport-Security"], /max-age=\d+/);
+    });
+
+    it("scrapes, and admits Prometheus to, only the apps that serve metrics", () => {
+        const monitors = byType(regs, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor").map((m) => m.inputs.metadata.name);
+        assert.ok(monitors.some((m) => m.includes("order-service")));
+        assert.ok(!monitors.some((m) => m.includes("web-app")), "the static frontends serve no /metrics");
+        const fromMonitoring = (app: string) =>
+            named(regs, NP, `allow-${app}`).inputs.spec.ingress.some((r: any) => r.from.some((p: any) => p.namespaceSelector?.matchLabels["kubernetes.io/metadata.name"] === "ultramarket-monitoring"));
+        assert.ok(fromMonitoring("order-service"));
+        assert.ok(!fromMonitoring("web-app"));
     });
 
     it("installs no ingress controller or cert-manager unless asked", () => {
@@ -216,6 +230,12 @@ describe("applications under other settings", () => {
         assert.equal(named(regs, ING, "mobile-app").inputs.spec.rules[0].host, "m.ultramarket.uz");
     });
 
+    it("leaves certificates to the operator when certManager is off", async () => {
+        const { registrations: regs } = await evaluatePlatform("staging", { certManager: "false" });
+        assert.equal(byType(regs, "kubernetes:cert-manager.io/v1:Certificate").length, 0);
+        assert.equal(named(regs, ING, GATEWAY).inputs.spec.tls[0].secretName, "api-gateway-tls");
+    });
+
     it("installs ingress-nginx and cert-manager from the configured charts, before the Ingresses", async () => {
         const { registrations: regs } = await evaluatePlatform("staging", { installIngressController: "true", installCertManager: "true", certManagerChart: '{"version":"v1.15.0"}' });
         const releases = byType(regs, "kubernetes:helm.sh/v3:Release");
@@ -223,6 +243,7 @@ describe("applications under other settings", () => {
         assert.equal(releases.find((r) => r.inputs.chart === "cert-manager")!.inputs.version, "v1.15.0");
         assert.equal(releases.find((r) => r.inputs.chart === "ingress-nginx")!.inputs.values.controller.config["limit-req-status-code"], "429");
         for (const ing of byType(regs, ING)) for (const rel of releases) assert.ok(dependsOnUrn(ing, rel), `${ing.name} waits for ${rel.inputs.chart}`);
+        for (const cert of byType(regs, "kubernetes:cert-manager.io/v1:Certificate")) assert.ok(releases.every((rel) => dependsOnUrn(cert, rel)), `${cert.name} waits for cert-manager`);
     });
 
     it("adding one catalog entry adds every per-service object", async () => {

@@ -20,11 +20,12 @@ describe("production stack: observability and post-deploy verification", () => {
         regs = ev.registrations;
     });
 
-    it("creates the alert rules for kube-prometheus-stack's release and a ServiceMonitor per deployed app", () => {
+    it("creates the alert rules for kube-prometheus-stack's release and a ServiceMonitor per deployed app that serves metrics", () => {
         const [rule] = byType(regs, RULE);
         assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
         assert.equal(rule.inputs.metadata.namespace, "ultramarket-production");
-        assert.deepEqual(byType(regs, MONITOR).map((m) => m.inputs.metadata.name).sort(), ev.config.apps.map((a) => a.name).sort());
+        assert.deepEqual(byType(regs, MONITOR).map((m) => m.inputs.metadata.name).sort(), ev.config.apps.filter((a) => a.metricsPath).map((a) => a.name).sort());
+        assert.ok(byType(regs, MONITOR).length >= 17, "every service is scraped");
     });
 
     it("creates the Grafana dashboards in ConfigMaps the sidecar loads", () => {
@@ -32,11 +33,12 @@ describe("production stack: observability and post-deploy verification", () => {
         assert.equal(dashboards.length, 2);
     });
 
-    it("verifies after every Deployment, migration Job and Ingress has rolled out", () => {
+    it("verifies after every Deployment, migration Job, Ingress and certificate has rolled out", () => {
         const verify = command(regs, "verify-deployment");
         assert.ok(verify, "the verification command is registered");
-        const ready = regs.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:networking.k8s.io/v1:Ingress"].includes(r.type) || (r.type === "kubernetes:batch/v1:Job" && r.name.endsWith("-migrate")));
-        assert.ok(ready.length >= ev.config.apps.length + 2, `${ready.length} readiness resources`);
+        const readyTypes = ["kubernetes:apps/v1:Deployment", "kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:cert-manager.io/v1:Certificate"];
+        const ready = regs.filter((r) => readyTypes.includes(r.type) || (r.type === "kubernetes:batch/v1:Job" && r.name.endsWith("-migrate")));
+        assert.ok(ready.length >= ev.config.apps.length + 2 + 3, `${ready.length} readiness resources`);
         for (const r of ready) assert.ok(verify.dependencies.includes(r.urn), `verification waits for ${r.type} ${r.name}`);
         const plan = JSON.parse(verify.inputs.environment.ULTRAMARKET_VERIFY_PLAN) as VerificationPlan;
         assert.equal(plan.health[0].url, "https://api.ultramarket.uz/health");
