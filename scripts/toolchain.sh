@@ -80,6 +80,17 @@ run_step() {
   log "built $piece in $((end - start))s"
 }
 
+# reuse_from_path <binary> <expected substring of its version output> <version args...>: links a binary
+# found on PATH (outside our cache) into $BIN when it reports the pinned version.
+reuse_from_path() {
+  local bin="$1" want="$2" found; shift 2
+  found=$(command -v "$bin" 2>/dev/null) || return 1
+  [[ "$found" != "$BIN/$bin" ]] || return 1
+  "$found" "$@" 2>&1 | grep -qF -- "$want" || return 1
+  ln -sf "$found" "$BIN/$bin"
+  log "$bin: reusing $found ($want)"
+}
+
 go_required() {
   command -v go >/dev/null 2>&1 || die "Go is required to build the toolchain (apt-get install golang or use the machine's Go 1.26)"
 }
@@ -93,6 +104,7 @@ build_pulumi() {
     ln -sf "$(command -v pulumi)" "$BIN/pulumi"; stamp_set pulumi "$key"; log "pulumi v$PULUMI_VERSION: reusing $(command -v pulumi)"; return 0
   fi
   go_required
+  [[ -L "$BIN/pulumi" ]] && rm -f "$BIN/pulumi"
   local dir="$SRC/pulumi-cli"
   mkdir -p "$dir"
   cat > "$dir/go.mod" <<EOF
@@ -162,7 +174,7 @@ build_provider_kubernetes() {
       -o '$BIN/pulumi-resource-kubernetes' ./cmd/pulumi-resource-kubernetes
     PULUMI_HOME='$PULUMI_HOME' PULUMI_SKIP_UPDATE_CHECK=true '$BIN/pulumi' plugin install resource kubernetes '$K8S_PROVIDER_PLUGIN_VERSION' \
       --file '$BIN/pulumi-resource-kubernetes' --reinstall
-    rm -rf '$dir'" || return 1
+    rm -rf '$dir' '$BIN/pulumi-resource-kubernetes'" || return 1
   stamp_set provider-kubernetes "$key"
 }
 
@@ -173,7 +185,14 @@ build_kubernetes() {
   local all=1 b
   for b in "${bins[@]}"; do [[ -x "$BIN/$b" ]] || all=0; done
   if stamp_ok kubernetes "$key" && [[ $all == 1 ]]; then log "kubernetes v$KUBERNETES_VERSION binaries: cached"; return 0; fi
+  if reuse_from_path kube-apiserver "Kubernetes v$KUBERNETES_VERSION" --version \
+     && reuse_from_path kube-controller-manager "Kubernetes v$KUBERNETES_VERSION" --version \
+     && reuse_from_path kube-scheduler "Kubernetes v$KUBERNETES_VERSION" --version \
+     && reuse_from_path kubectl "Client Version: v$KUBERNETES_VERSION" version --client; then
+    stamp_set kubernetes "$key"; return 0
+  fi
   go_required
+  for b in "${bins[@]}"; do [[ -L "$BIN/$b" ]] && rm -f "$BIN/$b"; done  # never write through a link to a PATH binary
   local dir="$SRC/kubernetes" minor="${KUBERNETES_VERSION#*.}"; minor="${minor%%.*}"
   mkdir -p "$dir"
   local ver="v0.${KUBERNETES_VERSION#*.}"
@@ -206,10 +225,12 @@ build_kubernetes() {
 build_kine() {
   local key="kine $KINE_VERSION"
   if stamp_ok kine "$key" && [[ -x "$BIN/kine" ]]; then log "kine $KINE_VERSION: cached"; return 0; fi
+  if reuse_from_path kine "kine version $KINE_VERSION" --version; then stamp_set kine "$key"; return 0; fi
   go_required
+  [[ -L "$BIN/kine" ]] && rm -f "$BIN/kine"
   command -v gcc >/dev/null 2>&1 || die "kine's sqlite driver needs a C compiler (apt-get install gcc)"
   run_step kine "github.com/k3s-io/kine@$KINE_VERSION" bash -c "
-    GOBIN='$BIN' CGO_ENABLED=1 go install -trimpath -ldflags '$GO_LDFLAGS_BASE' github.com/k3s-io/kine@$KINE_VERSION" || return 1
+    GOBIN='$BIN' CGO_ENABLED=1 go install -trimpath -ldflags '$GO_LDFLAGS_BASE -X github.com/k3s-io/kine/pkg/version.Version=$KINE_VERSION -X github.com/k3s-io/kine/pkg/version.GitCommit=release' github.com/k3s-io/kine@$KINE_VERSION" || return 1
   stamp_set kine "$key"
 }
 
@@ -217,10 +238,13 @@ build_kine() {
 build_kwok() {
   local key="kwok $KWOK_VERSION"
   if stamp_ok kwok "$key" && [[ -x "$BIN/kwok" && -d "$TOOLCHAIN_DIR/kwok-stages" ]]; then log "kwok $KWOK_VERSION: cached"; return 0; fi
-  go_required
+  go_required  # the stage files come from the module even when a kwok binary is reused from PATH
+  local reuse=0
+  [[ -L "$BIN/kwok" ]] && rm -f "$BIN/kwok"
+  reuse_from_path kwok "kwok version $KWOK_VERSION" --version && reuse=1
   run_step kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" bash -c "
     set -e
-    GOBIN='$BIN' go install -trimpath -ldflags '$GO_LDFLAGS_BASE' sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
+    [ $reuse = 1 ] || GOBIN='$BIN' go install -trimpath -ldflags '$GO_LDFLAGS_BASE' sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
     # the stage definitions shipped in the module (node/pod/volume lifecycle), used by local-cluster.sh
     moddir=\$(go mod download -json 'sigs.k8s.io/kwok@$KWOK_VERSION' | sed -n 's/^[[:space:]]*\"Dir\": \"\\(.*\\)\",\$/\\1/p')
     rm -rf '$TOOLCHAIN_DIR/kwok-stages'; mkdir -p '$TOOLCHAIN_DIR/kwok-stages'
