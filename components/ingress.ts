@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import { AppSpec } from "./catalog";
+import { chartRelease } from "./helm";
 import { labels } from "./labels";
 
 export interface EdgeIngressArgs {
@@ -41,14 +42,12 @@ export class EdgeControllers extends pulumi.ComponentResource {
         const { ingress } = args;
         if (ingress.installIngressController) {
             this.ready.push(
-                new k8s.helm.v3.Release(
+                chartRelease(
                     "ingress-nginx",
                     {
                         chart: "ingress-nginx",
-                        version: ingress.ingressControllerChart.version,
-                        repositoryOpts: { repo: ingress.ingressControllerChart.repo },
+                        source: ingress.ingressControllerChart,
                         namespace: ingress.ingressControllerNamespace,
-                        createNamespace: true,
                         values: {
                             controller: {
                                 ingressClassResource: { name: ingress.ingressClassName },
@@ -69,18 +68,7 @@ export class EdgeControllers extends pulumi.ComponentResource {
         }
         if (ingress.installCertManager) {
             this.ready.push(
-                new k8s.helm.v3.Release(
-                    "cert-manager",
-                    {
-                        chart: "cert-manager",
-                        version: ingress.certManagerChart.version,
-                        repositoryOpts: { repo: ingress.certManagerChart.repo },
-                        namespace: "cert-manager",
-                        createNamespace: true,
-                        values: { crds: { enabled: true } },
-                    },
-                    { parent: this },
-                ),
+                chartRelease("cert-manager", { chart: "cert-manager", source: ingress.certManagerChart, namespace: "cert-manager", values: { crds: { enabled: true } } }, { parent: this }),
             );
         }
         this.registerOutputs({});

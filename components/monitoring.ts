@@ -1,5 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { chartRelease } from "./helm";
 import * as random from "@pulumi/random";
 import { AppSpec, DataStoreName } from "./catalog";
 import { AlertRules } from "./alerts";
@@ -55,15 +56,13 @@ export class Monitoring extends pulumi.ComponentResource {
         if (args.install) {
             // kube-prometheus-stack's Grafana otherwise starts with the chart's well-known admin password.
             const grafanaAdmin = new random.RandomPassword("grafana-admin-password", { length: 32, special: false }, { parent: this });
-            this.stack = new k8s.helm.v3.Release(
+            this.stack = chartRelease(
                 "monitoring-stack",
                 {
-                    name: args.release,
                     chart: "kube-prometheus-stack",
-                    version: args.chart.version,
-                    repositoryOpts: { repo: args.chart.repo },
+                    releaseName: args.release,
+                    source: args.chart,
                     namespace: args.monitoringNamespace,
-                    createNamespace: true,
                     values: {
                         grafana: {
                             adminPassword: grafanaAdmin.result,

@@ -241,6 +241,7 @@ describe("applications under other settings", () => {
         const releases = byType(regs, "kubernetes:helm.sh/v3:Release");
         assert.deepEqual(releases.map((r) => r.inputs.chart).sort(), ["cert-manager", "ingress-nginx"]);
         assert.equal(releases.find((r) => r.inputs.chart === "cert-manager")!.inputs.version, "v1.15.0");
+        assert.ok(releases.every((r) => r.inputs.name === r.inputs.chart && r.inputs.createNamespace), "released under the chart's own name, in its own namespace");
         assert.equal(releases.find((r) => r.inputs.chart === "ingress-nginx")!.inputs.values.controller.config["limit-req-status-code"], "429");
         for (const ing of byType(regs, ING)) for (const rel of releases) assert.ok(dependsOnUrn(ing, rel), `${ing.name} waits for ${rel.inputs.chart}`);
         for (const cert of byType(regs, "kubernetes:cert-manager.io/v1:Certificate")) assert.ok(releases.every((rel) => dependsOnUrn(cert, rel)), `${cert.name} waits for cert-manager`);
