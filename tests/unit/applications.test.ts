@@ -2,18 +2,9 @@ import { strict as assert } from "assert";
 import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY } from "../../components/catalog";
 import { SECURITY_HEADERS } from "../../components/ingress";
 import { byType, makeAppRepo, named, Registration } from "./support/harness";
+import { CERT, DEP, HPA, IMAGE, ING, JOB, NP, PDB, RELEASE, SA, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 
-const DEP = "kubernetes:apps/v1:Deployment";
-const SVC = "kubernetes:core/v1:Service";
-const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
-const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
-const SA = "kubernetes:core/v1:ServiceAccount";
-const JOB = "kubernetes:batch/v1:Job";
-const NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy";
-const ING = "kubernetes:networking.k8s.io/v1:Ingress";
-const STS = "kubernetes:apps/v1:StatefulSet";
-const IMAGE = "docker:index/image:Image";
 
 const deployed = CATALOG.filter((a) => a.enabledByDefault);
 const podOf = (d: Registration) => d.inputs.spec.template.spec;
@@ -164,7 +155,7 @@ describe("production stack: the applications", () => {
             assert.deepEqual(ing.inputs.spec.tls[0].hosts, [host]);
             assert.equal(ing.inputs.spec.rules[0].http.paths[0].backend.service.name, app);
             assert.equal(ing.inputs.spec.ingressClassName, "nginx");
-            const cert = named(regs, "kubernetes:cert-manager.io/v1:Certificate", `${app}-tls`);
+            const cert = named(regs, CERT, `${app}-tls`);
             assert.deepEqual(cert.inputs.spec.dnsNames, [host]);
             assert.equal(cert.inputs.spec.secretName, ing.inputs.spec.tls[0].secretName);
             assert.deepEqual(cert.inputs.spec.issuerRef, { kind: "ClusterIssuer", name: "letsencrypt-prod" });
@@ -193,7 +184,7 @@ describe("production stack: the applications", () => {
     });
 
     it("installs no ingress controller or cert-manager unless asked", () => {
-        assert.equal(byType(regs, "kubernetes:helm.sh/v3:Release").length, 0);
+        assert.equal(byType(regs, RELEASE).length, 0);
     });
 });
 
@@ -232,19 +223,19 @@ describe("applications under other settings", () => {
 
     it("leaves certificates to the operator when certManager is off", async () => {
         const { registrations: regs } = await evaluatePlatform("staging", { certManager: "false" });
-        assert.equal(byType(regs, "kubernetes:cert-manager.io/v1:Certificate").length, 0);
+        assert.equal(byType(regs, CERT).length, 0);
         assert.equal(named(regs, ING, GATEWAY).inputs.spec.tls[0].secretName, "api-gateway-tls");
     });
 
     it("installs ingress-nginx and cert-manager from the configured charts, before the Ingresses", async () => {
         const { registrations: regs } = await evaluatePlatform("staging", { installIngressController: "true", installCertManager: "true", certManagerChart: '{"version":"v1.15.0"}' });
-        const releases = byType(regs, "kubernetes:helm.sh/v3:Release");
+        const releases = byType(regs, RELEASE);
         assert.deepEqual(releases.map((r) => r.inputs.chart).sort(), ["cert-manager", "ingress-nginx"]);
         assert.equal(releases.find((r) => r.inputs.chart === "cert-manager")!.inputs.version, "v1.15.0");
         assert.ok(releases.every((r) => r.inputs.name === r.inputs.chart && r.inputs.createNamespace), "released under the chart's own name, in its own namespace");
         assert.equal(releases.find((r) => r.inputs.chart === "ingress-nginx")!.inputs.values.controller.config["limit-req-status-code"], "429");
         for (const ing of byType(regs, ING)) for (const rel of releases) assert.ok(dependsOnUrn(ing, rel), `${ing.name} waits for ${rel.inputs.chart}`);
-        for (const cert of byType(regs, "kubernetes:cert-manager.io/v1:Certificate")) assert.ok(releases.every((rel) => dependsOnUrn(cert, rel)), `${cert.name} waits for cert-manager`);
+        for (const cert of byType(regs, CERT)) assert.ok(releases.every((rel) => dependsOnUrn(cert, rel)), `${cert.name} waits for cert-manager`);
     });
 
     it("adding one catalog entry adds every per-service object", async () => {

@@ -2,14 +2,9 @@ import { strict as assert } from "assert";
 import { SECRET_KEYS } from "../../components/catalog";
 import { DATA_STORE_NAMES } from "../../components/datastores";
 import { byType, generatedValue, named, PRODUCTION_SECRET_VALUES, Registration } from "./support/harness";
+import { CM, NS, PVC, RANDOM_PASSWORD, SECRET, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";
 
-const STS = "kubernetes:apps/v1:StatefulSet";
-const SVC = "kubernetes:core/v1:Service";
-const SECRET = "kubernetes:core/v1:Secret";
-const CM = "kubernetes:core/v1:ConfigMap";
-const NS = "kubernetes:core/v1:Namespace";
-const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
 
 const RUNBOOK_CONFIG_KEYS = [
     "NODE_ENV", "LOG_LEVEL", "REDIS_URL", "MONGODB_URL", "POSTGRES_URL", "ALLOWED_ORIGINS", "JWT_EXPIRES_IN", "RATE_LIMIT_WINDOW",
@@ -48,7 +43,7 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     });
 
     it("generates the unset data-store passwords and JWT secrets with @pulumi/random, protected", () => {
-        const generated = byType(regs, "random:index/randomPassword:RandomPassword");
+        const generated = byType(regs, RANDOM_PASSWORD);
         assert.deepEqual(generated.map((g) => g.name).sort(), ["elasticsearch-password", "jwt-refresh-secret", "jwt-secret", "mongodb-password", "postgres-password", "redis-password"]);
         for (const g of generated) {
             assert.equal(g.protect, true, `${g.name} must survive an accidental replace`);
@@ -70,7 +65,7 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     });
 
     it("no secret value, configured or generated, appears in any object other than the Secret", () => {
-        const secretValues = [...Object.values(PRODUCTION_SECRET_VALUES), ...byType(regs, "random:index/randomPassword:RandomPassword").map((g) => generatedValue(g.name))];
+        const secretValues = [...Object.values(PRODUCTION_SECRET_VALUES), ...byType(regs, RANDOM_PASSWORD).map((g) => generatedValue(g.name))];
         const secret = named(regs, SECRET, "ultramarket-secrets");
         const inSecret = JSON.stringify(secret.inputs);
         for (const v of secretValues) assert.ok(inSecret.includes(v), "control: the Secret holds every value");
@@ -165,7 +160,7 @@ describe("a non-production stack", () => {
 
     it("uses configured passwords instead of generating them", async () => {
         const { registrations: regs } = await evaluatePlatform("staging", { postgresPassword: "a-configured-postgres-pass" });
-        assert.ok(!byType(regs, "random:index/randomPassword:RandomPassword").some((g) => g.name === "postgres-password"));
+        assert.ok(!byType(regs, RANDOM_PASSWORD).some((g) => g.name === "postgres-password"));
         assert.equal(named(regs, SECRET, "ultramarket-secrets").inputs.stringData.POSTGRES_PASSWORD, "a-configured-postgres-pass");
     });
 
