@@ -17,6 +17,6 @@ describe("README", () => {
     it("names the test command that CI runs", () => {
         const ci = fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8");
         assert.match(readme, /npm ci && npm test/);
-        assert.match(ci, /^npm test$/m);
+        assert.match(ci, /^npm test\b/m);
     });
 });
