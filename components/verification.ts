@@ -121,7 +121,7 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                                             { name: "HOME", value: "/tmp" },
                                         ],
                                         securityContext: restrictedContainerSecurity(),
-                                        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                                        resources: { requests: { cpu: "200m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                                         volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
                                     },
                                 ],
