@@ -409,30 +409,18 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     };
 }
 
-/** Which config keys are stored encrypted. Pulumi exposes this only internally; without it, every key counts as encrypted. */
-function secretConfigKeys(all: Record<string, string>): Set<string> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
-    const keys = new Set<string>();
-    for (const full of Object.keys(all)) {
-        if (!full.startsWith(`${PROJECT}:`)) continue;
-        const key = full.slice(PROJECT.length + 1);
-        if (!runtimeConfig.isConfigSecret || runtimeConfig.isConfigSecret(full)) keys.add(key);
-    }
-    return keys;
-}
-
 /** Reads the running stack's `ultramarket:` configuration and validates it. */
 export function loadConfig(): PlatformConfig {
-    const all = pulumi.runtime.allConfig();
+    // Which keys are stored encrypted is exposed only internally; without it, every key counts as encrypted.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { isConfigSecret } = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
     const values: Record<string, string> = {};
-    for (const [full, value] of Object.entries(all)) {
-        if (full.startsWith(`${PROJECT}:`)) values[full.slice(PROJECT.length + 1)] = value;
+    const secretKeys = new Set<string>();
+    for (const [full, value] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!full.startsWith(`${PROJECT}:`)) continue;
+        const key = full.slice(PROJECT.length + 1);
+        values[key] = value;
+        if (!isConfigSecret || isConfigSecret(full)) secretKeys.add(key);
     }
-    return parseConfig({
-        stack: pulumi.getStack(),
-        values,
-        secretKeys: secretConfigKeys(all),
-        baseDir: process.cwd(),
-    });
+    return parseConfig({ stack: pulumi.getStack(), values, secretKeys, baseDir: process.cwd() });
 }

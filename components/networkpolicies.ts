@@ -11,7 +11,8 @@ type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 export interface NetworkPoliciesArgs {
     namespace: pulumi.Input<string>;
     apps: AppSpec[];
-    dataStorePorts: Record<DataStoreName, number>;
+    /** The data stores' ports (DataStores.endpoints). */
+    dataStores: Record<DataStoreName, { port: number }>;
     ingressControllerNamespace: string;
     monitoringNamespace: string;
 }
@@ -23,11 +24,11 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } };
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
-export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStorePorts" | "ingressControllerNamespace" | "monitoringNamespace">) {
-    const { apps, dataStorePorts } = args;
+export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "ingressControllerNamespace" | "monitoringNamespace">) {
+    const { apps, dataStores } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
-    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStorePorts[d])] }));
+    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] }));
 
     for (const app of apps) {
         const from: Rule[] = [
@@ -43,10 +44,10 @@ export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStore
         policies.push({ name: app.name, ingress: from, egress });
         if (app.migrations) policies.push({ name: migrationName(app.name), ingress: [], egress: storeEgress(app) });
     }
-    for (const store of Object.keys(dataStorePorts) as DataStoreName[]) {
+    for (const store of Object.keys(dataStores) as DataStoreName[]) {
         const clients = apps.filter((a) => a.dataStores.includes(store));
         const peers = clients.flatMap((a) => [pods(a.name), ...(a.migrations ? [pods(migrationName(a.name))] : [])]);
-        policies.push({ name: store, ingress: peers.length ? [{ from: peers, ports: [tcp(dataStorePorts[store])] }] : [], egress: [] });
+        policies.push({ name: store, ingress: peers.length ? [{ from: peers, ports: [tcp(dataStores[store].port)] }] : [], egress: [] });
     }
     return policies;
 }

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import { Applications } from "./applications";
-import { DATA_STORE_NAMES, DATA_STORE_SPECS, DataStores } from "./datastores";
+import { DATA_STORE_NAMES, DataStores } from "./datastores";
 import { EdgeControllers, EdgeIngress, SECURITY_HEADERS } from "./ingress";
 import { buildVerificationPlan, headerRules } from "./checks";
 import { PerformanceTest } from "./loadtest";
@@ -76,7 +76,7 @@ export function buildPlatform(cfg: PlatformConfig) {
         {
             namespace: namespace.name,
             apps: cfg.apps,
-            dataStorePorts: Object.fromEntries(DATA_STORE_NAMES.map((n) => [n, DATA_STORE_SPECS[n].port])) as Record<(typeof DATA_STORE_NAMES)[number], number>,
+            dataStores: dataStores.endpoints,
             ingressControllerNamespace: cfg.ingress.ingressControllerNamespace,
             monitoringNamespace: cfg.monitoring.monitoringNamespace,
         },

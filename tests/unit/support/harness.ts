@@ -1,9 +1,10 @@
 // Evaluates the platform on Pulumi's mock monitor and records every registration, including the
 // options the mock API hides (protect, dependencies, parent, provider).
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
+import { readStackConfigFile } from "../../../ops/doctor";
 
 export const REPO_ROOT = path.resolve(__dirname, "../../..");
 
@@ -88,13 +89,7 @@ export async function settle(registrations: Registration[]): Promise<void> {
 
 /** The stack file's `ultramarket:` config as plain key/value strings (as Pulumi passes them). */
 export function stackFileConfig(stack: string): Record<string, string> {
-    const doc = parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8"));
-    const values: Record<string, string> = {};
-    for (const [key, value] of Object.entries<unknown>(doc.config ?? {})) {
-        if (!key.startsWith("ultramarket:")) continue;
-        values[key.slice("ultramarket:".length)] = typeof value === "string" ? value : JSON.stringify(value);
-    }
-    return values;
+    return readStackConfigFile(REPO_ROOT, stack).values;
 }
 
 /** Distinct, recognisable values for the secrets the production stack requires. */
@@ -120,7 +115,7 @@ export const named = (regs: Registration[], type: string, name: string) => {
 
 /** A temporary directory laid out like the UltraMarket app repository (a Dockerfile per build context). */
 export function makeAppRepo(contexts: string[]): string {
-    const root = fs.mkdtempSync(path.join(require("os").tmpdir(), "ultramarket-app-"));
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-app-"));
     for (const context of contexts) {
         fs.mkdirSync(path.join(root, context), { recursive: true });
         fs.writeFileSync(path.join(root, context, "Dockerfile"), "FROM node:20-alpine\n");
