@@ -194,11 +194,12 @@ export interface PlatformConfig {
 /** One error naming every bad key; a RunError so Pulumi prints it without a stack trace. */
 export class ConfigError extends pulumi.RunError {
     constructor(
-        public readonly stack: string,
+        /** The stack whose config is bad (not `stack`: that would shadow Error.stack, the trace). */
+        public readonly stackName: string,
         public readonly problems: string[],
     ) {
         super(
-            `Invalid configuration for stack "${stack}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was deployed:\n` +
+            `Invalid configuration for stack "${stackName}" (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was deployed:\n` +
                 problems.map((p) => `  - ${p}`).join("\n"),
         );
         this.name = "ConfigError";

@@ -159,4 +159,19 @@ describe("config validation", () => {
             assert.match((e as Error).message, /Invalid configuration for stack "production" \(4 problems\); nothing was deployed/);
         }
     });
+
+    it("keeps the error's trace and message for anything that prints err.stack (mocha, the ops CLI, util.inspect)", () => {
+        const values = productionValues({ imageTag: "latest" });
+        let err: unknown;
+        try {
+            parseConfig(raw("production", values));
+        } catch (e) {
+            err = e;
+        }
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.stackName, "production");
+        assert.match(String(err.stack), /^ConfigError: Invalid configuration for stack "production"/);
+        assert.match(String(err.stack), /ultramarket:imageTag/);
+        assert.match(String(err.stack), /\n\s+at /, "the trace (call sites) is missing");
+    });
 });
