@@ -71,7 +71,8 @@ if (require.main === module) {
             err: (line) => process.stderr.write(`${line}\n`),
             stream: (chunk) => process.stdout.write(chunk),
         },
-        openStack: (stackName) => openStack({ stackName }),
+        // Existing stacks only: a mistyped --stack is refused, never created.
+        openStack: (stackName) => openStack({ stackName, create: false }),
         code: new GitCodeInspector(REPO_ROOT),
         verifier: new StackOutputVerifier(),
         repoRoot: REPO_ROOT,

@@ -2,8 +2,14 @@
 //
 // STABLE API (imported by the operations CLI, `npm run local:up` and the e2e suite; keep it backwards compatible):
 //
-//   openStack({ stackName, workDir?, backendUrl?, passphrase?, envVars? }): Promise<Stack>
-//     - LocalWorkspace.createOrSelectStack with workDir = the repository root (the directory holding Pulumi.yaml).
+//   openStack({ stackName, workDir?, backendUrl?, passphrase?, envVars?, create? }): Promise<Stack>
+//     - A stack of the program at workDir (default: the repository root, the directory holding Pulumi.yaml).
+//     - create: false opens an EXISTING stack only: the backend's stacks are listed first (`pulumi stack ls`), and an
+//       unknown name is refused with OpsError(Refused) listing them and suggesting the closest, before anything
+//       is selected, so no stack and no Pulumi.<stack>.yaml is created. Every command of the operations CLI does this.
+//       create: true (an explicit init: local:up's `local` stack, the e2e suite's throwaway stack) creates the stack
+//       when missing. Omitted, it still creates (LocalWorkspace.createOrSelectStack), for the callers written before
+//       the option existed; pass it explicitly.
 //     - Backend: `backendUrl`, else $PULUMI_BACKEND_URL, else for the `local` stack only
 //       `file://<repo>/.pulumi-state` (created if missing, ignored by git); other stacks use the CLI's login.
 //     - Secrets: `passphrase`, else $PULUMI_CONFIG_PASSPHRASE (or $PULUMI_CONFIG_PASSPHRASE_FILE, read by the CLI),
@@ -13,7 +19,7 @@
 //   resolveStackEnvironment(...) is the pure part (no CLI), exported for tests and for `doctor`.
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, Stack, StackSummary } from "@pulumi/pulumi/automation";
 import { parse as parseYaml } from "yaml";
 import { ExitCode, OpsError } from "./errors";
 
@@ -39,6 +45,8 @@ export interface OpenStackArgs {
     passphrase?: string;
     /** Extra environment for every Pulumi command (e.g. KUBECONFIG). */
     envVars?: Record<string, string>;
+    /** false: open an existing stack only, refusing an unknown name; true: create it when missing (see above). */
+    create?: boolean;
 }
 
 export interface StackEnvironment {
@@ -74,6 +82,15 @@ export function readStackSecretsSettings(workDir: string, stackName: string): St
 /** Pulumi Cloud (or a self-hosted Pulumi Cloud) manages secrets itself; DIY backends need a secrets provider. */
 export function isDiyBackend(url: string | undefined): boolean {
     return url !== undefined && !/^https?:\/\//.test(url);
+}
+
+/** Stacks that have a settings file (Pulumi.<stack>.yaml) in workDir: what doctor can check without the CLI. */
+export function stackFiles(workDir: string): string[] {
+    return fs
+        .readdirSync(workDir)
+        .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
+        .filter((n): n is string => n !== undefined)
+        .sort();
 }
 
 /** Works out backend and secrets environment for a stack; throws OpsError(REFUSED) instead of guessing. */
@@ -131,12 +148,83 @@ export function resolveStackEnvironment(
     return { workDir, backendUrl, envVars: { ...envVars, ...(args.envVars ?? {}) }, createDir, passphraseSource };
 }
 
-/** Opens (creating if needed) the stack; see the header comment for the defaults. */
-export async function openStack(args: OpenStackArgs): Promise<Stack> {
+/** How openStack reaches the backend; tests pass a fake (no CLI). */
+export interface StackBackend {
+    /** Names of the backend's stacks of this project. */
+    listStacks(env: StackEnvironment): Promise<string[]>;
+    /** Selects a stack that exists. */
+    select(stackName: string, env: StackEnvironment): Promise<Stack>;
+    /** Selects the stack, creating it when missing (an explicit init). */
+    createOrSelect(stackName: string, env: StackEnvironment): Promise<Stack>;
+}
+
+/** The Automation API: `pulumi stack ls --json`, `stack select`, `stack init`. */
+export const automationBackend: StackBackend = {
+    async listStacks(env) {
+        const workspace = await LocalWorkspace.create({ workDir: env.workDir, envVars: env.envVars });
+        return (await workspace.listStacks()).map((s: StackSummary) => s.name);
+    },
+    async select(stackName, env) {
+        return LocalWorkspace.selectStack({ stackName, workDir: env.workDir }, { envVars: env.envVars });
+    },
+    async createOrSelect(stackName, env) {
+        return LocalWorkspace.createOrSelectStack({ stackName, workDir: env.workDir }, { envVars: env.envVars });
+    },
+};
+
+/** Opens the stack (an existing one only, with create: false); see the header comment for the defaults. */
+export async function openStack(args: OpenStackArgs, backend: StackBackend = automationBackend): Promise<Stack> {
     const workDir = path.resolve(args.workDir ?? REPO_ROOT);
     const resolved = resolveStackEnvironment(args, process.env, readStackSecretsSettings(workDir, args.stackName));
+    if (args.create === false) {
+        // Listing first: nothing is selected (or written) for a name the backend does not have.
+        const existing = resolved.createDir && !fs.existsSync(resolved.createDir) ? [] : await backend.listStacks(resolved);
+        assertStackExists(args.stackName, existing, `on ${resolved.backendUrl ? `the backend ${resolved.backendUrl}` : "the backend you are logged in to (pulumi whoami -v)"}`);
+        return backend.select(args.stackName, resolved);
+    }
     if (resolved.createDir) fs.mkdirSync(resolved.createDir, { recursive: true });
-    return LocalWorkspace.createOrSelectStack({ stackName: args.stackName, workDir: resolved.workDir }, { envVars: resolved.envVars });
+    return backend.createOrSelect(args.stackName, resolved);
+}
+
+/**
+ * Refuses a stack name the backend does not have, listing the ones it has and suggesting the closest. Names from
+ * Pulumi Cloud may be qualified (`org/project/stack`): the last part counts too.
+ */
+export function assertStackExists(stackName: string, existing: readonly string[], where: string): void {
+    const shortName = (n: string) => n.split("/").pop() ?? n;
+    if (existing.some((n) => n === stackName || shortName(n) === stackName)) return;
+    const names = [...new Set(existing.map(shortName))].sort();
+    const closest = closestName(stackName, names);
+    throw new OpsError(
+        ExitCode.Refused,
+        `stack "${stackName}" does not exist ${where}, so nothing was done (no stack and no Pulumi.${stackName}.yaml was created). ` +
+            (closest ? `Did you mean "${closest}"? ` : "") +
+            (names.length ? `Existing stacks: ${names.join(", ")}.` : "There are no stacks of this project there yet.") +
+            ` Pass one with --stack <name>` +
+            (stackName === LOCAL_STACK ? `; create the local stack with: npm run local:up` : `; create a new stack deliberately with: pulumi stack init ${stackName}`),
+    );
+}
+
+/** The name within edit distance 3 (and less than half the name) of `name`, if any. */
+export function closestName(name: string, candidates: readonly string[]): string | undefined {
+    let best: { candidate: string; distance: number } | undefined;
+    for (const candidate of candidates) {
+        const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+        if (distance <= Math.min(3, Math.ceil(candidate.length / 2)) && (!best || distance < best.distance)) best = { candidate, distance };
+    }
+    return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[b.length];
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
