@@ -188,8 +188,19 @@ export interface PlatformConfig {
     protectData: boolean;
     ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "certManager" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
     monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace" | "runbookBaseUrl">;
-    verification: Pick<Plain, "verifyDeployment" | "loadTest">;
+    verification: Pick<Plain, "verifyDeployment" | "loadTest"> & {
+        /** The update being run, when `npm run deploy` runs it (UPDATE_ID_ENV): verification runs again and reports it. */
+        updateId?: string;
+    };
 }
+
+/**
+ * Environment variable `npm run deploy` sets to a fresh id for each update it starts: the post-deploy
+ * verification runs again for that update and its report carries the id, so deploy never trusts a
+ * report left by an earlier update.
+ */
+export const UPDATE_ID_ENV = "ULTRAMARKET_UPDATE_ID";
+const UPDATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** One error naming every bad key; a RunError so Pulumi prints it without a stack trace. */
 export class ConfigError extends pulumi.RunError {
@@ -214,6 +225,8 @@ export interface RawConfig {
     secretKeys: ReadonlySet<string>;
     /** Directory relative paths are resolved against (the project directory). */
     baseDir: string;
+    /** The value of UPDATE_ID_ENV, when set. */
+    updateId?: string;
 }
 
 const setCmd = (key: string, value: string, secret = false) => `pulumi config set${secret ? " --secret" : ""} ${key} ${value}`;
@@ -340,6 +353,9 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         if (!fs.existsSync(kubeconfig)) problems.push(`${PROJECT}:kubeconfig "${plain.kubeconfig}" does not exist (resolved to ${kubeconfig}); set it with: ${setCmd("kubeconfig", "<path>")} or remove it to use the ambient kubeconfig`);
     }
 
+    if (raw.updateId !== undefined && !UPDATE_ID.test(raw.updateId)) {
+        problems.push(`environment variable ${UPDATE_ID_ENV} is "${raw.updateId.slice(0, 80)}"; it must be 1-64 letters, digits, '.', '_' or '-' (npm run deploy sets it; unset it for a plain pulumi up)`);
+    }
     if (problems.length) throw new ConfigError(stack, problems);
 
     const replicaFloor = isProduction ? 2 : 1;
@@ -406,7 +422,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
             monitoringNamespace: plain.monitoringNamespace,
             runbookBaseUrl: plain.runbookBaseUrl,
         },
-        verification: { verifyDeployment: plain.verifyDeployment, loadTest: plain.loadTest },
+        verification: { verifyDeployment: plain.verifyDeployment, loadTest: plain.loadTest, updateId: raw.updateId },
     };
 }
 
@@ -423,5 +439,6 @@ export function loadConfig(): PlatformConfig {
         values[key] = value;
         if (!isConfigSecret || isConfigSecret(full)) secretKeys.add(key);
     }
-    return parseConfig({ stack: pulumi.getStack(), values, secretKeys, baseDir: process.cwd() });
+    const updateId = process.env[UPDATE_ID_ENV] || undefined;
+    return parseConfig({ stack: pulumi.getStack(), values, secretKeys, baseDir: process.cwd(), updateId });
 }

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, DataStoreName, GATEWAY } from "./catalog";
+import { AppSpec, DataStoreName, GATEWAY, SecretKey } from "./catalog";
 import { AppImages, AppImagesArgs } from "./images";
 import { Microservice } from "./microservice";
 
@@ -10,6 +10,10 @@ export interface ApplicationsArgs {
     images: Omit<AppImagesArgs, "apps">;
     secretName: pulumi.Input<string>;
     configMapName: pulumi.Input<string>;
+    /** Digest of the ConfigMap's values; see rollout.ts. */
+    configChecksum: pulumi.Input<string>;
+    /** The platform Secret's values (Pulumi secrets), from which each app's checksum is derived. */
+    secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
     fileUploadsClaim: pulumi.Input<string>;
     /** Each data store's readiness (its StatefulSet). */
     dataStores: Record<DataStoreName, pulumi.Resource>;
@@ -52,6 +56,8 @@ export class Applications extends pulumi.ComponentResource {
                     image: images.refs[app.name],
                     secretName: args.secretName,
                     configMapName: args.configMapName,
+                    configChecksum: args.configChecksum,
+                    secretValues: args.secretValues,
                     fileUploadsClaim: args.fileUploadsClaim,
                     dependsOn,
                 },

@@ -25,6 +25,8 @@ export interface VerificationPlan {
     /** A certificate expiring within this many days fails the TLS check. */
     minCertificateDays: number;
     timeoutMs: number;
+    /** The update this run verifies (set by `npm run deploy`), echoed in the report. */
+    updateId?: string;
 }
 
 export interface CheckResult {
@@ -41,6 +43,8 @@ export interface VerificationReport {
     failed: string[];
     checks: CheckResult[];
     finishedAt: string;
+    /** The plan's updateId: which update this report belongs to. */
+    updateId?: string;
 }
 
 /** Helmet's and the edge's headers that the runbook's "security headers present" means at least. */
@@ -259,5 +263,6 @@ export async function runChecks(plan: VerificationPlan, now: () => Date = () => 
     results.push(...(await Promise.all(plan.tls.map((t) => checkTls(t, plan, now)))));
     results.push(...plan.migrations.map(evaluateMigration));
     if (plan.rateLimit) results.push(await checkRateLimit(plan.rateLimit, plan.timeoutMs));
-    return summarize(results, now());
+    const report = summarize(results, now());
+    return plan.updateId ? { ...report, updateId: plan.updateId } : report;
 }

@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName, Resources } from "./catalog";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, Resources, SecretKey } from "./catalog";
 import { labels, selectorLabels } from "./labels";
+import { rolloutAnnotations, secretChecksum } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -18,6 +19,11 @@ interface DataStoreSpec {
     scratch: Record<string, string>;
     env: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[];
     command?: string[];
+    /**
+     * Secret keys the store applies on every start: a change rolls its pod. The others apply their
+     * password only when the data directory is first initialised; see README "Rotating a data-store password".
+     */
+    appliesOnStart: SecretKey[];
     readiness: string[];
     liveness: string[];
     /** An init step run with the same image and volumes (e.g. seeding a writable config dir). */
@@ -42,6 +48,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "POSTGRES_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.postgres) },
             { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
         ],
+        appliesOnStart: [],
         // The runbook's own check (`psql ... -c "SELECT 1"`), over the local socket, which trusts local users.
         readiness: ["psql", "-U", "postgres", "-d", "ultramarket", "-tAc", "SELECT 1"],
         liveness: ["pg_isready", "-U", "postgres", "-d", "ultramarket"],
@@ -60,6 +67,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "MONGO_INITDB_ROOT_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.mongodb) },
             { name: "MONGO_INITDB_DATABASE", value: "ultramarket" },
         ],
+        appliesOnStart: [],
         // The runbook's `mongosh --eval "db.runCommand({ping: 1})"`; ping needs no credentials.
         readiness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
         liveness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
@@ -79,6 +87,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "REDISCLI_AUTH", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) },
         ],
         command: ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", "/data"],
+        appliesOnStart: [DATA_STORE_PASSWORD_KEY.redis],
         // The runbook's `redis-cli ping`; redis-cli exits 0 on NOAUTH, so insist on PONG.
         readiness: sh("redis-cli ping | grep -q PONG"),
         liveness: sh("redis-cli ping | grep -q PONG"),
@@ -104,6 +113,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         ],
         // The image writes its keystore into the config dir: copy the defaults to a writable volume first.
         init: sh("cp -a /usr/share/elasticsearch/config/. /seed-config/"),
+        appliesOnStart: [],
         readiness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s"'),
         liveness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?timeout=5s" >/dev/null'),
         resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi" },
@@ -116,6 +126,8 @@ export const DATA_STORE_NAMES = Object.keys(DATA_STORE_SPECS) as DataStoreName[]
 export interface DataStoresArgs {
     namespace: pulumi.Input<string>;
     secretName: pulumi.Input<string>;
+    /** The platform Secret's values (Pulumi secrets): a store that applies its password on start rolls when it changes. */
+    secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
     storageClass?: string;
     sizes: Record<DataStoreName, string>;
     /** Pulumi `protect` on the StatefulSets, so a destroy or an accidental replace cannot take the data. */
@@ -184,7 +196,7 @@ export class DataStores extends pulumi.ComponentResource {
                     // Volumes outlive the StatefulSet, whether it is deleted or scaled down.
                     persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                     template: {
-                        metadata: { labels: meta },
+                        metadata: { labels: meta, annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, spec.appliesOnStart) }) },
                         spec: {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,

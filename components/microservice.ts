@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, FILE_UPLOADS, secretKeysFor } from "./catalog";
+import { AppSpec, FILE_UPLOADS, SecretKey, secretKeysFor } from "./catalog";
 import { labels, selectorLabels } from "./labels";
+import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -13,6 +14,10 @@ export interface MicroserviceArgs {
     image: pulumi.Input<string>;
     secretName: pulumi.Input<string>;
     configMapName: pulumi.Input<string>;
+    /** Digest of the ConfigMap's values (the app reads all of them): its pods roll when it changes. */
+    configChecksum: pulumi.Input<string>;
+    /** The platform Secret's values (Pulumi secrets): the pods roll when a key this app reads changes. */
+    secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
     /** The file service's upload claim, mounted only into that app. */
     fileUploadsClaim?: pulumi.Input<string>;
     /** What must be ready before this app (its data stores, or the apps it fronts). */
@@ -74,11 +79,13 @@ export class Microservice extends pulumi.ComponentResource {
         const dependsOn = [...args.dependsOn];
         if (spec.migrations) {
             // Runs `npm run migrate` with the new image; Pulumi waits for completion before the rollout.
-            // Auto-named, so a new image replaces it with a fresh Job (create before delete).
+            // Auto-named, so a new image replaces it with a fresh Job (create before delete); a Job that
+            // failed is replaced on the next `up` (replaceUnready) instead of being awaited again, and one
+            // that succeeded is left alone until what it runs changes (no checksum: a setting does not re-run it).
             this.migration = new k8s.batch.v1.Job(
                 migrationName(spec.name),
                 {
-                    metadata: { namespace: ns, labels: labels(migrationName(spec.name), "migration") },
+                    metadata: { namespace: ns, labels: labels(migrationName(spec.name), "migration"), annotations: REPLACE_UNREADY },
                     spec: {
                         backoffLimit: 3,
                         activeDeadlineSeconds: 600,
@@ -107,7 +114,8 @@ export class Microservice extends pulumi.ComponentResource {
                     // Full capacity throughout a rollout: a new pod must be ready before an old one goes.
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
                     template: {
-                        metadata: { labels: meta },
+                        // What the pods read, as digests: a setting or secret change rolls exactly its readers.
+                        metadata: { labels: meta, annotations: rolloutAnnotations({ config: args.configChecksum, secret: secretChecksum(args.secretValues, secretKeysFor(spec)) }) },
                         spec: podSpec({
                             containers: [
                                 {

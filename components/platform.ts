@@ -17,7 +17,14 @@ import { SharedStorage } from "./storage";
 /** Builds the whole platform from a validated config; the dependency graph orders everything. */
 export function buildPlatform(cfg: PlatformConfig) {
     // An explicit provider: the cluster is chosen by config (kubeconfig/kubeContext), never by accident.
-    const provider = new k8s.Provider("k8s", { kubeconfig: cfg.kubernetes.kubeconfig, context: cfg.kubernetes.context });
+    // ConfigMap and Secret updated in place: a setting change or a rotation never deletes them nor cascades a
+    // replacement into their readers (which roll through their checksums instead; see rollout.ts).
+    const provider = new k8s.Provider("k8s", {
+        kubeconfig: cfg.kubernetes.kubeconfig,
+        context: cfg.kubernetes.context,
+        enableConfigMapMutable: true,
+        enableSecretMutable: true,
+    });
     const opts: pulumi.ComponentResourceOptions = { providers: [provider] };
 
     const namespace = new PlatformNamespace("namespace", { name: cfg.namespace, protect: cfg.protectData }, opts);
@@ -28,7 +35,7 @@ export function buildPlatform(cfg: PlatformConfig) {
     );
     const dataStores = new DataStores(
         "data-stores",
-        { namespace: namespace.name, secretName: secret.secretName, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData },
+        { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData },
         opts,
     );
     const settings = new PlatformSettings(
@@ -66,6 +73,8 @@ export function buildPlatform(cfg: PlatformConfig) {
             images: { registry: cfg.images.registry, tag: cfg.images.tag, perApp: cfg.images.perApp, sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined, push: cfg.images.push },
             secretName: secret.secretName,
             configMapName: settings.configMapName,
+            configChecksum: settings.checksum,
+            secretValues: secret.values,
             fileUploadsClaim: storage.fileUploadsClaim,
             dataStores: dataStores.statefulSets,
         },
@@ -116,9 +125,13 @@ export function buildPlatform(cfg: PlatformConfig) {
         opts,
     );
 
-    // Post-deploy steps run after everything rolled out, and again whenever what was deployed changes.
+    // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
+    // update id), and otherwise whenever what was deployed changes.
     const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ingresses, ...edge.certificates];
-    const trigger = pulumi.all(apps.imageRefs).apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts }));
+    const updateId = cfg.verification.updateId;
+    const trigger = pulumi
+        .all(apps.imageRefs)
+        .apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts, updateId }));
     const verification = cfg.verification.verifyDeployment
         ? new DeploymentVerification(
               "verification",
@@ -126,7 +139,7 @@ export function buildPlatform(cfg: PlatformConfig) {
                   namespace: namespace.name,
                   secretName: secret.secretName,
                   dataStores: dataStores.endpoints,
-                  plan: buildVerificationPlan({ hosts: cfg.hosts, apps: cfg.apps, rateLimitMax: cfg.app.rateLimitMax, securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)) }),
+                  plan: { ...buildVerificationPlan({ hosts: cfg.hosts, apps: cfg.apps, rateLimitMax: cfg.app.rateLimitMax, securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)) }), updateId },
                   migrationJobs: Object.fromEntries(Object.entries(apps.services).flatMap(([n, s]) => (s.migration ? [[n, s.migration]] : []))),
                   dependsOn: readyResources,
                   trigger,

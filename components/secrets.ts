@@ -17,10 +17,12 @@ export interface PlatformSecretArgs {
 /** The runbook's `ultramarket-secrets`: every value from config secrets or @pulumi/random, never from code. */
 export class PlatformSecret extends pulumi.ComponentResource {
     public readonly secretName: pulumi.Output<string>;
+    /** Every key's value, as Pulumi secrets: readers derive their rollout checksum from the keys they read. */
+    public readonly values: Record<SecretKey, pulumi.Output<string>>;
 
     constructor(name: string, args: PlatformSecretArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:platform:PlatformSecret", name, {}, opts);
-        const stringData: Record<string, pulumi.Output<string>> = {};
+        const stringData = {} as Record<SecretKey, pulumi.Output<string>>;
         for (const key of SECRET_KEYS) {
             if (args.provided[key]) {
                 stringData[key] = pulumi.secret(args.provided[key]!);
@@ -38,6 +40,8 @@ export class PlatformSecret extends pulumi.ComponentResource {
                 stringData[key] = pulumi.secret("");
             }
         }
+        // Updated in place (the provider's enableSecretMutable): rotating a key never deletes the Secret
+        // nor cascades a replacement into the workloads that reference it.
         const secret = new k8s.core.v1.Secret(
             name,
             {
@@ -48,6 +52,7 @@ export class PlatformSecret extends pulumi.ComponentResource {
             { parent: this },
         );
         this.secretName = secret.metadata.name;
+        this.values = stringData;
         this.registerOutputs({ secretName: this.secretName });
     }
 }

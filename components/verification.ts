@@ -6,6 +6,7 @@ import { DATA_STORE_PASSWORD_KEY, DataStoreName } from "./catalog";
 import { VerificationPlan, VerificationReport } from "./checks";
 import { DATA_STORE_SPECS } from "./datastores";
 import { labels, selectorLabels } from "./labels";
+import { REPLACE_UNREADY } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
 
 /**
@@ -96,7 +97,8 @@ export class DeploymentVerification extends pulumi.ComponentResource {
             this.dataStoreJobs[store] = new k8s.batch.v1.Job(
                 verificationJobName(store),
                 {
-                    metadata: { namespace: args.namespace, labels: meta },
+                    // A check that failed is re-run by the next update, not awaited again.
+                    metadata: { namespace: args.namespace, labels: meta, annotations: REPLACE_UNREADY },
                     spec: {
                         backoffLimit: 2,
                         activeDeadlineSeconds: 180,

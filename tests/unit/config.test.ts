@@ -174,4 +174,16 @@ describe("config validation", () => {
         assert.match(String(err.stack), /ultramarket:imageTag/);
         assert.match(String(err.stack), /\n\s+at /, "the trace (call sites) is missing");
     });
+
+    it("refuses a malformed update id from the environment, naming the variable", () => {
+        let err: unknown;
+        try {
+            parseConfig({ ...raw("production", productionValues()), updateId: "x; rm -rf /" });
+        } catch (e) {
+            err = e;
+        }
+        assert.ok(err instanceof ConfigError);
+        assert.ok(err.problems.some((p) => p.includes("ULTRAMARKET_UPDATE_ID")), err.problems.join("\n"));
+        assert.equal(parseConfig({ ...raw("production", productionValues()), updateId: "deploy-20261127-1a2b" }).verification.updateId, "deploy-20261127-1a2b");
+    });
 });

@@ -1,0 +1,54 @@
+// What makes a workload roll when — and only when — a setting or secret it reads changes.
+// The platform ConfigMap and Secret are updated in place (the provider's enableConfigMapMutable /
+// enableSecretMutable), which Kubernetes does not propagate to running pods' environment; so each
+// workload's pod template carries a digest of exactly the values it reads, and a new digest is a
+// rolling update (maxUnavailable: 0) of that workload alone.
+import { createHash } from "crypto";
+import * as pulumi from "@pulumi/pulumi";
+
+/** Pod-template annotation holding the digest of the platform ConfigMap values the workload reads. */
+export const CONFIG_CHECKSUM_ANNOTATION = "ultramarket.uz/config-checksum";
+/** Pod-template annotation holding the digest of the Secret keys the workload reads. */
+export const SECRET_CHECKSUM_ANNOTATION = "ultramarket.uz/secret-checksum";
+
+/** A stable digest of key/value pairs (order-independent; keys are part of it, so moving a value between keys counts). */
+export function digest(values: Record<string, string>): string {
+    const h = createHash("sha256");
+    for (const key of Object.keys(values).sort()) h.update(`${key}\0${values[key]}\0`);
+    return h.digest("hex");
+}
+
+/** Digest of the ConfigMap values a workload reads (non-secret settings: kept readable in state and diffs). */
+export function settingsChecksum(values: Record<string, pulumi.Input<string>>): pulumi.Output<string> {
+    return pulumi.all(values).apply((v) => digest(v));
+}
+
+/**
+ * Digest of the Secret values a workload reads. It stays a Pulumi secret (encrypted in state, masked in
+ * previews and outputs); only the digest, never a value, reaches the cluster. Undefined when the
+ * workload reads no secret, so its template carries no annotation.
+ */
+export function secretChecksum(values: Partial<Record<string, pulumi.Output<string>>>, keys: readonly string[]): pulumi.Output<string> | undefined {
+    if (keys.length === 0) return undefined;
+    const read: Record<string, pulumi.Output<string>> = {};
+    for (const key of keys) {
+        const value = values[key];
+        if (value === undefined) throw new Error(`secret key ${key} is read by a workload but not in the platform Secret`);
+        read[key] = value;
+    }
+    return pulumi.secret(pulumi.all(read).apply((v) => digest(v)));
+}
+
+/** The pod-template annotations of a workload that reads these settings and secrets (undefined: it reads none). */
+export function rolloutAnnotations(checksums: { config?: pulumi.Input<string>; secret?: pulumi.Input<string> }): Record<string, pulumi.Input<string>> | undefined {
+    const out: Record<string, pulumi.Input<string>> = {};
+    if (checksums.config !== undefined) out[CONFIG_CHECKSUM_ANNOTATION] = checksums.config;
+    if (checksums.secret !== undefined) out[SECRET_CHECKSUM_ANNOTATION] = checksums.secret;
+    return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * Provider annotation for Jobs: one that did not succeed is replaced (re-run) on the next update instead
+ * of being awaited again; one that succeeded is left alone until its spec (what it runs) changes.
+ */
+export const REPLACE_UNREADY = { "pulumi.com/replaceUnready": "true" } as const;
