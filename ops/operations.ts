@@ -4,6 +4,7 @@
 import { execFile } from "child_process";
 import type {
     ConfigMap,
+    Deployment,
     EngineEvent,
     OutputMap,
     PreviewOptions,
@@ -38,6 +39,8 @@ export interface OpsStack {
     getAllConfig(): Promise<ConfigMap>;
     setAllConfigJson(configJson: string): Promise<void>;
     removeAllConfig(keys: string[], path?: boolean): Promise<void>;
+    /** The stack's state (drift reads the Kubernetes objects it owns from it). */
+    exportStack(): Promise<Deployment>;
 }
 
 /** Where the CLI writes: `out` for lines, `stream` for Pulumi's progress as it happens. */

@@ -1,8 +1,10 @@
 // What every CLI command gets and returns; the real wiring is in ops/cli.ts, tests pass fakes.
 import type { ParseArgsConfig } from "util";
+import type { ConfigMap } from "@pulumi/pulumi/automation";
 import type { ExitCode } from "../errors";
 import type { CodeInspector, OpsIO, OpsStack, Verifier } from "../operations";
 import type { DoctorProbe } from "../doctor";
+import type { ClusterClient } from "../drift/cluster";
 
 export interface CliIO extends OpsIO {
     err(line: string): void;
@@ -18,6 +20,8 @@ export interface CliDeps {
     env: NodeJS.ProcessEnv;
     /** Runs external programs for doctor (node, pulumi, kubectl, docker). */
     probe: DoctorProbe;
+    /** The cluster drift reads live objects from; default: kubectl with the stack's kubeconfig and context. */
+    cluster?(config: ConfigMap): ClusterClient;
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;

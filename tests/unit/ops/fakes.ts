@@ -1,5 +1,5 @@
 // Fakes for the operations tests: a scripted stack (no Pulumi CLI), git, verifier and IO.
-import type { ConfigMap, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationReport, Verifier } from "../../../ops/operations";
 
 export const SHA_OLD = "1111111111111111111111111111111111111111";
@@ -130,6 +130,14 @@ export class FakeStack implements OpsStack {
     async removeAllConfig(keys: string[]): Promise<void> {
         this.calls.push({ method: "removeAllConfig", args: [keys] });
         for (const k of keys) delete this.config[k];
+    }
+
+    /** The state exportStack returns: `resources` as `pulumi stack export` has them. */
+    resources: unknown[] = [];
+
+    async exportStack(): Promise<Deployment> {
+        this.calls.push({ method: "exportStack", args: [] });
+        return { version: 3, deployment: JSON.parse(JSON.stringify({ resources: this.resources })) };
     }
 
     callsTo(method: string): Call[] {
