@@ -9,6 +9,11 @@ import { installMocks, PRODUCTION_SECRET_VALUES, Registration, settle, stackFile
 
 const INDEX = path.resolve(__dirname, "../../index.ts");
 const SNAPSHOT = path.resolve(__dirname, "snapshots/production-urns.txt");
+/** Every URN before the root component existed: stacks deployed then must move under it with zero replaces. */
+const BEFORE_ROOT = path.resolve(__dirname, "snapshots/production-urns.before-platform-root.txt");
+const ROOT_TYPE = "ultramarket:index:Platform";
+
+const readList = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean);
 
 async function productionRegistrations(): Promise<Registration[]> {
     const registrations = installMocks("production");
@@ -25,15 +30,29 @@ async function productionRegistrations(): Promise<Registration[]> {
 
 describe("resource URNs of the production stack", () => {
     let urns: string[];
+    let registrations: Registration[];
     before(async () => {
-        urns = (await productionRegistrations()).map((r) => r.urn).sort();
+        registrations = await productionRegistrations();
+        urns = registrations.map((r) => r.urn).sort();
         if (process.env.UPDATE_URN_SNAPSHOT === "1") fs.writeFileSync(SNAPSHOT, urns.join("\n") + "\n");
     });
 
     it("are exactly the pinned snapshot (a change would replace live objects; add aliases, then update the snapshot)", () => {
-        const pinned = fs.readFileSync(SNAPSHOT, "utf8").split("\n").filter(Boolean);
+        const pinned = readList(SNAPSHOT);
         const added = urns.filter((u) => !pinned.includes(u));
         const removed = pinned.filter((u) => !urns.includes(u));
         assert.deepEqual({ added, removed }, { added: [], removed: [] }, "URNs changed: live objects would be replaced. Add aliases, then run UPDATE_URN_SNAPSHOT=1 npm test");
+    });
+
+    it("carry every stack deployed before the root component across: each old URN is what the engine derives from an alias", () => {
+        const root = registrations.find((r) => r.type === ROOT_TYPE);
+        assert.ok(root, `no ${ROOT_TYPE} root component`);
+        const top = registrations.filter((r) => r.parent === root.urn);
+        assert.ok(top.length > 5, "the components are not children of the root");
+        for (const r of top) assert.ok(r.aliasParents.length > 0, `${r.urn} moved under the root without an alias to its old parent (the stack)`);
+        // The engine derives a child's alias from its parent's: the same URN without the root in the type chain.
+        const derived = new Set(urns.filter((u) => u !== root.urn).map((u) => u.replace(`::${ROOT_TYPE}$`, "::")));
+        const lost = readList(BEFORE_ROOT).filter((u) => !derived.has(u));
+        assert.deepEqual(lost, [], "these resources of an existing stack would be replaced");
     });
 });

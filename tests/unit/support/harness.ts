@@ -19,6 +19,8 @@ export interface Registration {
     /** URNs this resource waits for (dependsOn and every input's resource). */
     dependencies: string[];
     inputs: Record<string, any>;
+    /** The parent each alias names: a URN, or "" for "no parent" (the stack). */
+    aliasParents: string[];
 }
 
 /** Fake values the mocks give @pulumi/random, so tests can look for them elsewhere. */
@@ -68,6 +70,7 @@ export function installMocks(stack: string, preview = false): Registration[] {
                     protect: req.getProtect() === true,
                     dependencies: req.getDependenciesList(),
                     inputs: unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject())),
+                    aliasParents: (req.getAliasesList?.() ?? []).flatMap((a: any) => (a.hasSpec() ? [a.getSpec().getNoparent() ? "" : a.getSpec().getParenturn()] : [])),
                 });
             }
             callback(err, res);
