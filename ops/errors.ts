@@ -19,6 +19,8 @@ export enum ExitCode {
     RollbackFailed = 7,
     /** doctor: at least one check failed. */
     ChecksFailed = 8,
+    /** deploy/rollback: another update holds the stack's lock (running, or on a machine that cannot be checked); nothing changed, nothing rolled back. */
+    Conflict = 9,
 }
 
 /** An error the CLI reports as one message (no stack trace) with a specific exit code. */
@@ -45,6 +47,17 @@ const HINTS: Array<[RegExp, (stack: string) => string]> = [
     [/kubeconfig|Kubernetes cluster is unreachable|connection refused|no such host/i, (s) => `check the cluster connection: npm run doctor -- --stack ${s}`],
     [/mandatory policy|policy violation/i, () => "fix the policy violations listed above (policies/), or discuss an exception in the pull request"],
 ];
+
+/**
+ * Whether a Pulumi command failed because another update holds the stack: the Automation API's
+ * ConcurrentUpdateError, or the engine's own words (file backends: "the stack is currently locked by N lock(s)";
+ * Pulumi Cloud: "[409] Conflict: Another update is currently in progress").
+ */
+export function isConcurrentUpdateError(err: unknown): boolean {
+    if (err instanceof Error && err.name === "ConcurrentUpdateError") return true;
+    const text = err instanceof Error ? err.message : String(err);
+    return /the stack is currently locked by|Another update is currently in progress/.test(text);
+}
 
 /** The first line of what went wrong, followed by what to do; for a failed Pulumi command on `stack`. */
 export function explainPulumiError(stack: string, what: string, err: unknown): OpsError {

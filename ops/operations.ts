@@ -2,6 +2,7 @@
 // deploy with automatic rollback, drift detection and status. Everything here talks to an `OpsStack` (the part
 // of the Automation API Stack we use), a `Verifier` and a `CodeInspector`, so unit tests drive it with fakes.
 import { execFile } from "child_process";
+import { randomBytes } from "crypto";
 import type {
     ConfigMap,
     Deployment,
@@ -10,11 +11,14 @@ import type {
     PreviewOptions,
     PreviewResult,
     RefreshOptions,
+    RefreshResult,
     UpdateSummary,
     UpOptions,
     UpResult,
 } from "@pulumi/pulumi/automation";
-import { ExitCode, OpsError, explainPulumiError } from "./errors";
+import { ExitCode, OpsError, explainPulumiError, isConcurrentUpdateError } from "./errors";
+import { realRecoveryDeps, recoverInterruptedUpdate, RecoveryDeps, RecoveryReport } from "./recovery";
+import { secretConfigWriterFor } from "./secret-config";
 
 export const PROJECT = "ultramarket";
 /** Config keys that say where the cluster is, not what is deployed: a rollback keeps their current values. */
@@ -41,6 +45,13 @@ export interface OpsStack {
     removeAllConfig(keys: string[], path?: boolean): Promise<void>;
     /** The stack's state (drift reads the Kubernetes objects it owns from it). */
     exportStack(): Promise<Deployment>;
+    /** Replaces the stack's state (interruption recovery adopts what a killed update created). */
+    importStack(state: Deployment): Promise<void>;
+    refresh(opts?: RefreshOptions): Promise<RefreshResult>;
+    /** `pulumi cancel`: removes the stack's lock (only ever after checking that its holder is gone). */
+    cancel(): Promise<void>;
+    /** Environment of every Pulumi command on the stack (deploy sets UPDATE_ID_ENV in it for the length of its `up`). */
+    readonly workspace: { envVars: Record<string, string> };
 }
 
 /** Where the CLI writes: `out` for lines, `stream` for Pulumi's progress as it happens. */
@@ -82,22 +93,31 @@ export interface UpdateRecord {
     resourceChanges: Record<string, number>;
     /** Set on updates made by `rollback` / deploy's automatic rollback: the version restored and the one undone. */
     rollback?: { to: number; from?: number };
+    /** The nonce deploy or rollback put in the update's message (`update=<id>`): which invocation started it. */
+    updateId?: string;
 }
 
 const COMMIT_IN_MESSAGE = /\bcommit=([0-9a-f]{7,40})\b/;
 const ROLLBACK_IN_MESSAGE = /\brollback to=v(\d+)(?: from=v(\d+))?/;
+const UPDATE_ID_IN_MESSAGE = /\bupdate=([0-9a-f]{16})\b/;
 /** Pulumi stores this instead of a secret it could not decrypt. */
 const UNDECRYPTABLE = "ERROR_UNABLE_TO_DECRYPT";
 
-/** The update message deploy and rollback record, so history says which commit ran and what was undone. */
+/** A fresh nonce naming one update (16 hex digits): in its message (`update=<id>`) and its UPDATE_ID_ENV. */
+export function newUpdateId(): string {
+    return randomBytes(8).toString("hex");
+}
+
+/** The update message deploy and rollback record, so history says which commit ran, which invocation ran it and what was undone. */
 export function updateMessage(
     action: "deploy" | "rollback",
     commit: string | undefined,
-    detail: { to?: number; from?: number; reason?: string } = {},
+    detail: { to?: number; from?: number; reason?: string; updateId?: string } = {},
 ): string {
     const parts = [`ops ${action}`];
     if (action === "rollback" && detail.to !== undefined) parts[0] += ` to=v${detail.to}${detail.from !== undefined ? ` from=v${detail.from}` : ""}`;
     if (commit) parts.push(`commit=${commit}`);
+    if (detail.updateId) parts.push(`update=${detail.updateId}`);
     if (detail.reason) parts.push(`(${detail.reason})`);
     return parts.join(" ");
 }
@@ -152,6 +172,7 @@ function parseUpdate(entry: unknown): UpdateRecord {
         rollback: rollbackMatch
             ? { to: Number(rollbackMatch[1]), from: rollbackMatch[2] !== undefined ? Number(rollbackMatch[2]) : undefined }
             : undefined,
+        updateId: UPDATE_ID_IN_MESSAGE.exec(message)?.[1],
     };
 }
 
@@ -284,8 +305,10 @@ export async function assertCodeMatches(stackName: string, target: UpdateRecord,
 }
 
 export interface ConfigRestorePlan {
-    /** Entries to write, in the `pulumi config --json` shape `config set-all --json` reads. */
+    /** Plain entries to write, in the `pulumi config --json` shape `config set-all --json` reads (never a secret). */
     set: Record<string, RecordedConfigValue>;
+    /** Secrets whose value differs from the current one: written one by one on stdin (ops/secret-config.ts). */
+    secretWrites: Record<string, string>;
     /** Keys present now that the target version did not have. */
     remove: string[];
     /** Human-readable changes; secrets are named, never shown. */
@@ -303,6 +326,7 @@ export function planConfigRestore(
 ): ConfigRestorePlan {
     const inScope = (key: string) => key.startsWith(`${PROJECT}:`) && !keep.includes(key);
     const set: Record<string, RecordedConfigValue> = {};
+    const secretWrites: Record<string, string> = {};
     const changes: string[] = [];
     const secretValues: string[] = [];
     for (const [key, recorded] of Object.entries(target.config)) {
@@ -314,11 +338,16 @@ export function planConfigRestore(
                     `set PULUMI_CONFIG_PASSPHRASE to the passphrase that stack used then (or restore its secrets provider), and retry`,
             );
         }
-        const entry: RecordedConfigValue = { value: recorded.value, secret: recorded.secret };
-        if (recorded.objectValue !== undefined) entry.objectValue = recorded.objectValue;
-        set[key] = entry;
-        if (recorded.secret) secretValues.push(recorded.value);
         const now = current[key] as { value?: string; secret?: boolean } | undefined;
+        if (recorded.secret) {
+            secretValues.push(recorded.value);
+            // An unchanged secret keeps its stored ciphertext: nothing is written.
+            if (!now?.secret || now.value !== recorded.value) secretWrites[key] = recorded.value;
+        } else {
+            const entry: RecordedConfigValue = { value: recorded.value, secret: false };
+            if (recorded.objectValue !== undefined) entry.objectValue = recorded.objectValue;
+            set[key] = entry;
+        }
         if (!now) changes.push(`${key}: add ${recorded.secret ? "[secret]" : JSON.stringify(recorded.value)}`);
         else if (now.value !== recorded.value || Boolean(now.secret) !== recorded.secret) {
             changes.push(recorded.secret || now.secret ? `${key}: [secret] changed` : `${key}: ${JSON.stringify(now.value)} -> ${JSON.stringify(recorded.value)}`);
@@ -326,7 +355,7 @@ export function planConfigRestore(
     }
     const remove = Object.keys(current).filter((key) => inScope(key) && !(key in target.config));
     for (const key of remove) changes.push(`${key}: remove (not set in version ${target.version})`);
-    return { set, remove, changes, secretValues };
+    return { set, secretWrites, remove, changes, secretValues };
 }
 
 /** Replaces every secret value in `text` by [secret] (the CLI's own error messages echo its arguments). */
@@ -336,9 +365,15 @@ export function redact(text: string, secrets: readonly string[]): string {
     return out;
 }
 
+/** Writes the plan: plain values with `config set-all --json`, each changed secret on stdin, then the removals. */
 async function applyConfigRestore(stack: OpsStack, plan: ConfigRestorePlan): Promise<void> {
     try {
         if (Object.keys(plan.set).length > 0) await stack.setAllConfigJson(JSON.stringify(plan.set));
+        const secrets = Object.entries(plan.secretWrites);
+        if (secrets.length > 0) {
+            const writer = secretConfigWriterFor(stack);
+            for (const [key, value] of secrets) await writer.setSecretConfig(key, value);
+        }
         if (plan.remove.length > 0) await stack.removeAllConfig(plan.remove);
     } catch (err) {
         const message = redact(err instanceof Error ? err.message : String(err), plan.secretValues);
@@ -354,18 +389,21 @@ export interface VerificationReport {
     summary: string;
     /** What failed, one line each. */
     failures: string[];
+    /** The report was produced by another update than the one checked (a failure: this update is not verified). */
+    stale?: boolean;
 }
 
 /** Post-deployment verification, run by deploy after `up`. */
 export interface Verifier {
-    verify(stack: OpsStack): Promise<VerificationReport>;
+    /** `updateId`: the nonce of the update just run; a report that does not carry it belongs to another update. */
+    verify(stack: OpsStack, updateId?: string): Promise<VerificationReport>;
 }
 
 /** Reads the program's `verification` stack output (the report its in-graph checks produce). */
 export class StackOutputVerifier implements Verifier {
-    async verify(stack: OpsStack): Promise<VerificationReport> {
+    async verify(stack: OpsStack, updateId?: string): Promise<VerificationReport> {
         const outputs = await stack.outputs();
-        return interpretVerificationOutput(outputs[VERIFICATION_OUTPUT]?.value);
+        return interpretVerificationOutput(outputs[VERIFICATION_OUTPUT]?.value, updateId);
     }
 }
 
@@ -374,9 +412,11 @@ export class StackOutputVerifier implements Verifier {
  * ok, detail}]}`, or `{status: "skipped"|"pending"}`), and generally `{passed|ok|success: boolean}` or
  * `{status: "passed"|"failed"|...}` with optional `checks: [{name, passed|ok|status, detail|message}]` or
  * `failures: string[]`. Missing or unknown shapes are "skipped" (with a warning in the summary), so a program
- * without verification never triggers a rollback.
+ * without verification never triggers a rollback. With `expectedUpdateId`, a report whose `updateId` (the
+ * UPDATE_ID_ENV of the update that ran the checks) is missing or different is stale: it says nothing about this
+ * update, so it is a failure, never a pass.
  */
-export function interpretVerificationOutput(value: unknown): VerificationReport {
+export function interpretVerificationOutput(value: unknown, expectedUpdateId?: string): VerificationReport {
     if (value === undefined || value === null) {
         return { status: "skipped", summary: `the stack exports no "${VERIFICATION_OUTPUT}" output; post-deployment verification did not run`, failures: [] };
     }
@@ -394,6 +434,11 @@ export function interpretVerificationOutput(value: unknown): VerificationReport 
     }
     if (overall === undefined && checks.length === 0 && listed.length === 0) {
         return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output has no passed/status field; treated as not verified`, failures: [] };
+    }
+    if (expectedUpdateId !== undefined && report.updateId !== expectedUpdateId) {
+        const owner = typeof report.updateId === "string" && report.updateId !== "" ? `update ${report.updateId}` : "an update that recorded no updateId";
+        const failure = `verification report belongs to another update (${owner}, not this update ${expectedUpdateId}): the checks did not run for this update`;
+        return { status: "failed", stale: true, summary: "verification failed: the report is stale", failures: [failure] };
     }
     const passed = overall ?? failures.length === 0;
     const total = checks.length ? ` (${checks.length - failedChecks.length}/${checks.length} checks passed)` : "";
@@ -429,8 +474,15 @@ export interface RollbackOptions {
     /** Why, recorded in the update message. */
     reason?: string;
     policyPacks?: string[];
-    /** Refuse unless the current update is newer than this version (deploy: the update it just attempted). */
-    newerThan?: number;
+    /**
+     * Roll back only if the newest update is the one with this id (deploy: the update it started and saw fail), so
+     * an update someone else ran in between is never undone.
+     */
+    undo?: { updateId: string };
+    /** Lock and pending-operation recovery before anything changes (ops/recovery.ts); false: skip (deploy did it). */
+    recovery?: RecoveryDeps | false;
+    /** The nonce of the rollback's own update (default: a fresh one). */
+    updateId?: string;
 }
 
 /** The failed update never started: the stack is unchanged. */
@@ -445,19 +497,28 @@ export interface RollbackReport {
     to: number;
     /** Version the rollback's own update created. */
     version?: number;
+    /** The nonce of the rollback's update (its message's `update=` and its UPDATE_ID_ENV). */
+    updateId?: string;
     changes: string[];
     verification?: VerificationReport;
     warnings: string[];
+    recovery?: RecoveryReport;
 }
 
 /** Plans (and unless dryRun, performs) a rollback; throws OpsError(Refused) without touching the stack when unsafe. */
 export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const { stack, io } = opts;
+    const recovery = opts.recovery === false ? undefined : await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, opts.dryRun);
     io.out(`==> ${stack.name}: reading stack history`);
     const history = await readHistory(stack, true);
     const choice = chooseRollbackTarget(stack.name, history, opts.to);
-    if (opts.newerThan !== undefined && choice.current.version <= opts.newerThan) {
-        throw new NothingToRollBack(`the update of stack "${stack.name}" never started (its newest version is still ${choice.current.version}), so nothing changed and nothing needs rolling back`);
+    if (opts.undo && choice.current.updateId !== opts.undo.updateId) {
+        throw new OpsError(
+            ExitCode.RollbackFailed,
+            `the newest update of stack "${stack.name}" (version ${choice.current.version}: "${choice.current.message.split("\n")[0]}") is not the one this deploy started ` +
+                `(update=${opts.undo.updateId}): another update ran since, and rolling back would undo it. Nothing was rolled back; ` +
+                `see npm run status -- --stack ${stack.name}, then roll back deliberately if needed: npm run rollback -- --stack ${stack.name} --to <version>`,
+        );
     }
     const warnings = [...choice.warnings];
     if (!opts.force) warnings.push(...(await assertCodeMatches(stack.name, choice.target, opts.code)));
@@ -465,7 +526,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
 
     const currentConfig = await withPulumiErrors(stack.name, "config read", () => stack.getAllConfig());
     const plan = planConfigRestore(stack.name, choice.target, currentConfig);
-    const report: RollbackReport = { from: choice.current.version, to: choice.target.version, changes: plan.changes, warnings };
+    const report: RollbackReport = { from: choice.current.version, to: choice.target.version, changes: plan.changes, warnings, recovery };
     io.out(`==> ${stack.name}: rolling back from version ${report.from} to version ${report.to} (image tags ${formatImageTags(choice.target.imageTags)})`);
     for (const w of warnings) io.out(`    warning: ${w}`);
     for (const c of plan.changes.length ? plan.changes : ["(config already equal; re-applying it)"]) io.out(`    ${c}`);
@@ -475,24 +536,52 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     }
 
     await applyConfigRestore(stack, plan);
-    io.out(`==> ${stack.name}: up with the config of version ${report.to}`);
+    report.updateId = opts.updateId ?? newUpdateId();
+    io.out(`==> ${stack.name}: up with the config of version ${report.to} (update ${report.updateId})`);
     const commit = await opts.code.head();
-    const message = updateMessage("rollback", commit, { to: report.to, from: report.from, reason: opts.reason });
+    const message = updateMessage("rollback", commit, { to: report.to, from: report.from, reason: opts.reason, updateId: report.updateId });
     let result: UpResult;
     try {
-        result = await stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks });
+        result = await withUpdateId(stack, report.updateId, () => stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks }));
     } catch (err) {
-        const e = explainPulumiError(stack.name, "up (rollback)", err);
+        const e = isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "rollback") : explainPulumiError(stack.name, "up (rollback)", err);
         throw new OpsError(
             e.exitCode,
             `${e.message}\nPulumi.${stack.name}.yaml already holds version ${report.to}'s config: fix the cause and re-run ` +
                 `npm run rollback -- --stack ${stack.name} --to ${report.to}, or undo the config change with: git checkout -- Pulumi.${stack.name}.yaml`,
         );
     }
-    report.version = result.summary?.version || (await readHistory(stack, false))[0]?.version;
-    report.verification = await opts.verifier.verify(stack);
+    const own = await findUpdate(stack, report.updateId);
+    report.version = own?.version ?? (result.summary?.version || undefined);
+    report.verification = await opts.verifier.verify(stack, report.updateId);
     io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);
     return report;
+}
+
+/** Runs `fn` (an `up`) with UPDATE_ID_ENV set in the stack's workspace environment, and only for its length. */
+export async function withUpdateId<T>(stack: OpsStack, updateId: string, fn: () => Promise<T>): Promise<T> {
+    const env = stack.workspace.envVars;
+    const previous = env[UPDATE_ID_ENV];
+    env[UPDATE_ID_ENV] = updateId;
+    try {
+        return await fn();
+    } finally {
+        if (previous === undefined) delete env[UPDATE_ID_ENV];
+        else env[UPDATE_ID_ENV] = previous;
+    }
+}
+
+/** The update whose message carries `update=<updateId>`: the one a given deploy or rollback started. */
+async function findUpdate(stack: OpsStack, updateId: string): Promise<UpdateRecord | undefined> {
+    return (await readHistory(stack, false)).find((r) => r.kind === "update" && r.updateId === updateId);
+}
+
+function concurrentUpdate(stackName: string, action: string): OpsError {
+    return new OpsError(
+        ExitCode.Conflict,
+        `stack "${stackName}" is locked by another update that is running now, so this ${action} did not start: nothing changed and nothing is rolled back. ` +
+            `Wait for that update to finish (npm run status -- --stack ${stackName}), then run it again.`,
+    );
 }
 
 export interface DeployOptions {
@@ -503,38 +592,58 @@ export interface DeployOptions {
     policyPacks?: string[];
     /** Roll back automatically when up or verification fails (default true). */
     autoRollback?: boolean;
+    /** Lock and pending-operation recovery before the preview (ops/recovery.ts); defaults to the real ones. */
+    recovery?: RecoveryDeps;
+    /** The nonce of this deploy's update (default: a fresh one). */
+    updateId?: string;
 }
 
 export interface DeployReport {
     exitCode: ExitCode;
+    /** The nonce of the update this deploy started: `update=<id>` in its message, UPDATE_ID_ENV for its program. */
+    updateId: string;
     version?: number;
     upError?: string;
     verification?: VerificationReport;
     rollback?: RollbackReport;
     rollbackError?: string;
+    recovery?: RecoveryReport;
     /** Final lines for the operator. */
     summary: string[];
 }
 
-/** preview, up, verify; when up or verification fails, roll back to the last good version and report both. */
+/**
+ * recover, preview, up, verify. When this invocation's own update (found in the history by its nonce) failed, or
+ * its verification did, roll back to the last good version and report both; a lock conflict rolls nothing back.
+ */
 export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     const { stack, io } = opts;
+    const report: DeployReport = { exitCode: ExitCode.Ok, updateId: opts.updateId ?? newUpdateId(), summary: [] };
+    const { updateId } = report;
+    report.recovery = await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps);
     const commit = await opts.code.head();
     io.out(`==> ${stack.name}: preview${opts.policyPacks?.length ? ` with policy pack ${opts.policyPacks.join(", ")}` : ""}`);
     await withPulumiErrors(stack.name, "preview", () => stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks }));
-    // The newest version before this deploy: a failure that recorded no newer update changed nothing to undo.
-    const before = (await readHistory(stack, false))[0]?.version ?? 0;
 
-    io.out(`==> ${stack.name}: up (commit ${commit ?? "unknown"})`);
-    const report: DeployReport = { exitCode: ExitCode.Ok, summary: [] };
+    io.out(`==> ${stack.name}: up (commit ${commit ?? "unknown"}, update ${updateId})`);
+    let own: UpdateRecord | undefined;
     try {
-        const result = await stack.up({ message: updateMessage("deploy", commit), onOutput: io.stream, policyPacks: opts.policyPacks });
-        report.version = result.summary?.version || (await readHistory(stack, false))[0]?.version;
+        const result = await withUpdateId(stack, updateId, () =>
+            stack.up({ message: updateMessage("deploy", commit, { updateId }), onOutput: io.stream, policyPacks: opts.policyPacks }),
+        );
+        own = await findUpdate(stack, updateId);
+        report.version = own?.version ?? (result.summary?.version || undefined);
         io.out(`==> ${stack.name}: verifying version ${report.version ?? "?"}`);
-        report.verification = await opts.verifier.verify(stack);
+        report.verification = await opts.verifier.verify(stack, updateId);
         io.out(`    ${report.verification.summary}`);
         for (const f of report.verification.failures) io.out(`    FAILED ${f}`);
     } catch (err) {
+        if (isConcurrentUpdateError(err)) {
+            report.exitCode = ExitCode.Conflict;
+            report.upError = concurrentUpdate(stack.name, "deploy").message;
+            report.summary.push(report.upError);
+            return report;
+        }
         report.upError = explainPulumiError(stack.name, "up", err).message;
         io.out(report.upError);
     }
@@ -546,7 +655,26 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         return report;
     }
 
-    const what = report.upError !== undefined ? "the update failed" : `verification of version ${report.version ?? "?"} failed`;
+    if (report.upError !== undefined) {
+        // Only an update this invocation started and saw fail is ever rolled back.
+        own = await findUpdate(stack, updateId).catch(() => undefined);
+        if (!own) {
+            report.exitCode = ExitCode.OperationFailed;
+            report.summary.push(`the update of stack "${stack.name}" never started (no update=${updateId} in its history), so nothing changed and nothing is rolled back`);
+            return report;
+        }
+        report.version = own.version;
+        if (own.result !== "failed") {
+            report.exitCode = ExitCode.RollbackFailed;
+            report.summary.push(
+                `up reported an error, but this deploy's update (version ${own.version}) is recorded as ${own.result}: not rolling back. ` +
+                    `Check it with npm run status -- --stack ${stack.name}, then deploy again or roll back deliberately.`,
+            );
+            return report;
+        }
+    }
+
+    const what = report.upError !== undefined ? `the update (version ${report.version}) failed` : `verification of version ${report.version ?? "?"} failed`;
     if (opts.autoRollback === false) {
         report.exitCode = ExitCode.RollbackFailed;
         report.summary.push(`${what}; automatic rollback is off. Roll back with: npm run rollback -- --stack ${stack.name}`);
@@ -561,7 +689,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
             verifier: opts.verifier,
             reason: `automatic: ${what}`,
             policyPacks: opts.policyPacks,
-            newerThan: before,
+            undo: { updateId },
+            recovery: false,
         });
         const verified = report.rollback.verification?.status !== "failed";
         report.exitCode = verified ? ExitCode.RolledBack : ExitCode.RollbackFailed;
@@ -569,11 +698,6 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         report.summary.push(`Pulumi.${stack.name}.yaml now holds version ${report.rollback.to}'s config: commit it, or the next deploy of main redeploys the failed config`);
         if (!verified) report.summary.push(`the rolled-back version does not verify either: investigate now (npm run doctor -- --stack ${stack.name})`);
     } catch (err) {
-        if (err instanceof NothingToRollBack) {
-            report.exitCode = ExitCode.OperationFailed;
-            report.summary.push(err.message);
-            return report;
-        }
         report.exitCode = ExitCode.RollbackFailed;
         report.rollbackError = err instanceof Error ? err.message : String(err);
         report.summary.push(`${what}, and the automatic rollback did not happen: ${report.rollbackError}`);

@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { summarize } from "../../../components/checks";
 import { ExitCode } from "../../../ops/errors";
-import { deploy, interpretVerificationOutput, StackOutputVerifier, updateMessage } from "../../../ops/operations";
+import { deploy, interpretVerificationOutput, StackOutputVerifier, UPDATE_ID_ENV, updateMessage } from "../../../ops/operations";
 import { FAILED, FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
 
 // v1 and v2 were good; this deploy bumps the image tag to 1.2.0 from commit SHA_NEW.
@@ -21,9 +21,11 @@ describe("ops: deploy", () => {
         const { stack, io, code } = newDeploy();
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]), policyPacks: ["/repo/policies"] });
         assert.equal(report.exitCode, ExitCode.Ok);
-        assert.deepEqual(stack.calls.map((c) => c.method).filter((m) => m !== "history"), ["preview", "up"]);
+        assert.deepEqual(stack.calls.map((c) => c.method).filter((m) => m !== "history"), ["exportStack", "preview", "up"]);
         assert.deepEqual((stack.callsTo("preview")[0].args[0] as { policyPacks: string[] }).policyPacks, ["/repo/policies"]);
-        assert.equal((stack.callsTo("up")[0].args[0] as { message: string }).message, updateMessage("deploy", SHA_NEW));
+        assert.match(report.updateId, /^[0-9a-f]{16}$/);
+        assert.equal((stack.callsTo("up")[0].args[0] as { message: string }).message, updateMessage("deploy", SHA_NEW, { updateId: report.updateId }));
+        assert.equal((stack.callsTo("up")[0].args[0] as { message: string }).message, `ops deploy commit=${SHA_NEW} update=${report.updateId}`);
         assert.equal(report.version, 3);
         assert.equal(stack.callsTo("setAllConfigJson").length, 0);
     });
@@ -45,7 +47,7 @@ describe("ops: deploy", () => {
         assert.equal(stack.config["ultramarket:serviceImageTags"].value, '{"cart-service":"1.1.1"}');
         const ups = stack.callsTo("up").map((c) => (c.args[0] as { message: string }).message);
         assert.equal(ups.length, 2);
-        assert.match(ups[1], /^ops rollback to=v2 from=v3 commit=2{40} \(automatic: verification of version 3 failed\)$/);
+        assert.match(ups[1], /^ops rollback to=v2 from=v3 commit=2{40} update=[0-9a-f]{16} \(automatic: verification of version 3 failed\)$/);
         assert.equal(verifier.calls, 2);
         const summary = report.summary.join("\n");
         assert.match(summary, /verification of version 3 failed; rolled back stack "production" to version 2 \(new version 4\); verification passed/);
@@ -75,13 +77,13 @@ describe("ops: deploy", () => {
 
     it("does not roll back when the update never started (nothing changed)", async () => {
         const { stack, io, code } = newDeploy();
-        stack.upScript = ["fail-before-start"];
+        stack.upScript = ["error-before-start"];
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]) });
         assert.equal(report.exitCode, ExitCode.OperationFailed);
         assert.equal(stack.callsTo("up").length, 1);
         assert.equal(stack.callsTo("setAllConfigJson").length, 0);
-        assert.match(report.summary.join("\n"), /never started \(its newest version is still 2\)/);
-        assert.match(report.upError ?? "", /What to do: wait for the running update to finish; if it died, run: pulumi cancel --stack production/);
+        assert.match(report.summary.join("\n"), new RegExp(`never started \\(no update=${report.updateId} in its history\\), so nothing changed and nothing is rolled back`));
+        assert.match(report.upError ?? "", /Missing required configuration variable 'ultramarket:imageTag'/);
     });
 
     it("reports a failed deploy it could not roll back: the first deploy has no earlier version", async () => {
@@ -126,7 +128,9 @@ describe("ops: deploy", () => {
 
     it("the default verifier reads the stack's verification output", async () => {
         const { stack, io, code } = newDeploy();
-        stack.outputsQueue = [{ verification: { value: { passed: false, checks: [{ name: "tls", passed: false, detail: "certificate expired" }] }, secret: false } }, { verification: { value: { passed: true }, secret: false } }];
+        // The program echoes the update id it ran with (UPDATE_ID_ENV) in its report.
+        const reports = [{ passed: false, checks: [{ name: "tls", passed: false, detail: "certificate expired" }] }, { passed: true }];
+        stack.afterUp = (s) => s.outputsQueue.push({ verification: { value: { ...reports.shift(), updateId: s.workspace.envVars[UPDATE_ID_ENV] }, secret: false } });
         const report = await deploy({ stack, io, code, verifier: new StackOutputVerifier() });
         assert.equal(report.exitCode, ExitCode.RolledBack);
         assert.deepEqual(report.verification?.failures, ["tls: certificate expired"]);

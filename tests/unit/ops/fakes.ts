@@ -1,5 +1,5 @@
 // Fakes for the operations tests: a scripted stack (no Pulumi CLI), git, verifier and IO.
-import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, RefreshResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationReport, Verifier } from "../../../ops/operations";
 
 export const SHA_OLD = "1111111111111111111111111111111111111111";
@@ -45,7 +45,12 @@ export function historyEntry(spec: UpdateSpec): UpdateSummary {
 
 export interface Call {
     method: string;
+    /** What the call would put on a command line. */
     args: unknown[];
+    /** What it passes on stdin instead (setSecretConfig). */
+    stdin?: string;
+    /** The workspace environment when it ran (up). */
+    env?: Record<string, string>;
 }
 
 /** A stack whose history, outputs and failures are scripted; it records every call. */
@@ -55,8 +60,18 @@ export class FakeStack implements OpsStack {
     config: Record<string, { value: string; secret: boolean }>;
     /** What each outputs() call returns, in order (then {}). */
     outputsQueue: OutputMap[] = [];
-    /** Per `up` call: "ok", "fail" (records a failed update), or "fail-before-start" (records nothing). */
-    upScript: Array<"ok" | "fail" | "fail-before-start"> = [];
+    /**
+     * Per `up` call: "ok", "fail" (records a failed update), "fail-before-start" (the lock is held by another
+     * update: records nothing), or "error-before-start" (fails before an update is recorded, e.g. bad config).
+     */
+    upScript: Array<"ok" | "fail" | "fail-before-start" | "error-before-start"> = [];
+    /** Runs after each `up` recorded its update (a concurrent update lands here). */
+    afterUp?: (stack: FakeStack) => void;
+    workspace = { envVars: {} as Record<string, string> };
+    /** `pending_operations` of the state exportStack returns. */
+    pendingOperations: unknown[] = [];
+    /** IDs of the objects in the "cluster": refresh drops a targeted resource whose ID is not among them. */
+    clusterIds = new Set<string>();
     refreshEvents: EngineEvent[] = [];
     refreshThrows = false;
     /** Behave like a self-managed (file, S3, ...) backend: history and up summaries carry version 0. */
@@ -83,14 +98,16 @@ export class FakeStack implements OpsStack {
     }
 
     async up(opts?: UpOptions): Promise<UpResult> {
-        this.calls.push({ method: "up", args: [opts] });
+        this.calls.push({ method: "up", args: [opts], env: { ...this.workspace.envVars } });
         opts?.onOutput?.("Updating (fake)\n");
         const outcome = this.upScript.shift() ?? "ok";
-        if (outcome === "fail-before-start") throw new Error("code: 255\n stderr: error: the stack is currently locked by 1 lock(s)");
+        if (outcome === "fail-before-start") throw new Error("code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.");
+        if (outcome === "error-before-start") throw new Error("code: 255\n stderr: error: Missing required configuration variable 'ultramarket:imageTag'");
         const version = this.nextVersion();
         const entry = historyEntry({ version, message: opts?.message, commit: /commit=([0-9a-f]+)/.exec(opts?.message ?? "")?.[1], result: outcome === "ok" ? "succeeded" : "failed" });
         entry.config = JSON.parse(JSON.stringify(this.config));
         this.history_.unshift(entry);
+        this.afterUp?.(this);
         if (outcome === "fail") throw new Error("code: 255\n stderr: error: 1 error occurred:\n  * resource apps/v1/Deployment cart-service failed to become ready");
         return { stdout: "", stderr: "", outputs: {}, summary: this.diy ? { ...entry, version: 0 } : entry };
     }
@@ -137,7 +154,32 @@ export class FakeStack implements OpsStack {
 
     async exportStack(): Promise<Deployment> {
         this.calls.push({ method: "exportStack", args: [] });
-        return { version: 3, deployment: JSON.parse(JSON.stringify({ resources: this.resources })) };
+        const pending = this.pendingOperations.length ? { pending_operations: this.pendingOperations } : {};
+        return { version: 3, deployment: JSON.parse(JSON.stringify({ resources: this.resources, ...pending })) };
+    }
+
+    async importStack(state: Deployment): Promise<void> {
+        this.calls.push({ method: "importStack", args: [state] });
+        const d = JSON.parse(JSON.stringify(state.deployment)) as { resources?: unknown[]; pending_operations?: unknown[] };
+        this.resources = d.resources ?? [];
+        this.pendingOperations = d.pending_operations ?? [];
+    }
+
+    async refresh(opts?: RefreshOptions): Promise<RefreshResult> {
+        this.calls.push({ method: "refresh", args: [opts] });
+        const targets = new Set(opts?.target ?? []);
+        this.resources = (this.resources as Array<{ urn: string; id?: string }>).filter((r) => !targets.has(r.urn) || this.clusterIds.has(r.id ?? ""));
+        return { stdout: "", stderr: "", summary: historyEntry({ version: 0, kind: "refresh" }) };
+    }
+
+    async cancel(): Promise<void> {
+        this.calls.push({ method: "cancel", args: [] });
+    }
+
+    /** The secret goes on stdin, as ops/secret-config.ts writes it with the real CLI. */
+    async setSecretConfig(key: string, value: string): Promise<void> {
+        this.calls.push({ method: "setSecretConfig", args: [key], stdin: value });
+        this.config[key] = { value, secret: true };
     }
 
     callsTo(method: string): Call[] {

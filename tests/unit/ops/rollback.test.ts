@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
 import { ExitCode, OpsError } from "../../../ops/errors";
-import { assertCodeMatches, chooseRollbackTarget, isProgramFile, parseHistory, planConfigRestore, redact, rollback, updateMessage } from "../../../ops/operations";
+import { assertCodeMatches, chooseRollbackTarget, isProgramFile, parseHistory, planConfigRestore, redact, rollback, UPDATE_ID_ENV, updateMessage } from "../../../ops/operations";
 import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec, historyEntry } from "./fakes";
 
 const records = (specs: UpdateSpec[]) => parseHistory(specs.map(historyEntry));
@@ -111,7 +111,9 @@ describe("ops: restoring a version's config", () => {
         };
         const plan = planConfigRestore("production", target, current);
         assert.deepEqual(plan.set["ultramarket:imageTag"], { value: "1.0.0", secret: false });
-        assert.deepEqual(plan.set["ultramarket:clickSecretKey"], { value: "click-secret-of-v2", secret: true });
+        // A changed secret is written on its own (on stdin), never in the set-all JSON that goes on a command line.
+        assert.ok(!("ultramarket:clickSecretKey" in plan.set));
+        assert.deepEqual(plan.secretWrites, { "ultramarket:clickSecretKey": "click-secret-of-v2" });
         assert.ok(!("ultramarket:kubeconfig" in plan.set));
         assert.deepEqual(plan.remove, ["ultramarket:serviceImageTags"]);
         assert.ok(plan.changes.includes('ultramarket:imageTag: "1.1.0" -> "1.0.0"'));
@@ -145,7 +147,8 @@ describe("ops: rollback command", () => {
         assert.equal(written["ultramarket:imageTag"].value, "1.0.0");
         assert.equal(stack.config["ultramarket:imageTag"].value, "1.0.0");
         const up = stack.callsTo("up")[0].args[0] as { message: string };
-        assert.match(up.message, new RegExp(`^ops rollback to=v1 from=v2 commit=${SHA_NEW}`));
+        assert.match(up.message, new RegExp(`^ops rollback to=v1 from=v2 commit=${SHA_NEW} update=${report.updateId}`));
+        assert.equal(stack.callsTo("up")[0].env?.[UPDATE_ID_ENV], report.updateId);
         assert.equal(verifier.calls, 1);
         assert.equal(report.version, 3);
     });

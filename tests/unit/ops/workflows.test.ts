@@ -48,18 +48,22 @@ describe("ops: GitHub Actions workflows", () => {
         assert.equal(w.concurrency?.["cancel-in-progress"], false);
     });
 
-    it("drift runs on a schedule and on demand with refresh --preview-only --expect-no-changes in a run step", () => {
+    it("drift runs on a schedule and on demand through the operations CLI's drift check, which fails the job on drift", () => {
         const w = load("pulumi-drift.yml");
         assert.ok(Array.isArray(w.on.schedule) && w.on.schedule[0].cron);
         assert.ok("workflow_dispatch" in w.on);
-        const refresh = steps(w).find((s) => s.run?.includes("pulumi refresh"));
-        assert.ok(refresh, "a run step refreshes");
-        assert.match(refresh!.run!, /pulumi refresh --preview-only --expect-no-changes .*--stack "\$STACK"/);
-        assert.match(refresh!.run!, /set -o pipefail/, "tee must not hide the exit code");
+        const all = steps(w);
+        const drift = all.find((s) => s.run?.includes("npm run drift"));
+        assert.ok(drift, "a run step runs the ops drift command");
+        assert.match(drift!.run!, /npm run drift -- --stack "\$STACK"/);
+        assert.ok(!/--heal/.test(drift!.run!), "the scheduled check never changes the cluster");
+        assert.match(drift!.run!, /set -o pipefail/, "tee must not hide the exit code");
+        const install = all.findIndex((s) => s.run?.trim() === "npm ci");
+        assert.ok(install >= 0 && install < all.indexOf(drift!), "the CLI's dependencies are installed first");
         assert.equal(w.env?.STACK, "${{ inputs.stack || 'production' }}");
-        // pulumi/actions has no preview-only input: here it only installs the CLI.
+        // pulumi/actions only installs the CLI; the Automation API runs it.
         assert.deepEqual(Object.keys(pulumiAction(w)[0].with ?? {}), ["pulumi-version"]);
-        assert.ok(steps(w).some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")), "drift is listed in the job summary");
+        assert.ok(all.some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")), "drift is listed in the job summary");
     });
 
     it("credentials come from repository secrets, the backend URL from a repository variable, never literals", () => {
