@@ -20,8 +20,9 @@ interface DataStoreSpec {
     env: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[];
     command?: string[];
     /**
-     * Secret keys the store applies on every start: a change rolls its pod. The others apply their
-     * password only when the data directory is first initialised; see README "Rotating a data-store password".
+     * Secret keys the store (or its probes) reads on every start: a change rolls its pod. PostgreSQL and
+     * MongoDB apply their password only when the data directory is first initialised (their probes need
+     * none); see README "Rotating a data-store password".
      */
     appliesOnStart: SecretKey[];
     readiness: string[];
@@ -113,7 +114,9 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         ],
         // The image writes its keystore into the config dir: copy the defaults to a writable volume first.
         init: sh("cp -a /usr/share/elasticsearch/config/. /seed-config/"),
-        appliesOnStart: [],
+        // The store applies ELASTIC_PASSWORD only at bootstrap, but its probes authenticate with the pod's
+        // environment: after the password is changed inside the store, the pod must restart to keep probing.
+        appliesOnStart: [DATA_STORE_PASSWORD_KEY.elasticsearch],
         readiness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s"'),
         liveness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?timeout=5s" >/dev/null'),
         resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi" },

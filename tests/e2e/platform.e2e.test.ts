@@ -11,40 +11,17 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { parse as parseYaml } from "yaml";
 import { GENERATED_SECRETS, PROJECT } from "../../config";
 import { ExitCode } from "../../ops/errors";
 import { detectDrift, GitCodeInspector, OpsIO, rollback } from "../../ops/operations";
 import { openStack } from "../../ops/workspace";
-import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, POLICY_PACK, REPO_ROOT, resourceArg, timed, toolchainEnv } from "./support/env";
+import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, POLICY_PACK, REPO_ROOT, timed, toolchainEnv } from "./support/env";
+import { changedSteps, getLive, KubeObjectRef, kubeObjectsInState, localStackConfig, StateResource, stateResources } from "./support/stack";
 
 const STACK = "e2e";
 const NAMESPACE = `ultramarket-${STACK}`;
 const STACK_FILE = path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
 const TAG_CHANGE = "1.0.1-e2e";
-
-interface StateResource {
-    urn: string;
-    type: string;
-    custom?: boolean;
-    protect?: boolean;
-    parent?: string;
-    dependencies?: string[];
-    propertyDependencies?: Record<string, string[]>;
-    outputs?: Record<string, any>;
-}
-
-interface KubeObjectRef {
-    urn: string;
-    type: string;
-    apiVersion: string;
-    kind: string;
-    name: string;
-    namespace?: string;
-    uid?: string;
-    labels: Record<string, string>;
-    protect: boolean;
-}
 
 const io: OpsIO & { lines: string[] } = {
     lines: [],
@@ -56,37 +33,6 @@ const io: OpsIO & { lines: string[] } = {
         /* engine progress is not echoed: the assertions and the timing lines say what happened */
     },
 };
-
-function isKubeResource(r: StateResource): boolean {
-    return r.custom !== false && r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers:");
-}
-
-/** The Kubernetes objects recorded in the stack's state (secret outputs are left encrypted). */
-async function kubeObjectsInState(stack: Stack): Promise<KubeObjectRef[]> {
-    const deployment = await stack.exportStack();
-    const resources = ((deployment.deployment as { resources?: StateResource[] }).resources ?? []).filter(isKubeResource);
-    return resources.map((r) => {
-        const out = r.outputs ?? {};
-        const meta = out.metadata ?? {};
-        assert.ok(typeof out.apiVersion === "string" && typeof out.kind === "string" && typeof meta.name === "string", `state of ${r.urn} lacks apiVersion/kind/metadata.name`);
-        return {
-            urn: r.urn,
-            type: r.type,
-            apiVersion: out.apiVersion,
-            kind: out.kind,
-            name: meta.name,
-            namespace: typeof meta.namespace === "string" ? meta.namespace : undefined,
-            uid: typeof meta.uid === "string" ? meta.uid : undefined,
-            labels: (meta.labels ?? {}) as Record<string, string>,
-            protect: r.protect === true,
-        };
-    });
-}
-
-async function stateResources(stack: Stack): Promise<StateResource[]> {
-    const deployment = await stack.exportStack();
-    return (deployment.deployment as { resources?: StateResource[] }).resources ?? [];
-}
 
 /** URNs of the protected resources and of everything they depend on (dependencies and parents, transitively). */
 function protectedClosure(resources: StateResource[]): Set<string> {
@@ -110,46 +56,15 @@ async function stateOf(stack: Stack, urn: string): Promise<StateResource | undef
     return ((deployment.deployment as { resources?: StateResource[] }).resources ?? []).find((r) => r.urn === urn);
 }
 
-function getLive(obj: Pick<KubeObjectRef, "apiVersion" | "kind" | "name" | "namespace">): any | undefined {
-    const args = ["get", resourceArg(obj.apiVersion, obj.kind), obj.name, "--ignore-not-found"];
-    if (obj.namespace) args.push("-n", obj.namespace);
-    const out = kubectl([...args, "-o", "json"]).trim();
-    return out === "" ? undefined : JSON.parse(out);
-}
-
 /** deployment name -> container images, for every Deployment in the namespace. */
 function deploymentImages(): Map<string, string[]> {
     const list = kubectlJson<{ items: any[] }>(["get", "deployments.v1.apps", "-n", NAMESPACE]);
     return new Map(list.items.map((d) => [d.metadata.name as string, (d.spec.template.spec.containers as any[]).map((c) => c.image as string)]));
 }
 
-/** Non-"same" steps of a preview/up, with the `app` label of the object each one touches. */
-function changedSteps(events: EngineEvent[]): { urn: string; op: string; app?: string; type: string }[] {
-    const steps: { urn: string; op: string; app?: string; type: string }[] = [];
-    for (const e of events) {
-        const md = e.resourcePreEvent?.metadata;
-        if (!md || md.op === "same" || md.op === "read" || md.type === "pulumi:pulumi:Stack") continue;
-        const labels = (md.new?.inputs?.metadata?.labels ?? md.old?.inputs?.metadata?.labels ?? md.new?.outputs?.metadata?.labels ?? md.old?.outputs?.metadata?.labels) as
-            | Record<string, string>
-            | undefined;
-        steps.push({ urn: md.urn, op: md.op, type: md.type, app: labels?.app });
-    }
-    return steps;
-}
-
 /** An app (label `app`) whose Deployment is in the state and not protected. */
 function appDeployments(objects: KubeObjectRef[]): KubeObjectRef[] {
     return objects.filter((o) => o.kind === "Deployment" && !o.protect && o.labels.app !== undefined);
-}
-
-function localStackConfig(): Record<string, string> {
-    const file = path.join(REPO_ROOT, "Pulumi.local.yaml");
-    const doc = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> }) : {};
-    const config: Record<string, string> = {};
-    for (const [k, v] of Object.entries(doc.config ?? {})) {
-        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
-    }
-    return config;
 }
 
 describe("e2e: the platform on the local control plane", function () {

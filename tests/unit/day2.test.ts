@@ -97,6 +97,12 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         assert.deepEqual(rolled(base, after), [...deploymentsOf(clients), "StatefulSet/redis"].sort());
     });
 
+    it("rotating the Elasticsearch password rolls Elasticsearch (its probes authenticate with the pod's environment) and its clients", async () => {
+        const after = (await evaluateProduction({ elasticsearchPassword: "a-new-elastic-password-0123456789" })).registrations;
+        const clients = enabledApps.filter((a) => a.dataStores.includes("elasticsearch")).map((a) => a.name);
+        assert.deepEqual(rolled(base, after), [...deploymentsOf(clients), "StatefulSet/elasticsearch"].sort());
+    });
+
     it("rotating the PostgreSQL password rolls its clients but not PostgreSQL (it applies the password only at initialisation)", async () => {
         const after = (await evaluateProduction({ postgresPassword: "a-new-postgres-password-0123456789" })).registrations;
         const clients = enabledApps.filter((a) => secretKeysFor(a).includes(DATA_STORE_PASSWORD_KEY.postgres)).map((a) => a.name);

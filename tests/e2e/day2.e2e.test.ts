@@ -1,0 +1,244 @@
+// End-to-end, day two: the updates operators run after the first deploy, on the real engine and the local
+// control plane, each asserting the live objects (UIDs, generations, pod templates) and the engine's steps.
+// In order: a stack deployed by the program as it was before the root component and the day-2 changes is
+// carried to this commit with no replace and no delete; a setting change; an HPA-style scale kept across
+// an unrelated change; secret rotations (a third-party key and a generated one); a migration Job that fails,
+// is re-run by the next `up` without a new tag, and succeeds once fixed.
+import * as assert from "assert";
+import { execFileSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { GENERATED_SECRETS, PROJECT } from "../../config";
+import { CONFIG_CHECKSUM_ANNOTATION, SECRET_CHECKSUM_ANNOTATION } from "../../components/rollout";
+import { openStack } from "../../ops/workspace";
+import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, toolchainEnv } from "./support/env";
+import { changedSteps, DESTRUCTIVE_OPS, getLive, KubeObjectRef, kubeObjectsInState, localStackConfig, Step } from "./support/stack";
+
+const STACK = "e2e-day2";
+const NAMESPACE = `ultramarket-${STACK}`;
+const STACK_FILE = `Pulumi.${STACK}.yaml`;
+/** The last commit before the root component and the day-2 changes: stacks it deployed must upgrade in place. */
+const BASELINE_COMMIT = "c192da5";
+/** An image the local cluster's kwok stage fails like a container exiting 1 (scripts/local-cluster/stages). */
+const UNRUNNABLE_TAG = "e2e-unrunnable";
+
+interface Workload {
+    kind: string;
+    name: string;
+    uid: string;
+    generation: number;
+    template: any;
+    replicas: number;
+}
+
+/** Every Deployment and StatefulSet in the namespace, by kind/name. */
+function workloads(): Map<string, Workload> {
+    const out = new Map<string, Workload>();
+    for (const kind of ["deployments.v1.apps", "statefulsets.v1.apps"]) {
+        for (const o of kubectlJson<{ items: any[] }>(["get", kind, "-n", NAMESPACE]).items) {
+            out.set(`${o.kind}/${o.metadata.name}`, { kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, generation: o.metadata.generation, template: o.spec.template, replicas: o.spec.replicas });
+        }
+    }
+    return out;
+}
+
+/** The workloads whose pod template changed, asserting none was deleted or recreated (same UIDs). */
+function rolledSince(before: Map<string, Workload>): string[] {
+    const after = workloads();
+    assert.deepStrictEqual([...after.keys()].sort(), [...before.keys()].sort(), "workloads appeared or disappeared");
+    const rolled: string[] = [];
+    for (const [key, b] of before) {
+        const a = after.get(key)!;
+        assert.strictEqual(a.uid, b.uid, `${key} was deleted and recreated (new UID)`);
+        if (JSON.stringify(a.template) !== JSON.stringify(b.template)) {
+            assert.ok(a.generation > b.generation, `${key}: template changed without a new generation`);
+            rolled.push(key);
+        } else {
+            assert.strictEqual(a.generation, b.generation, `${key} changed although its pod template did not`);
+        }
+    }
+    return rolled.sort();
+}
+
+function uidOf(kind: string, name: string): string {
+    return kubectlJson<any>(["get", kind, name, "-n", NAMESPACE]).metadata.uid;
+}
+
+function assertNothingDestroyed(steps: Step[], what: string): void {
+    const destructive = steps.filter((s) => DESTRUCTIVE_OPS.has(s.op));
+    assert.deepStrictEqual(destructive, [], `${what}: steps that delete or replace`);
+}
+
+describe("e2e: day two on the local control plane", function () {
+    let stack: Stack;
+    let stateDir: string;
+    let worktree: string | undefined;
+    let passphrase: string;
+    let engineLog = "";
+    const generated: Record<string, string> = {};
+
+    async function up(what: string): Promise<Step[]> {
+        const events: EngineEvent[] = [];
+        await timed(what, () => stack.up({ onEvent: (e) => events.push(e), onOutput: (o) => (engineLog += o) }));
+        return changedSteps(events);
+    }
+
+    before(async function () {
+        const missing = missingPrerequisites();
+        if (missing) {
+            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
+                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
+                this.skip();
+            }
+            throw new Error(missing);
+        }
+        assert.ok(!fs.existsSync(path.join(REPO_ROOT, STACK_FILE)), `${STACK_FILE} exists: a previous e2e run did not clean up; delete it and rerun`);
+        kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
+        Object.assign(process.env, toolchainEnv());
+        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-day2-state-"));
+        passphrase = crypto.randomBytes(24).toString("hex");
+        for (const key of Object.keys(GENERATED_SECRETS)) generated[key] = crypto.randomBytes(24).toString("base64url");
+    });
+
+    after(async function () {
+        try {
+            kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
+        } finally {
+            fs.rmSync(path.join(REPO_ROOT, STACK_FILE), { force: true });
+            if (worktree) execFileSync("git", ["-C", REPO_ROOT, "worktree", "remove", "--force", worktree], { stdio: "pipe" });
+            if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+        }
+    });
+
+    it("carries a stack deployed by the program before the root component to this commit: no replace, no delete, same UIDs", async function () {
+        const sha = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--verify", `${BASELINE_COMMIT}^{commit}`], { encoding: "utf8" }).trim();
+        worktree = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-baseline-"));
+        fs.rmdirSync(worktree);
+        execFileSync("git", ["-C", REPO_ROOT, "worktree", "prune"], { stdio: "pipe" });
+        execFileSync("git", ["-C", REPO_ROOT, "worktree", "add", "--detach", worktree, sha], { stdio: "pipe" });
+        // Same lockfile: the baseline runs on this checkout's dependencies.
+        const sameLock = execFileSync("git", ["-C", REPO_ROOT, "diff", "--stat", sha, "--", "package-lock.json"], { encoding: "utf8" }).trim() === "";
+        if (sameLock) fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(worktree, "node_modules"), "dir");
+        else await timed("npm ci (baseline commit)", async () => execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }));
+
+        const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase });
+        const config: Record<string, { value: string; secret?: boolean }> = {};
+        for (const [k, v] of Object.entries({ ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT })) config[k] = { value: v };
+        for (const [key, value] of Object.entries(generated)) config[`${PROJECT}:${key}`] = { value, secret: true };
+        await base.setAllConfig(config);
+        await timed(`up at ${BASELINE_COMMIT} (baseline program, cold)`, () => base.up({ onOutput: (o) => (engineLog += o) }));
+        const before = await kubeObjectsInState(base);
+        const uids = new Map(before.map((o) => [o.urn.split("::").pop() + "/" + o.kind, getLive(o)?.metadata.uid]));
+
+        // The same stack (state, config and its encryption salt) with this commit's program.
+        fs.copyFileSync(path.join(worktree, STACK_FILE), path.join(REPO_ROOT, STACK_FILE));
+        stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase });
+        const previewEvents: EngineEvent[] = [];
+        await timed("preview (baseline -> this commit)", () => stack.preview({ onEvent: (e) => previewEvents.push(e) }));
+        assertNothingDestroyed(changedSteps(previewEvents), "preview of the upgrade");
+        const steps = await up("up (baseline -> this commit)");
+        assertNothingDestroyed(steps, "up of the upgrade");
+        for (const o of await kubeObjectsInState(stack)) {
+            const key = o.urn.split("::").pop() + "/" + o.kind;
+            if (uids.has(key)) assert.strictEqual(getLive(o)?.metadata.uid, uids.get(key), `${o.kind} ${o.name} was recreated by the upgrade`);
+        }
+        const noop: EngineEvent[] = [];
+        await timed("preview (no-op after the upgrade)", () => stack.preview({ onEvent: (e) => noop.push(e) }));
+        assert.deepStrictEqual(changedSteps(noop), [], "the upgraded stack is not settled");
+    });
+
+    it("a setting change (logLevel) updates the ConfigMap in place and rolls every app, replacing nothing", async function () {
+        const cmUid = uidOf("configmaps", "ultramarket-config");
+        const before = workloads();
+        await stack.setConfig(`${PROJECT}:logLevel`, { value: "debug" });
+        const steps = await up("up (logLevel debug)");
+        assertNothingDestroyed(steps, "logLevel change");
+        assert.ok(steps.some((s) => s.type === "kubernetes:core/v1:ConfigMap" && s.op === "update"), "the ConfigMap was not updated in place");
+        assert.strictEqual(uidOf("configmaps", "ultramarket-config"), cmUid, "the ConfigMap was recreated");
+        assert.strictEqual(kubectlJson<any>(["get", "configmaps", "ultramarket-config", "-n", NAMESPACE]).data.LOG_LEVEL, "debug");
+        const rolled = rolledSince(before);
+        const apps = [...before.keys()].filter((k) => k.startsWith("Deployment/")).sort();
+        assert.deepStrictEqual(rolled, apps, "exactly the apps (every reader of the ConfigMap) roll; no data store");
+        for (const key of apps) assert.notStrictEqual(workloads().get(key)!.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION], before.get(key)!.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION]);
+    });
+
+    it("an HPA-style scale survives an unrelated change (rateLimitMax), which rolls the apps without replacing them", async function () {
+        const target = "cart-service";
+        kubectl(["scale", "deployments.v1.apps", target, "-n", NAMESPACE, "--replicas=5"]);
+        const before = workloads();
+        await stack.setConfig(`${PROJECT}:rateLimitMax`, { value: "250" });
+        const steps = await up("up (rateLimitMax 250 after kubectl scale)");
+        assertNothingDestroyed(steps, "rateLimitMax change");
+        const after = workloads();
+        assert.strictEqual(after.get(`Deployment/${target}`)!.replicas, 5, "the scaled replica count was reset by the update");
+        assert.deepStrictEqual(rolledSince(before), [...before.keys()].filter((k) => k.startsWith("Deployment/")).sort());
+        assert.strictEqual(kubectlJson<any>(["get", "configmaps", "ultramarket-config", "-n", NAMESPACE]).data.RATE_LIMIT_MAX, "250");
+    });
+
+    for (const rotation of [
+        { key: "paymeSecretKey", secretKey: "PAYME_SECRET_KEY", readers: ["payment-service"] },
+        { key: "jwtSecret", secretKey: "JWT_SECRET", readers: ["api-gateway", "auth-service", "user-service"] },
+    ]) {
+        it(`rotating ${rotation.key} updates the Secret in place and rolls only its readers (${rotation.readers.join(", ")}); the value appears nowhere else`, async function () {
+            const secretUid = uidOf("secrets", "ultramarket-secrets");
+            const before = workloads();
+            const value = `rotated-${rotation.key}-${crypto.randomBytes(16).toString("hex")}`;
+            await stack.setConfig(`${PROJECT}:${rotation.key}`, { value, secret: true });
+            engineLog = "";
+            const steps = await up(`up (rotate ${rotation.key})`);
+            assertNothingDestroyed(steps, `${rotation.key} rotation`);
+            assert.strictEqual(uidOf("secrets", "ultramarket-secrets"), secretUid, "the Secret was recreated");
+            const live = kubectlJson<any>(["get", "secrets", "ultramarket-secrets", "-n", NAMESPACE]);
+            assert.strictEqual(Buffer.from(live.data[rotation.secretKey], "base64").toString(), value, "the Secret does not hold the new value");
+            assert.deepStrictEqual(rolledSince(before), rotation.readers.map((r) => `Deployment/${r}`).sort());
+            for (const r of rotation.readers) assert.match(workloads().get(`Deployment/${r}`)!.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
+
+            const state = JSON.stringify(await stack.exportStack());
+            assert.ok(!state.includes(value), "the new value is in the stack state in plain text");
+            assert.ok(!JSON.stringify(await stack.outputs()).includes(value), "the new value is in the stack outputs");
+            assert.ok(!engineLog.includes(value), "the new value is in the engine's log");
+            assert.ok(!fs.readFileSync(path.join(REPO_ROOT, STACK_FILE), "utf8").includes(value), "the new value is in the stack file in plain text");
+            const others = kubectl(["get", "configmaps,deployments,statefulsets,replicasets,pods,jobs", "-n", NAMESPACE, "-o", "json"]);
+            assert.ok(!others.includes(value) && !others.includes(Buffer.from(value).toString("base64")), "the new value is in a live object other than the Secret");
+        });
+    }
+
+    it("a migration Job that failed is re-run by the next up without a new tag, and the fixed one succeeds", async function () {
+        const jobUrn = (objects: KubeObjectRef[]) => objects.filter((o) => o.kind === "Job" && o.urn.endsWith("::auth-service-migrate"));
+        const deploymentImage = () => kubectlJson<any>(["get", "deployments.v1.apps", "auth-service", "-n", NAMESPACE]).spec.template.spec.containers[0].image;
+        const goodImage = deploymentImage();
+        await stack.setConfig(`${PROJECT}:serviceImageTags`, { value: JSON.stringify({ "auth-service": UNRUNNABLE_TAG }) });
+        await assert.rejects(up("up (auth-service migration fails)"), /auth-service-migrate|Job|failed/i);
+        const failed = jobUrn(await kubeObjectsInState(stack));
+        assert.strictEqual(failed.length, 1, "the failed migration Job is not in the state");
+        const failedUid = failed[0].uid;
+        assert.strictEqual(deploymentImage(), goodImage, "auth-service rolled out although its migration failed");
+
+        // The retry: nothing changed in the program or config, yet the failed Job is replaced and runs again.
+        const events: EngineEvent[] = [];
+        await assert.rejects(timed("up (retry: the failed Job is replaced and re-run)", () => stack.up({ onEvent: (e) => events.push(e) })));
+        const retried = changedSteps(events).filter((s) => s.urn.endsWith("::auth-service-migrate"));
+        assert.ok(retried.some((s) => s.op === "replace" || s.op === "create-replacement"), `the failed Job was not re-run; steps: ${JSON.stringify(retried)}`);
+        const rerun = jobUrn(await kubeObjectsInState(stack));
+        assert.ok(rerun.some((o) => o.uid !== undefined && o.uid !== failedUid), "the retry awaited the old Job instead of running a new one");
+
+        await stack.removeConfig(`${PROJECT}:serviceImageTags`);
+        await up("up (fixed: migration succeeds, auth-service rolls out)");
+        const fixed = jobUrn(await kubeObjectsInState(stack));
+        assert.strictEqual(fixed.length, 1);
+        assert.strictEqual(getLive(fixed[0])?.status?.succeeded, 1, "the fixed migration did not succeed");
+        assert.strictEqual(deploymentImage(), goodImage);
+        // No Job left behind by the failed runs: the namespace holds exactly the Jobs in the state.
+        const inState = new Set((await kubeObjectsInState(stack)).filter((o) => o.kind === "Job").map((o) => o.name));
+        const live = kubectlJson<{ items: any[] }>(["get", "jobs.v1.batch", "-n", NAMESPACE]).items.map((j) => j.metadata.name as string);
+        assert.deepStrictEqual(live.sort(), [...inState].sort(), "Jobs in the cluster that the state does not know");
+
+        // A Job that succeeded is not run again by an unrelated update (a setting change rolls the apps only).
+        await stack.setConfig(`${PROJECT}:logLevel`, { value: "info" });
+        const steps = await up("up (logLevel back to info after the migration succeeded)");
+        assert.ok(!steps.some((s) => s.urn.endsWith("::auth-service-migrate")), "the succeeded migration ran again");
+    });
+});

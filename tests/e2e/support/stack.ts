@@ -1,0 +1,103 @@
+// What the e2e suites read from a stack and the engine: state entries, the Kubernetes objects they name,
+// the engine's step list, and the local stack's config.
+import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import { parse as parseYaml } from "yaml";
+import { kubectl, REPO_ROOT, resourceArg } from "./env";
+
+export interface StateResource {
+    urn: string;
+    type: string;
+    custom?: boolean;
+    protect?: boolean;
+    parent?: string;
+    dependencies?: string[];
+    propertyDependencies?: Record<string, string[]>;
+    outputs?: Record<string, any>;
+}
+
+export interface KubeObjectRef {
+    urn: string;
+    type: string;
+    apiVersion: string;
+    kind: string;
+    name: string;
+    namespace?: string;
+    uid?: string;
+    labels: Record<string, string>;
+    protect: boolean;
+}
+
+export interface Step {
+    urn: string;
+    op: string;
+    type: string;
+    /** The `app` label of the object the step touches. */
+    app?: string;
+}
+
+function isKubeResource(r: StateResource): boolean {
+    return r.custom !== false && r.type.startsWith("kubernetes:") && !r.type.startsWith("pulumi:providers:");
+}
+
+export async function stateResources(stack: Stack): Promise<StateResource[]> {
+    const deployment = await stack.exportStack();
+    return (deployment.deployment as { resources?: StateResource[] }).resources ?? [];
+}
+
+/** The Kubernetes objects recorded in the stack's state (secret outputs are left encrypted). */
+export async function kubeObjectsInState(stack: Stack): Promise<KubeObjectRef[]> {
+    return (await stateResources(stack)).filter(isKubeResource).map((r) => {
+        const out = r.outputs ?? {};
+        const meta = out.metadata ?? {};
+        assert.ok(typeof out.apiVersion === "string" && typeof out.kind === "string" && typeof meta.name === "string", `state of ${r.urn} lacks apiVersion/kind/metadata.name`);
+        return {
+            urn: r.urn,
+            type: r.type,
+            apiVersion: out.apiVersion,
+            kind: out.kind,
+            name: meta.name,
+            namespace: typeof meta.namespace === "string" ? meta.namespace : undefined,
+            uid: typeof meta.uid === "string" ? meta.uid : undefined,
+            labels: (meta.labels ?? {}) as Record<string, string>,
+            protect: r.protect === true,
+        };
+    });
+}
+
+export function getLive(obj: Pick<KubeObjectRef, "apiVersion" | "kind" | "name" | "namespace">): any | undefined {
+    const args = ["get", resourceArg(obj.apiVersion, obj.kind), obj.name, "--ignore-not-found"];
+    if (obj.namespace) args.push("-n", obj.namespace);
+    const out = kubectl([...args, "-o", "json"]).trim();
+    return out === "" ? undefined : JSON.parse(out);
+}
+
+/** Non-"same" steps of a preview/up, with the `app` label of the object each one touches. */
+export function changedSteps(events: EngineEvent[]): Step[] {
+    const steps: Step[] = [];
+    for (const e of events) {
+        const md = e.resourcePreEvent?.metadata;
+        if (!md || md.op === "same" || md.op === "read" || md.type === "pulumi:pulumi:Stack") continue;
+        const labels = (md.new?.inputs?.metadata?.labels ?? md.old?.inputs?.metadata?.labels ?? md.new?.outputs?.metadata?.labels ?? md.old?.outputs?.metadata?.labels) as
+            | Record<string, string>
+            | undefined;
+        steps.push({ urn: md.urn, op: md.op, type: md.type, app: labels?.app });
+    }
+    return steps;
+}
+
+/** Steps that delete or replace something (a create of a new resource is not one). */
+export const DESTRUCTIVE_OPS = new Set(["replace", "create-replacement", "delete-replaced", "delete", "discard", "discard-replaced", "remove-pending-replace"]);
+
+/** The local stack file's plain config values (Pulumi.local.yaml), as the e2e stacks start from them. */
+export function localStackConfig(): Record<string, string> {
+    const file = path.join(REPO_ROOT, "Pulumi.local.yaml");
+    const doc = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> }) : {};
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(doc.config ?? {})) {
+        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
+    }
+    return config;
+}
