@@ -37,13 +37,22 @@ describe("ops: GitHub Actions workflows", () => {
         assert.ok(install >= 0 && install < all.indexOf(action), "the policy pack's dependencies are installed before the preview");
     });
 
-    it("pushes to main run up of production with the policy pack, one production update at a time", () => {
+    it("pushes to main deploy production through the operations CLI's deploy, failing with its exit code, one production update at a time", () => {
         const w = load("pulumi-up.yml");
         assert.deepEqual(w.on.push.branches, ["main"]);
-        const [action] = pulumiAction(w);
-        assert.equal(action.with?.command, "up");
-        assert.equal(action.with?.["stack-name"], "production");
-        assert.equal(action.with?.policyPacks, "policies");
+        // The action only installs the CLI: no `pulumi up` behind the safety net's back.
+        assert.deepEqual(pulumiAction(w).map((a) => Object.keys(a.with ?? {})), [["pulumi-version"]]);
+        const all = steps(w);
+        const deploySteps = all.filter((s) => s.run?.includes("npm run deploy"));
+        assert.equal(deploySteps.length, 1);
+        const run = deploySteps[0].run!;
+        assert.match(run, /^npm run deploy -- --stack production\b/m);
+        assert.match(run, /set -o pipefail/, "tee must not hide the deploy's exit code");
+        assert.ok(!all.some((s) => /\bpulumi up\b/.test(s.run ?? "")), "no step runs pulumi up directly");
+        const policies = all.findIndex((s) => s.run?.trim() === "npm ci --prefix policies");
+        assert.ok(policies >= 0 && policies < all.indexOf(deploySteps[0]), "the policy pack's dependencies are installed before deploy previews with it");
+        assert.ok(all.some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")), "a failed deploy is explained in the job summary");
+        assert.equal(Object.values(w.jobs)[0].environment, "production");
         assert.equal(w.concurrency?.group, "pulumi-production");
         assert.equal(w.concurrency?.["cancel-in-progress"], false);
     });
