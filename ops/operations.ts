@@ -483,6 +483,8 @@ export interface RollbackOptions {
     recovery?: RecoveryDeps | false;
     /** The nonce of the rollback's own update (default: a fresh one). */
     updateId?: string;
+    /** Aborting it stops the running Pulumi command cleanly (SIGINT to the engine). */
+    signal?: AbortSignal;
 }
 
 /** The failed update never started: the stack is unchanged. */
@@ -508,7 +510,7 @@ export interface RollbackReport {
 /** Plans (and unless dryRun, performs) a rollback; throws OpsError(Refused) without touching the stack when unsafe. */
 export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const { stack, io } = opts;
-    const recovery = opts.recovery === false ? undefined : await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, opts.dryRun);
+    const recovery = opts.recovery === false ? undefined : await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, opts.dryRun, opts.signal);
     io.out(`==> ${stack.name}: reading stack history`);
     const history = await readHistory(stack, true);
     const choice = chooseRollbackTarget(stack.name, history, opts.to);
@@ -542,8 +544,9 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const message = updateMessage("rollback", commit, { to: report.to, from: report.from, reason: opts.reason, updateId: report.updateId });
     let result: UpResult;
     try {
-        result = await withUpdateId(stack, report.updateId, () => stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks }));
+        result = await withUpdateId(stack, report.updateId, () => stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }));
     } catch (err) {
+        if (opts.signal?.aborted) throw cancelled(stack.name, "rollback");
         const e = isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "rollback") : explainPulumiError(stack.name, "up (rollback)", err);
         throw new OpsError(
             e.exitCode,
@@ -576,6 +579,14 @@ async function findUpdate(stack: OpsStack, updateId: string): Promise<UpdateReco
     return (await readHistory(stack, false)).find((r) => r.kind === "update" && r.updateId === updateId);
 }
 
+function cancelled(stackName: string, action: string): OpsError {
+    return new OpsError(
+        ExitCode.OperationFailed,
+        `${action} of stack "${stackName}" was cancelled (SIGINT/SIGTERM): the engine was asked to stop at a safe point and nothing is rolled back. ` +
+            `The next deploy or rollback resolves what it left (lock, pending operations); see npm run status -- --stack ${stackName}`,
+    );
+}
+
 function concurrentUpdate(stackName: string, action: string): OpsError {
     return new OpsError(
         ExitCode.Conflict,
@@ -596,6 +607,8 @@ export interface DeployOptions {
     recovery?: RecoveryDeps;
     /** The nonce of this deploy's update (default: a fresh one). */
     updateId?: string;
+    /** Aborting it (SIGINT/SIGTERM in the CLI) stops the running Pulumi command cleanly; nothing is rolled back then. */
+    signal?: AbortSignal;
 }
 
 export interface DeployReport {
@@ -620,17 +633,19 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     const { stack, io } = opts;
     const report: DeployReport = { exitCode: ExitCode.Ok, updateId: opts.updateId ?? newUpdateId(), summary: [] };
     const { updateId } = report;
-    report.recovery = await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps);
+    report.recovery = await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, false, opts.signal);
     const commit = await opts.code.head();
     io.out(`==> ${stack.name}: preview${opts.policyPacks?.length ? ` with policy pack ${opts.policyPacks.join(", ")}` : ""}`);
-    await withPulumiErrors(stack.name, "preview", () => stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks }));
+    await withPulumiErrors(stack.name, "preview", () => stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }));
+    if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
 
     io.out(`==> ${stack.name}: up (commit ${commit ?? "unknown"}, update ${updateId})`);
     let own: UpdateRecord | undefined;
     try {
         const result = await withUpdateId(stack, updateId, () =>
-            stack.up({ message: updateMessage("deploy", commit, { updateId }), onOutput: io.stream, policyPacks: opts.policyPacks }),
+            stack.up({ message: updateMessage("deploy", commit, { updateId }), onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }),
         );
+        if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
         own = await findUpdate(stack, updateId);
         report.version = own?.version ?? (result.summary?.version || undefined);
         io.out(`==> ${stack.name}: verifying version ${report.version ?? "?"}`);
@@ -638,6 +653,12 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         io.out(`    ${report.verification.summary}`);
         for (const f of report.verification.failures) io.out(`    FAILED ${f}`);
     } catch (err) {
+        if (opts.signal?.aborted) {
+            const e = cancelled(stack.name, "deploy");
+            report.exitCode = e.exitCode;
+            report.summary.push(e.message);
+            return report;
+        }
         if (isConcurrentUpdateError(err)) {
             report.exitCode = ExitCode.Conflict;
             report.upError = concurrentUpdate(stack.name, "deploy").message;
@@ -691,6 +712,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
             policyPacks: opts.policyPacks,
             undo: { updateId },
             recovery: false,
+            signal: opts.signal,
         });
         const verified = report.rollback.verification?.status !== "failed";
         report.exitCode = verified ? ExitCode.RolledBack : ExitCode.RollbackFailed;

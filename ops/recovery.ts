@@ -234,7 +234,7 @@ export interface RecoveryReport {
  * cancels a lock whose update is gone, and resolves pending operations (see the header). With dryRun, it only says
  * what it would do.
  */
-export async function recoverInterruptedUpdate(stack: OpsStack, io: OpsIO, deps: RecoveryDeps, dryRun = false): Promise<RecoveryReport> {
+export async function recoverInterruptedUpdate(stack: OpsStack, io: OpsIO, deps: RecoveryDeps, dryRun = false, signal?: AbortSignal): Promise<RecoveryReport> {
     const report: RecoveryReport = { cancelledLocks: [], adopted: [], cleared: [], reread: [], lines: [] };
     const say = (line: string) => {
         report.lines.push(line);
@@ -270,7 +270,7 @@ export async function recoverInterruptedUpdate(stack: OpsStack, io: OpsIO, deps:
     await guarded(stack, "stack import (adopting pending creates)", () => stack.importStack(plan.state));
     const targets = [...plan.adopt.map((a) => a.urn), ...plan.reread.map((r) => r.urn)];
     if (targets.length > 0) {
-        await guarded(stack, "refresh (pending operations)", () => stack.refresh({ target: targets, onOutput: io.stream, message: `ops recover: ${targets.length} pending operation(s)` }));
+        await guarded(stack, "refresh (pending operations)", () => stack.refresh({ target: targets, onOutput: io.stream, message: `ops recover: ${targets.length} pending operation(s)`, signal }));
     }
     const resources: StateResource[] = (await guarded(stack, "stack export", () => stack.exportStack())).deployment?.resources ?? [];
     const after = new Set(resources.filter((r) => r.delete !== true).map((r) => `${r.urn} ${r.id}`));

@@ -22,6 +22,8 @@ export interface CliDeps {
     probe: DoctorProbe;
     /** The cluster drift reads live objects from; default: kubectl with the stack's kubeconfig and context. */
     cluster?(config: ConfigMap): ClusterClient;
+    /** Aborted on SIGINT/SIGTERM: deploy and rollback then stop the engine cleanly (it gets SIGINT) and roll nothing back. */
+    signal?: AbortSignal;
 }
 
 export type OptionValues = Record<string, string | boolean | undefined>;

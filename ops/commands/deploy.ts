@@ -27,6 +27,7 @@ export const deployCommand: Command = {
             io: deps.io,
             code: deps.code,
             verifier: deps.verifier,
+            signal: deps.signal,
             policyPacks,
             autoRollback: values["no-rollback"] !== true,
         });

@@ -25,7 +25,7 @@ export const rollbackCommand: Command = {
         const dryRun = values["dry-run"] === true;
         const policyPacks = dryRun ? undefined : policyPacksFor(deps.repoRoot, values["no-policy"] === true);
         const stack = await deps.openStack(String(values.stack));
-        const report = await rollback({ stack, io: deps.io, code: deps.code, verifier: deps.verifier, to, force: values.force === true, dryRun, policyPacks, reason: "manual" });
+        const report = await rollback({ stack, io: deps.io, code: deps.code, verifier: deps.verifier, to, force: values.force === true, dryRun, policyPacks, reason: "manual", signal: deps.signal });
         if (dryRun) return ExitCode.Ok;
         deps.io.out(`Pulumi.${stack.name}.yaml now holds version ${report.to}'s config: commit it, or the next deploy of main undoes this rollback.`);
         if (report.verification?.status === "failed") {

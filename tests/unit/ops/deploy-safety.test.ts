@@ -1,4 +1,6 @@
 import { strict as assert } from "assert";
+import { EventEmitter } from "events";
+import { stopCleanlyOnSignals } from "../../../ops/cli";
 import { ExitCode } from "../../../ops/errors";
 import { deploy, interpretVerificationOutput, rollback, StackOutputVerifier, UPDATE_ID_ENV } from "../../../ops/operations";
 import { FakeCode, FakeStack, FakeVerifier, historyEntry, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
@@ -128,5 +130,35 @@ describe("ops: verification belongs to this update", () => {
         assert.match(report.updateId ?? "", /^[0-9a-f]{16}$/);
         assert.equal(stack.callsTo("up")[0].env?.[UPDATE_ID_ENV], report.updateId);
         assert.equal(report.verification?.status, "passed");
+    });
+});
+
+describe("ops: a cancelled deploy stops the engine cleanly", () => {
+    it("SIGINT or SIGTERM aborts the running command once, and the CLI keeps waiting for Pulumi to stop", () => {
+        const proc = new EventEmitter() as unknown as NodeJS.Process;
+        const io = new MemoryIO();
+        const controller = stopCleanlyOnSignals(io, proc);
+        proc.emit("SIGTERM", "SIGTERM");
+        assert.equal(controller.signal.aborted, true);
+        proc.emit("SIGINT", "SIGINT");
+        assert.match(io.errors[0], /SIGTERM: stopping the running Pulumi command cleanly .*nothing will be rolled back/);
+        assert.match(io.errors[1], /SIGINT: still waiting for Pulumi to stop/);
+    });
+
+    it("the signal reaches up; a cancelled update is reported, not rolled back", async () => {
+        const { stack, io, code } = newDeploy();
+        const controller = new AbortController();
+        const up = stack.up.bind(stack);
+        stack.up = async (opts) => {
+            assert.equal(opts?.signal, controller.signal);
+            controller.abort();
+            stack.upScript = ["fail"];
+            return up(opts);
+        };
+        const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]), signal: controller.signal });
+        assert.equal(report.exitCode, ExitCode.OperationFailed);
+        assert.match(report.summary.join("\n"), /deploy of stack "production" was cancelled \(SIGINT\/SIGTERM\): the engine was asked to stop at a safe point and nothing is rolled back/);
+        assert.equal(stack.callsTo("up").length, 1);
+        assert.equal(stack.callsTo("preview")[0].args[0] && (stack.callsTo("preview")[0].args[0] as { signal?: AbortSignal }).signal, controller.signal);
     });
 });
