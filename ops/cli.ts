@@ -25,7 +25,8 @@ export function usage(): string {
     for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(80)} ${c.summary}`);
     lines.push("", "--stack defaults to \"local\" (file backend in .pulumi-state/). Exit codes:");
     lines.push("  0 ok, 1 unexpected error, 2 usage, 3 refused (nothing changed), 4 Pulumi operation failed,");
-    lines.push("  5 drift, 6 failed deploy rolled back, 7 failed deploy NOT rolled back (act now), 8 doctor found problems");
+    lines.push("  5 drift, 6 failed deploy rolled back, 7 failed deploy NOT rolled back (act now), 8 doctor found problems,");
+    lines.push("  9 another update holds the stack (nothing changed, nothing rolled back)");
     return lines.join("\n");
 }
 

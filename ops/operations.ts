@@ -636,7 +636,13 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     report.recovery = await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, false, opts.signal);
     const commit = await opts.code.head();
     io.out(`==> ${stack.name}: preview${opts.policyPacks?.length ? ` with policy pack ${opts.policyPacks.join(", ")}` : ""}`);
-    await withPulumiErrors(stack.name, "preview", () => stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }));
+    await withPulumiErrors(stack.name, "preview", async () => {
+        try {
+            return await stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal });
+        } catch (err) {
+            throw isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "deploy") : err;
+        }
+    });
     if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
 
     io.out(`==> ${stack.name}: up (commit ${commit ?? "unknown"}, update ${updateId})`);

@@ -162,3 +162,14 @@ describe("ops: a cancelled deploy stops the engine cleanly", () => {
         assert.equal(stack.callsTo("preview")[0].args[0] && (stack.callsTo("preview")[0].args[0] as { signal?: AbortSignal }).signal, controller.signal);
     });
 });
+
+describe("ops: a preview refused by another update's lock", () => {
+    it("is a conflict (exit 9), not an operation failure", async () => {
+        const stack = new FakeStack("production", HISTORY);
+        stack.preview = async () => {
+            throw new Error("code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.");
+        };
+        await assert.rejects(deploy({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]) }), (err: unknown) => (err as { exitCode?: number }).exitCode === ExitCode.Conflict);
+        assert.equal(stack.callsTo("up").length, 0);
+    });
+});

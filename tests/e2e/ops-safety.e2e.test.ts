@@ -1,0 +1,181 @@
+// End-to-end: operations you can trust, on the local control plane. Stack "e2e-ops-safety" (namespace
+// ultramarket-e2e-ops-safety, state in a temp file backend):
+//   - a mistyped stack name fails (exit 3) and creates no stack and no Pulumi.<name>.yaml;
+//   - the engine killed (SIGKILL) in the middle of `up`: the next `deploy` cancels the stale lock, adopts what the
+//     killed run created, and leaves no orphaned object and no pending operation;
+//   - two deploys at once: one runs, the other is refused (exit 9) and rolls nothing back.
+//
+// Needs what tests/e2e/platform.e2e.test.ts needs: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
+// Run alone: npx mocha --config .mocharc.e2e.json tests/e2e/ops-safety.e2e.test.ts
+import * as assert from "assert";
+import { ChildProcess, spawn, spawnSync } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { Stack } from "@pulumi/pulumi/automation";
+import { parse as parseYaml } from "yaml";
+import { GENERATED_SECRETS, PROJECT } from "../../config";
+import { ExitCode, OpsError } from "../../ops/errors";
+import { deploy, GitCodeInspector, OpsIO, VerificationReport } from "../../ops/operations";
+import { pendingOperationsOf } from "../../ops/recovery";
+import { openStack } from "../../ops/workspace";
+import { kubeObjectsInState } from "./support/stack";
+import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, TOOLCHAIN_BIN, toolchainEnv } from "./support/env";
+
+const STACK = "e2e-ops-safety";
+const TYPO = "e2e-ops-safty";
+const NAMESPACE = `ultramarket-${STACK}`;
+const STACK_FILE = path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
+const PASSPHRASE = crypto.randomBytes(24).toString("hex");
+
+const io: OpsIO & { lines: string[] } = {
+    lines: [],
+    out(line: string) {
+        this.lines.push(line);
+        console.log(`    ${line}`);
+    },
+    stream() {
+        /* engine progress is not echoed */
+    },
+};
+// The local stack runs without verification (verifyDeployment false): the report is "skipped".
+const verifier = { verify: async (): Promise<VerificationReport> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
+
+function localStackConfig(): Record<string, string> {
+    const file = path.join(REPO_ROOT, "Pulumi.local.yaml");
+    const doc = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> }) : {};
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(doc.config ?? {})) {
+        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
+    }
+    return config;
+}
+
+/** The namespace's Jobs (the objects an interrupted update creates first: migrations). */
+function liveJobs(): string[] {
+    return (kubectlJson<{ items: Array<{ metadata: { name: string } }> }>(["get", "jobs.v1.batch", "-n", NAMESPACE]).items ?? []).map((j) => j.metadata.name).sort();
+}
+
+async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+        if (await check()) return;
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+}
+
+describe("e2e: operations you can trust (stack names, interrupted and concurrent deploys)", function () {
+    let stack: Stack;
+    let stateDir: string;
+    let stackFileExisted = false;
+    let env: NodeJS.ProcessEnv;
+
+    before(async function () {
+        const missing = missingPrerequisites();
+        if (missing) {
+            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
+                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
+                this.skip();
+            }
+            throw new Error(missing);
+        }
+        stackFileExisted = fs.existsSync(STACK_FILE);
+        assert.ok(!stackFileExisted, `${STACK_FILE} exists: a previous run did not clean up; delete it and rerun`);
+        kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
+
+        Object.assign(process.env, toolchainEnv());
+        stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-ops-safety-state-"));
+        env = { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
+        stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: PASSPHRASE, create: true });
+        const plain = { ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT };
+        const config: Record<string, { value: string; secret?: boolean }> = {};
+        for (const [k, v] of Object.entries(plain)) config[k] = { value: v };
+        for (const key of Object.keys(GENERATED_SECRETS)) config[`${PROJECT}:${key}`] = { value: crypto.randomBytes(24).toString("base64url"), secret: true };
+        await stack.setAllConfig(config);
+    });
+
+    after(async function () {
+        if (!stack) return;
+        try {
+            await timed("ops-safety: delete namespace", async () => kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]));
+        } finally {
+            if (!stackFileExisted) fs.rmSync(STACK_FILE, { force: true });
+            fs.rmSync(path.join(REPO_ROOT, `Pulumi.${TYPO}.yaml`), { force: true });
+            if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
+        }
+    });
+
+    it("a mistyped stack name exits 3 with a suggestion, and creates no stack and no stack file", async function () {
+        for (const command of ["drift", "status", "deploy"]) {
+            const r = await timed(`ops-safety: ${command} --stack ${TYPO}`, async () =>
+                spawnSync(process.execPath, [require.resolve("ts-node/dist/bin"), "--transpile-only", "ops/cli.ts", command, "--stack", TYPO, ...(command === "deploy" ? ["--no-policy"] : [])], { cwd: REPO_ROOT, env, encoding: "utf8" }),
+            );
+            assert.strictEqual(r.status, ExitCode.Refused, `${command}: ${r.stderr}`);
+            assert.match(r.stderr, new RegExp(`stack "${TYPO}" does not exist .*Did you mean "${STACK}"\\?`), command);
+            assert.ok(!fs.existsSync(path.join(REPO_ROOT, `Pulumi.${TYPO}.yaml`)), `${command} wrote Pulumi.${TYPO}.yaml`);
+        }
+        const names = (await stack.workspace.listStacks()).map((s) => s.name);
+        assert.ok(names.includes(STACK) && !names.includes(TYPO), `stacks in the backend: ${names.join(", ")}`);
+    });
+
+    it("deploys the platform through ops deploy", async function () {
+        const report = await timed("ops-safety: deploy (full platform)", () => deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }));
+        assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
+    });
+
+    it("after the engine is killed mid-up, the next deploy recovers: no orphaned object, no pending operation", async function () {
+        // A new tag: the next up replaces the migration Jobs (new, generated names) before the services roll.
+        await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.1-e2e" });
+        const jobsBefore = liveJobs();
+        const engine: ChildProcess = spawn(path.join(TOOLCHAIN_BIN, "pulumi"), ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK], {
+            cwd: REPO_ROOT,
+            env,
+            stdio: "ignore",
+            detached: true, // its own process group: the kill below reaches the engine and its plugins at once
+        });
+        await timed("ops-safety: up until a new Job exists", () => waitFor("a Job created by the interrupted up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))));
+        process.kill(-engine.pid!, "SIGKILL");
+        await new Promise((r) => engine.once("exit", r));
+
+        const pendingBefore = pendingOperationsOf(await stack.exportStack());
+        assert.ok(pendingBefore.length > 0, "the killed up left no pending operation: it was killed too late to test recovery");
+        const locks = path.join(stateDir, ".pulumi", "locks");
+        assert.ok(fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json")), "the killed up left no lock");
+
+        const report = await timed("ops-safety: deploy after the kill (recovery + up)", () => deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }));
+        assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
+        assert.ok((report.recovery?.cancelledLocks.length ?? 0) > 0, "the stale lock was not cancelled");
+        assert.ok((report.recovery?.adopted.length ?? 0) + (report.recovery?.cleared.length ?? 0) > 0, "no pending create was resolved");
+        assert.deepStrictEqual(pendingOperationsOf(await stack.exportStack()), [], "pending operations remain");
+
+        const inState = new Set((await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.namespace === NAMESPACE).map((o) => o.name));
+        const orphans = liveJobs().filter((j) => !inState.has(j));
+        assert.deepStrictEqual(orphans, [], `Jobs in the cluster that the state does not know: ${orphans.join(", ")}`);
+    });
+
+    it("two deploys at once: one runs, the other is refused and rolls nothing back", async function () {
+        await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.2-e2e" });
+        const second = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: PASSPHRASE, create: false });
+        const before = (await stack.history()).length;
+        const reports = await timed("ops-safety: two deploys at once", () =>
+            Promise.all(
+                [stack, second].map((s) =>
+                    // The one that finds the other's live lock before its own up is refused by the recovery step (an OpsError).
+                    deploy({ stack: s, io, code: new GitCodeInspector(REPO_ROOT), verifier }).catch((err: unknown) => {
+                        if (err instanceof OpsError) return { exitCode: err.exitCode, summary: [err.message], updateId: "", upError: undefined };
+                        throw err;
+                    }),
+                ),
+            ),
+        );
+        assert.deepStrictEqual(reports.map((r) => r.exitCode).sort(), [ExitCode.Ok, ExitCode.Conflict], reports.map((r) => r.summary.join("\n")).join("\n---\n"));
+        const loser = reports.find((r) => r.exitCode === ExitCode.Conflict)!;
+        assert.match(loser.summary.join("\n") + (loser.upError ?? ""), /locked by another update/);
+        const newer = (await stack.history()).slice(0, (await stack.history()).length - before);
+        assert.deepStrictEqual(newer.map((h) => h.kind), ["update"], "exactly one update ran");
+        assert.ok(!newer.some((h) => /ops rollback/.test(h.message ?? "")), "something was rolled back");
+        assert.match(newer[0].message ?? "", new RegExp(`update=${reports.find((r) => r.exitCode === ExitCode.Ok)!.updateId}`));
+    });
+});
