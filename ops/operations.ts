@@ -684,7 +684,16 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
 
     if (report.upError !== undefined) {
         // Only an update this invocation started and saw fail is ever rolled back.
-        own = await findUpdate(stack, updateId).catch(() => undefined);
+        try {
+            own = await findUpdate(stack, updateId);
+        } catch (err) {
+            report.exitCode = ExitCode.RollbackFailed;
+            report.summary.push(
+                `the update failed, and the stack history could not be read to tell whether this deploy's update (update=${updateId}) ran, so nothing is rolled back: ` +
+                    `${err instanceof Error ? err.message : String(err)}\nCheck with npm run status -- --stack ${stack.name}, then roll back deliberately if needed.`,
+            );
+            return report;
+        }
         if (!own) {
             report.exitCode = ExitCode.OperationFailed;
             report.summary.push(`the update of stack "${stack.name}" never started (no update=${updateId} in its history), so nothing changed and nothing is rolled back`);

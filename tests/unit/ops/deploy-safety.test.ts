@@ -173,3 +173,19 @@ describe("ops: a preview refused by another update's lock", () => {
         assert.equal(stack.callsTo("up").length, 0);
     });
 });
+
+describe("ops: a failed up whose history cannot be read", () => {
+    it("is not rolled back and not called harmless: exit 7, saying why", async () => {
+        const { stack, io, code } = newDeploy();
+        stack.upScript = ["fail"];
+        const history = stack.history.bind(stack);
+        stack.history = async (...args) => {
+            if (stack.callsTo("up").length > 0) throw new Error("code: 255\n stderr: error: could not read the backend");
+            return history(...args);
+        };
+        const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]) });
+        assert.equal(report.exitCode, ExitCode.RollbackFailed);
+        assert.match(report.summary.join("\n"), /the stack history could not be read to tell whether this deploy's update \(update=[0-9a-f]{16}\) ran, so nothing is rolled back/);
+        assert.equal(stack.callsTo("up").length, 1);
+    });
+});
