@@ -27,10 +27,11 @@ export const KEYS_KEPT_ON_ROLLBACK = [`${PROJECT}:kubeconfig`, `${PROJECT}:kubeC
 export const VERIFICATION_OUTPUT = "verification";
 /**
  * Environment variable deploy and rollback set for the `up` they run: a nonce naming that one update. The program
- * puts it in its verification trigger and the report echoes it as `verification.updateId`, so a report left by
- * another update is never taken for this one's.
+ * (config.ts, which defines it) puts it in its verification trigger and the report echoes it as
+ * `verification.updateId`, so a report left by another update is never taken for this one's.
  */
-export const UPDATE_ID_ENV = "ULTRAMARKET_UPDATE_ID";
+export { UPDATE_ID_ENV } from "../config";
+import { UPDATE_ID_ENV } from "../config";
 
 /** The part of @pulumi/pulumi/automation's Stack the operations use (a real Stack satisfies it). */
 export interface OpsStack {

@@ -7,9 +7,8 @@
 //     - create: false opens an EXISTING stack only: the backend's stacks are listed first (`pulumi stack ls`), and an
 //       unknown name is refused with OpsError(Refused) listing them and suggesting the closest, before anything
 //       is selected, so no stack and no Pulumi.<stack>.yaml is created. Every command of the operations CLI does this.
-//       create: true (an explicit init: local:up's `local` stack, the e2e suite's throwaway stack) creates the stack
-//       when missing. Omitted, it still creates (LocalWorkspace.createOrSelectStack), for the callers written before
-//       the option existed; pass it explicitly.
+//       create: true (an explicit init: local:up's `local` stack, the e2e suites' throwaway stacks) creates the stack
+//       when missing. Omitted, it means false: only an explicit init creates a stack.
 //     - Backend: `backendUrl`, else $PULUMI_BACKEND_URL, else for the `local` stack only
 //       `file://<repo>/.pulumi-state` (created if missing, ignored by git); other stacks use the CLI's login.
 //     - Secrets: `passphrase`, else $PULUMI_CONFIG_PASSPHRASE (or $PULUMI_CONFIG_PASSPHRASE_FILE, read by the CLI),
@@ -45,7 +44,7 @@ export interface OpenStackArgs {
     passphrase?: string;
     /** Extra environment for every Pulumi command (e.g. KUBECONFIG). */
     envVars?: Record<string, string>;
-    /** false: open an existing stack only, refusing an unknown name; true: create it when missing (see above). */
+    /** false (the default): open an existing stack only, refusing an unknown name; true: create it when missing (see above). */
     create?: boolean;
 }
 
@@ -172,11 +171,11 @@ export const automationBackend: StackBackend = {
     },
 };
 
-/** Opens the stack (an existing one only, with create: false); see the header comment for the defaults. */
+/** Opens the stack (an existing one only, unless create: true); see the header comment for the defaults. */
 export async function openStack(args: OpenStackArgs, backend: StackBackend = automationBackend): Promise<Stack> {
     const workDir = path.resolve(args.workDir ?? REPO_ROOT);
     const resolved = resolveStackEnvironment(args, process.env, readStackSecretsSettings(workDir, args.stackName));
-    if (args.create === false) {
+    if (args.create !== true) {
         // Listing first: nothing is selected (or written) for a name the backend does not have.
         const existing = resolved.createDir && !fs.existsSync(resolved.createDir) ? [] : await backend.listStacks(resolved);
         assertStackExists(args.stackName, existing, `on ${resolved.backendUrl ? `the backend ${resolved.backendUrl}` : "the backend you are logged in to (pulumi whoami -v)"}`);

@@ -13,7 +13,7 @@ import { GENERATED_SECRETS, PROJECT } from "../config";
 import { LOCAL_STACK, openStack } from "../ops/workspace";
 
 async function main(command: string | undefined): Promise<number> {
-    const stack = await openStack({ stackName: LOCAL_STACK });
+    const stack = await openStack({ stackName: LOCAL_STACK, create: true });
     if (command === "prepare") {
         const config = await stack.getAllConfig();
         const missing = Object.keys(GENERATED_SECRETS).filter((k) => config[`${PROJECT}:${k}`] === undefined);

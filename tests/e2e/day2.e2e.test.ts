@@ -124,7 +124,7 @@ describe("e2e: day two on the local control plane", function () {
         if (sameLock) fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(worktree, "node_modules"), "dir");
         else await timed("npm ci (baseline commit)", async () => execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }));
 
-        const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase });
+        const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase, create: true });
         const config: Record<string, { value: string; secret?: boolean }> = {};
         for (const [k, v] of Object.entries({ ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT })) config[k] = { value: v };
         for (const [key, value] of Object.entries(generated)) config[`${PROJECT}:${key}`] = { value, secret: true };

@@ -93,6 +93,7 @@ describe("e2e: the platform on the local control plane", function () {
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-state-"));
         stack = await openStack({
             stackName: STACK,
+            create: true,
             backendUrl: `file://${stateDir}`,
             // a throwaway per-run passphrase: the state lives in a temp dir deleted after the run
             passphrase: crypto.randomBytes(24).toString("hex"),

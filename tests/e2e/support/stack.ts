@@ -36,6 +36,8 @@ export interface Step {
     type: string;
     /** The `app` label of the object the step touches. */
     app?: string;
+    /** The properties the engine says differ (for the failure message). */
+    diffs?: string[];
 }
 
 function isKubeResource(r: StateResource): boolean {
@@ -83,7 +85,7 @@ export function changedSteps(events: EngineEvent[]): Step[] {
         const labels = (md.new?.inputs?.metadata?.labels ?? md.old?.inputs?.metadata?.labels ?? md.new?.outputs?.metadata?.labels ?? md.old?.outputs?.metadata?.labels) as
             | Record<string, string>
             | undefined;
-        steps.push({ urn: md.urn, op: md.op, type: md.type, app: labels?.app });
+        steps.push({ urn: md.urn, op: md.op, type: md.type, app: labels?.app, ...(md.diffs?.length ? { diffs: md.diffs } : {}) });
     }
     return steps;
 }
