@@ -92,6 +92,10 @@ export async function checkDrift({ stack, io, cluster }: DriftCheckArgs): Promis
     });
 
     const drifted = [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
+    // A refresh that counted changes without naming the resources is drift too (listed as such).
+    if (refresh.exitCode === ExitCode.Drift && refresh.drifted.length === 0) {
+        drifted.push({ urn: "(refresh)", type: "refresh", name: "counted changes it did not itemise (see its output above)", foreign: [], missing: false, scaledByHpa: false });
+    }
     const check: DriftCheck = {
         exitCode: drifted.length > 0 ? ExitCode.Drift : unreadable.length > 0 ? ExitCode.OperationFailed : ExitCode.Ok,
         drifted,

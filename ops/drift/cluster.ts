@@ -81,11 +81,12 @@ export class KubectlCluster implements ClusterClient {
     }
 
     async jsonPatch(ref: ObjectRef, patch: readonly JsonPatchOp[], fieldManager: string): Promise<void> {
-        await this.kubectl(["patch", kubectlResource(ref), ...(ref.namespace ? ["-n", ref.namespace] : []), "--type=json", `--field-manager=${fieldManager}`, "--patch-file=/dev/stdin"], JSON.stringify(patch));
+        // On the command line: the patch holds paths, list keys and remove operations, never a value of the object.
+        await this.kubectl(["patch", kubectlResource(ref), ...(ref.namespace ? ["-n", ref.namespace] : []), "--type=json", `--field-manager=${fieldManager}`, "-p", JSON.stringify(patch)]);
     }
 
     private async get(refs: readonly ObjectRef[], namespace: string): Promise<Map<string, LiveObject>> {
-        const out = await this.kubectl(["get", ...refs.map(kubectlResource), ...(namespace ? ["-n", namespace] : []), "--ignore-not-found", "-o", "json"]);
+        const out = await this.kubectl(["get", ...refs.map(kubectlResource), ...(namespace ? ["-n", namespace] : []), "--ignore-not-found", "--show-managed-fields", "-o", "json"]);
         const found = new Map<string, LiveObject>();
         if (out.trim() === "") return found;
         const doc = JSON.parse(out) as LiveObject & { items?: LiveObject[] };
@@ -95,14 +96,13 @@ export class KubectlCluster implements ClusterClient {
         return found;
     }
 
-    private kubectl(args: string[], input?: string): Promise<string> {
+    private kubectl(args: string[]): Promise<string> {
         const base = [...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []), ...(this.opts.context ? ["--context", this.opts.context] : []), "--request-timeout=30s"];
         return new Promise((resolve, reject) => {
-            const child = execFile(this.bin, [...base, ...args], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
+            execFile(this.bin, [...base, ...args], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
                 if (err) reject(new Error(`kubectl ${args[0]} failed (${this.where}): ${String(stderr).trim() || err.message}`));
                 else resolve(stdout);
             });
-            if (input !== undefined) child.stdin?.end(input);
         });
     }
 }

@@ -5,7 +5,8 @@
 // reported). `checkDrift` must report the first three and not the scale; `healDrift` must revert all three.
 //
 // Needs what tests/e2e/platform.e2e.test.ts needs: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
-// Run alone: npx mocha --config .mocharc.e2e.json tests/e2e/drift.e2e.test.ts
+// Run alone (.mocharc.e2e.json's spec would add every e2e file):
+//   npx mocha --no-config -r ts-node/register/transpile-only --timeout 1800000 tests/e2e/drift.e2e.test.ts
 import * as assert from "assert";
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -52,7 +53,7 @@ function localStackConfig(): Record<string, string> {
 }
 
 function deployment(name: string): any {
-    return kubectlJson(["get", "deployments.v1.apps", name, "-n", NAMESPACE]);
+    return kubectlJson(["get", "deployments.v1.apps", name, "-n", NAMESPACE, "--show-managed-fields"]);
 }
 
 function appContainer(name: string): any {

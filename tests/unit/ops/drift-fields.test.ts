@@ -73,7 +73,7 @@ describe("ops: drift sees fields other managers wrote (managedFields)", () => {
         const { foreign, expected } = foreignOf(scaled, true);
         assert.deepEqual(foreign, []);
         assert.ok(expected.some((e) => e.who === "spec.replicas of an HPA target" && e.fields === 1));
-        assert.deepEqual(lines(foreignOf(scaled, false).foreign), ["changed spec.replicas by kubectl-scale"]);
+        assert.deepEqual(lines(foreignOf(scaled, false).foreign), ["changed spec.replicas by kubectl"]);
         // The HPA itself (kube-controller-manager through the scale subresource) is an expected writer anywhere.
         const byHpa = liveOrderService();
         byHpa.metadata.managedFields!.push(scale("kube-controller-manager"));

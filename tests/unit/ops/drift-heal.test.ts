@@ -79,6 +79,18 @@ describe("ops: drift reports refresh drift and foreign fields per object", () =>
         assert.equal(cluster.patches.length, 0, "a check changes nothing");
     });
 
+    it("a refresh change of only spec.replicas on an HPA target is the HPA's, not drift", async () => {
+        const cluster = new FakeCluster([liveOrderService({ replicas: 5 }), liveHpa()]);
+        const stack = new FakeStack("production", [{ version: 1 }]);
+        stack.resources = [stateResource("kubernetes:apps/v1:Deployment", liveOrderService(), orderServiceManifest()), stateResource("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", liveHpa(), orderServiceHpa())];
+        const type = "kubernetes:apps/v1:Deployment";
+        stack.refreshEvents = [{ sequence: 1, timestamp: 0, resOutputsEvent: { metadata: { op: "update", urn: stateUrn(type, "order-service"), type, provider: "", diffs: ["spec"], detailedDiff: { "spec.replicas": { diffKind: "update", inputDiff: false } } as never } } }];
+        stack.refreshThrows = true;
+        const io = new MemoryIO();
+        assert.equal((await checkDrift({ stack, io, cluster })).exitCode, ExitCode.Ok);
+        assert.match(io.text, /no drift/);
+    });
+
     it("exits 0 when refresh and managedFields are clean", async () => {
         const cluster = new FakeCluster([liveOrderService(), liveHpa()]);
         const stack = new FakeStack("production", [{ version: 1 }]);

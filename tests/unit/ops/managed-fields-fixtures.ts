@@ -116,7 +116,7 @@ export const setImage = (): ManagedFieldsEntry =>
     entry("kubectl-set", { "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"order-service"}': { "f:image": leaf } } } } } });
 
 /** `kubectl scale --replicas=5` (what the HPA does through the scale subresource). */
-export const scale = (manager = "kubectl-scale"): ManagedFieldsEntry => entry(manager, { "f:spec": { "f:replicas": leaf } }, { subresource: "scale" });
+export const scale = (manager = "kubectl"): ManagedFieldsEntry => entry(manager, { "f:spec": { "f:replicas": leaf } }, { subresource: "scale" });
 
 /** The order-service Deployment as read from the cluster, with the given drifts applied. */
 export function liveOrderService(drifts: { backdoor?: boolean; port?: boolean; sidecar?: boolean; image?: boolean; replicas?: number } = {}): LiveObject {
