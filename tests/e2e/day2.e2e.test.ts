@@ -78,6 +78,8 @@ describe("e2e: day two on the local control plane", function () {
     let worktree: string | undefined;
     let passphrase: string;
     let engineLog = "";
+    /** Set once this run owns the stack file and namespace: cleanup never touches another run's. */
+    let owned = false;
     const generated: Record<string, string> = {};
 
     async function up(what: string): Promise<Step[]> {
@@ -95,7 +97,8 @@ describe("e2e: day two on the local control plane", function () {
             }
             throw new Error(missing);
         }
-        assert.ok(!fs.existsSync(path.join(REPO_ROOT, STACK_FILE)), `${STACK_FILE} exists: a previous e2e run did not clean up; delete it and rerun`);
+        assert.ok(!fs.existsSync(path.join(REPO_ROOT, STACK_FILE)), `${STACK_FILE} exists: another e2e run is in progress, or a previous one did not clean up; delete it and rerun`);
+        owned = true;
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
         Object.assign(process.env, toolchainEnv());
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-day2-state-"));
@@ -104,6 +107,7 @@ describe("e2e: day two on the local control plane", function () {
     });
 
     after(async function () {
+        if (!owned) return;
         try {
             kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
         } finally {

@@ -14,13 +14,12 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { parse as parseYaml } from "yaml";
 import { GENERATED_SECRETS, PROJECT } from "../../config";
 import { ExitCode, OpsError } from "../../ops/errors";
 import { deploy, GitCodeInspector, OpsIO, VerificationReport } from "../../ops/operations";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
-import { kubeObjectsInState } from "./support/stack";
+import { kubeObjectsInState, localStackConfig } from "./support/stack";
 import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, TOOLCHAIN_BIN, toolchainEnv } from "./support/env";
 
 const STACK = "e2e-ops-safety";
@@ -41,16 +40,6 @@ const io: OpsIO & { lines: string[] } = {
 };
 // The local stack runs without verification (verifyDeployment false): the report is "skipped".
 const verifier = { verify: async (): Promise<VerificationReport> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
-
-function localStackConfig(): Record<string, string> {
-    const file = path.join(REPO_ROOT, "Pulumi.local.yaml");
-    const doc = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> }) : {};
-    const config: Record<string, string> = {};
-    for (const [k, v] of Object.entries(doc.config ?? {})) {
-        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
-    }
-    return config;
-}
 
 /** The namespace's Jobs (the objects an interrupted update creates first: migrations). */
 function liveJobs(): string[] {
