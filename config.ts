@@ -56,6 +56,8 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a
 // Docker's tag grammar; "latest" is handled separately because it is legal but mutable.
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const REGISTRY = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/;
+/** A full image reference with a tag, a digest or both: `registry/app:tag`, `registry/app@sha256:<64 hex>`. */
+const IMAGE_REF = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi)$/;
 const CHART_VERSION = /^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$/;
 
@@ -89,6 +91,8 @@ const plainSchema = z.strictObject({
     imageTag: z.string().regex(IMAGE_TAG, "must be a Docker tag (letters, digits, '_', '.', '-'; at most 128)").optional(),
     serviceImageTags: json(z.record(z.string(), z.string().regex(IMAGE_TAG, "must be a Docker tag"))).default({}),
     buildImages: bool.default(false),
+    // Rollback pins the images an earlier version ran (its digests in build mode): those apps are never rebuilt.
+    pinnedImages: json(z.record(z.string(), z.string().regex(IMAGE_REF, 'must be a full image reference such as "registry.example.com/ultramarket/cart-service@sha256:<digest>"'))).default({}),
     sourceRoot: z.string().min(1).optional(),
     registryServer: z.string().min(1).optional(),
     registryUsername: z.string().min(1).optional(),
@@ -158,6 +162,8 @@ export interface PlatformConfig {
         tag: string;
         /** Per-app tag overrides (app name -> tag). */
         perApp: Record<string, string>;
+        /** App name -> full image reference deployed as is, neither built nor derived from a tag (`pinnedImages`). */
+        pinned: Record<string, string>;
         build: boolean;
         /** Absolute path of the app repository checkout; set when build is true. */
         sourceRoot?: string;
@@ -326,6 +332,9 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:serviceImageTags.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path serviceImageTags.${app}`);
         else if (isProduction && appTag === "latest") problems.push(`${PROJECT}:serviceImageTags.${app} is "latest"; production needs an immutable tag (set it with: ${setCmd(`--path serviceImageTags.${app}`, "<tag>")})`);
     }
+    for (const app of Object.keys(plain.pinnedImages ?? {})) {
+        if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:pinnedImages.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path pinnedImages.${app}`);
+    }
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
         if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:replicas.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path replicas.${app}`);
         else if (isProduction && n < 2) problems.push(`${PROJECT}:replicas.${app} is ${n}; production runs at least 2 replicas of every app (set it with: ${setCmd(`--path replicas.${app}`, "2")})`);
@@ -334,12 +343,13 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const enabled = CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault));
     let sourceRoot: string | undefined;
     if (plain.sourceRoot !== undefined) sourceRoot = path.resolve(raw.baseDir, plain.sourceRoot);
-    if (plain.buildImages) {
+    // Apps whose image is pinned are not built, so only the others need the app repository.
+    if (plain.buildImages && enabled.some((a) => !(a.name in (plain.pinnedImages ?? {})))) {
         if (!sourceRoot) problems.push(`${PROJECT}:sourceRoot is required when ${PROJECT}:buildImages is true; point it at a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")}) or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
         else if (!isDirectory(sourceRoot)) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a directory (resolved to ${sourceRoot}); set it to a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")})`);
         else {
             const missing = enabled
-                .filter((a) => !fs.existsSync(path.join(sourceRoot!, a.context, "Dockerfile")))
+                .filter((a) => !(a.name in (plain.pinnedImages ?? {})) && !fs.existsSync(path.join(sourceRoot!, a.context, "Dockerfile")))
                 .map((a) => `${a.context}Dockerfile`);
             if (missing.length) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a checkout of the UltraMarket app repository: missing ${missing.join(", ")}; check out the app repository there, or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
         }
@@ -377,6 +387,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
             registry: plain.imageRegistry,
             tag,
             perApp: plain.serviceImageTags,
+            pinned: plain.pinnedImages,
             build: plain.buildImages,
             sourceRoot,
             push: {

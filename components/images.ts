@@ -9,6 +9,8 @@ export interface AppImagesArgs {
     tag: string;
     /** Per-app tag overrides. */
     perApp: Record<string, string>;
+    /** App -> full image reference deployed as is: never built, whatever `sourceRoot` says (rollback pins what a version ran). */
+    pinned?: Record<string, string>;
     /** Build from this app-repository checkout; when unset, deploy the prebuilt tags. */
     sourceRoot?: string;
     push: { server?: string; username?: string; password?: pulumi.Output<string> };
@@ -27,6 +29,11 @@ export class AppImages extends pulumi.ComponentResource {
                 ? { server: args.push.server, username: args.push.username, password: args.push.password }
                 : undefined;
         for (const app of args.apps) {
+            const pinned = args.pinned?.[app.name];
+            if (pinned !== undefined) {
+                refs[app.name] = pulumi.output(pinned);
+                continue;
+            }
             const imageName = `${args.registry}/${app.name}:${args.perApp[app.name] ?? args.tag}`;
             if (!args.sourceRoot) {
                 refs[app.name] = pulumi.output(imageName);

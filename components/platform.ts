@@ -99,7 +99,7 @@ export class Platform extends pulumi.ComponentResource {
             {
                 namespace: namespace.name,
                 apps: cfg.apps,
-                images: { registry: cfg.images.registry, tag: cfg.images.tag, perApp: cfg.images.perApp, sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined, push: cfg.images.push },
+                images: { registry: cfg.images.registry, tag: cfg.images.tag, perApp: cfg.images.perApp, pinned: cfg.images.pinned, sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined, push: cfg.images.push },
                 secretName: secret.secretName,
                 configMapName: settings.configMapName,
                 configChecksum: settings.checksum,

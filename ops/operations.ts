@@ -3,6 +3,7 @@
 // of the Automation API Stack we use), a `Verifier` and a `CodeInspector`, so unit tests drive it with fakes.
 import { execFile } from "child_process";
 import { randomBytes } from "crypto";
+import * as path from "path";
 import type {
     ConfigMap,
     Deployment,
@@ -19,6 +20,8 @@ import type {
 import { ExitCode, OpsError, explainPulumiError, isConcurrentUpdateError } from "./errors";
 import { realRecoveryDeps, recoverInterruptedUpdate, RecoveryDeps, RecoveryReport } from "./recovery";
 import { secretConfigWriterFor } from "./secret-config";
+import { GitWorktrees, ProgramCheckout, stackInCheckout } from "./checkout";
+import { BackendImageHistory, ImageHistory } from "./image-history";
 
 export const PROJECT = "ultramarket";
 /** Config keys that say where the cluster is, not what is deployed: a rollback keeps their current values. */
@@ -254,55 +257,38 @@ export function chooseRollbackTarget(stackName: string, history: readonly Update
     return { target, current, warnings };
 }
 
-/** Reads the program's source as git knows it. */
+/** The program's source as git knows it, and the program of a recorded commit for rollback. */
 export interface CodeInspector {
     /** The commit checked out now, if any. */
     head(): Promise<string | undefined>;
     /** Whether `commit` exists in the local repository. */
     hasCommit(commit: string): Promise<boolean>;
-    /** Files (tracked changes and untracked files) that differ between `commit` and the working tree. */
-    changedFiles(commit: string): Promise<string[]>;
-}
-
-/** Paths that do not change what the program deploys (docs, tests, tooling, stack config which rollback restores). */
-const NON_PROGRAM_PATHS = [/^docs\//, /^tests\//, /^ops\//, /^\.github\//, /^\.ci\//, /^policies\//, /^scripts\//, /\.md$/i, /^Pulumi\.[^/]+\.yaml$/, /^\.gitignore$/];
-
-export function isProgramFile(file: string): boolean {
-    return !NON_PROGRAM_PATHS.some((p) => p.test(file));
+    /** The program at `commit` as a temporary checkout with its own dependencies installed (ops/checkout.ts). */
+    checkout(commit: string, log: (line: string) => void, signal?: AbortSignal): Promise<ProgramCheckout>;
 }
 
 /**
- * Refuses when config alone cannot restore `target`: the program files differ from the commit that deployed it
- * (or that commit is unknown). The message names the commit to check out.
+ * Refuses (before anything changes) when the program of `target` cannot be checked out: no commit recorded (unless
+ * --force runs the program checked out now), or a commit this repository does not have (the message says how to fetch it).
  */
-export async function assertCodeMatches(stackName: string, target: UpdateRecord, code: CodeInspector): Promise<string[]> {
-    const warnings: string[] = [];
+export async function assertCommitAvailable(stackName: string, target: UpdateRecord, code: CodeInspector, force = false): Promise<string[]> {
     const retry = `npm run rollback -- --stack ${stackName} --to ${target.version}`;
     if (!target.commit) {
+        if (force) return [`--force: version ${target.version} recorded no git commit; running the program checked out now with its config`];
         throw new OpsError(
             ExitCode.Refused,
-            `version ${target.version} of stack "${stackName}" recorded no git commit, so restoring its config cannot be shown to restore it. ` +
-                `Check out the code that deployed it yourself and re-run with --force: ${retry} --force`,
+            `version ${target.version} of stack "${stackName}" recorded no git commit, so its program cannot be restored; nothing was changed. ` +
+                `If the program checked out now is the one that deployed it, re-run with --force: ${retry} --force`,
         );
     }
     if (!(await code.hasCommit(target.commit))) {
         throw new OpsError(
             ExitCode.Refused,
-            `version ${target.version} of stack "${stackName}" was deployed from commit ${target.commit}, which this clone does not have; ` +
-                `fetch it (git fetch origin ${target.commit}), check it out (git checkout ${target.commit}) and run: ${retry}`,
+            `version ${target.version} of stack "${stackName}" was deployed from commit ${target.commit}, which this repository does not have, ` +
+                `so its program cannot be restored; nothing was changed. Fetch it (git fetch origin ${target.commit}, or git fetch --all when it is on another remote), then run: ${retry}`,
         );
     }
-    const changed = (await code.changedFiles(target.commit)).filter(isProgramFile);
-    if (changed.length > 0) {
-        const shown = changed.slice(0, 10).join(", ") + (changed.length > 10 ? `, ... (${changed.length} files)` : "");
-        throw new OpsError(
-            ExitCode.Refused,
-            `config alone cannot restore version ${target.version} of stack "${stackName}": the program changed since commit ${target.commit} (${shown}). ` +
-                `Check out that commit and roll back from there: git checkout ${target.commit} && npm ci && ${retry}`,
-        );
-    }
-    if (target.dirty) warnings.push(`version ${target.version} was deployed from commit ${target.commit} with uncommitted changes; the restored program may differ slightly`);
-    return warnings;
+    return target.dirty ? [`version ${target.version} was deployed from commit ${target.commit} with uncommitted changes; the restored program is the commit without them`] : [];
 }
 
 export interface ConfigRestorePlan {
@@ -468,7 +454,7 @@ export interface RollbackOptions {
     verifier: Verifier;
     /** Version to restore; default: the last good one before the current version. */
     to?: number;
-    /** Skip the code check (you vouch that the checked-out program is the one that deployed the target). */
+    /** When the version recorded no commit: run the program checked out now with its config (you vouch for it). */
     force?: boolean;
     /** Print the plan, change nothing. */
     dryRun?: boolean;
@@ -486,6 +472,8 @@ export interface RollbackOptions {
     updateId?: string;
     /** Aborting it stops the running Pulumi command cleanly (SIGINT to the engine). */
     signal?: AbortSignal;
+    /** Where the images a version ran are read from (build mode); default: the stack's backend (ops/image-history.ts). */
+    images?: ImageHistory;
 }
 
 /** The failed update never started: the stack is unchanged. */
@@ -498,6 +486,8 @@ export class NothingToRollBack extends OpsError {
 export interface RollbackReport {
     from: number;
     to: number;
+    /** The commit whose program the rollback ran (the restored version's), when it recorded one. */
+    commit?: string;
     /** Version the rollback's own update created. */
     version?: number;
     /** The nonce of the rollback's update (its message's `update=` and its UPDATE_ID_ENV). */
@@ -508,7 +498,46 @@ export interface RollbackReport {
     recovery?: RecoveryReport;
 }
 
-/** Plans (and unless dryRun, performs) a rollback; throws OpsError(Refused) without touching the stack when unsafe. */
+/** The config key through which a rollback hands the program the images to deploy instead of building (config.ts). */
+export const PINNED_IMAGES_KEY = `${PROJECT}:pinnedImages`;
+/** Config paths the program resolves against its directory: made absolute when it runs from a checkout. */
+const PATH_KEYS = [`${PROJECT}:kubeconfig`, `${PROJECT}:sourceRoot`];
+
+/**
+ * In build mode, the digests version `target` ran (its `images` output), pinned so nothing is rebuilt; in prebuilt
+ * mode nothing (its tags are in its config). Refuses, naming what is missing, rather than rebuild.
+ */
+export async function imagesToPin(stack: OpsStack, target: UpdateRecord, images: ImageHistory): Promise<Record<string, string> | undefined> {
+    if (target.config[`${PROJECT}:buildImages`]?.value !== "true") return undefined;
+    const recorded = await images.imagesOf(stack, target);
+    if (!recorded) {
+        throw new OpsError(
+            ExitCode.Refused,
+            `version ${target.version} of stack "${stack.name}" built its images (ultramarket:buildImages true), and the digests it ran (its "images" stack output) ` +
+                `cannot be found on this backend (file backends: its checkpoint under .pulumi/history/; Pulumi Cloud: pulumi stack export --version ${target.version}), ` +
+                `so a rollback would have to rebuild them; nothing was changed. Roll back by hand with the images it ran: ` +
+                `pulumi config set --path pinnedImages.<app> <registry>/<app>@sha256:<digest> for each app, at commit ${target.commit ?? "(unrecorded)"}`,
+        );
+    }
+    return recorded;
+}
+
+/** Relative paths (kubeconfig, sourceRoot) made absolute against the repository, for the program run from a checkout. */
+export function absolutePathsFor(config: Record<string, { value?: string; secret?: boolean }>, repoDir: string): Record<string, RecordedConfigValue> {
+    const out: Record<string, RecordedConfigValue> = {};
+    for (const key of PATH_KEYS) {
+        const v = config[key];
+        if (v && !v.secret && typeof v.value === "string" && v.value !== "" && !path.isAbsolute(v.value)) out[key] = { value: path.resolve(repoDir, v.value), secret: false };
+    }
+    return out;
+}
+
+/**
+ * Plans (and unless dryRun, performs) a rollback to version N as it was: its program (N's commit, checked out as a
+ * temporary worktree with its own dependencies), its config and its images (pinned digests in build mode, never
+ * rebuilt); preview, up, verify; the worktree is removed afterwards, whatever happened. Throws OpsError(Refused)
+ * without touching the stack when that is impossible (no such version, N's commit missing, images unknown).
+ */
 export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const { stack, io } = opts;
     const recovery = opts.recovery === false ? undefined : await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, opts.dryRun, opts.signal);
@@ -523,14 +552,20 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
                 `see npm run status -- --stack ${stack.name}, then roll back deliberately if needed: npm run rollback -- --stack ${stack.name} --to <version>`,
         );
     }
-    const warnings = [...choice.warnings];
-    if (!opts.force) warnings.push(...(await assertCodeMatches(stack.name, choice.target, opts.code)));
-    else warnings.push(`--force: not checking that the program matches commit ${choice.target.commit ?? "(unrecorded)"}`);
+    const { target } = choice;
+    const warnings = [...choice.warnings, ...(await assertCommitAvailable(stack.name, target, opts.code, opts.force))];
 
     const currentConfig = await withPulumiErrors(stack.name, "config read", () => stack.getAllConfig());
-    const plan = planConfigRestore(stack.name, choice.target, currentConfig);
-    const report: RollbackReport = { from: choice.current.version, to: choice.target.version, changes: plan.changes, warnings, recovery };
-    io.out(`==> ${stack.name}: rolling back from version ${report.from} to version ${report.to} (image tags ${formatImageTags(choice.target.imageTags)})`);
+    const plan = planConfigRestore(stack.name, target, currentConfig);
+    const pins = await imagesToPin(stack, target, opts.images ?? new BackendImageHistory());
+    if (pins) {
+        plan.set[PINNED_IMAGES_KEY] = { value: JSON.stringify(pins), secret: false };
+        plan.remove = plan.remove.filter((k) => k !== PINNED_IMAGES_KEY);
+        plan.changes.push(`${PINNED_IMAGES_KEY}: the ${Object.keys(pins).length} images version ${target.version} ran (${formatPins(pins)})`);
+    }
+    const report: RollbackReport = { from: choice.current.version, to: target.version, commit: target.commit, changes: plan.changes, warnings, recovery };
+    const images = pins ? "its pinned images" : `image tags ${formatImageTags(target.imageTags)}`;
+    io.out(`==> ${stack.name}: rolling back from version ${report.from} to version ${report.to} (program at commit ${target.commit ?? "checked out now"}, ${images})`);
     for (const w of warnings) io.out(`    warning: ${w}`);
     for (const c of plan.changes.length ? plan.changes : ["(config already equal; re-applying it)"]) io.out(`    ${c}`);
     if (opts.dryRun) {
@@ -538,28 +573,87 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
         return report;
     }
 
-    await applyConfigRestore(stack, plan);
     report.updateId = opts.updateId ?? newUpdateId();
-    io.out(`==> ${stack.name}: up with the config of version ${report.to} (update ${report.updateId})`);
-    const commit = await opts.code.head();
-    const message = updateMessage("rollback", commit, { to: report.to, from: report.from, reason: opts.reason, updateId: report.updateId });
-    let result: UpResult;
+    const checkout = target.commit ? await checkOut(stack.name, target, opts.code, io, opts.signal) : undefined;
     try {
-        result = await withUpdateId(stack, report.updateId, () => stack.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }));
-    } catch (err) {
         if (opts.signal?.aborted) throw cancelled(stack.name, "rollback");
-        const e = isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "rollback") : explainPulumiError(stack.name, "up (rollback)", err);
+        let run = stack;
+        if (checkout) {
+            if (pins && !(await checkout.knowsConfigKey("pinnedImages"))) {
+                throw new OpsError(
+                    ExitCode.Refused,
+                    `version ${target.version} of stack "${stack.name}" built its images, and its program (commit ${checkout.commit}) predates ${PINNED_IMAGES_KEY}, ` +
+                        `so it cannot deploy the digests it ran without rebuilding them; nothing was changed. Roll back to a version deployed by a program that knows ${PINNED_IMAGES_KEY}, ` +
+                        `or pin the images by hand at that commit.`,
+                );
+            }
+            run = await withPulumiErrors(stack.name, "stack select (in the worktree)", () => stackInCheckout(stack, checkout));
+            const after: Record<string, { value?: string; secret?: boolean }> = { ...(currentConfig as Record<string, { value?: string; secret?: boolean }>), ...plan.set };
+            for (const key of plan.remove) delete after[key];
+            Object.assign(plan.set, absolutePathsFor(after, checkout.repoDir));
+        }
+        await applyConfigRestore(run, plan);
+        const message = updateMessage("rollback", checkout?.commit ?? (await opts.code.head()), { to: report.to, from: report.from, reason: opts.reason, updateId: report.updateId });
+        const retry = `npm run rollback -- --stack ${stack.name} --to ${report.to}`;
+        const failed = (what: string, err: unknown): OpsError => {
+            if (opts.signal?.aborted) return cancelled(stack.name, "rollback");
+            const e = isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "rollback") : explainPulumiError(stack.name, what, err);
+            const where = checkout ? `Version ${report.to}'s config was written only to the temporary worktree, which is removed; Pulumi.${stack.name}.yaml is unchanged.` : `Pulumi.${stack.name}.yaml already holds version ${report.to}'s config; undo it with: git checkout -- Pulumi.${stack.name}.yaml.`;
+            return new OpsError(e.exitCode, `${e.message}\n${where} Fix the cause and re-run: ${retry}`);
+        };
+        io.out(`==> ${stack.name}: preview of version ${report.to}${checkout ? ` (commit ${checkout.commit})` : ""}`);
+        try {
+            await run.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal });
+        } catch (err) {
+            throw failed("preview (rollback)", err);
+        }
+        if (opts.signal?.aborted) throw cancelled(stack.name, "rollback");
+        io.out(`==> ${stack.name}: up with the program, config and images of version ${report.to} (update ${report.updateId})`);
+        let result: UpResult;
+        try {
+            result = await withUpdateId(run, report.updateId, () => run.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }));
+        } catch (err) {
+            throw failed("up (rollback)", err);
+        }
+        const own = await findUpdate(run, report.updateId);
+        report.version = own?.version ?? (result.summary?.version || undefined);
+        report.verification = await opts.verifier.verify(run, report.updateId);
+        io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);
+        return report;
+    } finally {
+        if (checkout) {
+            await checkout.remove().catch((err: unknown) => io.out(`    warning: could not remove the worktree ${checkout.dir}: ${err instanceof Error ? err.message : String(err)}; remove it with: git worktree remove --force ${checkout.dir}`));
+        }
+    }
+}
+
+/** The target's program as a temporary worktree; a failure (git, npm ci, cancel) is an operation that failed, nothing changed. */
+async function checkOut(stackName: string, target: UpdateRecord, code: CodeInspector, io: OpsIO, signal?: AbortSignal): Promise<ProgramCheckout> {
+    io.out(`==> ${stackName}: checking out the program of version ${target.version} (commit ${target.commit})`);
+    try {
+        return await code.checkout(target.commit!, (line) => io.out(line), signal);
+    } catch (err) {
+        if (signal?.aborted) throw cancelled(stackName, "rollback");
+        if (err instanceof OpsError) throw err;
         throw new OpsError(
-            e.exitCode,
-            `${e.message}\nPulumi.${stack.name}.yaml already holds version ${report.to}'s config: fix the cause and re-run ` +
-                `npm run rollback -- --stack ${stack.name} --to ${report.to}, or undo the config change with: git checkout -- Pulumi.${stack.name}.yaml`,
+            ExitCode.OperationFailed,
+            `the program of version ${target.version} (commit ${target.commit}) could not be checked out with its dependencies, so nothing was changed: ` +
+                `${err instanceof Error ? err.message : String(err)}\nFix the cause (network for npm ci, disk space) and re-run: npm run rollback -- --stack ${stackName} --to ${target.version}`,
         );
     }
-    const own = await findUpdate(stack, report.updateId);
-    report.version = own?.version ?? (result.summary?.version || undefined);
-    report.verification = await opts.verifier.verify(stack, report.updateId);
-    io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);
-    return report;
+}
+
+/** What the operator does next: the checkout still holds the program and config that were rolled back. */
+export function afterRollbackAdvice(stackName: string, r: Pick<RollbackReport, "to" | "commit">): string {
+    return (
+        `the cluster runs version ${r.to} again${r.commit ? ` (program of commit ${r.commit.slice(0, 12)}, its config and images)` : ""}; this checkout and Pulumi.${stackName}.yaml ` +
+        `still hold what was rolled back: revert the change on main (git revert), or the next deploy redeploys it`
+    );
+}
+
+function formatPins(pins: Record<string, string>): string {
+    const shown = Object.entries(pins).sort(([a], [b]) => a.localeCompare(b)).slice(0, 3).map(([app, ref]) => `${app}=${ref}`);
+    return shown.join(", ") + (Object.keys(pins).length > 3 ? ", ..." : "");
 }
 
 /** Runs `fn` (an `up`) with UPDATE_ID_ENV set in the stack's workspace environment, and only for its length. */
@@ -733,7 +827,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         const verified = report.rollback.verification?.status !== "failed";
         report.exitCode = verified ? ExitCode.RolledBack : ExitCode.RollbackFailed;
         report.summary.push(`${what}; rolled back stack "${stack.name}" to version ${report.rollback.to} (new version ${report.rollback.version ?? "?"}); ${report.rollback.verification?.summary ?? ""}`);
-        report.summary.push(`Pulumi.${stack.name}.yaml now holds version ${report.rollback.to}'s config: commit it, or the next deploy of main redeploys the failed config`);
+        report.summary.push(afterRollbackAdvice(stack.name, report.rollback));
         if (!verified) report.summary.push(`the rolled-back version does not verify either: investigate now (npm run doctor -- --stack ${stack.name})`);
     } catch (err) {
         report.exitCode = ExitCode.RollbackFailed;
@@ -853,7 +947,7 @@ export async function status(stack: OpsStack, io: OpsIO, limit: number): Promise
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 
-/** Git, from the repository root; every method answers "unknown" rather than throwing. */
+/** Git, from the repository root; head and hasCommit answer "unknown" rather than throwing. */
 export class GitCodeInspector implements CodeInspector {
     constructor(private readonly repoRoot: string) {}
 
@@ -872,11 +966,9 @@ export class GitCodeInspector implements CodeInspector {
         return (await this.git(["cat-file", "-e", `${commit}^{commit}`])).ok;
     }
 
-    async changedFiles(commit: string): Promise<string[]> {
-        const tracked = await this.git(["diff", "--name-only", commit, "--", "."]);
-        const untracked = await this.git(["ls-files", "--others", "--exclude-standard"]);
-        if (!tracked.ok) throw new OpsError(ExitCode.Refused, `git could not compare the working tree with commit ${commit}; check it out and retry`);
-        return [...new Set([...tracked.stdout.split("\n"), ...untracked.stdout.split("\n")].map((l) => l.trim()).filter(Boolean))];
+    /** A temporary worktree at `commit` (ops/checkout.ts: dependencies from its lockfile, cached). */
+    checkout(commit: string, log: (line: string) => void, signal?: AbortSignal): Promise<ProgramCheckout> {
+        return new GitWorktrees(this.repoRoot).checkout(commit, log, signal);
     }
 }
 

@@ -1,5 +1,5 @@
 import { ExitCode, OpsError } from "../errors";
-import { rollback } from "../operations";
+import { afterRollbackAdvice, rollback } from "../operations";
 import { Command, STACK_OPTION } from "./command";
 import { policyPacksFor } from "./deploy";
 
@@ -11,7 +11,7 @@ export function parseVersion(raw: string | boolean | undefined): number | undefi
 }
 
 export const rollbackCommand: Command = {
-    summary: "restore the config of an earlier successful update (default: the last good one) and run up",
+    summary: "deploy an earlier successful version as it was (default: the last good one): its commit's program, its config, its images",
     usage: "rollback [--stack <name>] [--to <version>] [--dry-run] [--force] [--no-policy]",
     options: {
         ...STACK_OPTION,
@@ -27,7 +27,7 @@ export const rollbackCommand: Command = {
         const stack = await deps.openStack(String(values.stack));
         const report = await rollback({ stack, io: deps.io, code: deps.code, verifier: deps.verifier, to, force: values.force === true, dryRun, policyPacks, reason: "manual", signal: deps.signal });
         if (dryRun) return ExitCode.Ok;
-        deps.io.out(`Pulumi.${stack.name}.yaml now holds version ${report.to}'s config: commit it, or the next deploy of main undoes this rollback.`);
+        deps.io.out(afterRollbackAdvice(stack.name, report));
         if (report.verification?.status === "failed") {
             for (const f of report.verification.failures) deps.io.out(`    FAILED ${f}`);
             return ExitCode.OperationFailed;

@@ -103,6 +103,10 @@ describe("production stack: the applications", () => {
         for (const app of deployed.filter((a) => a.group === "frontend")) assert.ok(dependsOnUrn(named(regs, DEP, app.name), gateway), app.name);
     });
 
+    it("creates each app's Service once its Deployment has rolled out, so the Service's await holds no engine slot", () => {
+        for (const app of deployed) assert.ok(dependsOnUrn(named(regs, SVC, app.name), named(regs, DEP, app.name)), `${app.name}'s Service does not wait for its Deployment`);
+    });
+
     it("deploys prebuilt images <registry>/<app>:<tag> and registers no docker resource", () => {
         assert.equal(byType(regs, IMAGE).length, 0);
         assert.equal(mainContainer(named(regs, DEP, "order-service")).image, "registry.ultramarket.uz/ultramarket/order-service:1.0.0");
@@ -207,6 +211,25 @@ describe("applications under other settings", () => {
         for (const r of regs.filter((x) => x.type !== IMAGE && x.type !== "kubernetes:core/v1:Secret")) {
             assert.ok(!JSON.stringify(r.inputs).includes("registry-token-123"), `${r.type} ${r.name} leaks the registry password`);
         }
+    });
+
+    it("deploys a pinned image as is and never builds it, building only the apps not pinned", async () => {
+        const repo = makeAppRepo(CATALOG.map((a) => a.context));
+        const digest = `registry.ultramarket.uz/ultramarket/auth-service@sha256:${"a".repeat(64)}`;
+        const { registrations: regs } = await evaluatePlatform(
+            "production",
+            productionValues({ buildImages: "true", sourceRoot: repo, pinnedImages: JSON.stringify({ "auth-service": digest }) }),
+        );
+        assert.equal(mainContainer(named(regs, DEP, "auth-service")).image, digest);
+        assert.ok(!byType(regs, IMAGE).some((i) => i.name === "auth-service"), "a pinned image was rebuilt");
+        assert.equal(byType(regs, IMAGE).length, deployed.length - 1);
+    });
+
+    it("with every app pinned, build mode builds nothing and needs no app repository", async () => {
+        const pinned = Object.fromEntries(deployed.map((a) => [a.name, `registry.ultramarket.uz/ultramarket/${a.name}@sha256:${"b".repeat(64)}`]));
+        const { registrations: regs } = await evaluatePlatform("production", productionValues({ buildImages: "true", pinnedImages: JSON.stringify(pinned) }));
+        assert.equal(byType(regs, IMAGE).length, 0);
+        assert.equal(mainContainer(named(regs, DEP, "order-service")).image, pinned["order-service"]);
     });
 
     it("applies a per-service image tag to that service only", async () => {

@@ -113,6 +113,14 @@ describe("config validation", () => {
         assert.ok(!list.join("\n").includes('"short"'));
     });
 
+    it("validates pinnedImages: full image references of catalog apps, each error naming the key", () => {
+        mentions(problems("dev", { pinnedImages: JSON.stringify({ "cart-service": "not a reference" }) }), "pinnedImages.cart-service", /must be a full image reference/);
+        mentions(problems("dev", { pinnedImages: JSON.stringify({ "cart-servce": `r/cart-service@sha256:${"c".repeat(64)}` }) }), "pinnedImages.cart-servce", /names no app in the catalog/);
+        const ref = `registry.example.com:5000/ultramarket/cart-service@sha256:${"c".repeat(64)}`;
+        assert.deepEqual(parseConfig(raw("dev", { pinnedImages: JSON.stringify({ "cart-service": ref }) })).images.pinned, { "cart-service": ref });
+        assert.deepEqual(parseConfig(raw("dev", {})).images.pinned, {});
+    });
+
     it("requires sourceRoot when building images, and that it is a directory", () => {
         mentions(problems("dev", { buildImages: "true" }), "sourceRoot", /required when ultramarket:buildImages is true/);
         mentions(problems("dev", { buildImages: "true", sourceRoot: "./no/such/checkout" }), "sourceRoot", /not a directory/);

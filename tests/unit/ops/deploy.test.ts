@@ -47,11 +47,13 @@ describe("ops: deploy", () => {
         assert.equal(stack.config["ultramarket:serviceImageTags"].value, '{"cart-service":"1.1.1"}');
         const ups = stack.callsTo("up").map((c) => (c.args[0] as { message: string }).message);
         assert.equal(ups.length, 2);
-        assert.match(ups[1], /^ops rollback to=v2 from=v3 commit=2{40} update=[0-9a-f]{16} \(automatic: verification of version 3 failed\)$/);
+        // The rollback ran version 2's program: its commit is the one recorded.
+        assert.match(ups[1], /^ops rollback to=v2 from=v3 commit=1{40} update=[0-9a-f]{16} \(automatic: verification of version 3 failed\)$/);
+        assert.deepEqual(code.checkouts, [{ commit: SHA_OLD, dir: "/tmp/fake-worktree-1", removed: true }]);
         assert.equal(verifier.calls, 2);
         const summary = report.summary.join("\n");
         assert.match(summary, /verification of version 3 failed; rolled back stack "production" to version 2 \(new version 4\); verification passed/);
-        assert.match(summary, /Pulumi\.production\.yaml now holds version 2's config: commit it/);
+        assert.match(summary, /the cluster runs version 2 again \(program of commit 111111111111, its config and images\).*revert the change on main/);
         assert.match(io.text, /FAILED gateway \/health: 503/);
     });
 
@@ -94,12 +96,21 @@ describe("ops: deploy", () => {
         assert.equal(stack.callsTo("up").length, 1);
     });
 
-    it("refuses the automatic rollback when the program changed since the last good version, naming its commit", async () => {
+    it("rolls back across a program change: deploys the last good version's commit from a worktree", async () => {
         const { stack, io } = newDeploy();
         const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/microservice.ts"], [SHA_NEW]: [] });
+        const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED, PASSED]) });
+        assert.equal(report.exitCode, ExitCode.RolledBack);
+        assert.deepEqual(code.checkouts.map((c) => [c.commit, c.removed]), [[SHA_OLD, true]]);
+        assert.equal(stack.callsTo("up").length, 2);
+    });
+
+    it("refuses the automatic rollback when the last good version's commit is missing, naming it", async () => {
+        const { stack, io } = newDeploy();
+        const code = new FakeCode(SHA_NEW, { [SHA_NEW]: [] });
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED]) });
         assert.equal(report.exitCode, ExitCode.RollbackFailed);
-        assert.match(report.rollbackError ?? "", new RegExp(`git checkout ${SHA_OLD} && npm ci && npm run rollback -- --stack production --to 2`));
+        assert.match(report.rollbackError ?? "", new RegExp(`commit ${SHA_OLD}, which this repository does not have.*git fetch origin ${SHA_OLD}.*npm run rollback -- --stack production --to 2`));
         assert.equal(stack.callsTo("up").length, 1);
     });
 

@@ -1,6 +1,7 @@
 // Fakes for the operations tests: a scripted stack (no Pulumi CLI), git, verifier and IO.
 import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, RefreshResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationReport, Verifier } from "../../../ops/operations";
+import type { ProgramCheckout } from "../../../ops/checkout";
 
 export const SHA_OLD = "1111111111111111111111111111111111111111";
 export const SHA_NEW = "2222222222222222222222222222222222222222";
@@ -176,6 +177,15 @@ export class FakeStack implements OpsStack {
         this.calls.push({ method: "cancel", args: [] });
     }
 
+    /** The checkouts this stack was opened in by a rollback (it answers for all of them: one backend). */
+    openedIn: string[] = [];
+
+    async inCheckout(checkout: ProgramCheckout): Promise<OpsStack> {
+        this.calls.push({ method: "inCheckout", args: [checkout.dir] });
+        this.openedIn.push(checkout.dir);
+        return this;
+    }
+
     /** The secret goes on stdin, as ops/secret-config.ts writes it with the real CLI. */
     async setSecretConfig(key: string, value: string): Promise<void> {
         this.calls.push({ method: "setSecretConfig", args: [key], stdin: value });
@@ -187,8 +197,14 @@ export class FakeStack implements OpsStack {
     }
 }
 
-/** git: HEAD, the commits this clone has, and the files changed since each commit. */
+/** git: HEAD, the commits this clone has, and the worktrees checked out (and removed) for rollbacks. */
 export class FakeCode implements CodeInspector {
+    /** Every checkout made, in order, with whether it was removed. */
+    checkouts: Array<{ commit: string; dir: string; removed: boolean }> = [];
+    /** Config keys the checked-out programs know (ProgramCheckout.knowsConfigKey). */
+    knownKeys = new Set(["pinnedImages"]);
+    /** Makes checkout fail (e.g. npm ci failed) after the worktree was made. */
+    checkoutError?: Error;
     constructor(
         public headCommit: string | undefined = SHA_NEW,
         public commits: Record<string, string[]> = { [SHA_OLD]: [], [SHA_NEW]: [] },
@@ -199,8 +215,22 @@ export class FakeCode implements CodeInspector {
     async hasCommit(commit: string) {
         return commit in this.commits;
     }
-    async changedFiles(commit: string) {
-        return this.commits[commit] ?? [];
+    async checkout(commit: string): Promise<ProgramCheckout> {
+        const made = { commit, dir: `/tmp/fake-worktree-${this.checkouts.length + 1}`, removed: false };
+        this.checkouts.push(made);
+        if (this.checkoutError) {
+            made.removed = true;
+            throw this.checkoutError;
+        }
+        return {
+            dir: made.dir,
+            commit,
+            repoDir: "/repo",
+            knowsConfigKey: async (key) => this.knownKeys.has(key),
+            remove: async () => {
+                made.removed = true;
+            },
+        };
     }
 }
 

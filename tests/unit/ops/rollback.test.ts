@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { ExitCode, OpsError } from "../../../ops/errors";
-import { assertCodeMatches, chooseRollbackTarget, isProgramFile, parseHistory, planConfigRestore, redact, rollback, UPDATE_ID_ENV, updateMessage } from "../../../ops/operations";
+import { absolutePathsFor, assertCommitAvailable, chooseRollbackTarget, parseHistory, planConfigRestore, redact, rollback, UPDATE_ID_ENV, updateMessage } from "../../../ops/operations";
+import type { ImageHistory } from "../../../ops/image-history";
 import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec, historyEntry } from "./fakes";
 
 const records = (specs: UpdateSpec[]) => parseHistory(specs.map(historyEntry));
@@ -70,31 +71,31 @@ describe("ops: choosing the rollback target", () => {
     });
 });
 
-describe("ops: can config alone restore that version?", () => {
+describe("ops: can the program of that version be checked out?", () => {
     const target = records([{ version: 5, commit: SHA_OLD }])[0];
 
-    it("yes, when only docs, tests, tooling or stack config files changed since its commit", async () => {
-        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["docs/operations.md", "tests/unit/ops/x.test.ts", "ops/cli.ts", "Pulumi.production.yaml", ".github/workflows/pulumi-up.yml", "README.md"] });
-        assert.deepEqual(await assertCodeMatches("production", target, code), []);
+    it("yes, whatever changed since, when the repository has its commit", async () => {
+        assert.deepEqual(await assertCommitAvailable("production", target, new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/microservice.ts", "package-lock.json"] })), []);
     });
 
-    it("no, when program files changed: names the commit to check out", async () => {
-        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/microservice.ts", "docs/x.md", "package-lock.json"] });
-        const err = await refusal(assertCodeMatches("production", target, code));
+    it("no, when the repository lacks the commit: names it and how to fetch it", async () => {
+        const err = await refusal(assertCommitAvailable("production", target, new FakeCode(SHA_NEW, {})));
         assert.equal(err.exitCode, ExitCode.Refused);
-        assert.match(err.message, /program changed since commit 1{40} \(components\/microservice\.ts, package-lock\.json\)/);
-        assert.match(err.message, new RegExp(`git checkout ${SHA_OLD} && npm ci && npm run rollback -- --stack production --to 5`));
+        assert.match(err.message, new RegExp(`deployed from commit ${SHA_OLD}, which this repository does not have.*nothing was changed.*git fetch origin ${SHA_OLD}.*npm run rollback -- --stack production --to 5`));
     });
 
-    it("no, when this clone lacks the commit, or none was recorded", async () => {
-        assert.match((await refusal(assertCodeMatches("production", target, new FakeCode(SHA_NEW, {})))).message, new RegExp(`git fetch origin ${SHA_OLD}`));
+    it("no, when no commit was recorded, unless --force runs the program checked out now", async () => {
         const unrecorded = records([{ version: 5, message: "manual up" }])[0];
-        assert.match((await refusal(assertCodeMatches("production", unrecorded, new FakeCode()))).message, /recorded no git commit.*--force/);
+        assert.match((await refusal(assertCommitAvailable("production", unrecorded, new FakeCode()))).message, /recorded no git commit.*--force/);
+        assert.match((await assertCommitAvailable("production", unrecorded, new FakeCode(), true))[0], /--force: version 5 recorded no git commit/);
     });
 
-    it("program files are everything but docs, tests, ops tooling, CI, policies and stack config", () => {
-        for (const f of ["index.ts", "config.ts", "components/catalog.ts", "package.json", "Pulumi.yaml"]) assert.ok(isProgramFile(f), f);
-        for (const f of ["docs/a.md", "tests/unit/x.ts", "ops/cli.ts", ".github/workflows/a.yml", "policies/index.ts", "Pulumi.local.yaml", "README.md"]) assert.ok(!isProgramFile(f), f);
+    it("relative paths in the config (kubeconfig, sourceRoot) are made absolute for the program run from a worktree", () => {
+        const fixed = absolutePathsFor(
+            { "ultramarket:kubeconfig": { value: ".local/kubeconfig" }, "ultramarket:sourceRoot": { value: "/abs/apps" }, "ultramarket:imageTag": { value: "x" } },
+            "/repo",
+        );
+        assert.deepEqual(fixed, { "ultramarket:kubeconfig": { value: "/repo/.local/kubeconfig", secret: false } });
     });
 });
 
@@ -132,58 +133,154 @@ describe("ops: restoring a version's config", () => {
     });
 });
 
-describe("ops: rollback command", () => {
+describe("ops: rollback command (whole state: program, config, images)", () => {
     const history: UpdateSpec[] = [
         { version: 1, imageTag: "1.0.0", commit: SHA_OLD },
         { version: 2, imageTag: "1.1.0", commit: SHA_NEW },
     ];
+    const noImages: ImageHistory = { imagesOf: async () => undefined };
 
-    it("restores the last good version's config, runs up with a rollback message and verifies", async () => {
+    it("checks out version 1's commit, restores its config there, previews, runs up with a rollback message, verifies and removes the worktree", async () => {
         const stack = new FakeStack("production", history);
+        const code = new FakeCode();
         const verifier = new FakeVerifier([PASSED]);
-        const report = await rollback({ stack, io: new MemoryIO(), code: new FakeCode(), verifier });
-        assert.deepEqual([report.from, report.to], [2, 1]);
+        const report = await rollback({ stack, io: new MemoryIO(), code, verifier });
+        assert.deepEqual([report.from, report.to, report.commit], [2, 1, SHA_OLD]);
+        assert.deepEqual(code.checkouts, [{ commit: SHA_OLD, dir: "/tmp/fake-worktree-1", removed: true }]);
+        assert.deepEqual(stack.openedIn, ["/tmp/fake-worktree-1"], "the stack did not run from the worktree");
         const written = JSON.parse(stack.callsTo("setAllConfigJson")[0].args[0] as string);
         assert.equal(written["ultramarket:imageTag"].value, "1.0.0");
         assert.equal(stack.config["ultramarket:imageTag"].value, "1.0.0");
+        const order = stack.calls.map((c) => c.method).filter((m) => ["inCheckout", "setAllConfigJson", "preview", "up"].includes(m));
+        assert.deepEqual(order, ["inCheckout", "setAllConfigJson", "preview", "up"]);
         const up = stack.callsTo("up")[0].args[0] as { message: string };
-        assert.match(up.message, new RegExp(`^ops rollback to=v1 from=v2 commit=${SHA_NEW} update=${report.updateId}`));
+        // The update records the commit whose program ran: version 1's.
+        assert.match(up.message, new RegExp(`^ops rollback to=v1 from=v2 commit=${SHA_OLD} update=${report.updateId}`));
         assert.equal(stack.callsTo("up")[0].env?.[UPDATE_ID_ENV], report.updateId);
         assert.equal(verifier.calls, 1);
         assert.equal(report.version, 3);
     });
 
-    it("--dry-run prints the plan and changes nothing", async () => {
+    it("--dry-run prints the plan and changes nothing, not even a worktree", async () => {
         const stack = new FakeStack("production", history);
         const io = new MemoryIO();
-        await rollback({ stack, io, code: new FakeCode(), verifier: new FakeVerifier([PASSED]), dryRun: true });
-        assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length, 0);
+        const code = new FakeCode();
+        await rollback({ stack, io, code, verifier: new FakeVerifier([PASSED]), dryRun: true });
+        assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length + code.checkouts.length, 0);
+        assert.match(io.text, new RegExp(`program at commit ${SHA_OLD}`));
         assert.match(io.text, /ultramarket:imageTag: "1\.1\.0" -> "1\.0\.0"/);
         assert.match(io.text, /dry run, nothing changed/);
     });
 
-    it("refuses before touching the stack when the program changed", async () => {
+    it("refuses cleanly, before any worktree or change, when the repository lacks the version's commit", async () => {
         const stack = new FakeStack("production", history);
-        const err = await refusal(rollback({ stack, io: new MemoryIO(), code: new FakeCode(SHA_NEW, { [SHA_OLD]: ["index.ts"] }), verifier: new FakeVerifier([PASSED]) }));
+        const code = new FakeCode(SHA_NEW, { [SHA_NEW]: [] });
+        const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) }));
         assert.equal(err.exitCode, ExitCode.Refused);
-        assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length, 0);
+        assert.match(err.message, new RegExp(`git fetch origin ${SHA_OLD}`));
+        assert.equal(code.checkouts.length + stack.callsTo("setAllConfigJson").length + stack.callsTo("preview").length + stack.callsTo("up").length, 0);
     });
 
-    it("--force skips the code check and says so", async () => {
+    it("works across program changes: nothing is compared with the checked-out program", async () => {
         const stack = new FakeStack("production", history);
-        const io = new MemoryIO();
-        await rollback({ stack, io, code: new FakeCode(SHA_NEW, { [SHA_OLD]: ["index.ts"] }), verifier: new FakeVerifier([PASSED]), force: true });
+        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["index.ts", "components/microservice.ts", "package-lock.json"], [SHA_NEW]: [] });
+        const report = await rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) });
+        assert.equal(report.to, 1);
         assert.equal(stack.callsTo("up").length, 1);
-        assert.match(io.text, /--force: not checking that the program matches commit 1{40}/);
     });
 
-    it("when up fails after the config was restored, says so and how to retry or undo", async () => {
+    it("--force with no recorded commit runs the program checked out now, and says so", async () => {
+        const stack = new FakeStack("production", [{ version: 1, imageTag: "1.0.0" }, { version: 2, imageTag: "1.1.0", commit: SHA_NEW }]);
+        const io = new MemoryIO();
+        const code = new FakeCode();
+        await rollback({ stack, io, code, verifier: new FakeVerifier([PASSED]), force: true });
+        assert.equal(stack.callsTo("up").length, 1);
+        assert.equal(code.checkouts.length, 0);
+        assert.match(io.text, /--force: version 1 recorded no git commit/);
+    });
+
+    it("when up fails, removes the worktree and says the checkout's stack file is unchanged", async () => {
         const stack = new FakeStack("production", history);
         stack.upScript = ["fail"];
-        const err = await refusal(rollback({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]) }));
+        const code = new FakeCode();
+        const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) }));
         assert.equal(err.exitCode, ExitCode.OperationFailed);
         assert.match(err.message, /stack "production": up \(rollback\) failed/);
-        assert.match(err.message, /Pulumi\.production\.yaml already holds version 1's config: .*npm run rollback -- --stack production --to 1.*git checkout -- Pulumi\.production\.yaml/s);
+        assert.match(err.message, /written only to the temporary worktree, which is removed; Pulumi\.production\.yaml is unchanged.*npm run rollback -- --stack production --to 1/s);
+        assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+    });
+
+    it("when cancelled (SIGINT) during the preview, stops before up and removes the worktree", async () => {
+        const stack = new FakeStack("production", history);
+        const code = new FakeCode();
+        const controller = new AbortController();
+        const preview = stack.preview.bind(stack);
+        stack.preview = async (opts) => {
+            controller.abort();
+            return preview(opts);
+        };
+        const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), signal: controller.signal }));
+        assert.match(err.message, /cancelled/);
+        assert.equal(stack.callsTo("up").length, 0);
+        assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+    });
+
+    it("when the checkout fails (e.g. npm ci), nothing is written and no worktree is left", async () => {
+        const stack = new FakeStack("production", history);
+        const code = new FakeCode();
+        code.checkoutError = new Error("npm ci failed: ETIMEDOUT");
+        const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) }));
+        assert.equal(err.exitCode, ExitCode.OperationFailed);
+        assert.match(err.message, /could not be checked out with its dependencies, so nothing was changed: npm ci failed/);
+        assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length, 0);
+        assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+    });
+
+    it("prebuilt mode: the version's tags are restored and no image history is needed", async () => {
+        const stack = new FakeStack("production", history);
+        let asked = 0;
+        await rollback({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]), images: { imagesOf: async () => (asked++, undefined) } });
+        assert.equal(asked, 0);
+        assert.ok(!("ultramarket:pinnedImages" in stack.config));
+    });
+
+    describe("build mode (ultramarket:buildImages true)", () => {
+        const build = { "ultramarket:buildImages": { value: "true", secret: false } };
+        const built: UpdateSpec[] = [
+            { version: 1, imageTag: "1.0.0", commit: SHA_OLD, config: build },
+            { version: 2, imageTag: "1.1.0", commit: SHA_NEW, config: build },
+        ];
+        const digests = { "auth-service": `r/auth-service@sha256:${"1".repeat(64)}`, "cart-service": `r/cart-service@sha256:${"2".repeat(64)}` };
+
+        it("pins the digests version 1 ran, so nothing is rebuilt", async () => {
+            const stack = new FakeStack("production", built);
+            const asked: number[] = [];
+            const images: ImageHistory = { imagesOf: async (_s, target) => (asked.push(target.version), digests) };
+            await rollback({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]), images });
+            assert.deepEqual(asked, [1]);
+            assert.deepEqual(JSON.parse(stack.config["ultramarket:pinnedImages"].value), digests);
+            assert.equal(stack.callsTo("up").length, 1);
+        });
+
+        it("refuses, naming what is missing, when the digests it ran cannot be found", async () => {
+            const stack = new FakeStack("production", built);
+            const code = new FakeCode();
+            const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), images: noImages }));
+            assert.equal(err.exitCode, ExitCode.Refused);
+            assert.match(err.message, /built its images .*the digests it ran \(its "images" stack output\) cannot be found.*would have to rebuild them; nothing was changed/);
+            assert.equal(code.checkouts.length + stack.callsTo("up").length, 0);
+        });
+
+        it("refuses when the version's program predates pinnedImages, and removes the worktree", async () => {
+            const stack = new FakeStack("production", built);
+            const code = new FakeCode();
+            code.knownKeys.clear();
+            const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), images: { imagesOf: async () => digests } }));
+            assert.equal(err.exitCode, ExitCode.Refused);
+            assert.match(err.message, /predates ultramarket:pinnedImages/);
+            assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length, 0);
+            assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+        });
     });
 
     it("a secret in a failing config write never reaches the error message", async () => {
