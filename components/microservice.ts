@@ -146,7 +146,8 @@ export class Microservice extends pulumi.ComponentResource {
                 metadata: { name: spec.name, namespace: ns, labels: meta },
                 spec: { type: "ClusterIP", selector: selectorLabels(spec.name), ports: [{ name: "http", port: spec.port, targetPort: "http" }] },
             },
-            { parent: this },
+            // Created once its pods exist, so its await (endpoints) is immediate instead of holding an engine slot.
+            { parent: this, dependsOn: [this.deployment] },
         );
         this.serviceName = this.service.metadata.name;
 
