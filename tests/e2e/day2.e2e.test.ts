@@ -151,7 +151,18 @@ describe("e2e: day two on the local control plane", function () {
         }
         const noop: EngineEvent[] = [];
         await timed("preview (no-op after the upgrade)", () => stack.preview({ onEvent: (e) => noop.push(e) }));
-        assert.deepStrictEqual(changedSteps(noop), [], "the upgraded stack is not settled");
+        // The provider re-checks a completed Job marked replaceUnready against the live object and now and then
+        // plans an input-less update of it (its detailed diff is only that annotation): an await, no change.
+        const unsettled = noop.flatMap((e) => {
+            const md = e.resourcePreEvent?.metadata;
+            if (!md || md.op === "same" || md.op === "read" || md.type === "pulumi:pulumi:Stack") return [];
+            const detailed = Object.keys(md.detailedDiff ?? {});
+            const recheck = md.type === "kubernetes:batch/v1:Job" && md.op === "update" && detailed.every((k) => k.includes("pulumi.com/replaceUnready")) &&
+                JSON.stringify(md.old?.inputs) === JSON.stringify(md.new?.inputs);
+            if (recheck) console.log(`    note: provider re-check of a completed Job (no input change): ${md.urn}`);
+            return recheck ? [] : [{ op: md.op, urn: md.urn, detailedDiff: md.detailedDiff }];
+        });
+        assert.deepStrictEqual(unsettled, [], "the upgraded stack is not settled");
     });
 
     it("a setting change (logLevel) updates the ConfigMap in place and rolls every app, replacing nothing", async function () {
@@ -211,12 +222,14 @@ describe("e2e: day two on the local control plane", function () {
     }
 
     it("a migration Job that failed is re-run by the next up without a new tag, and the fixed one succeeds", async function () {
-        const jobUrn = (objects: KubeObjectRef[]) => objects.filter((o) => o.kind === "Job" && o.urn.endsWith("::auth-service-migrate"));
+        // The migration's Jobs in the state (a replacement that failed leaves the old one pending deletion beside it).
+        const migrationJobs = async () => (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.urn.endsWith("::auth-service-migrate"));
+        const hasFailed = (o: KubeObjectRef) => ((getLive(o)?.status?.conditions ?? []) as any[]).some((c) => c.type === "Failed" && c.status === "True");
         const deploymentImage = () => kubectlJson<any>(["get", "deployments.v1.apps", "auth-service", "-n", NAMESPACE]).spec.template.spec.containers[0].image;
         const goodImage = deploymentImage();
         await stack.setConfig(`${PROJECT}:serviceImageTags`, { value: JSON.stringify({ "auth-service": UNRUNNABLE_TAG }) });
         await assert.rejects(up("up (auth-service migration fails)"), /auth-service-migrate|Job|failed/i);
-        const failed = jobUrn(await kubeObjectsInState(stack));
+        const failed = (await migrationJobs()).filter(hasFailed);
         assert.strictEqual(failed.length, 1, "the failed migration Job is not in the state");
         const failedUid = failed[0].uid;
         assert.strictEqual(deploymentImage(), goodImage, "auth-service rolled out although its migration failed");
@@ -226,13 +239,13 @@ describe("e2e: day two on the local control plane", function () {
         await assert.rejects(timed("up (retry: the failed Job is replaced and re-run)", () => stack.up({ onEvent: (e) => events.push(e) })));
         const retried = changedSteps(events).filter((s) => s.urn.endsWith("::auth-service-migrate"));
         assert.ok(retried.some((s) => s.op === "replace" || s.op === "create-replacement"), `the failed Job was not re-run; steps: ${JSON.stringify(retried)}`);
-        const rerun = jobUrn(await kubeObjectsInState(stack));
+        const rerun = (await migrationJobs()).filter(hasFailed);
         assert.ok(rerun.some((o) => o.uid !== undefined && o.uid !== failedUid), "the retry awaited the old Job instead of running a new one");
 
         await stack.removeConfig(`${PROJECT}:serviceImageTags`);
         await up("up (fixed: migration succeeds, auth-service rolls out)");
-        const fixed = jobUrn(await kubeObjectsInState(stack));
-        assert.strictEqual(fixed.length, 1);
+        const fixed = await migrationJobs();
+        assert.strictEqual(fixed.length, 1, "the failed Jobs were not cleaned up");
         assert.strictEqual(getLive(fixed[0])?.status?.succeeded, 1, "the fixed migration did not succeed");
         assert.strictEqual(deploymentImage(), goodImage);
         // No Job left behind by the failed runs: the namespace holds exactly the Jobs in the state.
@@ -243,6 +256,8 @@ describe("e2e: day two on the local control plane", function () {
         // A Job that succeeded is not run again by an unrelated update (a setting change rolls the apps only).
         await stack.setConfig(`${PROJECT}:logLevel`, { value: "info" });
         const steps = await up("up (logLevel back to info after the migration succeeded)");
-        assert.ok(!steps.some((s) => s.urn.endsWith("::auth-service-migrate")), "the succeeded migration ran again");
+        assert.ok(!steps.some((s) => s.urn.endsWith("::auth-service-migrate") && s.op !== "update"), "the succeeded migration ran again");
+        const after = await migrationJobs();
+        assert.ok(after.length === 1 && after[0].uid === fixed[0].uid, "the succeeded migration Job was replaced (run again)");
     });
 });
