@@ -11,11 +11,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { GENERATED_SECRETS, PROJECT } from "../../config";
+import { PROJECT } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION, SECRET_CHECKSUM_ANNOTATION } from "../../components/rollout";
 import { openStack } from "../../ops/workspace";
-import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, toolchainEnv } from "./support/env";
-import { changedSteps, DESTRUCTIVE_OPS, getLive, KubeObjectRef, kubeObjectsInState, localStackConfig, Step } from "./support/stack";
+import { kubectl, kubectlJson, REPO_ROOT, timed } from "./support/env";
+import { changedSteps, DESTRUCTIVE_OPS, getLive, KubeObjectRef, kubeObjectsInState, requireLocalEngine, Step, throwawayStackConfig } from "./support/stack";
 
 const STACK = "e2e-day2";
 const NAMESPACE = `ultramarket-${STACK}`;
@@ -80,7 +80,6 @@ describe("e2e: day two on the local control plane", function () {
     let engineLog = "";
     /** Set once this run owns the stack file and namespace: cleanup never touches another run's. */
     let owned = false;
-    const generated: Record<string, string> = {};
 
     async function up(what: string): Promise<Step[]> {
         const events: EngineEvent[] = [];
@@ -89,21 +88,12 @@ describe("e2e: day two on the local control plane", function () {
     }
 
     before(async function () {
-        const missing = missingPrerequisites();
-        if (missing) {
-            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
-                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
-                this.skip();
-            }
-            throw new Error(missing);
-        }
+        requireLocalEngine(this);
         assert.ok(!fs.existsSync(path.join(REPO_ROOT, STACK_FILE)), `${STACK_FILE} exists: another e2e run is in progress, or a previous one did not clean up; delete it and rerun`);
         owned = true;
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
-        Object.assign(process.env, toolchainEnv());
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-day2-state-"));
         passphrase = crypto.randomBytes(24).toString("hex");
-        for (const key of Object.keys(GENERATED_SECRETS)) generated[key] = crypto.randomBytes(24).toString("base64url");
     });
 
     after(async function () {
@@ -129,10 +119,7 @@ describe("e2e: day two on the local control plane", function () {
         else await timed("npm ci (baseline commit)", async () => execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }));
 
         const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase, create: true });
-        const config: Record<string, { value: string; secret?: boolean }> = {};
-        for (const [k, v] of Object.entries({ ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT })) config[k] = { value: v };
-        for (const [key, value] of Object.entries(generated)) config[`${PROJECT}:${key}`] = { value, secret: true };
-        await base.setAllConfig(config);
+        await base.setAllConfig(throwawayStackConfig());
         await timed(`up at ${BASELINE_COMMIT} (baseline program, cold)`, () => base.up({ onOutput: (o) => (engineLog += o) }));
         const before = await kubeObjectsInState(base);
         const uids = new Map(before.map((o) => [o.urn.split("::").pop() + "/" + o.kind, getLive(o)?.metadata.uid]));

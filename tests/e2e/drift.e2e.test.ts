@@ -13,15 +13,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { parse as parseYaml } from "yaml";
-import { GENERATED_SECRETS, PROJECT } from "../../config";
 import { checkDrift, healDrift } from "../../ops/drift/check";
 import { KubectlCluster } from "../../ops/drift/cluster";
 import { programObjects } from "../../ops/drift/program-objects";
 import { ExitCode } from "../../ops/errors";
-import { OpsIO } from "../../ops/operations";
 import { openStack } from "../../ops/workspace";
-import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, TOOLCHAIN_BIN, toolchainEnv } from "./support/env";
+import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
+import { recordingIO, requireLocalEngine, throwawayStackConfig } from "./support/stack";
 
 const STACK = "e2e-drift";
 const NAMESPACE = `ultramarket-${STACK}`;
@@ -31,26 +29,7 @@ const SCALED = "cart-service";
 const BACKDOOR = "DEBUG_BACKDOOR";
 const EXTRA_PORT = 9999;
 
-const io: OpsIO & { lines: string[] } = {
-    lines: [],
-    out(line: string) {
-        this.lines.push(line);
-        console.log(`    ${line}`);
-    },
-    stream() {
-        /* engine progress is not echoed */
-    },
-};
-
-function localStackConfig(): Record<string, string> {
-    const file = path.join(REPO_ROOT, "Pulumi.local.yaml");
-    const doc = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> }) : {};
-    const config: Record<string, string> = {};
-    for (const [k, v] of Object.entries(doc.config ?? {})) {
-        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
-    }
-    return config;
-}
+const io = recordingIO();
 
 function deployment(name: string): any {
     return kubectlJson(["get", "deployments.v1.apps", name, "-n", NAMESPACE, "--show-managed-fields"]);
@@ -68,26 +47,14 @@ describe("e2e: drift sees every change (managedFields) and --heal reverts it", f
     const cluster = new KubectlCluster({ kubeconfig: KUBECONFIG, context: KUBE_CONTEXT, kubectl: path.join(TOOLCHAIN_BIN, "kubectl") });
 
     before(async function () {
-        const missing = missingPrerequisites();
-        if (missing) {
-            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
-                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
-                this.skip();
-            }
-            throw new Error(missing);
-        }
+        requireLocalEngine(this);
         stackFileExisted = fs.existsSync(STACK_FILE);
         assert.ok(!stackFileExisted, `${STACK_FILE} exists: a previous run did not clean up; delete it and rerun`);
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
 
-        Object.assign(process.env, toolchainEnv());
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-drift-state-"));
         stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: crypto.randomBytes(24).toString("hex"), create: true });
-        const plain = { ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT };
-        const config: Record<string, { value: string; secret?: boolean }> = {};
-        for (const [k, v] of Object.entries(plain)) config[k] = { value: v };
-        for (const key of Object.keys(GENERATED_SECRETS)) config[`${PROJECT}:${key}`] = { value: crypto.randomBytes(24).toString("base64url"), secret: true };
-        await stack.setAllConfig(config);
+        await stack.setAllConfig(throwawayStackConfig());
     });
 
     after(async function () {

@@ -14,13 +14,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
-import { GENERATED_SECRETS, PROJECT } from "../../config";
+import { PROJECT } from "../../config";
 import { ExitCode, OpsError } from "../../ops/errors";
-import { deploy, GitCodeInspector, OpsIO, VerificationReport } from "../../ops/operations";
+import { deploy, GitCodeInspector } from "../../ops/operations";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
-import { kubeObjectsInState, localStackConfig } from "./support/stack";
-import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, TOOLCHAIN_BIN, toolchainEnv } from "./support/env";
+import { kubeObjectsInState, localStackConfig, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
+import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
 
 const STACK = "e2e-ops-safety";
 const TYPO = "e2e-ops-safty";
@@ -28,18 +28,8 @@ const NAMESPACE = `ultramarket-${STACK}`;
 const STACK_FILE = path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
 const PASSPHRASE = crypto.randomBytes(24).toString("hex");
 
-const io: OpsIO & { lines: string[] } = {
-    lines: [],
-    out(line: string) {
-        this.lines.push(line);
-        console.log(`    ${line}`);
-    },
-    stream() {
-        /* engine progress is not echoed */
-    },
-};
-// The local stack runs without verification (verifyDeployment false): the report is "skipped".
-const verifier = { verify: async (): Promise<VerificationReport> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
+const io = recordingIO();
+const verifier = SKIPPED_VERIFIER;
 
 /** The namespace's Jobs (the objects an interrupted update creates first: migrations). */
 function liveJobs(): string[] {
@@ -62,27 +52,15 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
     let env: NodeJS.ProcessEnv;
 
     before(async function () {
-        const missing = missingPrerequisites();
-        if (missing) {
-            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
-                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
-                this.skip();
-            }
-            throw new Error(missing);
-        }
+        requireLocalEngine(this);
         stackFileExisted = fs.existsSync(STACK_FILE);
         assert.ok(!stackFileExisted, `${STACK_FILE} exists: a previous run did not clean up; delete it and rerun`);
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
 
-        Object.assign(process.env, toolchainEnv());
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-ops-safety-state-"));
         env = { ...process.env, PULUMI_BACKEND_URL: `file://${stateDir}`, PULUMI_CONFIG_PASSPHRASE: PASSPHRASE };
         stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: PASSPHRASE, create: true });
-        const plain = { ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT };
-        const config: Record<string, { value: string; secret?: boolean }> = {};
-        for (const [k, v] of Object.entries(plain)) config[k] = { value: v };
-        for (const key of Object.keys(GENERATED_SECRETS)) config[`${PROJECT}:${key}`] = { value: crypto.randomBytes(24).toString("base64url"), secret: true };
-        await stack.setAllConfig(config);
+        await stack.setAllConfig(throwawayStackConfig());
     });
 
     after(async function () {

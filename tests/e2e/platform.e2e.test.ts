@@ -11,28 +11,19 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { GENERATED_SECRETS, PROJECT } from "../../config";
+import { PROJECT } from "../../config";
 import { ExitCode } from "../../ops/errors";
-import { detectDrift, GitCodeInspector, OpsIO, rollback } from "../../ops/operations";
+import { detectDrift, GitCodeInspector, rollback } from "../../ops/operations";
 import { openStack } from "../../ops/workspace";
-import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, POLICY_PACK, REPO_ROOT, timed, toolchainEnv } from "./support/env";
-import { changedSteps, getLive, KubeObjectRef, kubeObjectsInState, localStackConfig, StateResource, stateResources } from "./support/stack";
+import { kubectl, kubectlJson, POLICY_PACK, REPO_ROOT, timed } from "./support/env";
+import { changedSteps, getLive, KubeObjectRef, kubeObjectsInState, localStackConfig, recordingIO, requireLocalEngine, StateResource, stateResources, throwawayStackConfig } from "./support/stack";
 
 const STACK = "e2e";
 const NAMESPACE = `ultramarket-${STACK}`;
 const STACK_FILE = path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
 const TAG_CHANGE = "1.0.1-e2e";
 
-const io: OpsIO & { lines: string[] } = {
-    lines: [],
-    out(line: string) {
-        this.lines.push(line);
-        console.log(`    ${line}`);
-    },
-    stream() {
-        /* engine progress is not echoed: the assertions and the timing lines say what happened */
-    },
-};
+const io = recordingIO();
 
 /** URNs of the protected resources and of everything they depend on (dependencies and parents, transitively). */
 function protectedClosure(resources: StateResource[]): Set<string> {
@@ -75,21 +66,13 @@ describe("e2e: the platform on the local control plane", function () {
     let stackFileExisted = false;
 
     before(async function () {
-        const missing = missingPrerequisites();
-        if (missing) {
-            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
-                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
-                this.skip();
-            }
-            throw new Error(missing);
-        }
+        requireLocalEngine(this);
         stackFileExisted = fs.existsSync(STACK_FILE);
         assert.ok(!stackFileExisted, `${STACK_FILE} exists: a previous e2e run did not clean up; delete it and rerun`);
         // A namespace left by an interrupted run would make `up` fail with "already exists".
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
 
         // The Automation API finds `pulumi` (and the engine its plugins) through this process's environment.
-        Object.assign(process.env, toolchainEnv());
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-state-"));
         stack = await openStack({
             stackName: STACK,
@@ -98,13 +81,7 @@ describe("e2e: the platform on the local control plane", function () {
             // a throwaway per-run passphrase: the state lives in a temp dir deleted after the run
             passphrase: crypto.randomBytes(24).toString("hex"),
         });
-        const plain = { ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT };
-        const config: Record<string, { value: string; secret?: boolean }> = {};
-        for (const [k, v] of Object.entries(plain)) config[k] = { value: v };
-        // The random provider cannot be built from the Go module proxy here, so the secrets the program
-        // would generate with @pulumi/random are supplied (random per run, encrypted in the stack config).
-        for (const key of Object.keys(GENERATED_SECRETS)) config[`${PROJECT}:${key}`] = { value: crypto.randomBytes(24).toString("base64url"), secret: true };
-        await stack.setAllConfig(config);
+        await stack.setAllConfig(throwawayStackConfig());
     });
 
     after(async function () {

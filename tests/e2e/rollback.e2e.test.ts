@@ -18,29 +18,19 @@ import * as path from "path";
 import { Stack } from "@pulumi/pulumi/automation";
 import { GENERATED_SECRETS, PROJECT } from "../../config";
 import { ExitCode, OpsError } from "../../ops/errors";
-import { deploy, GitCodeInspector, OpsIO, rollback, VerificationReport } from "../../ops/operations";
+import { deploy, GitCodeInspector, rollback } from "../../ops/operations";
 import { secretConfigWriterFor } from "../../ops/secret-config";
 import { openStack } from "../../ops/workspace";
-import { kubeObjectsInState, localStackConfig } from "./support/stack";
-import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, missingPrerequisites, REPO_ROOT, timed, toolchainEnv } from "./support/env";
+import { kubeObjectsInState, localStackConfig, recordingIO, requireLocalEngine, SKIPPED_VERIFIER } from "./support/stack";
+import { KUBECONFIG, KUBE_CONTEXT, kubectl, kubectlJson, REPO_ROOT, timed } from "./support/env";
 
 const STACK = "e2e-rollback";
 const NAMESPACE = `ultramarket-${STACK}`;
 const MARKER = "E2E_ROLLBACK_MARKER";
 const REMOVED_POLICY = "allow-dns";
 
-const io: OpsIO & { lines: string[] } = {
-    lines: [],
-    out(line: string) {
-        this.lines.push(line);
-        console.log(`    ${line}`);
-    },
-    stream() {
-        /* engine progress is not echoed */
-    },
-};
-// The local stack runs without in-cluster verification (verifyDeployment false): the report is "skipped".
-const verifier = { verify: async (): Promise<VerificationReport> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
+const io = recordingIO();
+const verifier = SKIPPED_VERIFIER;
 
 function git(cwd: string, args: string[]): string {
     return execFileSync("git", ["-C", cwd, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
@@ -81,16 +71,8 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
     let v1Objects: string[];
 
     before(async function () {
-        const missing = missingPrerequisites();
-        if (missing) {
-            if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
-                console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
-                this.skip();
-            }
-            throw new Error(missing);
-        }
+        requireLocalEngine(this);
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
-        Object.assign(process.env, toolchainEnv());
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-rollback-state-"));
         // A clone the test commits in; same lockfile, so it runs on this checkout's dependencies.
         clone = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-rollback-")), "repo");

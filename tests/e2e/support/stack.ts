@@ -1,11 +1,14 @@
 // What the e2e suites read from a stack and the engine: state entries, the Kubernetes objects they name,
 // the engine's step list, and the local stack's config.
 import * as assert from "assert";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml } from "yaml";
-import { kubectl, REPO_ROOT, resourceArg } from "./env";
+import { GENERATED_SECRETS, PROJECT } from "../../../config";
+import { OpsIO, VerificationReport } from "../../../ops/operations";
+import { KUBECONFIG, KUBE_CONTEXT, kubectl, missingPrerequisites, REPO_ROOT, resourceArg, toolchainEnv } from "./env";
 
 export interface StateResource {
     urn: string;
@@ -101,5 +104,51 @@ export function localStackConfig(): Record<string, string> {
     for (const [k, v] of Object.entries(doc.config ?? {})) {
         if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
     }
+    return config;
+}
+
+/**
+ * Fails a suite whose prerequisites (toolchain, cluster, policy deps) are missing, naming the command to run, or
+ * skips it with ULTRAMARKET_E2E_ALLOW_SKIP=1; then puts the toolchain (pulumi, plugins) on this process's environment.
+ */
+export function requireLocalEngine(ctx: Mocha.Context): void {
+    const missing = missingPrerequisites();
+    if (missing) {
+        if (process.env.ULTRAMARKET_E2E_ALLOW_SKIP === "1") {
+            console.log(`E2E SKIPPED (ULTRAMARKET_E2E_ALLOW_SKIP=1): ${missing}`);
+            ctx.skip();
+        }
+        throw new Error(missing);
+    }
+    Object.assign(process.env, toolchainEnv());
+}
+
+/** The ops commands' output: each line printed (indented) and kept; engine progress is not echoed. */
+export function recordingIO(): OpsIO & { lines: string[] } {
+    return {
+        lines: [],
+        out(line: string) {
+            this.lines.push(line);
+            console.log(`    ${line}`);
+        },
+        stream() {
+            /* the assertions and the timing lines say what happened */
+        },
+    };
+}
+
+/** The local stack runs without in-cluster verification (verifyDeployment false): its report is "skipped". */
+export const SKIPPED_VERIFIER = { verify: async (): Promise<VerificationReport> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
+
+/** Random values for the secrets the program would generate with @pulumi/random (not buildable here), by config key. */
+export function generatedSecretValues(): Record<string, string> {
+    return Object.fromEntries(Object.keys(GENERATED_SECRETS).map((key) => [key, crypto.randomBytes(24).toString("base64url")]));
+}
+
+/** A throwaway e2e stack's config: Pulumi.local.yaml's plain values, the local cluster, and the generated secrets. */
+export function throwawayStackConfig(generated: Record<string, string> = generatedSecretValues()): Record<string, { value: string; secret?: boolean }> {
+    const config: Record<string, { value: string; secret?: boolean }> = {};
+    for (const [k, v] of Object.entries({ ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT })) config[k] = { value: v };
+    for (const [key, value] of Object.entries(generated)) config[`${PROJECT}:${key}`] = { value, secret: true };
     return config;
 }
