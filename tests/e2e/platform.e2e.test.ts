@@ -190,8 +190,12 @@ describe("e2e: the platform on the local control plane", function () {
         );
         assert.ok(report.version !== undefined && report.version > report.from, "the rollback recorded no update");
         assert.deepStrictEqual(deploymentImages().get(target.name), initialImages.get(target.name));
-        const cfg = await stack.getAllConfig();
-        assert.ok(!(cfg[`${PROJECT}:serviceImageTags`]?.value ?? "").includes(TAG_CHANGE), "the rolled-back tag is still in the stack config");
+        // Whole-state rollback runs version N's program and config from a worktree: the update it recorded ran
+        // without the rolled-back tag, while this checkout's stack file is left as it is (revert on main instead).
+        const [latest] = await stack.history(1);
+        assert.ok(latest && latest.result === "succeeded", "the rollback's update is not the newest in the history");
+        assert.ok(!(latest.config?.[`${PROJECT}:serviceImageTags`]?.value ?? "").includes(TAG_CHANGE), "the rollback's update ran with the rolled-back tag");
+        assert.ok(((await stack.getAllConfig())[`${PROJECT}:serviceImageTags`]?.value ?? "").includes(TAG_CHANGE), "rollback changed this checkout's stack file");
     });
 
     it("destroy removes the applications but refuses to delete the protected data stores", async function () {
