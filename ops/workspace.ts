@@ -20,7 +20,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspace, Stack, StackSummary } from "@pulumi/pulumi/automation";
 import { parse as parseYaml } from "yaml";
-import { ExitCode, OpsError } from "./errors";
+import { ExitCode, explainPulumiError, OpsError } from "./errors";
 
 /** The repository root: where Pulumi.yaml lives. */
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -177,7 +177,15 @@ export async function openStack(args: OpenStackArgs, backend: StackBackend = aut
     const resolved = resolveStackEnvironment(args, process.env, readStackSecretsSettings(workDir, args.stackName));
     if (args.create !== true) {
         // Listing first: nothing is selected (or written) for a name the backend does not have.
-        const existing = resolved.createDir && !fs.existsSync(resolved.createDir) ? [] : await backend.listStacks(resolved);
+        let existing: string[] = [];
+        if (!resolved.createDir || fs.existsSync(resolved.createDir)) {
+            try {
+                existing = await backend.listStacks(resolved);
+            } catch (err) {
+                // e.g. no Pulumi CLI, no login, a wrong passphrase: one line and what to do, not a trace.
+                throw explainPulumiError(args.stackName, "listing the backend's stacks", err);
+            }
+        }
         assertStackExists(args.stackName, existing, `on ${resolved.backendUrl ? `the backend ${resolved.backendUrl}` : "the backend you are logged in to (pulumi whoami -v)"}`);
         return backend.select(args.stackName, resolved);
     }

@@ -41,6 +41,21 @@ const open = (stackName: string, workDir: string, b: StackBackend, create?: bool
     openStack({ stackName, workDir, backendUrl: "file:///tmp/ops-stacks-state", passphrase: "test-only", create }, b);
 
 describe("ops: stack names are checked", () => {
+    it("a backend that cannot be listed (no Pulumi CLI) is one clear error with what to do, selecting nothing", async () => {
+        const dir = project();
+        const b = backend([]);
+        b.listStacks = async () => {
+            throw new Error("Command failed with ENOENT: pulumi version\nspawn pulumi ENOENT");
+        };
+        await assert.rejects(open("production", dir, b), (err: unknown) => {
+            assert.ok(err instanceof OpsError, `expected an OpsError, got ${err}`);
+            assert.match(err.message, /install the Pulumi CLI/);
+            return true;
+        });
+        assert.deepEqual(b.calls, [], "nothing selected or created");
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
     it("a mistyped name is refused with the existing stacks and the closest one, creating nothing", async () => {
         const dir = project();
         const b = backend(["production", "staging"]);
