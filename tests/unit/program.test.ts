@@ -1,27 +1,7 @@
 // The program as `pulumi up` runs it: index.ts reading the stack's config through the Pulumi runtime.
 import { strict as assert } from "assert";
-import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { installMocks, PRODUCTION_SECRET_VALUES, Registration, settle, stackFileConfig } from "./support/harness";
-
-const INDEX = path.resolve(__dirname, "../../index.ts");
-
-/** Loads index.ts afresh with the given `ultramarket:` config; secretKeys are stored encrypted. */
-async function runProgram(stack: string, values: Record<string, string>, secretKeys: string[]) {
-    const registrations = installMocks(stack);
-    const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [`ultramarket:${k}`, v]));
-    pulumi.runtime.setAllConfig(full, secretKeys.map((k) => `ultramarket:${k}`));
-    delete require.cache[require.resolve(INDEX)];
-    let error: unknown;
-    let exports: any;
-    try {
-        exports = require(INDEX);
-    } catch (e) {
-        error = e;
-    }
-    await settle(registrations);
-    return { registrations, exports, error };
-}
+import { PRODUCTION_SECRET_VALUES, Registration, runProgram, stackFileConfig } from "./support/harness";
 
 const outputValue = <T>(o: pulumi.Output<T>) => new Promise<T>((r) => o.apply(r));
 

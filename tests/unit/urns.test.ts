@@ -4,10 +4,8 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { installMocks, PRODUCTION_SECRET_VALUES, Registration, settle, stackFileConfig } from "./support/harness";
+import { PRODUCTION_SECRET_VALUES, Registration, runProgram, stackFileConfig } from "./support/harness";
 
-const INDEX = path.resolve(__dirname, "../../index.ts");
 const SNAPSHOT = path.resolve(__dirname, "snapshots/production-urns.txt");
 /** Every URN before the root component existed: stacks deployed then must move under it with zero replaces. */
 const BEFORE_ROOT = path.resolve(__dirname, "snapshots/production-urns.before-platform-root.txt");
@@ -16,15 +14,8 @@ const ROOT_TYPE = "ultramarket:index:Platform";
 const readList = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean);
 
 async function productionRegistrations(): Promise<Registration[]> {
-    const registrations = installMocks("production");
-    const values = { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES };
-    pulumi.runtime.setAllConfig(
-        Object.fromEntries(Object.entries(values).map(([k, v]) => [`ultramarket:${k}`, v])),
-        Object.keys(PRODUCTION_SECRET_VALUES).map((k) => `ultramarket:${k}`),
-    );
-    delete require.cache[require.resolve(INDEX)];
-    require(INDEX);
-    await settle(registrations);
+    const { registrations, error } = await runProgram("production", { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES }, Object.keys(PRODUCTION_SECRET_VALUES));
+    if (error) throw error;
     return registrations;
 }
 

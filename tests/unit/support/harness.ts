@@ -125,3 +125,22 @@ export function makeAppRepo(contexts: string[]): string {
     }
     return root;
 }
+
+const INDEX = path.resolve(REPO_ROOT, "index.ts");
+
+/** Loads index.ts afresh with the given `ultramarket:` config; secretKeys are stored encrypted. */
+export async function runProgram(stack: string, values: Record<string, string>, secretKeys: string[]) {
+    const registrations = installMocks(stack);
+    const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [`ultramarket:${k}`, v]));
+    pulumi.runtime.setAllConfig(full, secretKeys.map((k) => `ultramarket:${k}`));
+    delete require.cache[require.resolve(INDEX)];
+    let error: unknown;
+    let exports: any;
+    try {
+        exports = require(INDEX);
+    } catch (e) {
+        error = e;
+    }
+    await settle(registrations);
+    return { registrations, exports, error };
+}
