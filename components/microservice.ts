@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, FILE_UPLOADS, SecretKey, secretKeysFor } from "./catalog";
 import { labels, selectorLabels } from "./labels";
-import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "./rollout";
+import { AWAITED_THROUGH_ITS_DEPLOYMENT, REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -143,10 +143,10 @@ export class Microservice extends pulumi.ComponentResource {
         this.service = new k8s.core.v1.Service(
             spec.name,
             {
-                metadata: { name: spec.name, namespace: ns, labels: meta },
+                metadata: { name: spec.name, namespace: ns, labels: meta, annotations: AWAITED_THROUGH_ITS_DEPLOYMENT },
                 spec: { type: "ClusterIP", selector: selectorLabels(spec.name), ports: [{ name: "http", port: spec.port, targetPort: "http" }] },
             },
-            // Created once its pods exist, so its await (endpoints) is immediate instead of holding an engine slot.
+            // Created once its pods are ready (see AWAITED_THROUGH_ITS_DEPLOYMENT).
             { parent: this, dependsOn: [this.deployment] },
         );
         this.serviceName = this.service.metadata.name;

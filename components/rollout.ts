@@ -52,3 +52,12 @@ export function rolloutAnnotations(checksums: { config?: pulumi.Input<string>; s
  * of being awaited again; one that succeeded is left alone until its spec (what it runs) changes.
  */
 export const REPLACE_UNREADY = { "pulumi.com/replaceUnready": "true" } as const;
+
+/**
+ * For a Service created after its Deployment was awaited to ready. The provider's Service await (v4 await/service.go)
+ * only checks that no endpoint address is not-ready, after a fixed 10 s settle per endpoints event; it does not even
+ * require one address. Behind an awaited Deployment that is always true, so the await proves nothing and costs 10 s
+ * per Service (19 on the critical path's slots). What it would catch, a selector matching no pod, the unit tests rule
+ * out (the Service selects exactly its Deployment's pod labels) and the verification Job checks through the Service.
+ */
+export const AWAITED_THROUGH_ITS_DEPLOYMENT = { "pulumi.com/skipAwait": "true" } as const;
