@@ -1,0 +1,76 @@
+// The objects both sides of the benchmark deploy: the program evaluated on Pulumi's mock monitor (the unit
+// harness) with the benchmark stack's config, so kubectl applies exactly what `pulumi up` registers.
+import * as crypto from "crypto";
+import { APP_NAMES } from "../../components/catalog";
+import { DATA_STORE_NAMES } from "../../components/datastores";
+import { runProgram } from "../../tests/unit/support/harness";
+
+export interface KubeObject {
+    apiVersion: string;
+    kind: string;
+    metadata: { name: string; namespace?: string; labels?: Record<string, string>; [k: string]: unknown };
+    [k: string]: unknown;
+}
+
+/** The program's Kubernetes objects for `ultramarket:` config values (secret ones included, as the Secret needs them). */
+export async function renderObjects(config: Record<string, string>, secretKeys: string[]): Promise<KubeObject[]> {
+    const { registrations, error } = await runProgram("bench", config, secretKeys);
+    if (error) throw error;
+    const objects = registrations
+        .filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/"))
+        .map((r) => {
+            const o = r.inputs as KubeObject;
+            // Auto-named by Pulumi (the migration Jobs): the same shape of name, `<resource name>-<random>`.
+            return o.metadata.name ? o : { ...o, metadata: { ...o.metadata, name: `${r.name}-${crypto.randomBytes(4).toString("hex")}` } };
+        });
+    return objects;
+}
+
+/** One step of the runbook: objects applied with one `kubectl apply`, then what it waits for before going on. */
+export interface RunbookStep {
+    title: string;
+    objects: KubeObject[];
+    /** `kubectl rollout status` / `wait` targets run one after another after the apply, as the runbook does. */
+    waits: KubeObject[];
+}
+
+/** The app or data store an object belongs to: its `app` label, or the one that label starts with (`auth-service-migration`). */
+function ownerOf(o: KubeObject, owners: readonly string[]): string | undefined {
+    const app = o.metadata.labels?.app;
+    if (!app) return undefined;
+    return owners.includes(app) ? app : [...owners].sort((a, b) => b.length - a.length).find((n) => app.startsWith(`${n}-`));
+}
+const awaited = (o: KubeObject) => ["Deployment", "StatefulSet", "Job"].includes(o.kind);
+
+/**
+ * The runbook's order (../shared/seed action plan, phases 1–3): namespace; secrets and config maps; the data stores,
+ * waiting for each; storage; network policies; the edge; then each service in catalog order; finally the rollout
+ * status of every Deployment and Job, and the monitoring objects.
+ */
+export function runbookSteps(objects: KubeObject[]): RunbookStep[] {
+    const taken = new Set<KubeObject>();
+    const take = (pick: (o: KubeObject) => boolean) => objects.filter((o) => !taken.has(o) && pick(o)).map((o) => (taken.add(o), o));
+    const steps: RunbookStep[] = [];
+    const step = (title: string, picked: KubeObject[], waits: KubeObject[] = []) => (picked.length || waits.length) && steps.push({ title, objects: picked, waits });
+
+    step("1.1 namespace", take((o) => o.kind === "Namespace"));
+    step("1.2 secrets", take((o) => o.kind === "Secret" && !o.metadata.labels?.app));
+    step("1.3 config maps", take((o) => o.kind === "ConfigMap" && !o.metadata.labels?.app));
+    for (const store of DATA_STORE_NAMES) {
+        const picked = take((o) => ownerOf(o, DATA_STORE_NAMES) === store);
+        step(`2.1 ${store}`, picked, picked.filter(awaited));
+    }
+    step("2.2 storage", take((o) => o.kind === "PersistentVolumeClaim"));
+    step("2.3 network policies", take((o) => o.kind === "NetworkPolicy"));
+    step("2.3 ingress", take((o) => o.kind === "Ingress"));
+    const services: KubeObject[] = [];
+    for (const app of APP_NAMES) {
+        const picked = take((o) => ownerOf(o, APP_NAMES) === app);
+        step(`3 ${app}`, picked);
+        services.push(...picked.filter(awaited));
+    }
+    step("3.5 rollout status", [], services);
+    const rest = take(() => true);
+    step("5 monitoring and the rest", rest, rest.filter(awaited));
+    return steps;
+}
