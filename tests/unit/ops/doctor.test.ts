@@ -15,7 +15,7 @@ function repo(stackConfig: Record<string, unknown>, opts: { kubeconfig?: boolean
     fs.writeFileSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ version: "3.248.0" }));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ultramarket\nruntime: nodejs\n");
     if (opts.kubeconfig !== false) fs.writeFileSync(path.join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
-    const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", ...stackConfig };
+    const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", "ultramarket:adminAllowedCidrs": ["203.0.113.0/24"], ...stackConfig };
     const yaml = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join("\n");
     fs.writeFileSync(path.join(dir, "Pulumi.production.yaml"), `encryptionsalt: v1:abc:def\nconfig:\n${yaml}\n`);
     return dir;
