@@ -156,7 +156,7 @@ const plainSchema = z.strictObject({
     installIngressController: bool.default(false),
     ingressControllerChart: chart("https://kubernetes.github.io/ingress-nginx", "4.11.3"),
     installCertManager: bool.default(false),
-    certManagerChart: chart("https://charts.jetstack.io", "v1.16.1"),
+    certManagerChart: chart("https://charts.jetstack.io", "v1.21.2"),
     prometheusOperator: bool.default(true),
     prometheusRelease: z.string().regex(DNS_LABEL, "must be the kube-prometheus-stack Helm release name").default("kube-prometheus-stack"),
     installMonitoringStack: bool.default(false),

@@ -71,7 +71,11 @@ export class EdgeControllers extends pulumi.ComponentResource {
             );
         }
         if (ingress.installCertManager) {
-            const certManager = chartRelease("cert-manager", { chart: "cert-manager", source: ingress.certManagerChart, namespace: "cert-manager", values: { crds: { enabled: true } } }, { parent: this });
+            const usesGateway = edge.mode === "gateway" || edge.mode === "both";
+            // Gateway API support lets an issuer's HTTP-01 solver answer through the Gateway (gatewayHTTPRoute);
+            // enableGatewayAPI is the key every pinnable version reads (v1.21 maps it to gatewayAPI.enabled).
+            const config = usesGateway ? { config: { apiVersion: "controller.config.cert-manager.io/v1alpha1", kind: "ControllerConfiguration", enableGatewayAPI: true } } : {};
+            const certManager = chartRelease("cert-manager", { chart: "cert-manager", source: ingress.certManagerChart, namespace: "cert-manager", values: { crds: { enabled: true }, ...config } }, { parent: this });
             this.certManager.push(certManager);
             this.ready.push(certManager);
         }

@@ -181,6 +181,14 @@ describe("the edge under other settings", () => {
         for (const p of [...byType(regs, BACKEND_POLICY), ...byType(regs, SECURITY_POLICY), ...byType(regs, ROUTE)]) assert.ok(dependsOn(p, release), `${p.name} waits for the CRDs`);
     });
 
+    it("installs cert-manager (current release by default) with Gateway API support when the edge is the Gateway, so HTTP-01 can answer through it", async () => {
+        const gateway = named((await evaluatePlatform("staging", { installCertManager: "true" })).registrations, RELEASE, "cert-manager");
+        assert.equal(gateway.inputs.version, "v1.21.2");
+        assert.equal(gateway.inputs.values.config.enableGatewayAPI, true);
+        const nginx = named((await evaluatePlatform("staging", { installCertManager: "true", edge: "ingress-nginx" })).registrations, RELEASE, "cert-manager");
+        assert.equal(nginx.inputs.values.config, undefined);
+    });
+
     it("keeps ingress-nginx as an explicit opt-in: Ingresses with the API-only limit, CORS and the admin allowlist", async () => {
         const { registrations: regs, config } = await evaluatePlatform("production", productionValues({ edge: "ingress-nginx", rateLimitExemptCidr: "198.51.100.7/32" }));
         assert.match(config.warnings.join("\n"), /retired .* March 2026/);
