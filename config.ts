@@ -1,5 +1,6 @@
 // The one place configuration is read and validated. Everything else receives a PlatformConfig.
 import * as fs from "fs";
+import * as net from "net";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -75,10 +76,26 @@ const json = <T extends z.ZodType>(schema: T) =>
         }
     }, schema);
 const quantity = z.string().regex(QUANTITY, 'must be a storage quantity such as "20Gi"');
+/** An IPv4 or IPv6 range in CIDR notation ("203.0.113.0/24", "2001:db8::/48"). */
+export function isCidr(value: string): boolean {
+    const [address, bits, ...rest] = value.split("/");
+    if (rest.length || bits === undefined || !/^[0-9]{1,3}$/.test(bits)) return false;
+    const family = net.isIP(address);
+    return family !== 0 && Number(bits) <= (family === 4 ? 32 : 128);
+}
+/** A range that contains every address: never a valid allowlist. */
+const EVERYWHERE = (range: string) => range.endsWith("/0");
+const cidr = z.string().refine(isCidr, 'must be a CIDR range such as "203.0.113.0/24"');
+
+/** The public edge: Gateway API (Envoy Gateway), the retired ingress-nginx, both side by side while DNS moves, or none. */
+export const EDGE_MODES = ["gateway", "ingress-nginx", "both", "none"] as const;
+export type EdgeMode = (typeof EDGE_MODES)[number];
+
 const chart = (repo: string, version: string) =>
     json(
         z.strictObject({
-            repo: z.url({ error: "must be a chart repository URL" }).default(repo),
+            // https:// chart repositories, or oci:// registries (helm.v3.Release pulls both).
+            repo: z.url({ error: "must be a chart repository URL (https://...) or OCI registry (oci://...)" }).default(repo),
             version: z.string().regex(CHART_VERSION, 'must be a chart version such as "1.2.3"').default(version),
         }),
     ).default({ repo, version });
@@ -123,6 +140,15 @@ const plainSchema = z.strictObject({
     compressionEnabled: bool.default(true),
     monitoringEnabled: bool.default(true),
     analyticsEnabled: bool.default(true),
+    edge: z.enum(EDGE_MODES).default("gateway"),
+    gatewayClassName: z.string().regex(DNS_LABEL, "must be a GatewayClass name").default("envoy-gateway"),
+    gatewayControllerNamespace: z.string().regex(DNS_LABEL, "must be the namespace Envoy Gateway runs its proxies in").default("envoy-gateway-system"),
+    installGatewayController: bool.default(false),
+    // Envoy Gateway's chart is published only to an OCI registry.
+    gatewayControllerChart: chart("oci://docker.io/envoyproxy", "v1.9.1"),
+    apiRateLimitPerMinute: int(1, 1_000_000).default(600),
+    rateLimitExemptCidr: cidr.optional(),
+    adminAllowedCidrs: json(z.array(cidr)).default([]),
     ingressClassName: z.string().regex(DNS_LABEL, "must be an IngressClass name").default("nginx"),
     tlsIssuer: z.string().regex(DNS_LABEL, "must be a cert-manager ClusterIssuer name").default("letsencrypt-prod"),
     certManager: bool.default(true),
@@ -130,7 +156,7 @@ const plainSchema = z.strictObject({
     installIngressController: bool.default(false),
     ingressControllerChart: chart("https://kubernetes.github.io/ingress-nginx", "4.11.3"),
     installCertManager: bool.default(false),
-    certManagerChart: chart("https://charts.jetstack.io", "v1.16.1"),
+    certManagerChart: chart("https://charts.jetstack.io", "v1.21.2"),
     prometheusOperator: bool.default(true),
     prometheusRelease: z.string().regex(DNS_LABEL, "must be the kube-prometheus-stack Helm release name").default("kube-prometheus-stack"),
     installMonitoringStack: bool.default(false),
@@ -192,6 +218,22 @@ export interface PlatformConfig {
     >;
     storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
     protectData: boolean;
+    /** The public edge: which implementation, its install, and the limits and restrictions it enforces. */
+    edge: {
+        mode: EdgeMode;
+        gatewayClassName: string;
+        gatewayControllerNamespace: string;
+        installGatewayController: boolean;
+        gatewayControllerChart: Plain["gatewayControllerChart"];
+        /** Per source address, on the API host only (the static frontends are not limited). */
+        apiRateLimitPerMinute: number;
+        /** The load generator's range, exempt from the per-client API limit. */
+        rateLimitExemptCidr?: string;
+        /** The only source ranges admin.<domain> answers (empty: nobody). */
+        adminAllowedCidrs: string[];
+    };
+    /** Things worth saying at every run that are not errors (e.g. the retired ingress-nginx chosen). */
+    warnings: string[];
     ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "certManager" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
     monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace" | "runbookBaseUrl">;
     verification: Pick<Plain, "verifyDeployment" | "loadTest"> & {
@@ -363,6 +405,34 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         if (!fs.existsSync(kubeconfig)) problems.push(`${PROJECT}:kubeconfig "${plain.kubeconfig}" does not exist (resolved to ${kubeconfig}); set it with: ${setCmd("kubeconfig", "<path>")} or remove it to use the ambient kubeconfig`);
     }
 
+    const edgeMode = plain.edge ?? "gateway";
+    const usesIngressNginx = edgeMode === "ingress-nginx" || edgeMode === "both";
+    const usesGateway = edgeMode === "gateway" || edgeMode === "both";
+    const admin = plain.adminAllowedCidrs ?? [];
+    if (isProduction && edgeMode !== "none" && admin.length === 0 && !invalid.has("adminAllowedCidrs")) {
+        problems.push(
+            `${PROJECT}:adminAllowedCidrs is required in the production stack: admin.${plain.domain ?? "<domain>"} answers only these source ranges (your office or VPN egress); set it with: ${setCmd("--path 'adminAllowedCidrs[0]'", "<cidr>")}`,
+        );
+    }
+    for (const [i, range] of admin.entries()) {
+        if (EVERYWHERE(range)) problems.push(`${PROJECT}:adminAllowedCidrs[${i}] is "${range}", which opens the admin panel to the whole internet; list your office or VPN ranges instead (${setCmd(`--path 'adminAllowedCidrs[${i}]'`, "<cidr>")})`);
+    }
+    if (plain.rateLimitExemptCidr !== undefined && EVERYWHERE(plain.rateLimitExemptCidr)) {
+        problems.push(`${PROJECT}:rateLimitExemptCidr is "${plain.rateLimitExemptCidr}", which exempts every client from the API rate limit; set it to the load generator's range (${setCmd("rateLimitExemptCidr", "<cidr>")}) or remove it (pulumi config rm rateLimitExemptCidr)`);
+    }
+    if (plain.installIngressController && !usesIngressNginx) {
+        problems.push(`${PROJECT}:installIngressController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use ingress-nginx; turn it off (${setCmd("installIngressController", "false")})`);
+    }
+    if (plain.installGatewayController && !usesGateway) {
+        problems.push(`${PROJECT}:installGatewayController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use Envoy Gateway; set ${setCmd("edge", "gateway")} or turn the install off (${setCmd("installGatewayController", "false")})`);
+    }
+    const warnings: string[] = [];
+    if (usesIngressNginx) {
+        warnings.push(
+            `${PROJECT}:edge is "${edgeMode}": ingress-nginx was retired by Kubernetes SIG Network in March 2026 and gets no releases or security fixes; move to the Gateway API edge (README: "Moving off ingress-nginx", ${setCmd("edge", "gateway")})`,
+        );
+    }
+
     if (raw.updateId !== undefined && !UPDATE_ID.test(raw.updateId)) {
         problems.push(`environment variable ${UPDATE_ID_ENV} is "${raw.updateId.slice(0, 80)}"; it must be 1-64 letters, digits, '.', '_' or '-' (npm run deploy sets it; unset it for a plain pulumi up)`);
     }
@@ -415,6 +485,17 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         },
         storage: { className: plain.storageClass, sizes: plain.storageSizes, fileUploadsAccessMode: plain.fileUploadsAccessMode },
         protectData: plain.protectData,
+        edge: {
+            mode: plain.edge,
+            gatewayClassName: plain.gatewayClassName,
+            gatewayControllerNamespace: plain.gatewayControllerNamespace,
+            installGatewayController: plain.installGatewayController,
+            gatewayControllerChart: plain.gatewayControllerChart,
+            apiRateLimitPerMinute: plain.apiRateLimitPerMinute,
+            rateLimitExemptCidr: plain.rateLimitExemptCidr,
+            adminAllowedCidrs: plain.adminAllowedCidrs,
+        },
+        warnings,
         ingress: {
             ingressClassName: plain.ingressClassName,
             tlsIssuer: plain.tlsIssuer,
@@ -451,5 +532,7 @@ export function loadConfig(): PlatformConfig {
         if (!isConfigSecret || isConfigSecret(full)) secretKeys.add(key);
     }
     const updateId = process.env[UPDATE_ID_ENV] || undefined;
-    return parseConfig({ stack: pulumi.getStack(), values, secretKeys, baseDir: process.cwd(), updateId });
+    const cfg = parseConfig({ stack: pulumi.getStack(), values, secretKeys, baseDir: process.cwd(), updateId });
+    for (const warning of cfg.warnings) pulumi.log.warn(warning);
+    return cfg;
 }

@@ -15,7 +15,8 @@ export interface HeaderRule {
 }
 
 export interface VerificationPlan {
-    health: { name: string; url: string }[];
+    /** `private`: the host answers only allowlisted sources, so a 403 from the edge means "up, and refusing this machine". */
+    health: { name: string; url: string; private?: boolean }[];
     tls: { host: string; port: number }[];
     securityHeaders: { name: string; url: string; required: HeaderRule[] }[];
     /** Requests to the URL until a 429 arrives; fails if none comes within max + slack requests. */
@@ -65,7 +66,8 @@ export function headerRules(names: string[]): HeaderRule[] {
 export interface PlanInput {
     hosts: { web: string; api: string; admin: string; mobile: string };
     apps: readonly AppSpec[];
-    rateLimitMax: number;
+    /** The edge's per-client API limit, and the path on the API host the check spends it on (the health path by default); no check when omitted. */
+    rateLimit?: { perMinute: number; path?: string };
     /** Header rules to require on every public host; DEFAULT_SECURITY_HEADERS when omitted. */
     securityHeaders?: HeaderRule[];
     /** Migration Jobs by app name, with their reported completions (null while unknown). */
@@ -87,13 +89,15 @@ export function buildVerificationPlan(input: PlanInput): VerificationPlan {
     const health = [
         { name: `health: ${gateway.name} ${gateway.healthPath}`, url: `${api}${gateway.healthPath}` },
         ...input.apps.flatMap((a) => (a.route.kind === "gateway" ? [{ name: `health: ${a.name} via gateway ${a.route.prefix}${a.healthPath}`, url: `${api}${a.route.prefix}${a.healthPath}` }] : [])),
-        ...publicHosts.filter((p) => p.app !== gateway).map((p) => ({ name: `health: ${p.app.name} on ${p.host}`, url: `${origin(p.host)}${p.app.healthPath}` })),
+        ...publicHosts
+            .filter((p) => p.app !== gateway)
+            .map((p) => ({ name: `health: ${p.app.name} on ${p.host}`, url: `${origin(p.host)}${p.app.healthPath}`, ...(p.app.route.kind === "host" && p.app.route.host === "admin" ? { private: true } : {}) })),
     ];
     return {
         health,
         tls: scheme === "https" ? publicHosts.map((p) => ({ host: p.host, port: input.port ?? 443 })) : [],
         securityHeaders: publicHosts.map((p) => ({ name: `security headers: ${p.host}`, url: `${origin(p.host)}${p.app.healthPath}`, required: input.securityHeaders ?? DEFAULT_SECURITY_HEADERS })),
-        rateLimit: { url: `${api}${gateway.healthPath}`, max: input.rateLimitMax, slack: 10 },
+        rateLimit: input.rateLimit ? { url: `${api}${input.rateLimit.path ?? gateway.healthPath}`, max: input.rateLimit.perMinute, slack: 10 } : undefined,
         migrations: Object.entries(input.migrations ?? {}).map(([app, m]) => ({ app, job: m.job, succeeded: m.succeeded })),
         minCertificateDays: 7,
         timeoutMs: 10_000,
@@ -176,10 +180,11 @@ const reason = (e: unknown) => {
     return err?.code ?? err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
 };
 
-export async function checkHealth(check: { name: string; url: string }, timeoutMs: number): Promise<CheckResult> {
+export async function checkHealth(check: VerificationPlan["health"][number], timeoutMs: number): Promise<CheckResult> {
     try {
         const res = await get(check.url, timeoutMs);
         await res.arrayBuffer();
+        if (check.private && res.status === 403) return { name: check.name, category: "health", ok: true, detail: `GET ${check.url} answered 403: the host is private and this machine is outside its allowlist (ultramarket:adminAllowedCidrs)` };
         if (res.status === 429) return { name: check.name, category: "health", ok: false, detail: `GET ${check.url} was rate-limited (429, Retry-After ${res.headers.get("retry-after") ?? "?"} s); a verification run within the rate-limit window exhausts the budget: wait and rerun` };
         if (res.status < 200 || res.status >= 300) return { name: check.name, category: "health", ok: false, detail: `GET ${check.url} answered ${res.status}` };
         return { name: check.name, category: "health", ok: true, detail: `GET ${check.url} answered ${res.status}` };
@@ -246,13 +251,13 @@ export async function checkRateLimit(rl: NonNullable<VerificationPlan["rateLimit
             );
             sent += n;
             for (const s of answers) statuses.set(s, (statuses.get(s) ?? 0) + 1);
-            if (answers.includes(429)) return { name, category: "rate-limit", ok: true, detail: `GET ${rl.url} answered 429 within ${sent} requests (RATE_LIMIT_MAX is ${rl.max})` };
+            if (answers.includes(429)) return { name, category: "rate-limit", ok: true, detail: `GET ${rl.url} answered 429 within ${sent} requests (the per-client limit is ${rl.max} a minute)` };
         }
     } catch (e) {
         return { name, category: "rate-limit", ok: false, detail: `GET ${rl.url} failed after ${sent} requests: ${reason(e)}` };
     }
     const seen = [...statuses].map(([s, c]) => `${c}x ${s}`).join(", ");
-    return { name, category: "rate-limit", ok: false, detail: `no 429 after ${sent} requests to ${rl.url} (RATE_LIMIT_MAX is ${rl.max}; answers: ${seen})` };
+    return { name, category: "rate-limit", ok: false, detail: `no 429 after ${sent} requests to ${rl.url} (the per-client limit is ${rl.max} a minute; answers: ${seen})` };
 }
 
 /** Runs every check of the plan; the rate-limit check runs last because it spends this client's budget. */

@@ -6,36 +6,36 @@ import { migrationName } from "./microservice";
 
 type Rule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
 type EgressRule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
-type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
+export type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 
 export interface NetworkPoliciesArgs {
     namespace: pulumi.Input<string>;
     apps: AppSpec[];
     /** The data stores' ports (DataStores.endpoints). */
     dataStores: Record<DataStoreName, { port: number }>;
-    ingressControllerNamespace: string;
+    /** Where the public edge's proxies run (edgePeers): the only peers that reach the public apps. */
+    edgePeers: Peer[];
     monitoringNamespace: string;
 }
 
-const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
+export const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
 const pods = (name: string): Peer => ({ podSelector: { matchLabels: selectorLabels(name) } });
 const tcp = (port: number) => ({ protocol: "TCP", port });
 // Third-party APIs live on the internet: allow it, but never the cluster's or other private ranges.
 const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } };
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
-export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "ingressControllerNamespace" | "monitoringNamespace">) {
+export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace">) {
     const { apps, dataStores } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
     const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] }));
 
     for (const app of apps) {
-        const from: Rule[] = [
-            app.route.kind === "host"
-                ? { from: [inNamespace(args.ingressControllerNamespace)], ports: [tcp(app.port)] }
-                : { from: [pods(GATEWAY)], ports: [tcp(app.port)] },
-        ];
+        const from: Rule[] = [];
+        // An empty `from` would admit everyone: without an edge, the public apps admit no one from outside.
+        if (app.route.kind !== "host") from.push({ from: [pods(GATEWAY)], ports: [tcp(app.port)] });
+        else if (args.edgePeers.length) from.push({ from: args.edgePeers, ports: [tcp(app.port)] });
         // Prometheus scrapes the metrics path on the app port.
         if (app.metricsPath) from.push({ from: [inNamespace(args.monitoringNamespace)], ports: [tcp(app.port)] });
         const egress = storeEgress(app);

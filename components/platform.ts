@@ -3,8 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import { Applications } from "./applications";
 import { DATA_STORE_NAMES, DataStores } from "./datastores";
-import { EdgeControllers, EdgeIngress, SECURITY_HEADERS } from "./ingress";
-import { buildVerificationPlan, headerRules } from "./checks";
+import { buildEdge, edgePeers, PublicEdge } from "./edge";
+import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
+import { buildVerificationPlan, headerRules, PlanInput } from "./checks";
 import { PerformanceTest } from "./loadtest";
 import { Monitoring } from "./monitoring";
 import { deploymentFingerprint, DeploymentVerification } from "./verification";
@@ -28,7 +29,7 @@ export class Platform extends pulumi.ComponentResource {
     public readonly verification?: DeploymentVerification;
     public readonly loadTest?: PerformanceTest;
     public readonly apps: Applications;
-    public readonly edge: EdgeIngress;
+    public readonly edge: PublicEdge;
     public readonly namespace: PlatformNamespace;
     public readonly secret: PlatformSecret;
     public readonly settings: PlatformSettings;
@@ -115,26 +116,12 @@ export class Platform extends pulumi.ComponentResource {
                 namespace: namespace.name,
                 apps: cfg.apps,
                 dataStores: dataStores.endpoints,
-                ingressControllerNamespace: cfg.ingress.ingressControllerNamespace,
+                edgePeers: edgePeers(cfg),
                 monitoringNamespace: cfg.monitoring.monitoringNamespace,
             },
             opts,
         );
-        const controllers = new EdgeControllers("edge-controllers", { ingress: cfg.ingress }, opts);
-        const edge = new EdgeIngress(
-            "edge",
-            {
-                namespace: namespace.name,
-                apps: cfg.apps,
-                services: Object.fromEntries(Object.entries(apps.services).map(([n, s]) => [n, s.serviceName])),
-                hosts: cfg.hosts,
-                allowedOrigins: cfg.allowedOrigins,
-                rateLimit: { max: cfg.app.rateLimitMax, windowMs: cfg.app.rateLimitWindowMs },
-                ingress: cfg.ingress,
-                controllers: controllers.ready,
-            },
-            opts,
-        );
+        const edge = buildEdge(cfg, { namespace: namespace.name, services: Object.fromEntries(Object.entries(apps.services).map(([n, s]) => [n, s.serviceName])), root: this }, opts);
 
         const monitoring = new Monitoring(
             "monitoring",
@@ -156,11 +143,11 @@ export class Platform extends pulumi.ComponentResource {
 
         // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
         // update id), and otherwise whenever what was deployed changes.
-        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ingresses, ...edge.certificates];
+        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ready];
         const updateId = cfg.verification.updateId;
         const trigger = pulumi
             .all(apps.imageRefs)
-            .apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts, updateId }));
+            .apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts, edge: cfg.edge, updateId }));
         const verification = cfg.verification.verifyDeployment
             ? new DeploymentVerification(
                   "verification",
@@ -168,7 +155,7 @@ export class Platform extends pulumi.ComponentResource {
                       namespace: namespace.name,
                       secretName: secret.secretName,
                       dataStores: dataStores.endpoints,
-                      plan: { ...buildVerificationPlan({ hosts: cfg.hosts, apps: cfg.apps, rateLimitMax: cfg.app.rateLimitMax, securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)) }), updateId },
+                      plan: { ...buildVerificationPlan({ hosts: cfg.hosts, apps: cfg.apps, rateLimit: rateLimitProbe(cfg), securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)) }), updateId },
                       migrationJobs: Object.fromEntries(Object.entries(apps.services).flatMap(([n, s]) => (s.migration ? [[n, s.migration]] : []))),
                       dependsOn: readyResources,
                       trigger,
@@ -195,6 +182,13 @@ export class Platform extends pulumi.ComponentResource {
         this.outputs = platformOutputs(cfg, this);
         this.registerOutputs(this.outputs);
     }
+}
+
+/** Where the rate-limit check spends its budget: the Gateway's probe route, the API itself on ingress-nginx, nowhere without an edge. */
+function rateLimitProbe(cfg: PlatformConfig): PlanInput["rateLimit"] {
+    const { mode, apiRateLimitPerMinute } = cfg.edge;
+    if (mode === "none") return undefined;
+    return { perMinute: apiRateLimitPerMinute, path: mode === "ingress-nginx" ? undefined : RATE_LIMIT_PROBE_PATH };
 }
 
 /** The stack outputs: what an operator and the ops commands read. */

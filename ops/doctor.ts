@@ -174,6 +174,9 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     const build = cfg ? cfg.images.build : raw.buildImages === "true";
     const prometheusOperator = cfg ? cfg.monitoring.prometheusOperator : raw.prometheusOperator !== "false";
     const installsMonitoring = cfg ? cfg.monitoring.installMonitoringStack : raw.installMonitoringStack === "true";
+    const edgeMode = cfg ? cfg.edge.mode : (raw.edge ?? "gateway");
+    const gatewayEdge = edgeMode === "gateway" || edgeMode === "both";
+    const installsGateway = cfg ? cfg.edge.installGatewayController : raw.installGatewayController === "true";
 
     // Kubernetes
     const kubeconfig = cfg?.kubernetes.kubeconfig ?? (raw.kubeconfig ? path.resolve(repoRoot, raw.kubeconfig) : undefined) ?? env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), ".kube", "config");
@@ -227,25 +230,35 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
         );
     }
 
-    // Prometheus operator CRDs, when the program creates PrometheusRules/ServiceMonitors without installing the operator
-    if (prometheusOperator && !installsMonitoring) {
-        const crds = ["prometheusrules.monitoring.coreos.com", "servicemonitors.monitoring.coreos.com"];
+    // CRDs the program's objects need when it does not install what brings them
+    const requireCrds = async (name: string, crds: string[], fix: string) => {
         if (!reachable) {
-            checks.push({ name: "Prometheus CRDs", ok: false, detail: "not checked: the cluster is not reachable", fix: "fix the Kubernetes check first" });
-        } else {
-            const got = await probe.run("kubectl", ["get", "crd", ...crds, "-o", "name", "--ignore-not-found", ...kubeArgs]);
-            const missing = crds.filter((c) => !got.stdout.includes(c));
-            checks.push(
-                got.code === 0 && missing.length === 0
-                    ? { name: "Prometheus CRDs", ok: true, detail: `${crds.join(", ")} present` }
-                    : {
-                          name: "Prometheus CRDs",
-                          ok: false,
-                          detail: `missing: ${missing.join(", ")}${got.code !== 0 ? ` (${firstLine(got.stderr)})` : ""}`,
-                          fix: `install kube-prometheus-stack, let the program install it (pulumi config set ${PROJECT}:installMonitoringStack true ${stackFlag}), or turn the rules off (pulumi config set ${PROJECT}:prometheusOperator false ${stackFlag})`,
-                      },
-            );
+            checks.push({ name, ok: false, detail: "not checked: the cluster is not reachable", fix: "fix the Kubernetes check first" });
+            return;
         }
+        const got = await probe.run("kubectl", ["get", "crd", ...crds, "-o", "name", "--ignore-not-found", ...kubeArgs]);
+        const missing = crds.filter((c) => !got.stdout.includes(c));
+        checks.push(
+            got.code === 0 && missing.length === 0
+                ? { name, ok: true, detail: `${crds.join(", ")} present` }
+                : { name, ok: false, detail: `missing: ${missing.join(", ")}${got.code !== 0 ? ` (${firstLine(got.stderr)})` : ""}`, fix },
+        );
+    };
+    // PrometheusRules/ServiceMonitors without installing the operator
+    if (prometheusOperator && !installsMonitoring) {
+        await requireCrds(
+            "Prometheus CRDs",
+            ["prometheusrules.monitoring.coreos.com", "servicemonitors.monitoring.coreos.com"],
+            `install kube-prometheus-stack, let the program install it (pulumi config set ${PROJECT}:installMonitoringStack true ${stackFlag}), or turn the rules off (pulumi config set ${PROJECT}:prometheusOperator false ${stackFlag})`,
+        );
+    }
+    // The Gateway API edge without installing Envoy Gateway
+    if (gatewayEdge && !installsGateway) {
+        await requireCrds(
+            "Gateway API CRDs",
+            ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "backendtrafficpolicies.gateway.envoyproxy.io", "securitypolicies.gateway.envoyproxy.io"],
+            `install Envoy Gateway (helm install eg oci://docker.io/envoyproxy/gateway-helm -n envoy-gateway-system --create-namespace), let the program install it (pulumi config set ${PROJECT}:installGatewayController true ${stackFlag}), or deploy without a public edge (pulumi config set ${PROJECT}:edge none ${stackFlag})`,
+        );
     }
 
     // Policy pack dependencies, needed by deploy and the pull-request preview

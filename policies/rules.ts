@@ -2,6 +2,7 @@
 // (constructing a PolicyPack starts the analyzer's gRPC server).
 import type { EnforcementLevel, Policies } from "@pulumi/policy";
 import { defaultContext, PolicyContext } from "./lib/context";
+import { edgePolicies } from "./edge";
 import { networkPolicies } from "./network";
 import { podSecurityPolicies } from "./pod-security";
 import { productionPolicies } from "./production";
@@ -19,6 +20,7 @@ export function createPolicies(ctx: PolicyContext = defaultContext): Policies {
         ...workloadPolicies,
         ...secretPolicies,
         ...networkPolicies(ctx),
+        ...edgePolicies(ctx),
         ...productionPolicies(ctx),
     ];
 }

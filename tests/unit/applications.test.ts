@@ -1,8 +1,7 @@
 import { strict as assert } from "assert";
 import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY } from "../../components/catalog";
-import { SECURITY_HEADERS } from "../../components/ingress";
 import { byType, makeAppRepo, named, Registration } from "./support/harness";
-import { CERT, DEP, HPA, IMAGE, ING, JOB, NP, PDB, RELEASE, SA, STS, SVC } from "./support/kinds";
+import { DEP, HPA, IMAGE, JOB, NP, PDB, RELEASE, ROUTE, SA, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 
 
@@ -132,12 +131,13 @@ describe("production stack: the applications", () => {
         assert.ok(!postgresClients.includes("cart-service"), "cart-service does not use postgres");
     });
 
-    it("admits the ingress controller to the gateway and frontends, the gateway to the services, and Prometheus to metrics", () => {
+    it("admits Envoy's proxies to the gateway and frontends, the gateway to the services, and Prometheus to metrics", () => {
         const from = (app: string) => named(regs, NP, `allow-${app}`).inputs.spec.ingress.flatMap((r: any) => r.from);
         const nsOf = (peers: any[]) => peers.map((p) => p.namespaceSelector?.matchLabels["kubernetes.io/metadata.name"]).filter(Boolean);
-        assert.ok(nsOf(from(GATEWAY)).includes("ingress-nginx"));
-        assert.ok(nsOf(from("web-app")).includes("ingress-nginx"));
-        assert.ok(!nsOf(from("order-service")).includes("ingress-nginx"), "services are reachable only through the gateway");
+        const envoy = (peers: any[]) => peers.find((p: any) => p.namespaceSelector?.matchLabels["kubernetes.io/metadata.name"] === "envoy-gateway-system");
+        for (const app of [GATEWAY, "web-app", "admin-panel"]) assert.equal(envoy(from(app))?.podSelector.matchLabels["app.kubernetes.io/name"], "envoy", app);
+        assert.ok(!nsOf(from(GATEWAY)).includes("ingress-nginx"), "the retired controller is admitted only when chosen");
+        assert.ok(!nsOf(from("order-service")).includes("envoy-gateway-system"), "services are reachable only through the gateway");
         assert.ok(from("order-service").some((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"] === GATEWAY));
         assert.ok(nsOf(from("order-service")).includes("ultramarket-monitoring"));
         const gatewayEgress = named(regs, NP, `allow-${GATEWAY}`).inputs.spec.egress.flatMap((r: any) => r.to.map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"]));
@@ -150,33 +150,6 @@ describe("production stack: the applications", () => {
         assert.ok(deployed.filter((a) => !["payment-service", "notification-service"].includes(a.name)).every((a) => !internet(a.name)));
     });
 
-    it("exposes ultramarket.uz, admin.ultramarket.uz and api.ultramarket.uz with TLS from cert-manager", () => {
-        const hosts: Record<string, string> = { "web-app": "ultramarket.uz", "admin-panel": "admin.ultramarket.uz", [GATEWAY]: "api.ultramarket.uz" };
-        assert.equal(byType(regs, ING).length, 3);
-        for (const [app, host] of Object.entries(hosts)) {
-            const ing = named(regs, ING, app);
-            assert.equal(ing.inputs.spec.rules[0].host, host);
-            assert.deepEqual(ing.inputs.spec.tls[0].hosts, [host]);
-            assert.equal(ing.inputs.spec.rules[0].http.paths[0].backend.service.name, app);
-            assert.equal(ing.inputs.spec.ingressClassName, "nginx");
-            const cert = named(regs, CERT, `${app}-tls`);
-            assert.deepEqual(cert.inputs.spec.dnsNames, [host]);
-            assert.equal(cert.inputs.spec.secretName, ing.inputs.spec.tls[0].secretName);
-            assert.deepEqual(cert.inputs.spec.issuerRef, { kind: "ClusterIssuer", name: "letsencrypt-prod" });
-            assert.equal(cert.inputs.metadata.annotations["pulumi.com/waitFor"], "condition=Ready", "the update waits until the certificate is issued");
-        }
-    });
-
-    it("derives rate limiting and CORS from the ConfigMap's values, and adds security headers", () => {
-        const a = named(regs, ING, GATEWAY).inputs.metadata.annotations;
-        assert.equal(a["nginx.ingress.kubernetes.io/limit-rpm"], "67", "1000 requests per 900000 ms");
-        assert.equal(a["nginx.ingress.kubernetes.io/cors-allow-origin"], "https://ultramarket.uz, https://admin.ultramarket.uz");
-        assert.equal(a["nginx.ingress.kubernetes.io/custom-headers"], "ultramarket-production/security-headers");
-        const headers = named(regs, "kubernetes:core/v1:ConfigMap", "security-headers").inputs.data;
-        assert.deepEqual(headers, SECURITY_HEADERS);
-        assert.match(headers["Strict-Transport-Security"], /max-age=\d+/);
-    });
-
     it("scrapes, and admits Prometheus to, only the apps that serve metrics", () => {
         const monitors = byType(regs, "kubernetes:monitoring.coreos.com/v1:ServiceMonitor").map((m) => m.inputs.metadata.name);
         assert.ok(monitors.some((m) => m.includes("order-service")));
@@ -187,7 +160,7 @@ describe("production stack: the applications", () => {
         assert.ok(!fromMonitoring("web-app"));
     });
 
-    it("installs no ingress controller or cert-manager unless asked", () => {
+    it("installs no edge controller or cert-manager unless asked", () => {
         assert.equal(byType(regs, RELEASE).length, 0);
     });
 });
@@ -241,24 +214,7 @@ describe("applications under other settings", () => {
     it("deploys mobile-app with its own host when enabled", async () => {
         const { registrations: regs } = await evaluatePlatform("production", productionValues({ enableMobileApp: "true" }));
         named(regs, DEP, "mobile-app");
-        assert.equal(named(regs, ING, "mobile-app").inputs.spec.rules[0].host, "m.ultramarket.uz");
-    });
-
-    it("leaves certificates to the operator when certManager is off", async () => {
-        const { registrations: regs } = await evaluatePlatform("staging", { certManager: "false" });
-        assert.equal(byType(regs, CERT).length, 0);
-        assert.equal(named(regs, ING, GATEWAY).inputs.spec.tls[0].secretName, "api-gateway-tls");
-    });
-
-    it("installs ingress-nginx and cert-manager from the configured charts, before the Ingresses", async () => {
-        const { registrations: regs } = await evaluatePlatform("staging", { installIngressController: "true", installCertManager: "true", certManagerChart: '{"version":"v1.15.0"}' });
-        const releases = byType(regs, RELEASE);
-        assert.deepEqual(releases.map((r) => r.inputs.chart).sort(), ["cert-manager", "ingress-nginx"]);
-        assert.equal(releases.find((r) => r.inputs.chart === "cert-manager")!.inputs.version, "v1.15.0");
-        assert.ok(releases.every((r) => r.inputs.name === r.inputs.chart && r.inputs.createNamespace), "released under the chart's own name, in its own namespace");
-        assert.equal(releases.find((r) => r.inputs.chart === "ingress-nginx")!.inputs.values.controller.config["limit-req-status-code"], "429");
-        for (const ing of byType(regs, ING)) for (const rel of releases) assert.ok(dependsOnUrn(ing, rel), `${ing.name} waits for ${rel.inputs.chart}`);
-        for (const cert of byType(regs, CERT)) assert.ok(releases.every((rel) => dependsOnUrn(cert, rel)), `${cert.name} waits for cert-manager`);
+        assert.deepEqual(named(regs, ROUTE, "mobile-app").inputs.spec.hostnames, ["m.ultramarket.uz"]);
     });
 
     it("adding one catalog entry adds every per-service object", async () => {

@@ -194,4 +194,49 @@ describe("config validation", () => {
         assert.ok(err.problems.some((p) => p.includes("ULTRAMARKET_UPDATE_ID")), err.problems.join("\n"));
         assert.equal(parseConfig({ ...raw("production", productionValues()), updateId: "deploy-20261127-1a2b" }).verification.updateId, "deploy-20261127-1a2b");
     });
+
+    describe("the public edge", () => {
+        it("defaults to the Gateway API edge with a per-client API limit and a private admin", () => {
+            const cfg = parseConfig(raw("dev", {}));
+            assert.equal(cfg.edge.mode, "gateway");
+            assert.equal(cfg.edge.apiRateLimitPerMinute, 600);
+            assert.deepEqual(cfg.edge.adminAllowedCidrs, [], "nobody, until an allowlist is set");
+            assert.deepEqual(cfg.edge.gatewayControllerChart, { repo: "oci://docker.io/envoyproxy", version: "v1.9.1" });
+            assert.deepEqual(cfg.warnings, []);
+        });
+
+        it("requires the admin allowlist in production, naming the key and the command that sets it", () => {
+            const list = problems("production", productionValues({ adminAllowedCidrs: "[]" }));
+            mentions(list, "adminAllowedCidrs", /required in the production stack/, /admin\.ultramarket\.uz/, /pulumi config set --path 'adminAllowedCidrs\[0\]' <cidr>/);
+        });
+
+        it("refuses an allowlist that opens admin to the internet, and ranges that are not CIDRs", () => {
+            const list = problems("staging", { adminAllowedCidrs: '["10.0.0.0/8","0.0.0.0/0"]' });
+            mentions(list, "adminAllowedCidrs[1]", /whole internet/);
+            mentions(problems("staging", { adminAllowedCidrs: '["10.0.0.300/8"]' }), "adminAllowedCidrs.0", /CIDR/);
+            mentions(problems("staging", { rateLimitExemptCidr: "::/0" }), "rateLimitExemptCidr", /every client/);
+            mentions(problems("staging", { rateLimitExemptCidr: "load-generator" }), "rateLimitExemptCidr", /CIDR/);
+            assert.equal(parseConfig(raw("staging", { adminAllowedCidrs: '["2001:db8::/48"]' })).edge.adminAllowedCidrs[0], "2001:db8::/48");
+        });
+
+        it("warns that ingress-nginx is retired (March 2026) whenever a stack opts into it", () => {
+            for (const edge of ["ingress-nginx", "both"]) {
+                const cfg = parseConfig(raw("staging", { edge }));
+                assert.equal(cfg.warnings.length, 1);
+                assert.match(cfg.warnings[0], /retired by Kubernetes SIG Network in March 2026/);
+                assert.match(cfg.warnings[0], /pulumi config set edge gateway/);
+            }
+        });
+
+        it("refuses installing a controller the chosen edge does not use, and unknown edges", () => {
+            mentions(problems("staging", { installIngressController: "true" }), "installIngressController", /edge is "gateway"/);
+            mentions(problems("staging", { edge: "none", installGatewayController: "true" }), "installGatewayController", /nothing would use Envoy Gateway/);
+            mentions(problems("staging", { edge: "traefik" }), "edge");
+        });
+
+        it("accepts the local stack without the Gateway API: edge none", () => {
+            const cfg = parseConfig(raw("local", { edge: "none", certManager: "false" }));
+            assert.equal(cfg.edge.mode, "none");
+        });
+    });
 });

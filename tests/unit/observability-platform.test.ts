@@ -33,17 +33,18 @@ describe("production stack: observability and post-deploy verification", () => {
         assert.equal(dashboards.length, 2);
     });
 
-    it("verifies after every Deployment, migration Job, Ingress and certificate has rolled out", () => {
+    it("verifies after every Deployment, migration Job, Gateway object and certificate has rolled out", () => {
         const verify = command(regs, "verify-deployment");
         assert.ok(verify, "the verification command is registered");
-        const readyTypes = ["kubernetes:apps/v1:Deployment", "kubernetes:networking.k8s.io/v1:Ingress", "kubernetes:cert-manager.io/v1:Certificate"];
+        const readyTypes = ["kubernetes:apps/v1:Deployment", "kubernetes:gateway.networking.k8s.io/v1:Gateway", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "kubernetes:cert-manager.io/v1:Certificate"];
         const ready = regs.filter((r) => readyTypes.includes(r.type) || (r.type === "kubernetes:batch/v1:Job" && r.name.endsWith("-migrate")));
         assert.ok(ready.length >= ev.config.apps.length + 2 + 3, `${ready.length} readiness resources`);
         for (const r of ready) assert.ok(verify.dependencies.includes(r.urn), `verification waits for ${r.type} ${r.name}`);
         const plan = JSON.parse(verify.inputs.environment.ULTRAMARKET_VERIFY_PLAN) as VerificationPlan;
         assert.equal(plan.health[0].url, "https://api.ultramarket.uz/health");
         assert.deepEqual(plan.migrations.map((m) => m.app).sort(), ["auth-service", "user-service"]);
-        assert.equal(plan.rateLimit?.max, ev.config.app.rateLimitMax);
+        assert.equal(plan.rateLimit?.max, ev.config.edge.apiRateLimitPerMinute, "the check proves the edge's per-client API limit");
+        assert.equal(plan.rateLimit?.url, "https://api.ultramarket.uz/.well-known/ultramarket/rate-limit-probe", "on its own route, so it leaves the API's budget alone");
         assert.ok(plan.securityHeaders[0].required.some((h) => h.name === "Strict-Transport-Security"));
     });
 

@@ -11,6 +11,7 @@ import * as k8s from "@pulumi/kubernetes";
 import { CATALOG } from "../../components/catalog";
 import {
     buildVerificationPlan,
+    checkHealth,
     checkTls,
     evaluateCertificate,
     evaluateMigration,
@@ -62,14 +63,14 @@ const localPlan = (port: number, rateLimitMax: number) =>
     buildVerificationPlan({
         hosts: { web: "127.0.0.1", api: "127.0.0.1", admin: "127.0.0.1", mobile: "127.0.0.1" },
         apps: APPS,
-        rateLimitMax,
+        rateLimit: { perMinute: rateLimitMax },
         scheme: "http",
         port,
         migrations: { "auth-service": { job: "auth-service-migrate-x1", succeeded: 1 } },
     });
 
 describe("verification plan (from the catalog)", () => {
-    const plan = buildVerificationPlan({ hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" }, apps: APPS, rateLimitMax: 1000 });
+    const plan = buildVerificationPlan({ hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" }, apps: APPS, rateLimit: { perMinute: 600, path: "/.well-known/ultramarket/rate-limit-probe" } });
 
     it("checks the gateway's /health and every service's health through the gateway, as runbook 4.1.4/4.1.5", () => {
         const urls = plan.health.map((h) => h.url);
@@ -78,20 +79,46 @@ describe("verification plan (from the catalog)", () => {
         for (const app of GATEWAY_ROUTED) assert.ok(plan.health.some((h) => h.name.includes(app.name)), app.name);
     });
 
-    it("checks TLS and security headers on every public host, and rate limiting past RATE_LIMIT_MAX on the gateway", () => {
+    it("checks TLS and security headers on every public host, and the per-client limit on the API's probe path", () => {
         assert.deepEqual(plan.tls.map((t) => `${t.host}:${t.port}`).sort(), ["admin.ultramarket.uz:443", "api.ultramarket.uz:443", "ultramarket.uz:443"]);
         assert.equal(plan.securityHeaders.length, 3);
-        assert.deepEqual(plan.rateLimit, { url: "https://api.ultramarket.uz/health", max: 1000, slack: 10 });
+        assert.deepEqual(plan.rateLimit, { url: "https://api.ultramarket.uz/.well-known/ultramarket/rate-limit-probe", max: 600, slack: 10 });
+    });
+
+    it("spends the rate-limit budget on the API's health path when no probe path is given, and skips the check without a limit", () => {
+        const hosts = { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" };
+        assert.equal(buildVerificationPlan({ hosts, apps: APPS, rateLimit: { perMinute: 60 } }).rateLimit?.url, "https://api.ultramarket.uz/health");
+        assert.equal(buildVerificationPlan({ hosts, apps: APPS }).rateLimit, undefined);
+    });
+
+    it("treats the admin host as private: its health check accepts the edge's 403, the others do not", () => {
+        const admin = plan.health.find((h) => h.url.startsWith("https://admin.ultramarket.uz"))!;
+        assert.equal(admin.private, true);
+        assert.ok(plan.health.filter((h) => h !== admin).every((h) => !h.private));
     });
 
     it("grows with the catalog: a new gateway-routed service gets its health check", () => {
         const extra = { ...GATEWAY_ROUTED[0], name: "wishlist-service", route: { kind: "gateway" as const, prefix: "/wishlist" } };
-        const bigger = buildVerificationPlan({ hosts: { web: "a.b", api: "api.a.b", admin: "admin.a.b", mobile: "m.a.b" }, apps: [...APPS, extra], rateLimitMax: 5 });
+        const bigger = buildVerificationPlan({ hosts: { web: "a.b", api: "api.a.b", admin: "admin.a.b", mobile: "m.a.b" }, apps: [...APPS, extra], rateLimit: { perMinute: 5 } });
         assert.ok(bigger.health.some((h) => h.url === "https://api.a.b/wishlist/health"));
     });
 });
 
 describe("verification checks against a fake platform on 127.0.0.1", () => {
+    it("passes a private host's health on the edge's 403, and fails a public host's", async () => {
+        const server = http.createServer((_req, res) => res.writeHead(403).end("RBAC: access denied"));
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+        try {
+            const admin = await checkHealth({ name: "health: admin-panel", url, private: true }, 2000);
+            assert.equal(admin.ok, true, admin.detail);
+            assert.match(admin.detail, /private .*adminAllowedCidrs/);
+            assert.equal((await checkHealth({ name: "health: web-app", url }, 2000)).ok, false);
+        } finally {
+            await new Promise<void>((r) => server.close(() => r()));
+        }
+    });
+
     it("passes when every health check answers 2xx, headers are present and the 21st request gets 429", async () => {
         const plan = localPlan(0, 0);
         const probes = plan.health.length + plan.securityHeaders.length;
@@ -101,7 +128,7 @@ describe("verification checks against a fake platform on 127.0.0.1", () => {
             assert.equal(report.ok, true, formatReport(report));
             assert.deepEqual(report.failed, []);
             const rl = report.checks.find((c) => c.category === "rate-limit")!;
-            assert.match(rl.detail, /answered 429 within (2\d|30) requests \(RATE_LIMIT_MAX is 20\)/);
+            assert.match(rl.detail, /answered 429 within (2\d|30) requests \(the per-client limit is 20 a minute\)/);
             assert.ok(report.checks.some((c) => c.name === "migrations: auth-service" && c.ok));
         } finally {
             await fake.close();
@@ -237,7 +264,7 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
             namespace: "ns",
             secretName: SECRET_NAME,
             dataStores: Object.fromEntries(DATA_STORE_NAMES.map((n) => [n, { host: `${n}-service`, port: 1000 + n.length }])) as any,
-            plan: buildVerificationPlan({ hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" }, apps: APPS, rateLimitMax: 1000 }),
+            plan: buildVerificationPlan({ hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" }, apps: APPS, rateLimit: { perMinute: 600 } }),
             migrationJobs: { "auth-service": migration },
             dependsOn: [...ready, migration],
             trigger: "fingerprint-1",

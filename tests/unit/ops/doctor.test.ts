@@ -15,7 +15,7 @@ function repo(stackConfig: Record<string, unknown>, opts: { kubeconfig?: boolean
     fs.writeFileSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ version: "3.248.0" }));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ultramarket\nruntime: nodejs\n");
     if (opts.kubeconfig !== false) fs.writeFileSync(path.join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
-    const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", ...stackConfig };
+    const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", "ultramarket:adminAllowedCidrs": ["203.0.113.0/24"], ...stackConfig };
     const yaml = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join("\n");
     fs.writeFileSync(path.join(dir, "Pulumi.production.yaml"), `encryptionsalt: v1:abc:def\nconfig:\n${yaml}\n`);
     return dir;
@@ -37,10 +37,12 @@ function probe(answers: Record<string, Partial<ProbeResult> | ((args: string[]) 
     };
 }
 
+/** `kubectl get crd <names> -o name` on a cluster that has every CRD asked for. */
+const allCrds = (args: string[]) => ({ stdout: args.slice(2, args.indexOf("-o")).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}\n`).join("") });
+
 const HEALTHY = {
     pulumi: { stdout: "v3.248.0\n" },
-    kubectl: (args: string[]) =>
-        args[0] === "version" ? { stdout: SERVER } : { stdout: "customresourcedefinition.apiextensions.k8s.io/prometheusrules.monitoring.coreos.com\ncustomresourcedefinition.apiextensions.k8s.io/servicemonitors.monitoring.coreos.com\n" },
+    kubectl: (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : allCrds(args)),
     docker: { stdout: "27.3.1\n" },
 };
 
@@ -58,6 +60,7 @@ describe("ops: doctor", () => {
         assert.match(text, /ok {4}Pulumi CLI: v3\.248\.0/);
         assert.match(text, /ok {4}Kubernetes: .* reachable, server v1\.34\.2/);
         assert.match(text, /ok {4}Prometheus CRDs/);
+        assert.match(text, /ok {4}Gateway API CRDs: gateways\.gateway\.networking\.k8s\.io, httproutes/);
         assert.match(text, /all checks passed/);
         assert.ok(p.calls.some((c) => c.startsWith(`kubectl version -o json --kubeconfig ${path.join(dir, "kubeconfig")}`)));
         assert.ok(!p.calls.some((c) => c.startsWith("docker")), "docker is only checked when building images");
@@ -101,11 +104,23 @@ describe("ops: doctor", () => {
         assert.equal(crds.ok, false);
         assert.match(crds.detail, /missing: prometheusrules\.monitoring\.coreos\.com, servicemonitors\.monitoring\.coreos\.com/);
 
-        const off = repo({ ...allSecrets(), "ultramarket:prometheusOperator": "false" });
+        const off = repo({ ...allSecrets(), "ultramarket:prometheusOperator": "false", "ultramarket:edge": "none" });
         const p = probe({ pulumi: HEALTHY.pulumi, kubectl });
         const offChecks = await runDoctor({ stackName: "production", repoRoot: off, env, probe: p, nodeVersion: "20.20.2" });
         assert.equal(offChecks.find((c) => c.name === "Prometheus CRDs"), undefined);
         assert.ok(!p.calls.some((c) => c.includes("get crd")));
+    });
+
+    it("checks the Gateway API and Envoy Gateway CRDs for the Gateway edge unless the program installs Envoy Gateway", async () => {
+        const kubectl = (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : { stdout: allCrds(args).stdout.split("\n").filter((l) => !l.includes("gateway")).join("\n") });
+        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "20.20.2" });
+        const crds = checks.find((c) => c.name === "Gateway API CRDs")!;
+        assert.equal(crds.ok, false);
+        assert.match(crds.detail, /missing: gateways\.gateway\.networking\.k8s\.io, .*securitypolicies\.gateway\.envoyproxy\.io/);
+        assert.match(crds.fix ?? "", /installGatewayController true --stack production/);
+        assert.match(crds.fix ?? "", /ultramarket:edge none/);
+        const installing = await runDoctor({ stackName: "production", repoRoot: repo({ ...allSecrets(), "ultramarket:installGatewayController": "true" }), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "20.20.2" });
+        assert.equal(installing.find((c) => c.name === "Gateway API CRDs"), undefined);
     });
 
     it("reports a production stack whose passphrase is not set", async () => {

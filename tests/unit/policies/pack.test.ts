@@ -35,7 +35,7 @@ describe("policies: the pack", () => {
         for (const name of ["pss-run-as-non-root", "immutable-image-tags", "resource-requests-limits", "health-probes",
                             "no-secrets-in-configmaps", "no-secrets-in-env-literals", "no-external-service-types",
                             "production-min-replicas", "production-pdb-per-deployment", "production-default-deny-network-policy",
-                            "production-ingress-tls", "production-protected-datastores"]) {
+                            "production-ingress-tls", "production-gateway-tls", "production-private-admin", "production-protected-datastores"]) {
             assert.ok(policyNames("mandatory").includes(name), name);
         }
     });

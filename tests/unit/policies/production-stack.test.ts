@@ -41,23 +41,28 @@ describe("policies: the production stack under mocks", () => {
     const policies = createPolicies({ stackName: () => PRODUCTION });
     const mandatory = policies.filter(p => p.enforcementLevel === "mandatory");
     let resources: FakeResource[];
+    /** The stack mid-migration (edge "both"): the Gateway and the retired Ingresses, so every edge rule applies. */
+    let sideBySide: FakeResource[];
+    const kubernetesObjects = (registrations: Registration[]) => registrations.filter(r => r.custom && r.type.startsWith("kubernetes:")).map(asResource);
 
     before(async () => {
-        const { registrations } = await evaluateProduction();
-        resources = registrations.filter(r => r.custom && r.type.startsWith("kubernetes:")).map(asResource);
+        resources = kubernetesObjects((await evaluateProduction()).registrations);
+        sideBySide = kubernetesObjects((await evaluateProduction({ edge: "both" })).registrations);
     });
 
     it("registers Kubernetes objects to check", () => {
         assert.ok(resources.length > 50, `only ${resources.length} Kubernetes objects`);
     });
 
-    it("passes every mandatory policy", async () => {
-        const { findings } = await evaluate(mandatory, resources);
-        assert.deepStrictEqual(findings.map(f => `${f.policy}: ${f.message}`), []);
+    it("passes every mandatory policy, on the Gateway edge and with both edges side by side", async () => {
+        for (const stack of [resources, sideBySide]) {
+            const { findings } = await evaluate(mandatory, stack);
+            assert.deepStrictEqual(findings.map(f => `${f.policy}: ${f.message}`), []);
+        }
     });
 
     it("exercises every mandatory policy (none is vacuously not applicable)", async () => {
-        const { applied } = await evaluate(mandatory, resources);
+        const { applied } = await evaluate(mandatory, sideBySide);
         assert.deepStrictEqual(mandatory.map(p => p.name).filter(n => !applied.has(n)), []);
     });
 
