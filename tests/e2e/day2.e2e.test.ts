@@ -22,6 +22,7 @@ const NAMESPACE = `ultramarket-${STACK}`;
 const STACK_FILE = `Pulumi.${STACK}.yaml`;
 /** The last commit before the root component and the day-2 changes: stacks it deployed must upgrade in place. */
 const BASELINE_COMMIT = "c192da5";
+const EDGE_KEY = `${PROJECT}:edge`;
 /** An image the local cluster's kwok stage fails like a container exiting 1 (scripts/local-cluster/stages). */
 const UNRUNNABLE_TAG = "e2e-unrunnable";
 
@@ -119,7 +120,9 @@ describe("e2e: day two on the local control plane", function () {
         else await timed("npm ci (baseline commit)", async () => execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }));
 
         const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase, create: true });
-        await base.setAllConfig(throwawayStackConfig());
+        // The baseline knows no `edge` key (it always rendered the ingress-nginx Ingresses).
+        const { [EDGE_KEY]: _edge, ...baselineConfig } = throwawayStackConfig();
+        await base.setAllConfig(baselineConfig);
         await timed(`up at ${BASELINE_COMMIT} (baseline program, cold)`, () => base.up({ onOutput: (o) => (engineLog += o) }));
         const before = await kubeObjectsInState(base);
         const uids = new Map(before.map((o) => [o.urn.split("::").pop() + "/" + o.kind, getLive(o)?.metadata.uid]));
@@ -127,6 +130,9 @@ describe("e2e: day two on the local control plane", function () {
         // The same stack (state, config and its encryption salt) with this commit's program.
         fs.copyFileSync(path.join(worktree, STACK_FILE), path.join(REPO_ROOT, STACK_FILE));
         stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase });
+        // An existing stack keeps its Ingresses until the operator moves off ingress-nginx (README "Moving off
+        // ingress-nginx"): upgrading the program alone must not take the edge down.
+        await stack.setConfig(EDGE_KEY, { value: "ingress-nginx" });
         const previewEvents: EngineEvent[] = [];
         await timed("preview (baseline -> this commit)", () => stack.preview({ onEvent: (e) => previewEvents.push(e) }));
         assertNothingDestroyed(changedSteps(previewEvents), "preview of the upgrade");
