@@ -131,8 +131,10 @@ describe("e2e: day two on the local control plane", function () {
         fs.copyFileSync(path.join(worktree, STACK_FILE), path.join(REPO_ROOT, STACK_FILE));
         stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase });
         // An existing stack keeps its Ingresses until the operator moves off ingress-nginx (README "Moving off
-        // ingress-nginx"): upgrading the program alone must not take the edge down.
+        // ingress-nginx"), and admin is served only to an allowlist now (no admin Ingress without one): with both set,
+        // upgrading the program must not take any host down.
         await stack.setConfig(EDGE_KEY, { value: "ingress-nginx" });
+        await stack.setConfig(`${PROJECT}:adminAllowedCidrs`, { value: JSON.stringify(["10.0.0.0/8"]) });
         const previewEvents: EngineEvent[] = [];
         await timed("preview (baseline -> this commit)", () => stack.preview({ onEvent: (e) => previewEvents.push(e) }));
         assertNothingDestroyed(changedSteps(previewEvents), "preview of the upgrade");
