@@ -53,6 +53,7 @@ require_toolchain() {
     [[ -x "$BIN/$b" ]] || missing+=("$b")
   done
   [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
+  [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
   [[ ${#missing[@]} -eq 0 ]] || die "missing from $BIN: ${missing[*]}; build them with: npm run toolchain"
   command -v openssl >/dev/null || die "openssl is needed to generate the cluster certificates (apt-get install openssl)"
 }
@@ -163,6 +164,14 @@ write_kwok_config() {
   } > "$out"
 }
 
+# The CRDs of the production stack's kinds (scripts/toolchain.sh `crds`), before kwok starts: its stages for
+# Gateways, HTTPRoutes and Certificates watch those kinds. Server-side: some CRDs exceed the annotation client-side
+# apply would write.
+apply_crds() {
+  kubectl_local apply --server-side --force-conflicts -f "$TOOLCHAIN_DIR/crds" >/dev/null
+  kubectl_local wait --for=condition=Established crd --all --timeout=60s >/dev/null
+}
+
 apply_fake_nodes() {
   local i manifest=""
   for ((i = 0; i < NODE_COUNT; i++)); do
@@ -247,6 +256,7 @@ cmd_start() {
     --authorization-kubeconfig="$CLUSTER_DIR/scheduler.kubeconfig" \
     --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" \
     --leader-elect=false --profiling=false
+  apply_crds || fail_with_log kube-apiserver "could not install the CRDs from $TOOLCHAIN_DIR/crds"
   write_kwok_config
   start_proc kwok "$BIN/kwok" \
     --kubeconfig="$KUBECONFIG_OUT" \

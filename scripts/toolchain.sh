@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Provides the pinned local engine toolchain for the UltraMarket e2e tests and `npm run local:up`:
 #   pulumi CLI, pulumi-language-nodejs, the kubernetes resource provider (installed into an isolated
-#   plugin cache), kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kine, kwok.
+#   plugin cache), kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kine, kwok, and the
+#   CRDs of Gateway API, Envoy Gateway, cert-manager and the Prometheus operator.
 # Everything is built from the Go module proxy (no other network access is needed) and cached OUTSIDE
 # the repository in ${ULTRAMARKET_TOOLCHAIN_DIR:-$HOME/.cache/ultramarket-toolchain}. Binaries that are
 # already cached (or on PATH at the pinned version) are reused. Idempotent.
@@ -11,7 +12,7 @@
 #   scripts/toolchain.sh check               exit 0 when every piece is present, else list the missing
 #   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
 #   scripts/toolchain.sh versions            print the pinned versions
-# Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok
+# Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds
 # See docs/local-engine.md for what is pinned, why, and measured build times.
 set -euo pipefail
 
@@ -40,6 +41,12 @@ K8S_PROVIDER_PLUGIN_VERSION="4.24.1"   # = node_modules/@pulumi/kubernetes/packa
 KUBERNETES_VERSION="1.36.3"            # kwok v0.8.0 is built against k8s.io/* v0.36
 KINE_VERSION="v0.17.5"
 KWOK_VERSION="v0.8.0"
+# CustomResourceDefinitions the production stack's objects need, installed into the local control plane so the
+# API server validates every kind the program renders (scripts/local-cluster.sh). Each from its own Go module:
+GATEWAY_API_VERSION="v1.6.1"           # standard channel; the version Envoy Gateway v1.9.1 is built against
+ENVOY_GATEWAY_VERSION="v1.9.1"         # = ultramarket:gatewayControllerChart (BackendTrafficPolicy, SecurityPolicy, ...)
+CERT_MANAGER_VERSION="v1.21.2"         # = ultramarket:certManagerChart (Certificate)
+PROMETHEUS_OPERATOR_VERSION="v0.85.0"  # newest the proxy serves (PrometheusRule, ServiceMonitor)
 # Refused by the Go module proxy (403 "This module version is not available" for the module list
 # and @latest), so they cannot be built here; the program must not need them for the local stack:
 #   github.com/pulumi/pulumi-random/provider/v4   (random 4.21.2)
@@ -258,7 +265,28 @@ build_kwok() {
   stamp_set kwok "$key"
 }
 
-ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok)
+# ---- CRDs (copied from their modules; nothing to build) -------------------------------------------
+build_crds() {
+  local key="gateway-api $GATEWAY_API_VERSION envoy-gateway $ENVOY_GATEWAY_VERSION cert-manager $CERT_MANAGER_VERSION prometheus-operator $PROMETHEUS_OPERATOR_VERSION"
+  if stamp_ok crds "$key" && [[ -d "$TOOLCHAIN_DIR/crds" ]]; then log "CRDs: cached"; return 0; fi
+  go_required
+  run_step crds "gateway-api, envoy-gateway, cert-manager, prometheus-operator CRDs" bash -c "
+    set -euo pipefail
+    dir() { go mod download -json \"\$1\" | sed -n 's/^[[:space:]]*\"Dir\": \"\\(.*\\)\",\$/\\1/p'; }
+    out='$TOOLCHAIN_DIR/crds'; rm -rf \"\$out\"; mkdir -p \"\$out\"
+    d=\$(dir 'sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION')
+    cp \"\$d\"/config/crd/standard/gateway.networking.k8s.io_{gatewayclasses,gateways,httproutes,grpcroutes,referencegrants,backendtlspolicies}.yaml \"\$out/\"
+    d=\$(dir 'github.com/envoyproxy/gateway@$ENVOY_GATEWAY_VERSION')
+    cp \"\$d\"/charts/gateway-helm/charts/crds/crds/generated/gateway.envoyproxy.io_*.yaml \"\$out/\"
+    d=\$(dir 'github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION')
+    cp \"\$d\"/deploy/crds/cert-manager.io_*.yaml \"\$d\"/deploy/crds/acme.cert-manager.io_*.yaml \"\$out/\"
+    d=\$(dir 'github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION')
+    cp \"\$d\"/example/prometheus-operator-crd/monitoring.coreos.com_*.yaml \"\$out/\"
+    chmod -R u+w \"\$out\"; ls \"\$out\" | wc -l" || return 1
+  stamp_set crds "$key"
+}
+
+ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds)
 
 piece_fn() { echo "build_${1//-/_}"; }
 
@@ -285,6 +313,7 @@ cmd_check() {
   [[ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION/pulumi-resource-kubernetes" ]] \
     || missing+=("resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION")
   [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
+  [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
   if [[ ${#missing[@]} -gt 0 ]]; then
     log "missing: ${missing[*]} (run: npm run toolchain)"
     return 1
@@ -310,6 +339,7 @@ resource kubernetes         $K8S_PROVIDER_PLUGIN_VERSION    built from $K8S_PROV
 kube-apiserver/controller-manager/scheduler/kubectl  v$KUBERNETES_VERSION  k8s.io/kubernetes@v$KUBERNETES_VERSION
 kine                        $KINE_VERSION   github.com/k3s-io/kine@$KINE_VERSION
 kwok                        $KWOK_VERSION    sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
+CRDs                        gateway-api $GATEWAY_API_VERSION (standard), envoy-gateway $ENVOY_GATEWAY_VERSION, cert-manager $CERT_MANAGER_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION
 not buildable here (proxy refused): resource random 4.21.2, resource command 1.2.1
 EOF
 }

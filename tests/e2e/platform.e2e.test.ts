@@ -116,9 +116,17 @@ describe("e2e: the platform on the local control plane", function () {
         assert.deepStrictEqual(missing, [], "objects in the state but not in the cluster");
 
         const kinds = new Set(deployed.map((o) => o.kind));
-        for (const kind of ["Namespace", "Deployment", "Service", "StatefulSet", "PersistentVolumeClaim", "Secret", "ConfigMap"]) {
+        // The production switches (edge gateway, certManager, prometheusOperator) are on: their kinds met the API
+        // server's schemas (the real CRDs, scripts/toolchain.sh `crds`).
+        for (const kind of ["Namespace", "Deployment", "Service", "StatefulSet", "PersistentVolumeClaim", "Secret", "ConfigMap", "NetworkPolicy", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Job", "Gateway", "HTTPRoute", "BackendTrafficPolicy", "SecurityPolicy", "Certificate", "PrometheusRule", "ServiceMonitor"]) {
             assert.ok(kinds.has(kind), `no ${kind} was deployed (kinds: ${[...kinds].sort().join(", ")})`);
         }
+        assert.ok(!deployed.some((o) => o.kind === "Ingress"), "the Gateway edge deploys no Ingress");
+        const condition = (o: KubeObjectRef, type: string) => (getLive(o)?.status?.conditions ?? []).find((c: any) => c.type === type)?.status;
+        for (const o of deployed.filter((x) => x.kind === "Gateway")) assert.strictEqual(condition(o, "Programmed"), "True", `Gateway ${o.name} was not awaited to Programmed`);
+        for (const o of deployed.filter((x) => x.kind === "Certificate")) assert.strictEqual(condition(o, "Ready"), "True", `Certificate ${o.name} was not awaited to Ready`);
+        const monitors = deployed.filter((o) => o.kind === "ServiceMonitor");
+        assert.ok(monitors.every((m) => appDeployments(deployed).some((d) => d.name === m.name)), "every ServiceMonitor is named after a deployed app");
         for (const d of deployed.filter((o) => o.kind === "Deployment")) {
             const live = getLive(d);
             assert.strictEqual(live.status?.availableReplicas ?? 0, live.spec.replicas, `Deployment ${d.name} is not fully available`);
