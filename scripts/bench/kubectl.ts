@@ -4,7 +4,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { KUBECONFIG, KUBE_CONTEXT, TOOLCHAIN_BIN } from "../../tests/e2e/support/env";
-import { KubeObject, RunbookStep } from "./manifests";
+import { awaited, KubeObject, RunbookStep, waitedCondition } from "./manifests";
 
 /** Runs kubectl against the local cluster only; resolves with its output, rejects naming the command. */
 export function kubectlAsync(args: string[]): Promise<string> {
@@ -31,6 +31,8 @@ export function writeManifest(dir: string, name: string, objects: KubeObject[]):
 function waitArgs(o: KubeObject): string[] {
     const ns = ["-n", o.metadata.namespace ?? "default", "--timeout=300s"];
     if (o.kind === "Job") return ["wait", "--for=condition=complete", `job/${o.metadata.name}`, ...ns];
+    const condition = waitedCondition(o);
+    if (condition) return ["wait", `--for=condition=${condition}`, `${o.kind.toLowerCase()}.${o.apiVersion.split("/")[0]}/${o.metadata.name}`, ...ns];
     return ["rollout", "status", `${o.kind.toLowerCase()}/${o.metadata.name}`, ...ns];
 }
 
@@ -49,7 +51,7 @@ export async function kubectlFloor(dir: string, objects: KubeObject[]): Promise<
             kubectlAsync(["wait", "--for=condition=available", "deployment", "--all", "-n", ns, "--timeout=300s"]),
             kubectlAsync(["wait", "--for=condition=complete", "job", "--all", "-n", ns, "--timeout=300s"]),
         ]),
-        ...objects.filter((o) => o.kind === "StatefulSet").map((o) => kubectlAsync(waitArgs(o))),
+        ...objects.filter((o) => o.kind === "StatefulSet" || (awaited(o) && waitedCondition(o))).map((o) => kubectlAsync(waitArgs(o))),
     ]);
 }
 

@@ -75,8 +75,8 @@ async function main(): Promise<void> {
     console.log(`[bench] ${objects.length} objects, ${steps.length} runbook steps; ${runs} run(s) each; logs in ${tmp}`);
 
     const measurements: Measurement[] = [
-        { label: M.runbook, seconds: [], what: `${steps.length} kubectl apply steps in the runbook's order, each data store and then every Deployment/Job awaited in turn` },
-        { label: M.floor, seconds: [], what: `kubectl apply --server-side of all ${objects.length} objects, then kubectl wait/rollout status for all at once` },
+        { label: M.runbook, seconds: [], what: `${steps.length} kubectl apply steps in the runbook's order, each data store and then every Deployment, Job, Gateway and Certificate awaited in turn` },
+        { label: M.floor, seconds: [], what: `kubectl apply --server-side of all ${objects.length} objects, then kubectl wait/rollout status for all at once (workloads, Gateway Programmed, Certificates Ready)` },
         { label: M.up, seconds: [], what: `pulumi up --yes --skip-preview on a new stack (the same objects, every workload awaited), PULUMI_PARALLEL=${parallel}` },
         { label: M.noop, seconds: [], what: "pulumi preview --expect-no-changes right after that up" },
         { label: M.empty, seconds: [], what: "pulumi preview of a TypeScript program that registers nothing, run with Pulumi.yaml's runtime options (transpile-only) and the same node_modules" },

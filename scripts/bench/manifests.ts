@@ -40,7 +40,14 @@ function ownerOf(o: KubeObject, owners: readonly string[]): string | undefined {
     if (!app) return undefined;
     return owners.includes(app) ? app : [...owners].sort((a, b) => b.length - a.length).find((n) => app.startsWith(`${n}-`));
 }
-const awaited = (o: KubeObject) => ["Deployment", "StatefulSet", "Job"].includes(o.kind);
+/** The condition `pulumi up` waits for on a custom resource (`pulumi.com/waitFor: condition=<type>`), if any. */
+export function waitedCondition(o: KubeObject): string | undefined {
+    const w = (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/waitFor"];
+    return w?.startsWith("condition=") ? w.slice("condition=".length) : undefined;
+}
+
+/** What `pulumi up` awaits: the workloads, and the custom resources with a waitFor condition (Gateway, Certificates). */
+export const awaited = (o: KubeObject) => ["Deployment", "StatefulSet", "Job"].includes(o.kind) || waitedCondition(o) !== undefined;
 
 /**
  * The runbook's order (../shared/seed action plan, phases 1–3): namespace; secrets and config maps; the data stores,

@@ -84,8 +84,11 @@ describe("performance: the benchmark's runbook order and figures", () => {
         }
         assert.ok(at("3 api-gateway") < at("3 web-app"), "catalog order: the gateway before the frontends");
         const rollout = steps[at("3.5 rollout status")];
-        const awaited = objects.filter((o) => o.kind === "Deployment" || (o.kind === "Job" && APP_NAMES.some((a) => o.metadata.labels?.app?.startsWith(`${a}-`))));
-        assert.deepEqual(new Set(rollout.waits), new Set(awaited), "rollout status for every Deployment and migration Job");
+        const ofApp = (o: KubeObject) => APP_NAMES.some((a) => o.metadata.labels?.app === a || o.metadata.labels?.app?.startsWith(`${a}-`));
+        const waitsFor = (o: KubeObject) => (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/waitFor"] !== undefined;
+        const awaited = objects.filter((o) => o.kind === "Deployment" || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)));
+        assert.ok(awaited.some((o) => o.kind === "Certificate"), "an app's Certificate is waited for, as pulumi up does");
+        assert.deepEqual(new Set(rollout.waits), new Set(awaited), "rollout status for every Deployment and migration Job, and a wait on each app's awaited custom resource");
     });
 
     it("summarizes runs by median and spread, and ratios of medians against their targets", () => {
