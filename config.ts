@@ -87,6 +87,9 @@ export function isCidr(value: string): boolean {
 const EVERYWHERE = (range: string) => range.endsWith("/0");
 const cidr = z.string().refine(isCidr, 'must be a CIDR range such as "203.0.113.0/24"');
 
+/** Where alerts link when runbookBaseUrl is unset: the upstream docs; a fork points it at its own copy. */
+export const DEFAULT_RUNBOOK_BASE_URL = "https://github.com/ultramarket/platform/blob/main/docs/observability.md";
+
 /** The public edge: Gateway API (Envoy Gateway), the retired ingress-nginx, both side by side while DNS moves, or none. */
 export const EDGE_MODES = ["gateway", "ingress-nginx", "both", "none"] as const;
 export type EdgeMode = (typeof EDGE_MODES)[number];
@@ -162,10 +165,14 @@ const plainSchema = z.strictObject({
     installMonitoringStack: bool.default(false),
     monitoringStackChart: chart("https://prometheus-community.github.io/helm-charts", "65.1.1"),
     monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label").default("ultramarket-monitoring"),
+    // Alertmanager, Grafana and pagers open runbook_url outside the repository: a relative path resolves nowhere.
     runbookBaseUrl: z
         .string()
-        .regex(/^(https?:\/\/[^\s#]+|[A-Za-z0-9._\/-]+)$/, 'must be a URL (or repository path) without "#", such as "https://git.example.com/platform/blob/main/docs/observability.md"')
-        .default("docs/observability.md"),
+        .regex(
+            /^https?:\/\/[^\s/#?]+[^\s#]*$/,
+            'must be an absolute http(s) URL of your copy of docs/observability.md, without "#" (a relative path does not resolve from an alert), such as "https://git.example.com/platform/blob/main/docs/observability.md"',
+        )
+        .default(DEFAULT_RUNBOOK_BASE_URL),
     verifyDeployment: bool.default(true),
     loadTest: z.enum(["off", "smoke", "load", "stress", "endurance"]).default("off"),
 });
