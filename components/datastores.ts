@@ -18,7 +18,7 @@ interface DataStoreSpec {
     /** Writable scratch directories on a read-only root filesystem. */
     scratch: Record<string, string>;
     env: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[];
-    command?: string[];
+    command?: (tuning: DataStoreTuning) => string[];
     /**
      * Secret keys the store (or its probes) reads on every start: a change rolls its pod. PostgreSQL and
      * MongoDB apply their password only when the data directory is first initialised (their probes need
@@ -27,13 +27,56 @@ interface DataStoreSpec {
     appliesOnStart: SecretKey[];
     readiness: string[];
     liveness: string[];
-    /** An init step run with the same image and volumes (e.g. seeding a writable config dir). */
-    init?: string[];
+    /**
+     * How long a start may take before liveness applies (crash recovery, AOF or translog replay): the startup
+     * probe runs the liveness check for this long, so a store still recovering is never killed for it.
+     */
+    startupSeconds: number;
+    /** An init step run with the same image (e.g. seeding a writable config dir), with its own env and mounts (volume -> path). */
+    init?: { command: string[]; env?: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[]; mounts: Record<string, string> };
     resources: Resources;
     url: (host: string, port: number) => string;
 }
 
+/** Settings of the stores that come from configuration. */
+export interface DataStoreTuning {
+    redis: {
+        /** maxmemory as a percentage of Redis's container memory limit (the rest covers the AOF-rewrite fork and buffers). */
+        maxMemoryPercent: number;
+        /** Redis's maxmemory-policy. */
+        evictionPolicy: string;
+    };
+}
+
 const sh = (script: string) => ["sh", "-c", script];
+
+/** Bytes in a Kubernetes memory quantity with a binary suffix ("1Gi", "512Mi"). */
+export function quantityBytes(q: string): number {
+    const m = /^([0-9]+)(Ki|Mi|Gi|Ti)?$/.exec(q);
+    if (!m) throw new Error(`unsupported memory quantity "${q}"`);
+    return Number(m[1]) * 1024 ** ["", "Ki", "Mi", "Gi", "Ti"].indexOf(m[2] ?? "");
+}
+
+/** Redis's maxmemory in bytes: a share of its container's memory limit. */
+export function redisMaxMemoryBytes(tuning: DataStoreTuning): number {
+    return Math.floor((quantityBytes(DATA_STORE_SPECS.redis.resources.memoryLimit) * tuning.redis.maxMemoryPercent) / 100);
+}
+
+/**
+ * A shell pipeline stage printing `format` with an environment variable's value in place of `%s`, with `\` and
+ * `"` escaped (the quoting of Redis and curl config files). awk reads the value from its own environment, so it is
+ * never part of a command line, which `ps` and /proc/<pid>/cmdline show to every process on the node.
+ */
+export function printFromEnv(variable: string, format: string): string {
+    const f = format.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+    return `awk 'BEGIN { v = ENVIRON["${variable}"]; q = ""; for (i = 1; i <= length(v); i++) { c = substr(v, i, 1); if (c == "\\\\" || c == "\\"") q = q "\\\\"; q = q c }; printf "${f}\\n", q }'`;
+}
+
+/** Where Redis reads its password from: a 0600 file the init step writes into an emptyDir. */
+const REDIS_AUTH_FILE = "/usr/local/etc/redis/auth.conf";
+
+/** curl against the local Elasticsearch as `elastic`, its credentials on stdin (`-K -`) rather than in argv. */
+export const elasticCurl = (url: string) => `${printFromEnv("ELASTIC_PASSWORD", 'user = "elastic:%s"')} | curl -fsS -K - "${url}"`;
 
 export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     postgres: {
@@ -53,6 +96,8 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         // The runbook's own check (`psql ... -c "SELECT 1"`), over the local socket, which trusts local users.
         readiness: ["psql", "-U", "postgres", "-d", "ultramarket", "-tAc", "SELECT 1"],
         liveness: ["pg_isready", "-U", "postgres", "-d", "ultramarket"],
+        // Crash recovery replays the WAL before it accepts connections.
+        startupSeconds: 600,
         resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi" },
         url: (host, port) => `postgresql://${host}:${port}/ultramarket`,
     },
@@ -72,6 +117,8 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         // The runbook's `mongosh --eval "db.runCommand({ping: 1})"`; ping needs no credentials.
         readiness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
         liveness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
+        // WiredTiger recovery after an unclean shutdown.
+        startupSeconds: 600,
         resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi" },
         url: (host, port) => `mongodb://${host}:${port}/ultramarket`,
     },
@@ -81,17 +128,37 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 6379,
         uid: 999,
         dataPath: "/data",
-        scratch: { tmp: "/tmp" },
+        scratch: { conf: "/usr/local/etc/redis", tmp: "/tmp" },
         env: (ref) => [
-            { name: "REDIS_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) },
             // redis-cli reads this, so probes authenticate without the password on a command line.
             { name: "REDISCLI_AUTH", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) },
         ],
-        command: ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", "/data"],
+        // The password is in the file (never argv); the bounds are plain settings. A cache and session store that
+        // also holds keys without a TTL (carts): volatile-lru evicts expiring keys first and never a key without one.
+        command: (t) => [
+            "redis-server",
+            REDIS_AUTH_FILE,
+            "--maxmemory",
+            String(redisMaxMemoryBytes(t)),
+            "--maxmemory-policy",
+            t.redis.evictionPolicy,
+            "--appendonly",
+            "yes",
+            "--dir",
+            "/data",
+        ],
+        // Writes `requirepass` into the file, readable by the Redis user only.
+        init: {
+            command: sh(`umask 077 && ${printFromEnv("REDIS_PASSWORD", 'requirepass "%s"')} > ${REDIS_AUTH_FILE}`),
+            env: (ref) => [{ name: "REDIS_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) }],
+            mounts: { conf: "/usr/local/etc/redis" },
+        },
         appliesOnStart: [DATA_STORE_PASSWORD_KEY.redis],
         // The runbook's `redis-cli ping`; redis-cli exits 0 on NOAUTH, so insist on PONG.
         readiness: sh("redis-cli ping | grep -q PONG"),
         liveness: sh("redis-cli ping | grep -q PONG"),
+        // Loading the append-only file before it answers.
+        startupSeconds: 600,
         resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi" },
         url: (host, port) => `redis://${host}:${port}`,
     },
@@ -113,12 +180,14 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "ELASTIC_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.elasticsearch) },
         ],
         // The image writes its keystore into the config dir: copy the defaults to a writable volume first.
-        init: sh("cp -a /usr/share/elasticsearch/config/. /seed-config/"),
+        init: { command: sh("cp -a /usr/share/elasticsearch/config/. /seed-config/"), mounts: { config: "/seed-config" } },
         // The store applies ELASTIC_PASSWORD only at bootstrap, but its probes authenticate with the pod's
         // environment: after the password is changed inside the store, the pod must restart to keep probing.
         appliesOnStart: [DATA_STORE_PASSWORD_KEY.elasticsearch],
-        readiness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s"'),
-        liveness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?timeout=5s" >/dev/null'),
+        readiness: sh(elasticCurl("http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s")),
+        liveness: sh(`${elasticCurl("http://127.0.0.1:9200/_cluster/health?timeout=5s")} >/dev/null`),
+        // Recovering shards from the translog, and the JVM's start.
+        startupSeconds: 900,
         resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi" },
         url: (host, port) => `http://${host}:${port}`,
     },
@@ -135,6 +204,8 @@ export interface DataStoresArgs {
     sizes: Record<DataStoreName, string>;
     /** Pulumi `protect` on the StatefulSets, so a destroy or an accidental replace cannot take the data. */
     protect: boolean;
+    /** Settings from configuration (Redis's memory bound and eviction policy). */
+    tuning: DataStoreTuning;
 }
 
 export interface DataStoreEndpoint {
@@ -182,6 +253,7 @@ export class DataStores extends pulumi.ComponentResource {
         const secretRef = (key: string) => ({ secretKeyRef: { name: args.secretName, key } });
         const scratchMounts = Object.entries(spec.scratch).map(([vol, mountPath]) => ({ name: vol, mountPath }));
         const probe = (command: string[], period: number) => ({ exec: { command }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: 6 });
+        const startupPeriod = 10;
         const r = spec.resources;
         const container = {
             image: spec.image,
@@ -206,17 +278,27 @@ export class DataStores extends pulumi.ComponentResource {
                             securityContext: restrictedPodSecurity(spec.uid),
                             terminationGracePeriodSeconds: 60,
                             initContainers: spec.init
-                                ? [{ ...container, name: `${spec.name}-init`, command: spec.init, volumeMounts: [{ name: "config", mountPath: "/seed-config" }] }]
+                                ? [
+                                      {
+                                          ...container,
+                                          name: `${spec.name}-init`,
+                                          command: spec.init.command,
+                                          env: spec.init.env?.(secretRef),
+                                          volumeMounts: Object.entries(spec.init.mounts).map(([name, mountPath]) => ({ name, mountPath })),
+                                      },
+                                  ]
                                 : undefined,
                             containers: [
                                 {
                                     ...container,
                                     name: spec.name,
-                                    command: spec.command,
+                                    command: spec.command?.(args.tuning),
                                     ports: [{ name: spec.name, containerPort: spec.port }],
                                     env: spec.env(secretRef),
+                                    // Liveness applies only once this has passed, however long recovery takes.
+                                    startupProbe: { ...probe(spec.liveness, startupPeriod), failureThreshold: Math.ceil(spec.startupSeconds / startupPeriod) },
                                     readinessProbe: probe(spec.readiness, 10),
-                                    livenessProbe: { ...probe(spec.liveness, 20), initialDelaySeconds: 30 },
+                                    livenessProbe: probe(spec.liveness, 20),
                                     volumeMounts: [{ name: "data", mountPath: spec.dataPath }, ...scratchMounts],
                                 },
                             ],

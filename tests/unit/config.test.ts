@@ -157,6 +157,14 @@ describe("config validation", () => {
         }
     });
 
+    it("bounds Redis at 75% of its memory limit with volatile-lru unless configured, and refuses bounds and policies Redis would not survive", () => {
+        assert.deepEqual(parseConfig(raw("dev", {})).redis, { maxMemoryPercent: 75, evictionPolicy: "volatile-lru" });
+        assert.deepEqual(parseConfig(raw("dev", { redisMaxMemoryPercent: "60", redisEvictionPolicy: "allkeys-lfu" })).redis, { maxMemoryPercent: 60, evictionPolicy: "allkeys-lfu" });
+        const list = problems("dev", { redisMaxMemoryPercent: "100", redisEvictionPolicy: "lru" });
+        mentions(list, "redisMaxMemoryPercent", /at most 90/, /pulumi config set redisMaxMemoryPercent/);
+        mentions(list, "redisEvictionPolicy", /volatile-lru/);
+    });
+
     it("refuses unknown keys and suggests the intended one", () => {
         mentions(problems("dev", { imagetag: "1.2.3" }), "imagetag", /did you mean ultramarket:imageTag/, /config rm imagetag/);
     });
