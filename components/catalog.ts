@@ -42,7 +42,13 @@ export interface AppSpec {
     context: string;
     /** Container port serving HTTP (health, API and /metrics). */
     port: number;
+    /** Readiness: the app's `/health`, which also checks its data stores, so an unready pod gets no traffic. */
     healthPath: string;
+    /**
+     * Liveness (and startup): a path that answers while the process is healthy whatever its dependencies do. Unset,
+     * liveness is a TCP connect to the http port: a data-store outage fails `/health` and must not restart every pod.
+     */
+    livenessPath?: string;
     /** Prometheus metrics on the app port; unset for apps that serve none (the static frontends). */
     metricsPath?: string;
     /**

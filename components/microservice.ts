@@ -103,7 +103,10 @@ export class Microservice extends pulumi.ComponentResource {
             dependsOn.push(this.migration);
         }
 
-        const probe = (period: number) => ({ httpGet: { path: spec.healthPath, port: "http" }, periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
+        // Readiness checks dependencies (`/health`); liveness only that the process serves (see AppSpec.livenessPath).
+        const ready = { httpGet: { path: spec.healthPath, port: "http" } };
+        const alive = spec.livenessPath ? { httpGet: { path: spec.livenessPath, port: "http" } } : { tcpSocket: { port: "http" } };
+        const timing = (period: number) => ({ periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
         this.deployment = new k8s.apps.v1.Deployment(
             spec.name,
             {
@@ -121,9 +124,9 @@ export class Microservice extends pulumi.ComponentResource {
                                 {
                                     ...container,
                                     ports: [{ name: "http", containerPort: spec.port }],
-                                    startupProbe: { ...probe(5), failureThreshold: 24 },
-                                    readinessProbe: probe(10),
-                                    livenessProbe: probe(20),
+                                    startupProbe: { ...alive, ...timing(5), failureThreshold: 24 },
+                                    readinessProbe: { ...ready, ...timing(10) },
+                                    livenessProbe: { ...alive, ...timing(20) },
                                 },
                             ],
                             topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({
