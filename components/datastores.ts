@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName, Resources, SecretKey } from "./catalog";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, resourceRequirements, Resources, SecretKey } from "./catalog";
 import { labels, selectorLabels } from "./labels";
 import { rolloutAnnotations, secretChecksum } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
@@ -15,8 +15,8 @@ interface DataStoreSpec {
     /** The image's own unprivileged user. */
     uid: number;
     dataPath: string;
-    /** Writable scratch directories on a read-only root filesystem. */
-    scratch: Record<string, string>;
+    /** Writable scratch directories (emptyDirs) on a read-only root filesystem: volume -> path and sizeLimit. */
+    scratch: Record<string, { path: string; size: string }>;
     env: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[];
     command?: (tuning: DataStoreTuning) => string[];
     /**
@@ -73,7 +73,8 @@ export function printFromEnv(variable: string, format: string): string {
 }
 
 /** Where Redis reads its password from: a 0600 file the init step writes into an emptyDir. */
-const REDIS_AUTH_FILE = "/usr/local/etc/redis/auth.conf";
+const REDIS_CONF_DIR = "/usr/local/etc/redis";
+const REDIS_AUTH_FILE = `${REDIS_CONF_DIR}/auth.conf`;
 
 /** curl against the local Elasticsearch as `elastic`, its credentials on stdin (`-K -`) rather than in argv. */
 export const elasticCurl = (url: string) => `${printFromEnv("ELASTIC_PASSWORD", 'user = "elastic:%s"')} | curl -fsS -K - "${url}"`;
@@ -85,7 +86,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 5432,
         uid: 70,
         dataPath: "/var/lib/postgresql/data",
-        scratch: { run: "/var/run/postgresql", tmp: "/tmp" },
+        scratch: { run: { path: "/var/run/postgresql", size: "16Mi" }, tmp: { path: "/tmp", size: "256Mi" } },
         env: (ref) => [
             { name: "POSTGRES_DB", value: "ultramarket" },
             { name: "POSTGRES_USER", value: "postgres" },
@@ -98,7 +99,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: ["pg_isready", "-U", "postgres", "-d", "ultramarket"],
         // Crash recovery replays the WAL before it accepts connections.
         startupSeconds: 600,
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi" },
+        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" },
         url: (host, port) => `postgresql://${host}:${port}/ultramarket`,
     },
     mongodb: {
@@ -107,7 +108,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 27017,
         uid: 999,
         dataPath: "/data/db",
-        scratch: { configdb: "/data/configdb", tmp: "/tmp" },
+        scratch: { configdb: { path: "/data/configdb", size: "64Mi" }, tmp: { path: "/tmp", size: "256Mi" } },
         env: (ref) => [
             { name: "MONGO_INITDB_ROOT_USERNAME", value: "root" },
             { name: "MONGO_INITDB_ROOT_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.mongodb) },
@@ -119,7 +120,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
         // WiredTiger recovery after an unclean shutdown.
         startupSeconds: 600,
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi" },
+        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" },
         url: (host, port) => `mongodb://${host}:${port}/ultramarket`,
     },
     redis: {
@@ -128,7 +129,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 6379,
         uid: 999,
         dataPath: "/data",
-        scratch: { conf: "/usr/local/etc/redis", tmp: "/tmp" },
+        scratch: { conf: { path: REDIS_CONF_DIR, size: "1Mi" }, tmp: { path: "/tmp", size: "64Mi" } },
         env: (ref) => [
             // redis-cli reads this, so probes authenticate without the password on a command line.
             { name: "REDISCLI_AUTH", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) },
@@ -151,7 +152,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         init: {
             command: sh(`umask 077 && ${printFromEnv("REDIS_PASSWORD", 'requirepass "%s"')} > ${REDIS_AUTH_FILE}`),
             env: (ref) => [{ name: "REDIS_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) }],
-            mounts: { conf: "/usr/local/etc/redis" },
+            mounts: { conf: REDIS_CONF_DIR },
         },
         appliesOnStart: [DATA_STORE_PASSWORD_KEY.redis],
         // The runbook's `redis-cli ping`; redis-cli exits 0 on NOAUTH, so insist on PONG.
@@ -159,7 +160,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: sh("redis-cli ping | grep -q PONG"),
         // Loading the append-only file before it answers.
         startupSeconds: 600,
-        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi" },
+        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi", ephemeralStorageRequest: "128Mi", ephemeralStorageLimit: "512Mi" },
         url: (host, port) => `redis://${host}:${port}`,
     },
     elasticsearch: {
@@ -168,7 +169,12 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 9200,
         uid: 1000,
         dataPath: "/usr/share/elasticsearch/data",
-        scratch: { config: "/usr/share/elasticsearch/config", logs: "/usr/share/elasticsearch/logs", tmp: "/tmp" },
+        scratch: {
+            config: { path: "/usr/share/elasticsearch/config", size: "64Mi" },
+            // The JVM's GC log rotates at 32 files of 64 MiB (the image's jvm.options).
+            logs: { path: "/usr/share/elasticsearch/logs", size: "2Gi" },
+            tmp: { path: "/tmp", size: "512Mi" },
+        },
         env: (ref) => [
             { name: "discovery.type", value: "single-node" },
             { name: "xpack.security.enabled", value: "true" },
@@ -188,7 +194,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: sh(`${elasticCurl("http://127.0.0.1:9200/_cluster/health?timeout=5s")} >/dev/null`),
         // Recovering shards from the translog, and the JVM's start.
         startupSeconds: 900,
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi" },
+        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "1Gi", ephemeralStorageLimit: "3Gi" },
         url: (host, port) => `http://${host}:${port}`,
     },
 };
@@ -251,14 +257,13 @@ export class DataStores extends pulumi.ComponentResource {
             { parent: this },
         );
         const secretRef = (key: string) => ({ secretKeyRef: { name: args.secretName, key } });
-        const scratchMounts = Object.entries(spec.scratch).map(([vol, mountPath]) => ({ name: vol, mountPath }));
+        const scratchMounts = Object.entries(spec.scratch).map(([vol, { path }]) => ({ name: vol, mountPath: path }));
         const probe = (command: string[], period: number) => ({ exec: { command }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: 6 });
         const startupPeriod = 10;
-        const r = spec.resources;
         const container = {
             image: spec.image,
             securityContext: restrictedContainerSecurity(),
-            resources: { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } },
+            resources: resourceRequirements(spec.resources),
         };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             spec.name,
@@ -302,7 +307,7 @@ export class DataStores extends pulumi.ComponentResource {
                                     volumeMounts: [{ name: "data", mountPath: spec.dataPath }, ...scratchMounts],
                                 },
                             ],
-                            volumes: Object.keys(spec.scratch).map((vol) => ({ name: vol, emptyDir: {} })),
+                            volumes: Object.entries(spec.scratch).map(([vol, { size }]) => ({ name: vol, emptyDir: { sizeLimit: size } })),
                         },
                     },
                     volumeClaimTemplates: [

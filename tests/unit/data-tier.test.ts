@@ -1,7 +1,8 @@
 // Issue 14's data tier: bounded stores, secrets off every command line, startup probes, bounded scratch space.
 import { strict as assert } from "assert";
 import { SECRET_KEYS } from "../../components/catalog";
-import { DATA_STORE_NAMES } from "../../components/datastores";
+import { DATA_STORE_NAMES, quantityBytes } from "../../components/datastores";
+import { MIGRATION_HOME } from "../../components/microservice";
 import { generatedValue, named, PRODUCTION_SECRET_VALUES, Registration } from "./support/harness";
 import { STS } from "./support/kinds";
 import { evaluateProduction } from "./support/platform";
@@ -105,6 +106,41 @@ describe("data tier (issue 14): bounded and robust stores", () => {
                 spec.volumeClaimTemplates.map((t: any) => ({ name: t.metadata.name, accessModes: t.spec.accessModes, keys: Object.keys(t.spec).sort() })),
                 [{ name: "data", accessModes: ["ReadWriteOnce"], keys: ["accessModes", "resources", "storageClassName"] }],
             );
+        }
+    });
+
+    it("bounds every emptyDir with a sizeLimit and gives every container and init container an ephemeral-storage request and limit", () => {
+        for (const r of workloads(regs)) {
+            for (const v of podOf(r).volumes.filter((x: any) => x.emptyDir)) assert.ok(v.emptyDir.sizeLimit, `${r.name} volume ${v.name} is unbounded`);
+            for (const c of containersOf(r)) {
+                assert.ok(c.resources.requests["ephemeral-storage"], `${ref(r, c)} has no ephemeral-storage request`);
+                assert.ok(c.resources.limits["ephemeral-storage"], `${ref(r, c)} has no ephemeral-storage limit`);
+            }
+        }
+    });
+
+    it("sizes each pod's ephemeral storage above its scratch volumes plus logs, so the limit never cuts a volume short", () => {
+        const LOGS = 64 * 1024 ** 2;
+        for (const r of workloads(regs)) {
+            const scratch = podOf(r).volumes.filter((x: any) => x.emptyDir).reduce((n: number, v: any) => n + quantityBytes(v.emptyDir.sizeLimit), 0);
+            const limit = podOf(r).containers.reduce((n: number, c: any) => n + quantityBytes(c.resources.limits["ephemeral-storage"]), 0);
+            assert.ok(limit >= scratch + LOGS, `${r.name}: ephemeral-storage limit ${limit} < scratch ${scratch} + logs`);
+        }
+    });
+
+    it("gives migration Jobs a writable HOME for npm on their read-only root filesystem", () => {
+        const jobs = workloads(regs).filter((r) => r.inputs.metadata.labels?.["app.kubernetes.io/component"] === "migration");
+        assert.ok(jobs.length >= 2);
+        for (const job of jobs) {
+            const pod = podOf(job);
+            const c = pod.containers[0];
+            assert.deepEqual(c.command, ["npm", "run", "migrate"]);
+            assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+            const home = c.env.find((e: any) => e.name === "HOME");
+            assert.equal(home?.value, MIGRATION_HOME.path, job.name);
+            const mount = c.volumeMounts.find((m: any) => m.mountPath === home.value);
+            assert.ok(mount, `${job.name}: nothing is mounted at HOME`);
+            assert.ok(pod.volumes.find((v: any) => v.name === mount.name).emptyDir.sizeLimit, job.name);
         }
     });
 });
