@@ -87,6 +87,13 @@ export function isCidr(value: string): boolean {
 const EVERYWHERE = (range: string) => range.endsWith("/0");
 const cidr = z.string().refine(isCidr, 'must be a CIDR range such as "203.0.113.0/24"');
 
+/** Where alerts link when runbookBaseUrl is unset: the upstream docs; a fork points it at its own copy. */
+export const DEFAULT_RUNBOOK_BASE_URL = "https://github.com/ultramarket/platform/blob/main/docs/observability.md";
+
+/** Redis's maxmemory-policy values. */
+export const REDIS_EVICTION_POLICIES = ["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"] as const;
+export type RedisEvictionPolicy = (typeof REDIS_EVICTION_POLICIES)[number];
+
 /** The public edge: Gateway API (Envoy Gateway), the retired ingress-nginx, both side by side while DNS moves, or none. */
 export const EDGE_MODES = ["gateway", "ingress-nginx", "both", "none"] as const;
 export type EdgeMode = (typeof EDGE_MODES)[number];
@@ -127,6 +134,8 @@ const plainSchema = z.strictObject({
     ).default({ postgres: "20Gi", mongodb: "20Gi", redis: "5Gi", elasticsearch: "30Gi", fileUploads: "50Gi" }),
     fileUploadsAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
     protectData: bool.default(true),
+    redisMaxMemoryPercent: int(10, 90).default(75),
+    redisEvictionPolicy: z.enum(REDIS_EVICTION_POLICIES).default("volatile-lru"),
     replicas: json(z.record(z.string(), int(1, 100))).default({}),
     enableMobileApp: bool.default(false),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
@@ -162,10 +171,14 @@ const plainSchema = z.strictObject({
     installMonitoringStack: bool.default(false),
     monitoringStackChart: chart("https://prometheus-community.github.io/helm-charts", "65.1.1"),
     monitoringNamespace: z.string().regex(DNS_LABEL, "must be a DNS label").default("ultramarket-monitoring"),
+    // Alertmanager, Grafana and pagers open runbook_url outside the repository: a relative path resolves nowhere.
     runbookBaseUrl: z
         .string()
-        .regex(/^(https?:\/\/[^\s#]+|[A-Za-z0-9._\/-]+)$/, 'must be a URL (or repository path) without "#", such as "https://git.example.com/platform/blob/main/docs/observability.md"')
-        .default("docs/observability.md"),
+        .regex(
+            /^https?:\/\/[^\s/#?]+[^\s#]*$/,
+            'must be an absolute http(s) URL of your copy of docs/observability.md, without "#" (a relative path does not resolve from an alert), such as "https://git.example.com/platform/blob/main/docs/observability.md"',
+        )
+        .default(DEFAULT_RUNBOOK_BASE_URL),
     verifyDeployment: bool.default(true),
     loadTest: z.enum(["off", "smoke", "load", "stress", "endurance"]).default("off"),
 });
@@ -218,6 +231,8 @@ export interface PlatformConfig {
     >;
     storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
     protectData: boolean;
+    /** Redis bounds: maxmemory as a share of its container's memory limit, and what it evicts at that bound. */
+    redis: { maxMemoryPercent: number; evictionPolicy: RedisEvictionPolicy };
     /** The public edge: which implementation, its install, and the limits and restrictions it enforces. */
     edge: {
         mode: EdgeMode;
@@ -485,6 +500,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         },
         storage: { className: plain.storageClass, sizes: plain.storageSizes, fileUploadsAccessMode: plain.fileUploadsAccessMode },
         protectData: plain.protectData,
+        redis: { maxMemoryPercent: plain.redisMaxMemoryPercent, evictionPolicy: plain.redisEvictionPolicy },
         edge: {
             mode: plain.edge,
             gatewayClassName: plain.gatewayClassName,

@@ -32,6 +32,17 @@ export interface Resources {
     cpuLimit: string;
     memoryRequest: string;
     memoryLimit: string;
+    /** Local disk: the container's logs and writable layer, and (in the pod's total) its emptyDirs. */
+    ephemeralStorageRequest: string;
+    ephemeralStorageLimit: string;
+}
+
+/** A container's requests and limits from its Resources. */
+export function resourceRequirements(r: Resources) {
+    return {
+        requests: { cpu: r.cpuRequest, memory: r.memoryRequest, "ephemeral-storage": r.ephemeralStorageRequest },
+        limits: { cpu: r.cpuLimit, memory: r.memoryLimit, "ephemeral-storage": r.ephemeralStorageLimit },
+    };
 }
 
 export interface AppSpec {
@@ -42,7 +53,13 @@ export interface AppSpec {
     context: string;
     /** Container port serving HTTP (health, API and /metrics). */
     port: number;
+    /** Readiness: the app's `/health`, which also checks its data stores, so an unready pod gets no traffic. */
     healthPath: string;
+    /**
+     * Liveness (and startup): a path that answers while the process is healthy whatever its dependencies do. Unset,
+     * liveness is a TCP connect to the http port: a data-store outage fails `/health` and must not restart every pod.
+     */
+    livenessPath?: string;
     /** Prometheus metrics on the app port; unset for apps that serve none (the static frontends). */
     metricsPath?: string;
     /**
@@ -64,15 +81,18 @@ export interface AppSpec {
     runAsUser: number;
     /** Writable directories on the otherwise read-only root filesystem (emptyDirs). */
     writablePaths: string[];
+    /** The sizeLimit of each writable directory (the pod is evicted beyond it, never the node's disk filled). */
+    scratchSize: string;
     /** Calls third-party APIs on the internet over HTTPS (payment providers, SMS and e-mail gateways). */
     externalEgress: boolean;
 }
 
-const SMALL: Resources = { cpuRequest: "200m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi" };
-const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi" };
-const FRONTEND: Resources = { cpuRequest: "100m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi" };
+// Ephemeral storage: each limit covers the app's scratch directories (and a migration Job's HOME) plus its logs.
+const SMALL: Resources = { cpuRequest: "200m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" };
+const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" };
+const FRONTEND: Resources = { cpuRequest: "100m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi", ephemeralStorageRequest: "128Mi", ephemeralStorageLimit: "512Mi" };
 
-type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "externalEgress";
+type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "scratchSize" | "externalEgress";
 type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | Defaulted> & Partial<Pick<AppSpec, Defaulted>>;
 
 function app(e: Entry): AppSpec {
@@ -87,6 +107,7 @@ function app(e: Entry): AppSpec {
         secrets: [],
         runAsUser: frontend ? 101 : 1000,
         writablePaths: frontend ? ["/tmp", "/var/cache/nginx"] : ["/tmp"],
+        scratchSize: frontend ? "128Mi" : "512Mi",
         externalEgress: false,
         ...e,
         context,
@@ -110,7 +131,8 @@ export const CATALOG: readonly AppSpec[] = [
     // platform
     app({ name: "search-service", group: "platform", port: 3011, route: { kind: "gateway", prefix: "/search" }, dataStores: ["elasticsearch", "redis"], replicas: 2, resources: MEDIUM }),
     app({ name: "notification-service", group: "platform", port: 3012, route: { kind: "gateway", prefix: "/notifications" }, dataStores: ["mongodb", "redis"], secrets: ["ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD"], externalEgress: true, replicas: 2, resources: SMALL }),
-    app({ name: "file-service", group: "platform", port: 3013, route: { kind: "gateway", prefix: "/files" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
+    // Multipart uploads may be staged in /tmp before they reach the upload volume: a larger scratch directory.
+    app({ name: "file-service", group: "platform", port: 3013, route: { kind: "gateway", prefix: "/files" }, dataStores: ["mongodb"], replicas: 2, resources: { ...SMALL, ephemeralStorageLimit: "2Gi" }, scratchSize: "1Gi" }),
     app({ name: "analytics-service", group: "platform", port: 3014, route: { kind: "gateway", prefix: "/analytics" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: MEDIUM }),
     app({ name: "content-service", group: "platform", port: 3015, route: { kind: "gateway", prefix: "/content" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
     app({ name: "audit-service", group: "platform", port: 3016, route: { kind: "gateway", prefix: "/audit" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: SMALL }),

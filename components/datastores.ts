@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName, Resources, SecretKey } from "./catalog";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, resourceRequirements, Resources, SecretKey } from "./catalog";
 import { labels, selectorLabels } from "./labels";
 import { rolloutAnnotations, secretChecksum } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
@@ -15,10 +15,10 @@ interface DataStoreSpec {
     /** The image's own unprivileged user. */
     uid: number;
     dataPath: string;
-    /** Writable scratch directories on a read-only root filesystem. */
-    scratch: Record<string, string>;
+    /** Writable scratch directories (emptyDirs) on a read-only root filesystem: volume -> path and sizeLimit. */
+    scratch: Record<string, { path: string; size: string }>;
     env: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[];
-    command?: string[];
+    command?: (tuning: DataStoreTuning) => string[];
     /**
      * Secret keys the store (or its probes) reads on every start: a change rolls its pod. PostgreSQL and
      * MongoDB apply their password only when the data directory is first initialised (their probes need
@@ -27,13 +27,57 @@ interface DataStoreSpec {
     appliesOnStart: SecretKey[];
     readiness: string[];
     liveness: string[];
-    /** An init step run with the same image and volumes (e.g. seeding a writable config dir). */
-    init?: string[];
+    /**
+     * How long a start may take before liveness applies (crash recovery, AOF or translog replay): the startup
+     * probe runs the liveness check for this long, so a store still recovering is never killed for it.
+     */
+    startupSeconds: number;
+    /** An init step run with the same image (e.g. seeding a writable config dir), with its own env and mounts (volume -> path). */
+    init?: { command: string[]; env?: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[]; mounts: Record<string, string> };
     resources: Resources;
     url: (host: string, port: number) => string;
 }
 
+/** Settings of the stores that come from configuration. */
+export interface DataStoreTuning {
+    redis: {
+        /** maxmemory as a percentage of Redis's container memory limit (the rest covers the AOF-rewrite fork and buffers). */
+        maxMemoryPercent: number;
+        /** Redis's maxmemory-policy. */
+        evictionPolicy: string;
+    };
+}
+
 const sh = (script: string) => ["sh", "-c", script];
+
+/** Bytes in a Kubernetes memory quantity with a binary suffix ("1Gi", "512Mi"). */
+export function quantityBytes(q: string): number {
+    const m = /^([0-9]+)(Ki|Mi|Gi|Ti)?$/.exec(q);
+    if (!m) throw new Error(`unsupported memory quantity "${q}"`);
+    return Number(m[1]) * 1024 ** ["", "Ki", "Mi", "Gi", "Ti"].indexOf(m[2] ?? "");
+}
+
+/** Redis's maxmemory in bytes: a share of its container's memory limit. */
+export function redisMaxMemoryBytes(tuning: DataStoreTuning): number {
+    return Math.floor((quantityBytes(DATA_STORE_SPECS.redis.resources.memoryLimit) * tuning.redis.maxMemoryPercent) / 100);
+}
+
+/**
+ * A shell pipeline stage printing `format` with an environment variable's value in place of `%s`, with `\` and
+ * `"` escaped (the quoting of Redis and curl config files). awk reads the value from its own environment, so it is
+ * never part of a command line, which `ps` and /proc/<pid>/cmdline show to every process on the node.
+ */
+export function printFromEnv(variable: string, format: string): string {
+    const f = format.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+    return `awk 'BEGIN { v = ENVIRON["${variable}"]; q = ""; for (i = 1; i <= length(v); i++) { c = substr(v, i, 1); if (c == "\\\\" || c == "\\"") q = q "\\\\"; q = q c }; printf "${f}\\n", q }'`;
+}
+
+/** Where Redis reads its password from: a 0600 file the init step writes into an emptyDir. */
+const REDIS_CONF_DIR = "/usr/local/etc/redis";
+const REDIS_AUTH_FILE = `${REDIS_CONF_DIR}/auth.conf`;
+
+/** curl against the local Elasticsearch as `elastic`, its credentials on stdin (`-K -`) rather than in argv. */
+export const elasticCurl = (url: string) => `${printFromEnv("ELASTIC_PASSWORD", 'user = "elastic:%s"')} | curl -fsS -K - "${url}"`;
 
 export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     postgres: {
@@ -42,7 +86,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 5432,
         uid: 70,
         dataPath: "/var/lib/postgresql/data",
-        scratch: { run: "/var/run/postgresql", tmp: "/tmp" },
+        scratch: { run: { path: "/var/run/postgresql", size: "16Mi" }, tmp: { path: "/tmp", size: "256Mi" } },
         env: (ref) => [
             { name: "POSTGRES_DB", value: "ultramarket" },
             { name: "POSTGRES_USER", value: "postgres" },
@@ -53,7 +97,9 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         // The runbook's own check (`psql ... -c "SELECT 1"`), over the local socket, which trusts local users.
         readiness: ["psql", "-U", "postgres", "-d", "ultramarket", "-tAc", "SELECT 1"],
         liveness: ["pg_isready", "-U", "postgres", "-d", "ultramarket"],
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi" },
+        // Crash recovery replays the WAL before it accepts connections.
+        startupSeconds: 600,
+        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" },
         url: (host, port) => `postgresql://${host}:${port}/ultramarket`,
     },
     mongodb: {
@@ -62,7 +108,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 27017,
         uid: 999,
         dataPath: "/data/db",
-        scratch: { configdb: "/data/configdb", tmp: "/tmp" },
+        scratch: { configdb: { path: "/data/configdb", size: "64Mi" }, tmp: { path: "/tmp", size: "256Mi" } },
         env: (ref) => [
             { name: "MONGO_INITDB_ROOT_USERNAME", value: "root" },
             { name: "MONGO_INITDB_ROOT_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.mongodb) },
@@ -72,7 +118,9 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         // The runbook's `mongosh --eval "db.runCommand({ping: 1})"`; ping needs no credentials.
         readiness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
         liveness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi" },
+        // WiredTiger recovery after an unclean shutdown.
+        startupSeconds: 600,
+        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" },
         url: (host, port) => `mongodb://${host}:${port}/ultramarket`,
     },
     redis: {
@@ -81,18 +129,38 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 6379,
         uid: 999,
         dataPath: "/data",
-        scratch: { tmp: "/tmp" },
+        scratch: { conf: { path: REDIS_CONF_DIR, size: "1Mi" }, tmp: { path: "/tmp", size: "64Mi" } },
         env: (ref) => [
-            { name: "REDIS_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) },
             // redis-cli reads this, so probes authenticate without the password on a command line.
             { name: "REDISCLI_AUTH", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) },
         ],
-        command: ["redis-server", "--requirepass", "$(REDIS_PASSWORD)", "--appendonly", "yes", "--dir", "/data"],
+        // The password is in the file (never argv); the bounds are plain settings. A cache and session store that
+        // also holds keys without a TTL (carts): volatile-lru evicts expiring keys first and never a key without one.
+        command: (t) => [
+            "redis-server",
+            REDIS_AUTH_FILE,
+            "--maxmemory",
+            String(redisMaxMemoryBytes(t)),
+            "--maxmemory-policy",
+            t.redis.evictionPolicy,
+            "--appendonly",
+            "yes",
+            "--dir",
+            "/data",
+        ],
+        // Writes `requirepass` into the file, readable by the Redis user only.
+        init: {
+            command: sh(`umask 077 && ${printFromEnv("REDIS_PASSWORD", 'requirepass "%s"')} > ${REDIS_AUTH_FILE}`),
+            env: (ref) => [{ name: "REDIS_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.redis) }],
+            mounts: { conf: REDIS_CONF_DIR },
+        },
         appliesOnStart: [DATA_STORE_PASSWORD_KEY.redis],
         // The runbook's `redis-cli ping`; redis-cli exits 0 on NOAUTH, so insist on PONG.
         readiness: sh("redis-cli ping | grep -q PONG"),
         liveness: sh("redis-cli ping | grep -q PONG"),
-        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi" },
+        // Loading the append-only file before it answers.
+        startupSeconds: 600,
+        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi", ephemeralStorageRequest: "128Mi", ephemeralStorageLimit: "512Mi" },
         url: (host, port) => `redis://${host}:${port}`,
     },
     elasticsearch: {
@@ -101,7 +169,12 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         port: 9200,
         uid: 1000,
         dataPath: "/usr/share/elasticsearch/data",
-        scratch: { config: "/usr/share/elasticsearch/config", logs: "/usr/share/elasticsearch/logs", tmp: "/tmp" },
+        scratch: {
+            config: { path: "/usr/share/elasticsearch/config", size: "64Mi" },
+            // The JVM's GC log rotates at 32 files of 64 MiB (the image's jvm.options).
+            logs: { path: "/usr/share/elasticsearch/logs", size: "2Gi" },
+            tmp: { path: "/tmp", size: "512Mi" },
+        },
         env: (ref) => [
             { name: "discovery.type", value: "single-node" },
             { name: "xpack.security.enabled", value: "true" },
@@ -113,13 +186,15 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "ELASTIC_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.elasticsearch) },
         ],
         // The image writes its keystore into the config dir: copy the defaults to a writable volume first.
-        init: sh("cp -a /usr/share/elasticsearch/config/. /seed-config/"),
+        init: { command: sh("cp -a /usr/share/elasticsearch/config/. /seed-config/"), mounts: { config: "/seed-config" } },
         // The store applies ELASTIC_PASSWORD only at bootstrap, but its probes authenticate with the pod's
         // environment: after the password is changed inside the store, the pod must restart to keep probing.
         appliesOnStart: [DATA_STORE_PASSWORD_KEY.elasticsearch],
-        readiness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s"'),
-        liveness: sh('curl -fsS -u "elastic:${ELASTIC_PASSWORD}" "http://127.0.0.1:9200/_cluster/health?timeout=5s" >/dev/null'),
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi" },
+        readiness: sh(elasticCurl("http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=5s")),
+        liveness: sh(`${elasticCurl("http://127.0.0.1:9200/_cluster/health?timeout=5s")} >/dev/null`),
+        // Recovering shards from the translog, and the JVM's start.
+        startupSeconds: 900,
+        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "1Gi", ephemeralStorageLimit: "3Gi" },
         url: (host, port) => `http://${host}:${port}`,
     },
 };
@@ -135,6 +210,8 @@ export interface DataStoresArgs {
     sizes: Record<DataStoreName, string>;
     /** Pulumi `protect` on the StatefulSets, so a destroy or an accidental replace cannot take the data. */
     protect: boolean;
+    /** Settings from configuration (Redis's memory bound and eviction policy). */
+    tuning: DataStoreTuning;
 }
 
 export interface DataStoreEndpoint {
@@ -180,13 +257,13 @@ export class DataStores extends pulumi.ComponentResource {
             { parent: this },
         );
         const secretRef = (key: string) => ({ secretKeyRef: { name: args.secretName, key } });
-        const scratchMounts = Object.entries(spec.scratch).map(([vol, mountPath]) => ({ name: vol, mountPath }));
+        const scratchMounts = Object.entries(spec.scratch).map(([vol, { path }]) => ({ name: vol, mountPath: path }));
         const probe = (command: string[], period: number) => ({ exec: { command }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: 6 });
-        const r = spec.resources;
+        const startupPeriod = 10;
         const container = {
             image: spec.image,
             securityContext: restrictedContainerSecurity(),
-            resources: { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } },
+            resources: resourceRequirements(spec.resources),
         };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             spec.name,
@@ -206,21 +283,31 @@ export class DataStores extends pulumi.ComponentResource {
                             securityContext: restrictedPodSecurity(spec.uid),
                             terminationGracePeriodSeconds: 60,
                             initContainers: spec.init
-                                ? [{ ...container, name: `${spec.name}-init`, command: spec.init, volumeMounts: [{ name: "config", mountPath: "/seed-config" }] }]
+                                ? [
+                                      {
+                                          ...container,
+                                          name: `${spec.name}-init`,
+                                          command: spec.init.command,
+                                          env: spec.init.env?.(secretRef),
+                                          volumeMounts: Object.entries(spec.init.mounts).map(([name, mountPath]) => ({ name, mountPath })),
+                                      },
+                                  ]
                                 : undefined,
                             containers: [
                                 {
                                     ...container,
                                     name: spec.name,
-                                    command: spec.command,
+                                    command: spec.command?.(args.tuning),
                                     ports: [{ name: spec.name, containerPort: spec.port }],
                                     env: spec.env(secretRef),
+                                    // Liveness applies only once this has passed, however long recovery takes.
+                                    startupProbe: { ...probe(spec.liveness, startupPeriod), failureThreshold: Math.ceil(spec.startupSeconds / startupPeriod) },
                                     readinessProbe: probe(spec.readiness, 10),
-                                    livenessProbe: { ...probe(spec.liveness, 20), initialDelaySeconds: 30 },
+                                    livenessProbe: probe(spec.liveness, 20),
                                     volumeMounts: [{ name: "data", mountPath: spec.dataPath }, ...scratchMounts],
                                 },
                             ],
-                            volumes: Object.keys(spec.scratch).map((vol) => ({ name: vol, emptyDir: {} })),
+                            volumes: Object.entries(spec.scratch).map(([vol, { size }]) => ({ name: vol, emptyDir: { sizeLimit: size } })),
                         },
                     },
                     volumeClaimTemplates: [

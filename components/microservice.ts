@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, FILE_UPLOADS, SecretKey, secretKeysFor } from "./catalog";
+import { AppSpec, FILE_UPLOADS, resourceRequirements, SecretKey, secretKeysFor } from "./catalog";
 import { labels, selectorLabels } from "./labels";
 import { AWAITED_THROUGH_ITS_DEPLOYMENT, REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
@@ -23,6 +23,9 @@ export interface MicroserviceArgs {
     /** What must be ready before this app (its data stores, or the apps it fronts). */
     dependsOn: pulumi.Resource[];
 }
+
+/** The migration Job's HOME: `npm run migrate` writes its cache and logs there, and the root filesystem is read-only. */
+export const MIGRATION_HOME = { path: "/home/migrate", size: "256Mi" } as const;
 
 /** Labels of an app's migration pods: distinct, so the app's Service never routes to them. */
 export const migrationName = (app: string) => `${app}-migrate`;
@@ -47,7 +50,6 @@ export class Microservice extends pulumi.ComponentResource {
             { parent: this },
         );
 
-        const r = spec.resources;
         const env = [
             { name: "PORT", value: String(spec.port) },
             { name: "SERVICE_NAME", value: spec.name },
@@ -55,24 +57,26 @@ export class Microservice extends pulumi.ComponentResource {
         ];
         const scratch = spec.writablePaths.map((p, i) => ({ name: `scratch-${i}`, mountPath: p }));
         const uploads = spec.name === FILE_UPLOADS.app && args.fileUploadsClaim;
+        const volumeMounts = [...scratch, ...(uploads ? [{ name: "uploads", mountPath: FILE_UPLOADS.mountPath }] : [])];
+        const podVolumes = [
+            ...scratch.map((s) => ({ name: s.name, emptyDir: { sizeLimit: spec.scratchSize } })),
+            ...(uploads ? [{ name: "uploads", persistentVolumeClaim: { claimName: args.fileUploadsClaim! } }] : []),
+        ];
         const container: Container = {
             name: spec.name,
             image: args.image,
             envFrom: [{ configMapRef: { name: args.configMapName } }],
             env,
             securityContext: restrictedContainerSecurity(),
-            resources: { requests: { cpu: r.cpuRequest, memory: r.memoryRequest }, limits: { cpu: r.cpuLimit, memory: r.memoryLimit } },
-            volumeMounts: [...scratch, ...(uploads ? [{ name: "uploads", mountPath: FILE_UPLOADS.mountPath }] : [])],
+            resources: resourceRequirements(spec.resources),
+            volumeMounts,
         };
         const podSpec = (extra: Partial<PodSpec> & Pick<PodSpec, "containers">): PodSpec => ({
             serviceAccountName: serviceAccount.metadata.name,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: restrictedPodSecurity(spec.runAsUser),
-            volumes: [
-                ...scratch.map((s) => ({ name: s.name, emptyDir: {} })),
-                ...(uploads ? [{ name: "uploads", persistentVolumeClaim: { claimName: args.fileUploadsClaim! } }] : []),
-            ],
+            volumes: podVolumes,
             ...extra,
         });
 
@@ -93,7 +97,16 @@ export class Microservice extends pulumi.ComponentResource {
                             metadata: { labels: labels(migrationName(spec.name), "migration") },
                             spec: podSpec({
                                 restartPolicy: "Never",
-                                containers: [{ ...container, name: "migrate", command: ["npm", "run", "migrate"] }],
+                                containers: [
+                                    {
+                                        ...container,
+                                        name: "migrate",
+                                        command: ["npm", "run", "migrate"],
+                                        env: [...env, { name: "HOME", value: MIGRATION_HOME.path }],
+                                        volumeMounts: [...volumeMounts, { name: "home", mountPath: MIGRATION_HOME.path }],
+                                    },
+                                ],
+                                volumes: [...podVolumes, { name: "home", emptyDir: { sizeLimit: MIGRATION_HOME.size } }],
                             }),
                         },
                     },
@@ -103,7 +116,10 @@ export class Microservice extends pulumi.ComponentResource {
             dependsOn.push(this.migration);
         }
 
-        const probe = (period: number) => ({ httpGet: { path: spec.healthPath, port: "http" }, periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
+        // Readiness checks dependencies (`/health`); liveness only that the process serves (see AppSpec.livenessPath).
+        const ready = { httpGet: { path: spec.healthPath, port: "http" } };
+        const alive = spec.livenessPath ? { httpGet: { path: spec.livenessPath, port: "http" } } : { tcpSocket: { port: "http" } };
+        const timing = (period: number) => ({ periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
         this.deployment = new k8s.apps.v1.Deployment(
             spec.name,
             {
@@ -121,9 +137,9 @@ export class Microservice extends pulumi.ComponentResource {
                                 {
                                     ...container,
                                     ports: [{ name: "http", containerPort: spec.port }],
-                                    startupProbe: { ...probe(5), failureThreshold: 24 },
-                                    readinessProbe: probe(10),
-                                    livenessProbe: probe(20),
+                                    startupProbe: { ...alive, ...timing(5), failureThreshold: 24 },
+                                    readinessProbe: { ...ready, ...timing(10) },
+                                    livenessProbe: { ...alive, ...timing(20) },
                                 },
                             ],
                             topologySpreadConstraints: ["topology.kubernetes.io/zone", "kubernetes.io/hostname"].map((topologyKey) => ({

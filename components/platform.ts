@@ -65,7 +65,7 @@ export class Platform extends pulumi.ComponentResource {
         );
         const dataStores = new DataStores(
             "data-stores",
-            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData },
+            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis } },
             opts,
         );
         const settings = new PlatformSettings(

@@ -4,7 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DATA_STORE_PASSWORD_KEY, DataStoreName } from "./catalog";
 import { VerificationPlan, VerificationReport } from "./checks";
-import { DATA_STORE_SPECS } from "./datastores";
+import { DATA_STORE_SPECS, elasticCurl } from "./datastores";
 import { labels, selectorLabels } from "./labels";
 import { REPLACE_UNREADY } from "./rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
@@ -40,8 +40,8 @@ export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; com
     },
     elasticsearch: {
         passwordEnv: "ELASTIC_PASSWORD",
-        // printf is a shell builtin and curl reads its credentials from stdin (-K -): nothing in argv.
-        command: ["sh", "-c", 'printf \'user = "elastic:%s"\\n\' "$ELASTIC_PASSWORD" | curl -fsS -K - "http://$DATASTORE_HOST:$DATASTORE_PORT/_cluster/health?wait_for_status=yellow&timeout=20s"'],
+        // awk reads the password from its environment and curl its credentials from stdin (-K -): nothing in argv.
+        command: ["sh", "-c", elasticCurl("http://$DATASTORE_HOST:$DATASTORE_PORT/_cluster/health?wait_for_status=yellow&timeout=20s")],
     },
 };
 
@@ -123,11 +123,14 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                                             { name: "HOME", value: "/tmp" },
                                         ],
                                         securityContext: restrictedContainerSecurity(),
-                                        resources: { requests: { cpu: "200m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                                        resources: {
+                                            requests: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+                                            limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+                                        },
                                         volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
                                     },
                                 ],
-                                volumes: [{ name: "tmp", emptyDir: {} }],
+                                volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
                             },
                         },
                     },

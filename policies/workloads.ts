@@ -1,5 +1,5 @@
-// Rules on how each workload is built: immutable images, sized containers, health probes, spread
-// across nodes and sane limit/request ratios.
+// Rules on how each workload is built: immutable images, sized containers and scratch space, health
+// probes (and startup probes on stateful ones), spread across nodes and sane limit/request ratios.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { validateWorkload } from "./lib/context";
 import { containersOf } from "./lib/objects";
@@ -97,6 +97,38 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
                 }
             }
         }, { longRunningOnly: true }),
+    },
+    {
+        name: "bounded-scratch-space",
+        description: "Every emptyDir has a sizeLimit and every container an ephemeral-storage limit, so no pod can fill its node's disk.",
+        enforcementLevel: "mandatory",
+        validateResource: validateWorkload((w, _args, report) => {
+            for (const v of w.podSpec.volumes ?? []) {
+                if (v.emptyDir && v.emptyDir.sizeLimit === undefined) {
+                    report(`${w.ref}: emptyDir volume "${v.name}" has no sizeLimit; set emptyDir.sizeLimit (e.g. "256Mi").`);
+                }
+            }
+            for (const { container, label } of containersOf(w.podSpec)) {
+                if (container.resources?.limits?.["ephemeral-storage"] === undefined) {
+                    report(`${w.ref}: ${label} has no resources.limits.ephemeral-storage; set it to cover its logs and scratch space.`);
+                }
+            }
+        }),
+    },
+    {
+        name: "stateful-startup-probes",
+        description: "Every container of a StatefulSet has a startupProbe, so liveness cannot kill a store during crash recovery or replay.",
+        enforcementLevel: "mandatory",
+        validateResource: validateWorkload((w, args, report) => {
+            if (w.kind !== "StatefulSet") {
+                return args.notApplicable("only StatefulSets hold state to recover on start");
+            }
+            for (const { container, label } of containersOf(w.podSpec, { includeInit: false })) {
+                if (!container.startupProbe) {
+                    report(`${w.ref}: ${label} has no startupProbe; add one running its liveness check with failureThreshold x periodSeconds covering the longest recovery.`);
+                }
+            }
+        }),
     },
     {
         name: "topology-spread",

@@ -31,15 +31,26 @@ describe("production stack: the applications", () => {
         }
     });
 
-    it("rolls out without losing capacity and probes the catalog's health path", () => {
+    it("rolls out without losing capacity and gates traffic on the catalog's health path", () => {
         for (const app of deployed) {
             const d = named(regs, DEP, app.name);
             assert.deepEqual(d.inputs.spec.strategy.rollingUpdate.maxUnavailable, 0);
             const c = mainContainer(d);
-            for (const p of ["readinessProbe", "livenessProbe", "startupProbe"]) assert.equal(c[p].httpGet.path, app.healthPath, `${app.name} ${p}`);
+            assert.deepEqual(c.readinessProbe.httpGet, { path: app.healthPath, port: "http" }, app.name);
             assert.equal(c.ports[0].containerPort, app.port);
             assert.ok(c.resources.requests.cpu && c.resources.limits.memory);
         }
+    });
+
+    it("keeps liveness of every app off its readiness check: a data-store outage that fails /health restarts no pod", () => {
+        for (const app of deployed) {
+            const c = mainContainer(named(regs, DEP, app.name));
+            assert.notDeepEqual(c.livenessProbe.httpGet?.path, app.healthPath, `${app.name} liveness is its readiness check`);
+            assert.deepEqual(c.livenessProbe.tcpSocket ?? c.livenessProbe.httpGet, app.livenessPath ? { path: app.livenessPath, port: "http" } : { port: "http" }, app.name);
+            assert.deepEqual(c.startupProbe.tcpSocket ?? c.startupProbe.httpGet, c.livenessProbe.tcpSocket ?? c.livenessProbe.httpGet, `${app.name}: startup waits for what liveness checks`);
+            assert.ok(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= 120, app.name);
+        }
+        for (const app of CATALOG) assert.notEqual(app.livenessPath, app.healthPath, `${app.name}: livenessPath must not be the dependency-checking health path`);
     });
 
     it("runs every app under the restricted standard with a read-only root filesystem and topology spread", () => {

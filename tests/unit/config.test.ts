@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, parseConfig, RawConfig, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "../../config";
+import { ConfigError, DEFAULT_RUNBOOK_BASE_URL, parseConfig, RawConfig, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "../../config";
 import { CATALOG } from "../../components/catalog";
 import { makeAppRepo, PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
 import { productionValues } from "./support/platform";
@@ -146,6 +146,23 @@ describe("config validation", () => {
         mentions(list, "rateLimitMax", /whole number/);
         mentions(list, "storageSizes.postgres", /storage quantity/, /--path storageSizes.postgres/);
         mentions(list, "replicas", /JSON/);
+    });
+
+    it("links alerts to an absolute http(s) runbook URL by default, and refuses a relative path naming the key and the command", () => {
+        assert.equal(parseConfig(raw("dev", {})).monitoring.runbookBaseUrl, DEFAULT_RUNBOOK_BASE_URL);
+        assert.match(DEFAULT_RUNBOOK_BASE_URL, /^https:\/\/.+\/docs\/observability\.md$/);
+        assert.equal(parseConfig(raw("dev", { runbookBaseUrl: "http://wiki.internal/ultramarket/observability" })).monitoring.runbookBaseUrl, "http://wiki.internal/ultramarket/observability");
+        for (const bad of ["docs/observability.md", "/docs/observability.md", "ftp://docs.example/observability.md", "https://docs.example/observability.md#alerts", "https://"]) {
+            mentions(problems("dev", { runbookBaseUrl: bad }), "runbookBaseUrl", /absolute http\(s\) URL/, /pulumi config set runbookBaseUrl/);
+        }
+    });
+
+    it("bounds Redis at 75% of its memory limit with volatile-lru unless configured, and refuses bounds and policies Redis would not survive", () => {
+        assert.deepEqual(parseConfig(raw("dev", {})).redis, { maxMemoryPercent: 75, evictionPolicy: "volatile-lru" });
+        assert.deepEqual(parseConfig(raw("dev", { redisMaxMemoryPercent: "60", redisEvictionPolicy: "allkeys-lfu" })).redis, { maxMemoryPercent: 60, evictionPolicy: "allkeys-lfu" });
+        const list = problems("dev", { redisMaxMemoryPercent: "100", redisEvictionPolicy: "lru" });
+        mentions(list, "redisMaxMemoryPercent", /at most 90/, /pulumi config set redisMaxMemoryPercent/);
+        mentions(list, "redisEvictionPolicy", /volatile-lru/);
     });
 
     it("refuses unknown keys and suggests the intended one", () => {

@@ -33,7 +33,10 @@ export function container(name: string): IContainer {
             { name: "NODE_ENV", value: "production" },
             { name: "JWT_SECRET", valueFrom: { secretKeyRef: { name: "ultramarket-secrets", key: "JWT_SECRET" } } },
         ],
-        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "400m", memory: "256Mi" } },
+        resources: {
+            requests: { cpu: "100m", memory: "128Mi", "ephemeral-storage": "128Mi" },
+            limits: { cpu: "400m", memory: "256Mi", "ephemeral-storage": "512Mi" },
+        },
         readinessProbe: { httpGet: { path: "/health", port: "http" } },
         livenessProbe: { httpGet: { path: "/health", port: "http" } },
         securityContext: {
@@ -51,7 +54,7 @@ export function podSpec(name: string): IPodSpec {
         automountServiceAccountToken: false,
         securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
         containers: [container(name)],
-        volumes: [{ name: "tmp", emptyDir: {} }],
+        volumes: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
         topologySpreadConstraints: [{
             maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway",
             labelSelector: { matchLabels: labelsFor(name) },
@@ -79,6 +82,7 @@ export function datastoreData(name = "postgres"): IStatefulSet {
     const labels = { ...labelsFor(name), "app.kubernetes.io/component": "datastore" };
     const spec = podSpec(name);
     spec.containers[0].volumeMounts = [{ name: "data", mountPath: "/var/lib/postgresql/data" }];
+    spec.containers[0].startupProbe = { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10, failureThreshold: 60 };
     return {
         apiVersion: "apps/v1", kind: "StatefulSet",
         metadata: { name, namespace: NS, labels },

@@ -35,7 +35,8 @@ describe("policies: the pack", () => {
         for (const name of ["pss-run-as-non-root", "immutable-image-tags", "resource-requests-limits", "health-probes",
                             "no-secrets-in-configmaps", "no-secrets-in-env-literals", "no-external-service-types",
                             "production-min-replicas", "production-pdb-per-deployment", "production-default-deny-network-policy",
-                            "production-ingress-tls", "production-gateway-tls", "production-private-admin", "production-protected-datastores"]) {
+                            "production-ingress-tls", "production-gateway-tls", "production-private-admin", "production-protected-datastores",
+                            "no-secrets-in-argv", "bounded-scratch-space", "stateful-startup-probes"]) {
             assert.ok(policyNames("mandatory").includes(name), name);
         }
     });

@@ -96,6 +96,49 @@ describe("policies: health probes", () => {
     });
 });
 
+describe("policies: bounded scratch space", () => {
+    it("is mandatory and passes every compliant workload", async () => {
+        assert.strictEqual(policy("bounded-scratch-space").enforcementLevel, "mandatory");
+        for (const w of everyWorkload()) {
+            assert.deepStrictEqual((await run("bounded-scratch-space", w)).violations, []);
+        }
+    });
+
+    it("refuses an emptyDir without a sizeLimit, naming the volume", async () => {
+        await assertOneViolation("bounded-scratch-space",
+            deployment(d => { d.spec!.template.spec!.volumes![0].emptyDir = {}; }),
+            `${DEPLOYMENT}: emptyDir volume "tmp" has no sizeLimit`, /emptyDir.sizeLimit/);
+    });
+
+    it("refuses a container, or an init container, without an ephemeral-storage limit", async () => {
+        await assertOneViolation("bounded-scratch-space",
+            migrationJob(j => { delete j.spec!.template.spec!.containers[0].resources!.limits!["ephemeral-storage"]; }),
+            `Job/${NS}/auth-service-migrate: container "auth-service-migrate" has no resources.limits.ephemeral-storage`, /logs and scratch/);
+        const init = deployment(d => {
+            const c = JSON.parse(JSON.stringify(d.spec!.template.spec!.containers[0]));
+            c.name = "seed";
+            delete c.resources.limits["ephemeral-storage"];
+            d.spec!.template.spec!.initContainers = [c];
+        });
+        await assertOneViolation("bounded-scratch-space", init, `${DEPLOYMENT}: init container "seed" has no resources.limits.ephemeral-storage`, /ephemeral-storage/);
+    });
+});
+
+describe("policies: startup probes on stateful workloads", () => {
+    it("is mandatory, passes a data store with a startup probe, and applies to StatefulSets only", async () => {
+        assert.strictEqual(policy("stateful-startup-probes").enforcementLevel, "mandatory");
+        assert.deepStrictEqual((await run("stateful-startup-probes", datastore())).violations, []);
+        assert.ok((await run("stateful-startup-probes", deployment())).notApplicable !== undefined);
+        assert.ok((await run("stateful-startup-probes", migrationJob())).notApplicable !== undefined);
+    });
+
+    it("refuses a StatefulSet container without a startup probe, naming it", async () => {
+        await assertOneViolation("stateful-startup-probes",
+            datastore(s => { delete s.spec!.template.spec!.containers[0].startupProbe; }),
+            `StatefulSet/${NS}/postgres: container "postgres" has no startupProbe`, /failureThreshold x periodSeconds/);
+    });
+});
+
 describe("policies: topology spread (advisory)", () => {
     it("is advisory", () => {
         assert.strictEqual(policy("topology-spread").enforcementLevel, "advisory");
