@@ -163,3 +163,17 @@ export function secretKeysFor(spec: AppSpec): SecretKey[] {
     const keys = new Set<SecretKey>([...spec.dataStores.map((d) => DATA_STORE_PASSWORD_KEY[d]), ...spec.secrets]);
     return SECRET_KEYS.filter((k) => keys.has(k));
 }
+
+/** Data stores with users of their own: each app and each exporter connects as its own least-privileged user. */
+export const DATABASES_WITH_USERS = ["postgres", "mongodb"] as const;
+export type DatabaseWithUsers = (typeof DATABASES_WITH_USERS)[number];
+
+/**
+ * The read-only monitoring user of a database's exporter, and the Secret holding its credentials (keys `username`
+ * and `password`). The database users step creates the user (PostgreSQL `pg_monitor`, MongoDB `clusterMonitor`);
+ * the exporter reads the Secret; neither ever sees the superuser password.
+ */
+export const EXPORTER_CREDENTIALS: Record<DatabaseWithUsers, { user: string; secretName: string }> = {
+    postgres: { user: "ultramarket_monitor", secretName: "postgres-exporter-credentials" },
+    mongodb: { user: "ultramarket_monitor", secretName: "mongodb-exporter-credentials" },
+};
