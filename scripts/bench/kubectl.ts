@@ -3,7 +3,7 @@
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { KUBECONFIG, KUBE_CONTEXT, TOOLCHAIN_BIN } from "../../tests/e2e/support/env";
+import { KUBECONFIG, KUBE_CONTEXT, resourceArg, TOOLCHAIN_BIN } from "../../tests/e2e/support/env";
 import { awaited, KubeObject, RunbookStep, waitedCondition } from "./manifests";
 
 /** Runs kubectl against the local cluster only; resolves with its output, rejects naming the command. */
@@ -32,7 +32,7 @@ function waitArgs(o: KubeObject): string[] {
     const ns = ["-n", o.metadata.namespace ?? "default", "--timeout=300s"];
     if (o.kind === "Job") return ["wait", "--for=condition=complete", `job/${o.metadata.name}`, ...ns];
     const condition = waitedCondition(o);
-    if (condition) return ["wait", `--for=condition=${condition}`, `${o.kind.toLowerCase()}.${o.apiVersion.split("/")[0]}/${o.metadata.name}`, ...ns];
+    if (condition) return ["wait", `--for=condition=${condition}`, `${resourceArg(o.apiVersion, o.kind)}/${o.metadata.name}`, ...ns];
     return ["rollout", "status", `${o.kind.toLowerCase()}/${o.metadata.name}`, ...ns];
 }
 

@@ -3,7 +3,7 @@
 import * as crypto from "crypto";
 import { APP_NAMES } from "../../components/catalog";
 import { DATA_STORE_NAMES } from "../../components/datastores";
-import { runProgram } from "../../tests/unit/support/harness";
+import { Registration, runProgram } from "../../tests/unit/support/harness";
 
 export interface KubeObject {
     apiVersion: string;
@@ -12,17 +12,21 @@ export interface KubeObject {
     [k: string]: unknown;
 }
 
+/** The Kubernetes objects among registrations, as applied (Helm releases are the charts' own business). */
+export function kubeObjects(registrations: Registration[]): { name: string; object: KubeObject }[] {
+    return registrations
+        .filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/"))
+        .map((r) => ({ name: r.name, object: r.inputs as KubeObject }));
+}
+
 /** The program's Kubernetes objects for `ultramarket:` config values (secret ones included, as the Secret needs them). */
 export async function renderObjects(config: Record<string, string>, secretKeys: string[]): Promise<KubeObject[]> {
     const { registrations, error } = await runProgram("bench", config, secretKeys);
     if (error) throw error;
-    const objects = registrations
-        .filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/"))
-        .map((r) => {
-            const o = r.inputs as KubeObject;
-            // Auto-named by Pulumi (the migration Jobs): the same shape of name, `<resource name>-<random>`.
-            return o.metadata.name ? o : { ...o, metadata: { ...o.metadata, name: `${r.name}-${crypto.randomBytes(4).toString("hex")}` } };
-        });
+    const objects = kubeObjects(registrations).map(({ name, object: o }) => {
+        // Auto-named by Pulumi (the migration Jobs): the same shape of name, `<resource name>-<random>`.
+        return o.metadata.name ? o : { ...o, metadata: { ...o.metadata, name: `${name}-${crypto.randomBytes(4).toString("hex")}` } };
+    });
     return objects;
 }
 

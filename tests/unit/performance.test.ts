@@ -6,7 +6,7 @@ import * as path from "path";
 import { parse as parseYaml } from "yaml";
 import { DATA_STORE_NAMES } from "../../components/datastores";
 import { APP_NAMES } from "../../components/catalog";
-import { KubeObject, runbookSteps } from "../../scripts/bench/manifests";
+import { KubeObject, kubeObjects, runbookSteps } from "../../scripts/bench/manifests";
 import { formatReport, ratios, summarize } from "../../scripts/bench/stats";
 import { ENGINE_PARALLELISM } from "../../ops/workspace";
 import { REPO_ROOT, Registration } from "./support/harness";
@@ -66,7 +66,7 @@ describe("performance: the benchmark's runbook order and figures", () => {
     let objects: KubeObject[];
     before(async () => {
         const regs = (await evaluateProduction()).registrations;
-        objects = regs.filter((r) => r.custom && r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:helm.sh/")).map((r) => r.inputs as KubeObject);
+        objects = kubeObjects(regs).map((k) => k.object);
     });
 
     it("applies every object exactly once, in the runbook's phases: namespace, secrets, config, each data store awaited, then the services", () => {
