@@ -7,7 +7,7 @@ import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
 import { parse as parseYaml } from "yaml";
 import { GENERATED_SECRETS, PROJECT } from "../../../config";
-import { OpsIO, VerificationReport } from "../../../ops/operations";
+import { OpsIO, VerificationVerdict } from "../../../ops/operations";
 import { KUBECONFIG, KUBE_CONTEXT, kubectl, missingPrerequisites, REPO_ROOT, resourceArg, toolchainEnv } from "./env";
 
 export interface StateResource {
@@ -138,7 +138,7 @@ export function recordingIO(): OpsIO & { lines: string[] } {
 }
 
 /** The local stack runs without in-cluster verification (verifyDeployment false): its report is "skipped". */
-export const SKIPPED_VERIFIER = { verify: async (): Promise<VerificationReport> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
+export const SKIPPED_VERIFIER = { verify: async (): Promise<VerificationVerdict> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
 
 /** Random values for the secrets the program would generate with @pulumi/random (not buildable here), by config key. */
 export function generatedSecretValues(): Record<string, string> {

@@ -1,6 +1,6 @@
 // Fakes for the operations tests: a scripted stack (no Pulumi CLI), git, verifier and IO.
 import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, RefreshResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
-import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationReport, Verifier } from "../../../ops/operations";
+import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationVerdict, Verifier } from "../../../ops/operations";
 import type { ProgramCheckout } from "../../../ops/checkout";
 
 export const SHA_OLD = "1111111111111111111111111111111111111111";
@@ -237,16 +237,16 @@ export class FakeCode implements CodeInspector {
 /** Returns the scripted reports in order (the last one repeats). */
 export class FakeVerifier implements Verifier {
     calls = 0;
-    constructor(private readonly reports: VerificationReport[]) {}
-    async verify(): Promise<VerificationReport> {
+    constructor(private readonly reports: VerificationVerdict[]) {}
+    async verify(): Promise<VerificationVerdict> {
         const r = this.reports[Math.min(this.calls, this.reports.length - 1)];
         this.calls++;
         return r;
     }
 }
 
-export const PASSED: VerificationReport = { status: "passed", summary: "verification passed", failures: [] };
-export const FAILED: VerificationReport = { status: "failed", summary: "verification failed", failures: ["gateway /health: 503"] };
+export const PASSED: VerificationVerdict = { status: "passed", summary: "verification passed", failures: [] };
+export const FAILED: VerificationVerdict = { status: "failed", summary: "verification failed", failures: ["gateway /health: 503"] };
 
 export class MemoryIO implements OpsIO {
     lines: string[] = [];
