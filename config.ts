@@ -406,7 +406,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         else if (!isDirectory(sourceRoot)) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a directory (resolved to ${sourceRoot}); set it to a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")})`);
         else {
             const missing = enabled
-                .filter((a) => !(a.name in (plain.pinnedImages ?? {})) && !fs.existsSync(path.join(sourceRoot!, a.context, "Dockerfile")))
+                .filter((a) => !(a.name in (plain.pinnedImages ?? {})) && !fs.existsSync(path.join(sourceRoot, a.context, "Dockerfile")))
                 .map((a) => `${a.context}Dockerfile`);
             if (missing.length) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a checkout of the UltraMarket app repository: missing ${missing.join(", ")}; check out the app repository there, or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
         }
@@ -549,6 +549,6 @@ export function loadConfig(): PlatformConfig {
     }
     const updateId = process.env[UPDATE_ID_ENV] || undefined;
     const cfg = parseConfig({ stack: pulumi.getStack(), values, secretKeys, baseDir: process.cwd(), updateId });
-    for (const warning of cfg.warnings) pulumi.log.warn(warning);
+    for (const warning of cfg.warnings) void pulumi.log.warn(warning);
     return cfg;
 }

@@ -48,7 +48,7 @@ export class Monitoring extends pulumi.ComponentResource {
         this.enabled = args.prometheusOperator || args.install;
         if (!this.enabled) {
             this.warnings.push(OPERATOR_ABSENT_WARNING);
-            pulumi.log.warn(OPERATOR_ABSENT_WARNING, this);
+            void pulumi.log.warn(OPERATOR_ABSENT_WARNING, this);
             this.registerOutputs({ enabled: false });
             return;
         }

@@ -25,7 +25,7 @@ export class PlatformSecret extends pulumi.ComponentResource {
         const stringData = {} as Record<SecretKey, pulumi.Output<string>>;
         for (const key of SECRET_KEYS) {
             if (args.provided[key]) {
-                stringData[key] = pulumi.secret(args.provided[key]!);
+                stringData[key] = pulumi.secret(args.provided[key]);
             } else if (args.generate.includes(key)) {
                 const generated = new random.RandomPassword(
                     key.toLowerCase().replace(/_/g, "-"),

@@ -142,7 +142,7 @@ export class DeploymentVerification extends pulumi.ComponentResource {
         const migrations = Object.entries(args.migrationJobs).map(([app, job]) =>
             pulumi.all([job.metadata.name, job.status]).apply(([jobName, status]) => ({ app, job: jobName, succeeded: status?.succeeded ?? null })),
         );
-        this.plan = pulumi.all([pulumi.output(args.plan), pulumi.all(migrations)]).apply(([plan, m]) => ({ ...plan, migrations: m }) as VerificationPlan);
+        this.plan = pulumi.all([pulumi.output(args.plan), pulumi.all(migrations)]).apply(([plan, m]) => ({ ...plan, migrations: m }));
 
         this.command = new command.local.Command(
             "verify-deployment",

@@ -22,7 +22,7 @@ export const COMMANDS: Record<string, Command> = {
 
 export function usage(): string {
     const lines = ["usage: npm run <command> -- [flags]     (or: ts-node ops/cli.ts <command> [flags])", "", "commands:"];
-    for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${c.usage.padEnd(80)} ${c.summary}`);
+    for (const c of Object.values(COMMANDS)) lines.push(`  ${c.usage.padEnd(80)} ${c.summary}`);
     lines.push("", "--stack defaults to \"local\" (file backend in .pulumi-state/). Exit codes:");
     lines.push("  0 ok, 1 unexpected error, 2 usage, 3 refused (nothing changed), 4 Pulumi operation failed,");
     lines.push("  5 drift, 6 failed deploy rolled back, 7 failed deploy NOT rolled back (act now), 8 doctor found problems,");
@@ -44,7 +44,7 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<Exit
     }
     let values: Record<string, string | boolean | undefined>;
     try {
-        values = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values as typeof values;
+        values = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
     } catch (err) {
         deps.io.err(`${name}: ${err instanceof Error ? err.message : String(err)}\nusage: npm run ${command.usage}`);
         return ExitCode.Usage;
@@ -102,7 +102,7 @@ if (require.main === module) {
         env: process.env,
         probe: processProbe,
     };
-    main(process.argv.slice(2), deps).then((code) => {
+    void main(process.argv.slice(2), deps).then((code) => {
         process.exitCode = code;
     });
 }

@@ -80,7 +80,7 @@ export function readStackConfigFile(repoRoot: string, stackName: string): { valu
     const take = (key: string, raw: unknown) => {
         if (!key.startsWith(`${PROJECT}:`)) return;
         const name = key.slice(PROJECT.length + 1);
-        if (raw && typeof raw === "object" && "secure" in (raw as object)) {
+        if (raw && typeof raw === "object" && "secure" in (raw)) {
             // Encrypted: present, but its plaintext (and length) is only known to Pulumi; a long placeholder stands in.
             values[name] = "x".repeat(64);
             secretKeys.add(name);

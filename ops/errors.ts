@@ -39,7 +39,7 @@ const HINTS: Array<[RegExp, (stack: string) => string]> = [
     [/ENOENT|pulumi: (command )?not found|Failed to find pulumi|could not find pulumi/i, () => "install the Pulumi CLI (see docs/operations.md, \"Prerequisites\"), then run: npm run doctor"],
     [/passphrase must be set|incorrect passphrase|PULUMI_CONFIG_PASSPHRASE/i, (s) => `set PULUMI_CONFIG_PASSPHRASE to the passphrase of stack "${s}"`],
     [/Another update is currently in progress|currently locked by|\bconflict\b.*update/i, (s) => `wait for the running update to finish; if it died, run: pulumi cancel --stack ${s}`],
-    [/no stack named|stack .* not found/i, (s) => `check the stack name and backend (PULUMI_BACKEND_URL); list stacks with: pulumi stack ls`],
+    [/no stack named|stack .* not found/i, () => `check the stack name and backend (PULUMI_BACKEND_URL); list stacks with: pulumi stack ls`],
     [/PULUMI_ACCESS_TOKEN|not logged in|pulumi login/i, () => "log in to the backend: set PULUMI_ACCESS_TOKEN (Pulumi Cloud) or PULUMI_BACKEND_URL (self-managed backend)"],
     [/pending operations?|interrupted/i, (s) => `the last update was interrupted; inspect with: pulumi refresh --stack ${s} (pending creates: --clear-pending-creates)`],
     [/Missing required configuration/, (s) => `set the missing key (pulumi config set <key> <value> --stack ${s}); npm run doctor -- --stack ${s} lists every missing piece`],

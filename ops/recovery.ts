@@ -11,6 +11,7 @@ import * as path from "path";
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { ExitCode, OpsError, explainPulumiError } from "./errors";
 import type { OpsIO, OpsStack } from "./operations";
+import { scalarText } from "./operations/util";
 
 /** The project name in the file backend's paths (Pulumi.yaml `name`). */
 const PROJECT = "ultramarket";
@@ -70,9 +71,9 @@ export function parseLockFile(file: string, text: string): LockHolder {
     return {
         file,
         pid: typeof content.pid === "number" ? content.pid : -1,
-        username: String(content.username ?? "?"),
-        hostname: String(content.hostname ?? "?"),
-        timestamp: String(content.timestamp ?? "?"),
+        username: scalarText(content.username, "?"),
+        hostname: scalarText(content.hostname, "?"),
+        timestamp: scalarText(content.timestamp, "?"),
     };
 }
 

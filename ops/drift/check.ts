@@ -200,7 +200,7 @@ export async function healDrift({ stack, io, cluster }: DriftCheckArgs): Promise
     let up: HealReport["up"];
     try {
         const result = await withEnv(stack, { [FORCE_CONFLICTS_ENV]: "true" }, () => stack.up({ refresh: true, message, onOutput: io.stream }));
-        up = { version: result.summary.version, changes: (result.summary.resourceChanges ?? {}) as Record<string, number> };
+        up = { version: result.summary.version, changes: (result.summary.resourceChanges ?? {}) };
     } catch (err) {
         throw explainPulumiError(stack.name, "up --refresh (drift --heal)", err);
     }

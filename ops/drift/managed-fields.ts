@@ -202,7 +202,8 @@ export function elementIndex(list: readonly unknown[], s: Extract<PathSegment, {
 
 function sameScalar(a: unknown, b: unknown): boolean {
     // Merge keys are compared as the API server does; a manifest may carry "8080" where the server has 8080.
-    return a === b || (a !== undefined && a !== null && String(a) === String(b));
+    const scalar = (v: unknown) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+    return a === b || (scalar(a) && scalar(b) && String(a) === String(b));
 }
 
 /** An encrypted value in an exported Pulumi state. */

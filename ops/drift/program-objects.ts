@@ -32,7 +32,7 @@ interface StateResource {
 
 /** The custom Kubernetes resources of an exported deployment that are real objects (not Helm releases or providers). */
 export function programObjects(exported: { deployment?: unknown }): { objects: ProgramObject[]; unreadable: string[] } {
-    const resources = ((exported.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []) as StateResource[];
+    const resources = ((exported.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []);
     const objects: ProgramObject[] = [];
     const unreadable: string[] = [];
     for (const r of resources) {

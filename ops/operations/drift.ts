@@ -62,7 +62,7 @@ export async function detectDrift(stack: OpsStack, io: OpsIO): Promise<DriftRepo
     let changeSummary: Record<string, number> = {};
     try {
         const result = await stack.previewRefresh({ expectNoChanges: true, onOutput: io.stream, onEvent: (e) => events.push(e) });
-        changeSummary = result.changeSummary as Record<string, number>;
+        changeSummary = result.changeSummary;
     } catch (err) {
         failure = err;
     }

@@ -1,7 +1,7 @@
 // The stack's update history (`pulumi stack history`) as records: versions, commits, nonces, image tags.
 import { randomBytes } from "crypto";
 import { OpsStack, PROJECT } from "./stack";
-import { isObject, toDate, tryJson, withPulumiErrors } from "./util";
+import { isObject, scalarText, toDate, tryJson, withPulumiErrors } from "./util";
 
 /** A config value as `pulumi stack history --json` records it (value absent when secret and not decrypted). */
 export interface RecordedConfigValue {
@@ -99,8 +99,8 @@ function parseUpdate(entry: unknown): UpdateRecord {
     const rollbackMatch = ROLLBACK_IN_MESSAGE.exec(message);
     return {
         version: Number(e.version),
-        kind: String(e.kind ?? "unknown"),
-        result: String(e.result ?? "unknown"),
+        kind: scalarText(e.kind, "unknown"),
+        result: scalarText(e.result, "unknown"),
         message,
         startTime: toDate(e.startTime),
         endTime: toDate(e.endTime),

@@ -31,6 +31,6 @@ export interface OpsStack {
 
 /** Where the CLI writes: `out` for lines, `stream` for Pulumi's progress as it happens. */
 export interface OpsIO {
-    out(line: string): void;
-    stream(chunk: string): void;
+    out(this: void, line: string): void;
+    stream(this: void, chunk: string): void;
 }

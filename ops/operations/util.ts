@@ -1,6 +1,11 @@
 // Small helpers shared by the operations: Pulumi errors explained, and parsing of loosely typed JSON.
 import { OpsError, explainPulumiError } from "../errors";
 
+/** A scalar JSON value as text, or `fallback` for anything else (objects would print as "[object Object]"). */
+export function scalarText(v: unknown, fallback: string): string {
+    return typeof v === "string" || typeof v === "number" || typeof v === "boolean" ? String(v) : fallback;
+}
+
 export async function withPulumiErrors<T>(stackName: string, what: string, fn: () => Promise<T>): Promise<T> {
     try {
         return await fn();

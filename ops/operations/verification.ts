@@ -1,6 +1,6 @@
 // The program's post-deployment verification report, read from the stack output and judged for this update.
 import { OpsStack, VERIFICATION_OUTPUT } from "./stack";
-import { isObject, tryJson } from "./util";
+import { isObject, scalarText, tryJson } from "./util";
 
 /** What deploy makes of the program's verification output (components/checks.ts' report, read from the stack). */
 export interface VerificationVerdict {
@@ -43,7 +43,7 @@ export function interpretVerificationOutput(value: unknown, expectedUpdateId?: s
     if (!isObject(report)) return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output is not a report object; treated as not verified`, failures: [] };
 
     const checks = Array.isArray(report.checks) ? (report.checks as unknown[]).filter(isObject).map((c) => c as Record<string, unknown>) : [];
-    const failedChecks = checks.filter((c) => passedFlag(c) === false).map((c) => `${String(c.name ?? "check")}: ${String(c.detail ?? c.message ?? "failed")}`);
+    const failedChecks = checks.filter((c) => passedFlag(c) === false).map((c) => `${scalarText(c.name, "check")}: ${scalarText(c.detail ?? c.message, "failed")}`);
     const listed = Array.isArray(report.failures) ? (report.failures as unknown[]).map(String) : [];
     const failures = [...failedChecks, ...listed];
     const overall = passedFlag(report);
@@ -67,7 +67,7 @@ export function interpretVerificationOutput(value: unknown, expectedUpdateId?: s
 }
 
 function passedFlag(o: Record<string, unknown>): boolean | undefined {
-    for (const key of ["passed", "ok", "success"]) if (typeof o[key] === "boolean") return o[key] as boolean;
+    for (const key of ["passed", "ok", "success"]) if (typeof o[key] === "boolean") return o[key];
     if (typeof o.status === "string") {
         const s = o.status.toLowerCase();
         if (["passed", "pass", "ok", "success", "succeeded"].includes(s)) return true;

@@ -22,7 +22,7 @@ export function kubeObjects(registrations: Registration[]): { name: string; obje
 /** The program's Kubernetes objects for `ultramarket:` config values (secret ones included, as the Secret needs them). */
 export async function renderObjects(config: Record<string, string>, secretKeys: string[]): Promise<KubeObject[]> {
     const { registrations, error } = await runProgram("bench", config, secretKeys);
-    if (error) throw error;
+    if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
     const objects = kubeObjects(registrations).map(({ name, object: o }) => {
         // Auto-named by Pulumi (the migration Jobs): the same shape of name, `<resource name>-<random>`.
         return o.metadata.name ? o : { ...o, metadata: { ...o.metadata, name: `${name}-${crypto.randomBytes(4).toString("hex")}` } };

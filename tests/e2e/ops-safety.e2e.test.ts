@@ -19,7 +19,7 @@ import { ExitCode, OpsError } from "../../ops/errors";
 import { deploy, GitCodeInspector } from "../../ops/operations";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
-import { kubeObjectsInState, localStackConfig, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
+import { kubeObjectsInState, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
 import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
 
 const STACK = "e2e-ops-safety";

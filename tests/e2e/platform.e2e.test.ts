@@ -16,7 +16,7 @@ import { ExitCode } from "../../ops/errors";
 import { detectDrift, GitCodeInspector, rollback } from "../../ops/operations";
 import { openStack } from "../../ops/workspace";
 import { kubectl, kubectlJson, POLICY_PACK, REPO_ROOT, timed } from "./support/env";
-import { changedSteps, getLive, KubeObjectRef, kubeObjectsInState, localStackConfig, recordingIO, requireLocalEngine, StateResource, stateResources, throwawayStackConfig } from "./support/stack";
+import { changedSteps, getLive, KubeObjectRef, kubeObjectsInState, recordingIO, requireLocalEngine, StateResource, stateResources, throwawayStackConfig } from "./support/stack";
 
 const STACK = "e2e";
 const NAMESPACE = `ultramarket-${STACK}`;
@@ -179,7 +179,7 @@ describe("e2e: the platform on the local control plane", function () {
 
         const after = deploymentImages();
         for (const [name, images] of initialImages) {
-            if (name === target.name) assert.ok(after.get(name)!.every((i) => i.endsWith(`:${TAG_CHANGE}`)), `${name} runs ${after.get(name)}`);
+            if (name === target.name) assert.ok(after.get(name)!.every((i) => i.endsWith(`:${TAG_CHANGE}`)), `${name} runs ${after.get(name)!.join(", ")}`);
             else assert.deepStrictEqual(after.get(name), images, `Deployment ${name} changed although only ${app}'s tag did`);
         }
     });

@@ -17,7 +17,7 @@ function problems(stack: string, values: Record<string, string>, plaintext: stri
     try {
         parseConfig(raw(stack, values, plaintext));
     } catch (e) {
-        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
         return e.problems;
     }
     assert.fail("expected the configuration to be refused");
@@ -26,7 +26,7 @@ function problems(stack: string, values: Record<string, string>, plaintext: stri
 const mentions = (list: string[], key: string, ...words: RegExp[]) => {
     const hit = list.find((p) => p.includes(`ultramarket:${key}`));
     assert.ok(hit, `no problem names ultramarket:${key}; got:\n${list.join("\n")}`);
-    for (const w of words) assert.match(hit!, w);
+    for (const w of words) assert.match(hit, w);
 };
 
 describe("config validation", () => {

@@ -1,7 +1,7 @@
 // Post-deploy verification: the check logic against a fake platform on 127.0.0.1, the runner script,
 // and the wiring in the graph (after everything rolled out; secrets only by reference).
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
@@ -227,11 +227,11 @@ describe("npm run verify (scripts/verify.ts)", () => {
             const plan: VerificationPlan = { ...localPlan(fake.port, 5), rateLimit: undefined };
             fs.writeFileSync(file, JSON.stringify(plan));
             // The runner is async: spawnSync would block this process's fake server, so run it in the background.
-            const child = require("child_process").spawn(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/verify.ts", "--plan", file], { cwd: REPO_ROOT });
+            const child = spawn(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/verify.ts", "--plan", file], { cwd: REPO_ROOT });
             let stdout = "";
             let stderr = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d));
-            child.stderr.on("data", (d: Buffer) => (stderr += d));
+            child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
             const code = await new Promise<number>((r) => child.on("close", r));
             assert.equal(code, 1, stderr);
             assert.deepEqual(JSON.parse(stdout).failed, ["health: auth-service via gateway /auth/health"]);

@@ -2,6 +2,8 @@
 // by kube-prometheus-stack; and the switch that skips them when the operator is absent.
 import { strict as assert } from "assert";
 import { parser as promql } from "@prometheus-io/lezer-promql";
+import * as fs from "fs";
+import * as path from "path";
 import { AlertRule, alertRuleGroups, RecordingRule, RuleGroup } from "../../components/alerts";
 import { AppSpec, CATALOG } from "../../components/catalog";
 import { dataStoresDashboard, platformOverviewDashboard } from "../../components/dashboards";
@@ -108,7 +110,7 @@ describe("alert rules (PrometheusRule)", () => {
     });
 
     it("documents every alert in docs/observability.md under the anchor its runbook_url names", () => {
-        const doc = require("fs").readFileSync(require("path").join(__dirname, "../../docs/observability.md"), "utf8") as string;
+        const doc = fs.readFileSync(path.join(__dirname, "../../docs/observability.md"), "utf8");
         for (const a of alerts) assert.match(doc, new RegExp(`^### ${a.alert}$`, "m"), a.alert);
     });
 });

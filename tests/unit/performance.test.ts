@@ -31,7 +31,7 @@ describe("performance: awaits and ordering", () => {
             // What the provider's Service await would have caught: a selector that matches no pod of the Deployment.
             const podLabels = deployment.inputs.spec.template.metadata.labels;
             assert.deepEqual(svc.inputs.spec.selector, deployment.inputs.spec.selector.matchLabels);
-            for (const [k, v] of Object.entries(svc.inputs.spec.selector)) assert.equal(podLabels[k], v, `${svc.urn} selects ${k}=${v}, which its pods lack`);
+            for (const [k, v] of Object.entries(svc.inputs.spec.selector)) assert.equal(podLabels[k], v, `${svc.urn} selects ${k}=${String(v)}, which its pods lack`);
         }
     });
 

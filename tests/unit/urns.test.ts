@@ -30,7 +30,7 @@ const readList = (file: string) => fs.readFileSync(file, "utf8").split("\n").fil
 
 async function productionRegistrations(): Promise<Registration[]> {
     const { registrations, error } = await runProgram("production", { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES }, Object.keys(PRODUCTION_SECRET_VALUES));
-    if (error) throw error;
+    if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
     return registrations;
 }
 

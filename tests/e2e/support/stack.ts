@@ -72,7 +72,7 @@ export async function kubeObjectsInState(stack: Stack): Promise<KubeObjectRef[]>
     });
 }
 
-export function getLive(obj: Pick<KubeObjectRef, "apiVersion" | "kind" | "name" | "namespace">): any | undefined {
+export function getLive(obj: Pick<KubeObjectRef, "apiVersion" | "kind" | "name" | "namespace">): any {
     const args = ["get", resourceArg(obj.apiVersion, obj.kind), obj.name, "--ignore-not-found"];
     if (obj.namespace) args.push("-n", obj.namespace);
     const out = kubectl([...args, "-o", "json"]).trim();
@@ -125,10 +125,12 @@ export function requireLocalEngine(ctx: Mocha.Context): void {
 
 /** The ops commands' output: each line printed (indented) and kept; engine progress is not echoed. */
 export function recordingIO(): OpsIO & { lines: string[] } {
+    // No `this`: the operations pass io.out and io.stream around as plain functions (OpsIO says `this: void`).
+    const lines: string[] = [];
     return {
-        lines: [],
+        lines,
         out(line: string) {
-            this.lines.push(line);
+            lines.push(line);
             console.log(`    ${line}`);
         },
         stream() {

@@ -72,7 +72,7 @@ describe("ops: drift reports refresh drift and foreign fields per object", () =>
         ]);
         assert.match(io.text, /DRIFT: 2 object\(s\)/);
         assert.match(io.text, /kubernetes:apps\/v1:Deployment order-service \(Deployment ultramarket-production\/order-service\)\n {4}added {4}spec\.template\.spec\.containers\[name=order-service\]\.env\[name=DEBUG_BACKDOOR\] {2}by kubectl-set \(Update, 2026-11-21T08:15:42Z\)/);
-        assert.match(io.text, /deleted  gone from the cluster \(refresh\)/);
+        assert.match(io.text, /deleted {2}gone from the cluster \(refresh\)/);
         assert.match(io.text, /not reported \(expected writers\): .*spec\.replicas of an HPA target 1 field/);
         assert.ok(!/ {4}\w+ +spec\.replicas/.test(io.text), "the scale is reported");
         assert.equal(stack.callsTo("up").length, 0);
@@ -117,7 +117,7 @@ describe("ops: drift reports refresh drift and foreign fields per object", () =>
         stack.resources = [stateResource(POLICY_TYPE, POLICY)];
         const io = new MemoryIO();
         assert.equal((await checkDrift({ stack, io, cluster })).exitCode, ExitCode.Drift);
-        assert.match(io.text, /missing  not in the cluster/);
+        assert.match(io.text, /missing {2}not in the cluster/);
     });
 });
 

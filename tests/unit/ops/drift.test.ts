@@ -63,8 +63,8 @@ describe("ops: drift", () => {
         assert.equal(report.exitCode, ExitCode.Drift);
         assert.equal((stack.callsTo("previewRefresh")[0].args[0] as { expectNoChanges: boolean }).expectNoChanges, true);
         assert.match(io.text, /DRIFT: 2 resource\(s\)/);
-        assert.match(io.text, /changed  kubernetes:apps\/v1:Deployment cart-service: spec, spec.replicas/);
-        assert.match(io.text, /deleted  kubernetes:networking.k8s.io\/v1:NetworkPolicy default-deny/);
+        assert.match(io.text, /changed {2}kubernetes:apps\/v1:Deployment cart-service: spec, spec.replicas/);
+        assert.match(io.text, /deleted {2}kubernetes:networking.k8s.io\/v1:NetworkPolicy default-deny/);
         assert.equal(stack.callsTo("up").length, 0);
     });
 

@@ -48,7 +48,7 @@ describe("ops: stack names are checked", () => {
             throw new Error("Command failed with ENOENT: pulumi version\nspawn pulumi ENOENT");
         };
         await assert.rejects(open("production", dir, b), (err: unknown) => {
-            assert.ok(err instanceof OpsError, `expected an OpsError, got ${err}`);
+            assert.ok(err instanceof OpsError, `expected an OpsError, got ${String(err)}`);
             assert.match(err.message, /install the Pulumi CLI/);
             return true;
         });

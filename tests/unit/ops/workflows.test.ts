@@ -64,11 +64,11 @@ describe("ops: GitHub Actions workflows", () => {
         const all = steps(w);
         const drift = all.find((s) => s.run?.includes("npm run drift"));
         assert.ok(drift, "a run step runs the ops drift command");
-        assert.match(drift!.run!, /npm run drift -- --stack "\$STACK"/);
-        assert.ok(!/--heal/.test(drift!.run!), "the scheduled check never changes the cluster");
-        assert.match(drift!.run!, /set -o pipefail/, "tee must not hide the exit code");
+        assert.match(drift.run!, /npm run drift -- --stack "\$STACK"/);
+        assert.ok(!/--heal/.test(drift.run!), "the scheduled check never changes the cluster");
+        assert.match(drift.run!, /set -o pipefail/, "tee must not hide the exit code");
         const install = all.findIndex((s) => s.run?.trim() === "npm ci");
-        assert.ok(install >= 0 && install < all.indexOf(drift!), "the CLI's dependencies are installed first");
+        assert.ok(install >= 0 && install < all.indexOf(drift), "the CLI's dependencies are installed first");
         assert.equal(w.env?.STACK, "${{ inputs.stack || 'production' }}");
         // pulumi/actions only installs the CLI; the Automation API runs it.
         assert.deepEqual(Object.keys(pulumiAction(w)[0].with ?? {}), ["pulumi-version"]);

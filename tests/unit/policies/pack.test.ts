@@ -62,7 +62,7 @@ describe("policies: the pack", () => {
             }
             for (const [key, setting] of Object.entries(value)) {
                 if (key === "enforcementLevel") {
-                    assert.ok(LEVELS.includes(setting as string), `${name}: ${setting}`);
+                    assert.ok(LEVELS.includes(setting as string), `${name}: ${String(setting)}`);
                 } else {
                     assert.ok(p.configSchema?.properties?.[key], `${name} has no setting ${key}`);
                 }

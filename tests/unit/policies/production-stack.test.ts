@@ -1,6 +1,6 @@
 // The whole production stack, evaluated on the mock monitor, against every policy of the pack.
 import * as assert from "assert";
-import type { Policies, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type { Policies } from "@pulumi/policy";
 import { createPolicies } from "../../../policies/rules";
 import { Registration } from "../support/harness";
 import { evaluateProduction } from "../support/platform";
@@ -17,7 +17,7 @@ async function evaluate(policies: Policies, resources: FakeResource[]): Promise<
     const applied = new Set<string>();
     for (const p of policies) {
         if ("validateStack" in p) {
-            const outcome = await validateStack(p as StackValidationPolicy, resources);
+            const outcome = await validateStack(p, resources);
             if (outcome.notApplicable === undefined) {
                 applied.add(p.name);
             }
@@ -25,7 +25,7 @@ async function evaluate(policies: Policies, resources: FakeResource[]): Promise<
             continue;
         }
         for (const r of resources) {
-            const outcome = await validateResource(p as ResourceValidationPolicy, r);
+            const outcome = await validateResource(p, r);
             if (outcome.notApplicable === undefined) {
                 applied.add(p.name);
             }

@@ -54,7 +54,7 @@ function unwrapSecrets(v: any): any {
 /** Installs fresh mocks for a stack and returns the live list of registrations. */
 export function installMocks(stack: string, preview = false): Registration[] {
     const registrations: Registration[] = [];
-    pulumi.runtime.setMocks(new RecordingMocks(), "ultramarket", stack, preview);
+    void pulumi.runtime.setMocks(new RecordingMocks(), "ultramarket", stack, preview);
     const monitor: any = pulumi.runtime.getMonitor();
     const original = monitor.registerResource.bind(monitor);
     monitor.registerResource = (req: any, callback: any) => {
@@ -137,6 +137,8 @@ export async function runProgram(stack: string, values: Record<string, string>, 
     let error: unknown;
     let exports: any;
     try {
+        // The program is loaded after the mocks are installed, as the language host would load it.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
         exports = require(INDEX);
     } catch (e) {
         error = e;
