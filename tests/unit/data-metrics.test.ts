@@ -294,7 +294,7 @@ describe("database metrics: network rules (networkRules)", () => {
     });
 
     it("has the store admit its exporter, and no other store admit it", () => {
-        assert.deepEqual(rule("redis").ingress[0].from.map(podName), ["redis-exporter"]);
+        assert.deepEqual((rule("redis").ingress[0].from as any[]).map(podName), ["redis-exporter"]);
         assert.deepEqual(rule("redis").ingress[0].ports, [{ protocol: "TCP", port: 6379 }]);
         for (const store of ["postgres", "mongodb", "elasticsearch"]) assert.deepEqual(rule(store).ingress, [], store);
     });
