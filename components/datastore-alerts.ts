@@ -5,7 +5,7 @@ import { DataStoreName } from "./catalog";
 import { EXPORTER_SPECS } from "./exporters";
 import { inNamespace } from "./slo";
 
-export type DataStoreAlertCategory = "exporter" | "connections" | "replication" | "latency" | "disk" | "memory" | "rejections";
+export type DataStoreAlertCategory = "exporter" | "connections" | "replication" | "latency" | "disk" | "memory" | "rejections" | "health";
 
 export interface DataStoreAlert {
     alert: string;
@@ -194,7 +194,7 @@ export function dataStoreAlerts(namespace: string, stores: readonly DataStoreNam
         {
             alert: "ElasticsearchClusterRed",
             stores: ["elasticsearch"],
-            category: "rejections",
+            category: "health",
             severity: "critical",
             expr: `elasticsearch_cluster_health_status${sel('color="red"')} == 1`,
             for: "5m",

@@ -76,7 +76,8 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
         image: "quay.io/prometheuscommunity/elasticsearch-exporter:v1.11.0",
         port: 9114,
         // The URI carries no credentials (ES_USERNAME/ES_PASSWORD do); since v1.4 only those two are read from the environment.
-        args: (host, port) => [`--es.uri=http://${host}:${port}`, "--es.timeout=10s"],
+        // Its own timeout below the ServiceMonitor's 10 s scrape timeout, so a slow store shows as the exporter's error.
+        args: (host, port) => [`--es.uri=http://${host}:${port}`, "--es.timeout=8s"],
         env: () => ({ ES_USERNAME: "elastic" }),
         credentials: { ES_PASSWORD: { kind: "platformSecret", key: DATA_STORE_PASSWORD_KEY.elasticsearch } },
         resources: EXPORTER_RESOURCES,

@@ -140,7 +140,7 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
         assert.deepEqual(refs("redis"), [["REDIS_PASSWORD", "ultramarket-secrets", "REDIS_PASSWORD"]]);
         assert.deepEqual(refs("elasticsearch"), [["ES_PASSWORD", "ultramarket-secrets", "ELASTICSEARCH_PASSWORD"]]);
         assert.equal(containerOf(regs, "elasticsearch").env.find((e: any) => e.name === "ES_USERNAME").value, "elastic");
-        assert.deepEqual(containerOf(regs, "elasticsearch").args, ["--es.uri=http://elasticsearch-service:9200", "--es.timeout=10s"]);
+        assert.deepEqual(containerOf(regs, "elasticsearch").args, ["--es.uri=http://elasticsearch-service:9200", "--es.timeout=8s"]);
         const checksum = (rs: Registration[], store: DataStoreName) => exporterOf(rs, store).inputs.spec.template.metadata.annotations?.[SECRET_CHECKSUM_ANNOTATION];
         const { registrations: rotated } = await evaluateProduction({ redisPassword: "a-rotated-redis-password-1234" });
         assert.ok(checksum(regs, "redis") && checksum(regs, "elasticsearch"));
