@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DataStoreName } from "./catalog";
+import { dataStoreAlerts } from "./datastore-alerts";
 import { labels } from "./labels";
 import { BURN_RATE_ALERTS, BURN_RATE_WINDOWS, inNamespace, METRICS, RECORDED, SLO_OBJECTIVE, SUCCESS_CRITERIA } from "./slo";
 
@@ -30,6 +31,8 @@ export interface AlertRuleOptions {
     dataStores: readonly DataStoreName[];
     /** Where the runbook lives; each alert links to `<base>#<alert name in lower case>`. */
     runbookBaseUrl: string;
+    /** The data stores' exporters (exporters.ts): alerts on each store's own metrics; they are not app services. */
+    exporters?: readonly { name: string; store: DataStoreName }[];
 }
 
 const pct = (ratio: number) => `${+(ratio * 100).toFixed(3)} %`;
@@ -49,6 +52,9 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
     const errors5xx = `${METRICS.status}=~"5.."`;
     const bySvc = "sum by (namespace, service)";
     const stores = o.dataStores.join("|");
+    const exporters = o.exporters ?? [];
+    // An exporter is not an app: DataStoreExporterDown watches it, at its own severity.
+    const appTargets = exporters.length ? [`service!~"${exporters.map((e) => e.name).join("|")}"`] : [];
 
     const recording: RuleGroup = {
         name: "ultramarket.recording",
@@ -82,7 +88,7 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
                 "ServiceDown",
                 "critical",
                 // Down = no target of the service answers, or it has no target left (absent() keeps the service label).
-                [`sum by (namespace, service) (up${inNamespace(ns)}) == 0`, ...o.services.map((s) => `absent(up${inNamespace(ns, `service="${s}"`)})`)].join(" or "),
+                [`sum by (namespace, service) (up${inNamespace(ns, ...appTargets)}) == 0`, ...o.services.map((s) => `absent(up${inNamespace(ns, `service="${s}"`)})`)].join(" or "),
                 "1m",
                 "Service is down",
                 "Service {{ $labels.service }} is down: Prometheus has scraped none of its pods for 1 minute.",
@@ -163,7 +169,14 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
         ],
     };
 
-    return [recording, service, slo, infrastructure];
+    const dataStores: RuleGroup = {
+        name: "ultramarket-data-stores",
+        rules: dataStoreAlerts(ns, exporters.map((e) => e.store)).map((a) =>
+            rule(a.alert, a.severity, a.expr, a.for, a.summary, a.description, { store: a.stores.length === 1 ? a.stores[0] : "any" }),
+        ),
+    };
+
+    return [recording, service, slo, infrastructure, ...(exporters.length ? [dataStores] : [])];
 }
 
 export interface AlertRulesArgs extends AlertRuleOptions {

@@ -5,6 +5,7 @@ import * as random from "@pulumi/random";
 import { AppSpec, DataStoreName } from "./catalog";
 import { AlertRules } from "./alerts";
 import { Dashboards } from "./dashboards";
+import { ExporterSpec } from "./exporters";
 import { ServiceMonitors } from "./servicemonitors";
 
 export interface MonitoringArgs {
@@ -13,6 +14,8 @@ export interface MonitoringArgs {
     namespaceName: string;
     apps: readonly AppSpec[];
     dataStores: readonly DataStoreName[];
+    /** The data stores' exporters (exporters.ts): scraped, alerted on and graphed with their stores. */
+    exporters?: readonly ExporterSpec[];
     /** The cluster already runs the Prometheus Operator (its CRDs exist). */
     prometheusOperator: boolean;
     /** kube-prometheus-stack's Helm release name: its rule and monitor selectors match `release: <name>`. */
@@ -80,11 +83,11 @@ export class Monitoring extends pulumi.ComponentResource {
         const child: pulumi.ComponentResourceOptions = { parent: this };
         this.alertRules = new AlertRules(
             "alert-rules",
-            { objectNamespace: args.namespace, namespace: args.namespaceName, services: args.apps.map((a) => a.name), dataStores: args.dataStores, runbookBaseUrl: args.runbookBaseUrl, release: args.release, dependsOn },
+            { objectNamespace: args.namespace, namespace: args.namespaceName, services: args.apps.map((a) => a.name), dataStores: args.dataStores, exporters: args.exporters, runbookBaseUrl: args.runbookBaseUrl, release: args.release, dependsOn },
             child,
         );
-        this.serviceMonitors = new ServiceMonitors("service-monitors", { namespace: args.namespace, apps: args.apps, release: args.release, dependsOn }, child);
-        this.dashboards = new Dashboards("dashboards", { objectNamespace: args.namespace, namespace: args.namespaceName, apps: args.apps, dataStores: args.dataStores, dependsOn }, child);
+        this.serviceMonitors = new ServiceMonitors("service-monitors", { namespace: args.namespace, apps: args.apps, exporters: args.exporters, release: args.release, dependsOn }, child);
+        this.dashboards = new Dashboards("dashboards", { objectNamespace: args.namespace, namespace: args.namespaceName, apps: args.apps, dataStores: args.dataStores, exporterMetrics: (args.exporters ?? []).length > 0, dependsOn }, child);
         this.registerOutputs({ enabled: true });
     }
 }

@@ -16,6 +16,8 @@ export interface NetworkPoliciesArgs {
     /** Where the public edge's proxies run (edgePeers): the only peers that reach the public apps. */
     edgePeers: Peer[];
     monitoringNamespace: string;
+    /** The data stores' exporters (exporters.ts): each reads its store and is scraped from the monitoring namespace. */
+    exporters?: readonly { name: string; store: DataStoreName; port: number }[];
 }
 
 export const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
@@ -25,7 +27,7 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } };
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
-export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace">) {
+export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters">) {
     const { apps, dataStores } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
@@ -44,9 +46,18 @@ export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStore
         policies.push({ name: app.name, ingress: from, egress });
         if (app.migrations) policies.push({ name: migrationName(app.name), ingress: [], egress: storeEgress(app) });
     }
+    const exporters = args.exporters ?? [];
+    for (const e of exporters) {
+        policies.push({
+            name: e.name,
+            ingress: [{ from: [inNamespace(args.monitoringNamespace)], ports: [tcp(e.port)] }],
+            egress: [{ to: [pods(e.store)], ports: [tcp(dataStores[e.store].port)] }],
+        });
+    }
     for (const store of Object.keys(dataStores) as DataStoreName[]) {
         const clients = apps.filter((a) => a.dataStores.includes(store));
         const peers = clients.flatMap((a) => [pods(a.name), ...(a.migrations ? [pods(migrationName(a.name))] : [])]);
+        peers.push(...exporters.filter((e) => e.store === store).map((e) => pods(e.name)));
         policies.push({ name: store, ingress: peers.length ? [{ from: peers, ports: [tcp(dataStores[store].port)] }] : [], egress: [] });
     }
     return policies;

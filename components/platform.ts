@@ -2,7 +2,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import { Applications } from "./applications";
+import { DatabaseExporters } from "./database-exporters";
 import { DATA_STORE_NAMES, DataStores } from "./datastores";
+import { EXPORTERS } from "./exporters";
 import { buildEdge, edgePeers, PublicEdge } from "./edge";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
 import { buildVerificationPlan, headerRules, PlanInput } from "./checks";
@@ -35,6 +37,7 @@ export class Platform extends pulumi.ComponentResource {
     public readonly settings: PlatformSettings;
     public readonly dataStores: DataStores;
     public readonly storage: SharedStorage;
+    public readonly exporters: DatabaseExporters;
     /** What index.ts exports. */
     public readonly outputs: ReturnType<typeof platformOutputs>;
 
@@ -66,6 +69,11 @@ export class Platform extends pulumi.ComponentResource {
         const dataStores = new DataStores(
             "data-stores",
             { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis } },
+            opts,
+        );
+        const exporters = new DatabaseExporters(
+            "database-exporters",
+            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, dataStores: dataStores.endpoints },
             opts,
         );
         const settings = new PlatformSettings(
@@ -118,6 +126,7 @@ export class Platform extends pulumi.ComponentResource {
                 dataStores: dataStores.endpoints,
                 edgePeers: edgePeers(cfg),
                 monitoringNamespace: cfg.monitoring.monitoringNamespace,
+                exporters: EXPORTERS,
             },
             opts,
         );
@@ -131,6 +140,7 @@ export class Platform extends pulumi.ComponentResource {
                 // Only apps that serve metrics are scraped, graphed and alerted on.
                 apps: cfg.apps.filter((a) => a.metricsPath !== undefined),
                 dataStores: DATA_STORE_NAMES,
+                exporters: EXPORTERS,
                 prometheusOperator: cfg.monitoring.prometheusOperator,
                 release: cfg.monitoring.prometheusRelease,
                 install: cfg.monitoring.installMonitoringStack,
@@ -143,7 +153,7 @@ export class Platform extends pulumi.ComponentResource {
 
         // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
         // update id), and otherwise whenever what was deployed changes.
-        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ready];
+        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...exporters.deployments, ...edge.ready];
         const updateId = cfg.verification.updateId;
         const trigger = pulumi
             .all(apps.imageRefs)
@@ -179,6 +189,7 @@ export class Platform extends pulumi.ComponentResource {
         this.settings = settings;
         this.dataStores = dataStores;
         this.storage = storage;
+        this.exporters = exporters;
         this.outputs = platformOutputs(cfg, this);
         this.registerOutputs(this.outputs);
     }

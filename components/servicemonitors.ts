@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec } from "./catalog";
+import { EXPORTER_PORT_NAME, ExporterSpec } from "./exporters";
 import { labels, selectorLabels } from "./labels";
 
 /** The port name every app's Service exposes (health and metrics are served on it). */
@@ -9,6 +10,8 @@ export const METRICS_PORT_NAME = "http";
 export interface ServiceMonitorsArgs {
     namespace: pulumi.Input<string>;
     apps: readonly AppSpec[];
+    /** The data stores' exporters: each Service scraped on its metrics port (exporters.ts). */
+    exporters?: readonly ExporterSpec[];
     /** kube-prometheus-stack selects ServiceMonitors labelled `release: <its Helm release name>`. */
     release: string;
     /** How often Prometheus scrapes each app. */
@@ -22,6 +25,14 @@ export function serviceMonitorSpec(app: AppSpec, interval = "30s") {
     return {
         selector: { matchLabels: selectorLabels(app.name) },
         endpoints: [{ port: METRICS_PORT_NAME, path: app.metricsPath, interval, scrapeTimeout: "10s" }],
+    };
+}
+
+/** The ServiceMonitor spec for a data store's exporter: its Service, the metrics port, /metrics. */
+export function exporterMonitorSpec(exporter: ExporterSpec, interval = "30s") {
+    return {
+        selector: { matchLabels: selectorLabels(exporter.name) },
+        endpoints: [{ port: EXPORTER_PORT_NAME, path: "/metrics", interval, scrapeTimeout: "10s" }],
     };
 }
 
@@ -48,6 +59,19 @@ export class ServiceMonitors extends pulumi.ComponentResource {
                 { parent: this, dependsOn: args.dependsOn },
             );
             this.names.push(app.name);
+        }
+        for (const exporter of args.exporters ?? []) {
+            new k8s.apiextensions.CustomResource(
+                `${exporter.name}-monitor`,
+                {
+                    apiVersion: "monitoring.coreos.com/v1",
+                    kind: "ServiceMonitor",
+                    metadata: { name: exporter.name, namespace: args.namespace, labels: { ...labels(exporter.name, "monitoring"), release: args.release } },
+                    spec: exporterMonitorSpec(exporter, args.interval),
+                },
+                { parent: this, dependsOn: args.dependsOn },
+            );
+            this.names.push(exporter.name);
         }
         this.registerOutputs({ names: this.names });
     }

@@ -36,13 +36,13 @@ export const LOCAL_DEFAULT_PASSPHRASE = "ultramarket-local-only-not-a-secret";
 
 /**
  * Resource operations the engine runs at once. An awaited workload holds its slot until it is ready, and this graph
- * has up to 29 of them waiting at once in production (19 Deployments, 4 StatefulSets, 6 Jobs): with the engine's default
- * (4 per CPU: 8 on a 2-core runner) a cluster with slow pods would roll them out 8 at a time. 32 leaves room on any
- * runner; on the local control plane, where pods are ready at once, 8, 16, 32 and 64 measured the same
- * (`npm run bench -- --parallel-sweep 8,16,32,64`, README "Performance"). Operators' own CLI runs get it with
- * `export PULUMI_PARALLEL=32` (the workflows set it); an explicit PULUMI_PARALLEL wins.
+ * has up to 33 of them waiting at once in production (23 Deployments with the 4 data-store exporters, 4 StatefulSets,
+ * 6 Jobs): with the engine's default (4 per CPU: 8 on a 2-core runner) a cluster with slow pods would roll them out 8 at
+ * a time. 64 leaves room on any runner; on the local control plane, where pods are ready at once, 8, 16, 32 and 64
+ * measured the same (`npm run bench -- --parallel-sweep 8,16,32,64`, README "Performance"). Operators' own CLI runs get
+ * it with `export PULUMI_PARALLEL=64` (the workflows set it); an explicit PULUMI_PARALLEL wins.
  */
-export const ENGINE_PARALLELISM = 32;
+export const ENGINE_PARALLELISM = 64;
 
 export interface OpenStackArgs {
     stackName: string;

@@ -8,6 +8,11 @@ import { PolicyContext, productionStacksSchema, requireProductionStack } from ".
 import { asWorkload, formatLabels, namespaceOf, refOf, ResourceClass, selectorMatches, Workload } from "./lib/objects";
 
 export const DEFAULT_MIN_REPLICAS = 2;
+/**
+ * A Deployment annotated with this (and a non-empty reason) runs one replica on purpose: e.g. a metrics exporter,
+ * where a second replica would be a duplicate scrape target. It still needs its PodDisruptionBudget.
+ */
+export const SINGLE_REPLICA_ANNOTATION = "ultramarket.uz/single-replica";
 
 /** Labels that mark a data-store StatefulSet (set by the program's labels helper). */
 export const DATASTORE_LABEL = "app.kubernetes.io/component";
@@ -41,7 +46,7 @@ export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolic
     return [
         {
             name: "production-min-replicas",
-            description: "In the production stack every Deployment runs at least 2 replicas, or is scaled by an HPA whose minReplicas is at least 2.",
+            description: `In the production stack every Deployment runs at least 2 replicas, or is scaled by an HPA whose minReplicas is at least 2, unless its ${SINGLE_REPLICA_ANNOTATION} annotation says why it runs one.`,
             enforcementLevel: "mandatory",
             configSchema: {
                 properties: {
@@ -53,6 +58,9 @@ export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolic
                 requireProductionStack(args, ctx);
                 const min = args.getConfig<MinReplicasConfig>().minReplicas ?? DEFAULT_MIN_REPLICAS;
                 for (const { resource, workload: d } of deploymentsOf(args.resources)) {
+                    if (String(d.props?.metadata?.annotations?.[SINGLE_REPLICA_ANNOTATION] ?? "").trim() !== "") {
+                        continue;
+                    }
                     const hpa = hpaFor(args.resources, d);
                     if (hpa) {
                         const hpaMin = hpa.props?.spec?.minReplicas ?? 1;

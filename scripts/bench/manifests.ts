@@ -55,7 +55,7 @@ export const awaited = (o: KubeObject) => ["Deployment", "StatefulSet", "Job"].i
 
 /**
  * The runbook's order (../shared/seed action plan, phases 1–3): namespace; secrets and config maps; the data stores,
- * waiting for each; storage; network policies; the edge; then each service in catalog order; finally the rollout
+ * waiting for each (with its exporter, whose `app` label starts with the store's name); storage; network policies; the edge; then each service in catalog order; finally the rollout
  * status of every Deployment and Job, and the monitoring objects.
  */
 export function runbookSteps(objects: KubeObject[]): RunbookStep[] {

@@ -53,9 +53,14 @@ function deploymentImages(): Map<string, string[]> {
     return new Map(list.items.map((d) => [d.metadata.name as string, (d.spec.template.spec.containers as any[]).map((c) => c.image as string)]));
 }
 
-/** An app (label `app`) whose Deployment is in the state and not protected. */
+/** An app (label `app`) whose Deployment is in the state and not protected; not a data store's exporter (component monitoring). */
 function appDeployments(objects: KubeObjectRef[]): KubeObjectRef[] {
-    return objects.filter((o) => o.kind === "Deployment" && !o.protect && o.labels.app !== undefined);
+    return objects.filter((o) => o.kind === "Deployment" && !o.protect && o.labels.app !== undefined && o.labels["app.kubernetes.io/component"] !== "monitoring");
+}
+
+/** The data stores' exporters (components/exporters.ts): one Deployment each, scraped like the apps. */
+function exporterDeployments(objects: KubeObjectRef[]): KubeObjectRef[] {
+    return objects.filter((o) => o.kind === "Deployment" && o.labels["app.kubernetes.io/component"] === "monitoring");
 }
 
 describe("e2e: the platform on the local control plane", function () {
@@ -126,7 +131,16 @@ describe("e2e: the platform on the local control plane", function () {
         for (const o of deployed.filter((x) => x.kind === "Gateway")) assert.strictEqual(condition(o, "Programmed"), "True", `Gateway ${o.name} was not awaited to Programmed`);
         for (const o of deployed.filter((x) => x.kind === "Certificate")) assert.strictEqual(condition(o, "Ready"), "True", `Certificate ${o.name} was not awaited to Ready`);
         const monitors = deployed.filter((o) => o.kind === "ServiceMonitor");
-        assert.ok(monitors.every((m) => appDeployments(deployed).some((d) => d.name === m.name)), "every ServiceMonitor is named after a deployed app");
+        const scraped = [...appDeployments(deployed), ...exporterDeployments(deployed)];
+        assert.ok(monitors.every((m) => scraped.some((d) => d.name === m.name)), "every ServiceMonitor is named after a deployed app or exporter");
+        // Database metrics: one exporter per data store, each with its Service and ServiceMonitor, all available.
+        const exporters = ["postgres-exporter", "mongodb-exporter", "redis-exporter", "elasticsearch-exporter"];
+        assert.deepStrictEqual(exporterDeployments(deployed).map((d) => d.name).sort(), [...exporters].sort());
+        for (const name of exporters) {
+            assert.ok(deployed.some((o) => o.kind === "Service" && o.name === name), `no Service ${name}`);
+            assert.ok(monitors.some((m) => m.name === name), `no ServiceMonitor ${name}`);
+            assert.ok(deployed.some((o) => o.kind === "NetworkPolicy" && o.name === `allow-${name}`), `no NetworkPolicy allow-${name}`);
+        }
         for (const d of deployed.filter((o) => o.kind === "Deployment")) {
             const live = getLive(d);
             assert.strictEqual(live.status?.availableReplicas ?? 0, live.spec.replicas, `Deployment ${d.name} is not fully available`);

@@ -111,7 +111,7 @@ describe("data tier (issue 14): bounded and robust stores", () => {
 
     it("bounds every emptyDir with a sizeLimit and gives every container and init container an ephemeral-storage request and limit", () => {
         for (const r of workloads(regs)) {
-            for (const v of podOf(r).volumes.filter((x: any) => x.emptyDir)) assert.ok(v.emptyDir.sizeLimit, `${r.name} volume ${v.name} is unbounded`);
+            for (const v of (podOf(r).volumes ?? []).filter((x: any) => x.emptyDir)) assert.ok(v.emptyDir.sizeLimit, `${r.name} volume ${v.name} is unbounded`);
             for (const c of containersOf(r)) {
                 assert.ok(c.resources.requests["ephemeral-storage"], `${ref(r, c)} has no ephemeral-storage request`);
                 assert.ok(c.resources.limits["ephemeral-storage"], `${ref(r, c)} has no ephemeral-storage limit`);
@@ -122,7 +122,7 @@ describe("data tier (issue 14): bounded and robust stores", () => {
     it("sizes each pod's ephemeral storage above its scratch volumes plus logs, so the limit never cuts a volume short", () => {
         const LOGS = 64 * 1024 ** 2;
         for (const r of workloads(regs)) {
-            const scratch = podOf(r).volumes.filter((x: any) => x.emptyDir).reduce((n: number, v: any) => n + quantityBytes(v.emptyDir.sizeLimit), 0);
+            const scratch = (podOf(r).volumes ?? []).filter((x: any) => x.emptyDir).reduce((n: number, v: any) => n + quantityBytes(v.emptyDir.sizeLimit), 0);
             const limit = podOf(r).containers.reduce((n: number, c: any) => n + quantityBytes(c.resources.limits["ephemeral-storage"]), 0);
             assert.ok(limit >= scratch + LOGS, `${r.name}: ephemeral-storage limit ${limit} < scratch ${scratch} + logs`);
         }

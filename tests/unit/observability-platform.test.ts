@@ -24,7 +24,8 @@ describe("production stack: observability and post-deploy verification", () => {
         const [rule] = byType(regs, RULE);
         assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
         assert.equal(rule.inputs.metadata.namespace, "ultramarket-production");
-        assert.deepEqual(byType(regs, MONITOR).map((m) => m.inputs.metadata.name).sort(), ev.config.apps.filter((a) => a.metricsPath).map((a) => a.name).sort());
+        const exporters = ["postgres-exporter", "mongodb-exporter", "redis-exporter", "elasticsearch-exporter"];
+        assert.deepEqual(byType(regs, MONITOR).map((m) => m.inputs.metadata.name).sort(), [...ev.config.apps.filter((a) => a.metricsPath).map((a) => a.name), ...exporters].sort());
         assert.ok(byType(regs, MONITOR).length >= 17, "every service is scraped");
     });
 

@@ -8,6 +8,7 @@ import { DATA_STORE_NAMES } from "../../components/datastores";
 import { APP_NAMES } from "../../components/catalog";
 import { KubeObject, kubeObjects, runbookSteps } from "../../scripts/bench/manifests";
 import { formatReport, ratios, summarize } from "../../scripts/bench/stats";
+import { EXPORTERS } from "../../components/exporters";
 import { ENGINE_PARALLELISM } from "../../ops/workspace";
 import { REPO_ROOT, Registration } from "./support/harness";
 import { evaluateProduction } from "./support/platform";
@@ -24,7 +25,9 @@ describe("performance: awaits and ordering", () => {
     it("creates each app's Service after its Deployment is awaited, and only such a Service skips its own await", () => {
         const deployments = new Map(regs.filter((r) => kind(r) === "Deployment").map((r) => [r.inputs.metadata.name, r]));
         const skipped = regs.filter((r) => kind(r) === "Service" && r.inputs?.metadata?.annotations?.[SKIP_AWAIT] === "true");
-        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), [...APP_NAMES].filter((a) => deployments.has(a)).sort(), "exactly the app Services skip the await");
+        // The apps' and the data-store exporters' Services (components/exporters.ts), each behind its awaited Deployment.
+        const behindDeployments = [...APP_NAMES, ...EXPORTERS.map((e) => e.name)].filter((a) => deployments.has(a));
+        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), behindDeployments.sort(), "exactly the app and exporter Services skip the await");
         for (const svc of skipped) {
             const deployment = deployments.get(svc.inputs.metadata.name)!;
             assert.ok(svc.dependencies.includes(deployment.urn), `${svc.urn} must wait for its (awaited) Deployment`);
@@ -86,9 +89,13 @@ describe("performance: the benchmark's runbook order and figures", () => {
         const rollout = steps[at("3.5 rollout status")];
         const ofApp = (o: KubeObject) => APP_NAMES.some((a) => o.metadata.labels?.app === a || o.metadata.labels?.app?.startsWith(`${a}-`));
         const waitsFor = (o: KubeObject) => (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/waitFor"] !== undefined;
-        const awaited = objects.filter((o) => o.kind === "Deployment" || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)));
+        const awaited = objects.filter((o) => (o.kind === "Deployment" && ofApp(o)) || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)));
         assert.ok(awaited.some((o) => o.kind === "Certificate"), "an app's Certificate is waited for, as pulumi up does");
         assert.deepEqual(new Set(rollout.waits), new Set(awaited), "rollout status for every Deployment and migration Job, and a wait on each app's awaited custom resource");
+        // A data store's exporter is rolled out with its store, before any service.
+        for (const store of DATA_STORE_NAMES) {
+            assert.ok(steps[at(`2.1 ${store}`)].waits.some((w) => w.kind === "Deployment" && w.metadata.name === `${store}-exporter`), `the runbook waits for ${store}-exporter`);
+        }
     });
 
     it("summarizes runs by median and spread, and ratios of medians against their targets", () => {

@@ -24,6 +24,12 @@ describe("policies: at least 2 replicas in production", () => {
         assert.deepStrictEqual(outcome.urns, [urnOf(single)]);
     });
 
+    it("passes a single-replica Deployment whose ultramarket.uz/single-replica annotation says why, and only then", async () => {
+        const annotated = (reason: string) => deployment(d => { d.spec!.replicas = 1; d.metadata!.annotations = { "ultramarket.uz/single-replica": reason }; });
+        assert.deepStrictEqual((await run([annotated("one scrape target per store")])).violations, []);
+        assert.strictEqual((await run([annotated(" ")])).violations.length, 1, "an empty reason exempts nothing");
+    });
+
     it("refuses an HPA whose minimum is 1, and names both objects", async () => {
         const outcome = await run([deployment(), hpa("auth-service", h => { h.spec!.minReplicas = 1; })]);
         assert.strictEqual(outcome.violations.length, 1);
