@@ -92,7 +92,8 @@ describe("backups before migrations (issue 14)", () => {
         const authUpgrade = await render({ serviceImageTags: JSON.stringify({ "auth-service": "1.0.1" }) });
         assert.notEqual(trigger(authUpgrade), trigger(job.inputs), "an auth-service image change does not re-run the backup");
         assert.match(JSON.stringify(authUpgrade), /auth-service:1\.0\.1/);
-        for (const overrides of [{ logLevel: "debug" }, { rateLimitMax: "250" }, { postgresPassword: "a-new-postgres-password-0123456789" }, { serviceImageTags: JSON.stringify({ "cart-service": "1.0.1" }) }]) {
+        const unrelated: Record<string, string>[] = [{ logLevel: "debug" }, { rateLimitMax: "250" }, { postgresPassword: "a-new-postgres-password-0123456789" }, { serviceImageTags: JSON.stringify({ "cart-service": "1.0.1" }) }];
+        for (const overrides of unrelated) {
             assert.deepEqual(await render(overrides), job.inputs, `${JSON.stringify(overrides)} re-runs the backup`);
         }
     });
