@@ -7,6 +7,9 @@ import type { JobManifest, JobResult, JobRunner } from "../../../ops/restore/job
 import { REPO_ROOT } from "../../../ops/workspace";
 import { PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../../components/catalog";
 import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_OLD } from "./fakes";
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { createPolicies } from "../../../policies/rules";
+import { pulumiTypeOf, validateResource } from "../policies/harness";
 
 const NEW = "20261127T110340Z-3f2a9c1b7d";
 const OLD = "20261120T093000Z-0123456789";
@@ -175,6 +178,20 @@ describe("ops: restore", () => {
         assert.equal(p.automountServiceAccountToken, false);
         assert.ok(p.volumes.filter((v: any) => v.emptyDir).every((v: any) => v.emptyDir.sizeLimit));
         assert.deepEqual(p.volumes.find((v: any) => v.persistentVolumeClaim).persistentVolumeClaim, { claimName: "database-backups", readOnly: true });
+    });
+
+    it("creates Jobs that pass every mandatory policy of the pack (restricted security, no secrets in argv, bounded scratch, pinned images)", async () => {
+        const { jobs, run } = setup();
+        await run("--to", NEW, "--yes");
+        const mandatory = createPolicies({ stackName: () => "production" }).filter((p) => p.enforcementLevel === "mandatory" && "validateResource" in p) as ResourceValidationPolicy[];
+        assert.ok(mandatory.some((p) => p.name === "no-secrets-in-argv") && mandatory.some((p) => p.name === "bounded-scratch-space"));
+        for (const { job } of jobs.runs) {
+            for (const p of mandatory) {
+                const outcome = await validateResource(p, { type: pulumiTypeOf(job), name: job.metadata.name, props: job });
+                if (["no-secrets-in-argv", "bounded-scratch-space"].includes(p.name)) assert.equal(outcome.notApplicable, undefined, `${p.name} does not look at Jobs`);
+                assert.deepEqual(outcome.violations, [], `${p.name} on ${job.metadata.name}`);
+            }
+        }
     });
 
     it("--store restores one database only", async () => {
