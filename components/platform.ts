@@ -98,7 +98,8 @@ export class Platform extends pulumi.ComponentResource {
             opts,
         );
 
-        // Migrations change schemas: the databases are dumped first, by a Job named after the migrating images.
+        // Migrations change schemas: the databases are dumped first, by a Job named after the migrating images. It is
+        // built once Applications knows the images, and before Applications registers any migration Job that waits for it.
         const backupArgs = {
             namespace: namespace.name,
             secretName: secret.secretName,
