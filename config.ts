@@ -130,10 +130,14 @@ const plainSchema = z.strictObject({
             redis: quantity.default("5Gi"),
             elasticsearch: quantity.default("30Gi"),
             fileUploads: quantity.default("50Gi"),
+            backups: quantity.default("50Gi"),
         }),
-    ).default({ postgres: "20Gi", mongodb: "20Gi", redis: "5Gi", elasticsearch: "30Gi", fileUploads: "50Gi" }),
+    ).default({ postgres: "20Gi", mongodb: "20Gi", redis: "5Gi", elasticsearch: "30Gi", fileUploads: "50Gi", backups: "50Gi" }),
     fileUploadsAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
     protectData: bool.default(true),
+    // A database backup before the migrations run, so a schema change can be undone (README: Backups and restore).
+    backupBeforeMigrations: bool.default(true),
+    backupRetention: int(1, 100).default(7),
     redisMaxMemoryPercent: int(10, 90).default(75),
     redisEvictionPolicy: z.enum(REDIS_EVICTION_POLICIES).default("volatile-lru"),
     replicas: json(z.record(z.string(), int(1, 100))).default({}),
@@ -231,6 +235,8 @@ export interface PlatformConfig {
     >;
     storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
     protectData: boolean;
+    /** Backups of PostgreSQL and MongoDB on the `database-backups` volume (its size is storage.sizes.backups). */
+    backups: { beforeMigrations: boolean; retention: number };
     /** Redis bounds: maxmemory as a share of its container's memory limit, and what it evicts at that bound. */
     redis: { maxMemoryPercent: number; evictionPolicy: RedisEvictionPolicy };
     /** The public edge: which implementation, its install, and the limits and restrictions it enforces. */
@@ -442,6 +448,11 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         problems.push(`${PROJECT}:installGatewayController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use Envoy Gateway; set ${setCmd("edge", "gateway")} or turn the install off (${setCmd("installGatewayController", "false")})`);
     }
     const warnings: string[] = [];
+    if (isProduction && plain.backupBeforeMigrations === false && enabled.some((a) => a.migrations)) {
+        warnings.push(
+            `${PROJECT}:backupBeforeMigrations is false: migrations change the production schemas with no backup to go back to; turn it back on (${setCmd("backupBeforeMigrations", "true")}) once your own backup covers this release`,
+        );
+    }
     if (usesIngressNginx) {
         warnings.push(
             `${PROJECT}:edge is "${edgeMode}": ingress-nginx was retired by Kubernetes SIG Network in March 2026 and gets no releases or security fixes; move to the Gateway API edge (README: "Moving off ingress-nginx", ${setCmd("edge", "gateway")})`,
@@ -500,6 +511,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         },
         storage: { className: plain.storageClass, sizes: plain.storageSizes, fileUploadsAccessMode: plain.fileUploadsAccessMode },
         protectData: plain.protectData,
+        backups: { beforeMigrations: plain.backupBeforeMigrations, retention: plain.backupRetention },
         redis: { maxMemoryPercent: plain.redisMaxMemoryPercent, evictionPolicy: plain.redisEvictionPolicy },
         edge: {
             mode: plain.edge,

@@ -17,6 +17,11 @@ export interface ApplicationsArgs {
     fileUploadsClaim: pulumi.Input<string>;
     /** Each data store's readiness (its StatefulSet). */
     dataStores: Record<DataStoreName, pulumi.Resource>;
+    /**
+     * Given every app's image, what must complete before any migration Job runs (the database backup, whose
+     * identity is the migrating apps' images: hence a function of them).
+     */
+    beforeMigrations?: (imageRefs: Record<string, pulumi.Output<string>>) => pulumi.Resource[];
 }
 
 /**
@@ -39,6 +44,7 @@ export class Applications extends pulumi.ComponentResource {
         super("ultramarket:apps:Applications", name, {}, opts);
         const images = new AppImages("images", { ...args.images, apps: args.apps }, { parent: this });
         this.imageRefs = images.refs;
+        const beforeMigrations = args.beforeMigrations?.(images.refs) ?? [];
 
         const deployments: Record<string, k8s.apps.v1.Deployment> = {};
         for (const app of [...args.apps].sort((a, b) => tier(a) - tier(b))) {
@@ -60,6 +66,7 @@ export class Applications extends pulumi.ComponentResource {
                     secretValues: args.secretValues,
                     fileUploadsClaim: args.fileUploadsClaim,
                     dependsOn,
+                    migrationDependsOn: beforeMigrations,
                 },
                 { parent: this },
             );

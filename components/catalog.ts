@@ -4,6 +4,9 @@
 
 export type DataStoreName = "postgres" | "mongodb" | "redis" | "elasticsearch";
 
+/** The platform Secret's name (the runbook's `ultramarket-secrets`). */
+export const PLATFORM_SECRET_NAME = "ultramarket-secrets";
+
 /** Keys of the platform Secret (the runbook's step 1.2 keys plus the Elasticsearch password). */
 export const SECRET_KEYS = [
     "POSTGRES_PASSWORD",

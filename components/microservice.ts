@@ -22,6 +22,8 @@ export interface MicroserviceArgs {
     fileUploadsClaim?: pulumi.Input<string>;
     /** What must be ready before this app (its data stores, or the apps it fronts). */
     dependsOn: pulumi.Resource[];
+    /** What must also complete before its migrations run (the database backup). */
+    migrationDependsOn?: pulumi.Resource[];
 }
 
 /** The migration Job's HOME: `npm run migrate` writes its cache and logs there, and the root filesystem is read-only. */
@@ -111,7 +113,7 @@ export class Microservice extends pulumi.ComponentResource {
                         },
                     },
                 },
-                { parent: this, dependsOn: args.dependsOn },
+                { parent: this, dependsOn: [...args.dependsOn, ...(args.migrationDependsOn ?? [])] },
             );
             dependsOn.push(this.migration);
         }

@@ -18,6 +18,8 @@ export interface NetworkPoliciesArgs {
     monitoringNamespace: string;
     /** The data stores' exporters (exporters.ts): each reads its store and is scraped from the monitoring namespace. */
     exporters?: readonly { name: string; store: DataStoreName; port: number }[];
+    /** Pods other than the apps that connect to data stores (the database backup and restore Jobs), by selector name. */
+    dataStoreJobs?: { name: string; dataStores: DataStoreName[] }[];
 }
 
 export const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
@@ -27,7 +29,7 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } };
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
-export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters">) {
+export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters" | "dataStoreJobs">) {
     const { apps, dataStores } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
@@ -54,10 +56,13 @@ export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStore
             egress: [{ to: [pods(e.store)], ports: [tcp(dataStores[e.store].port)] }],
         });
     }
+    const jobs = args.dataStoreJobs ?? [];
+    for (const job of jobs) policies.push({ name: job.name, ingress: [], egress: job.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] })) });
     for (const store of Object.keys(dataStores) as DataStoreName[]) {
         const clients = apps.filter((a) => a.dataStores.includes(store));
         const peers = clients.flatMap((a) => [pods(a.name), ...(a.migrations ? [pods(migrationName(a.name))] : [])]);
         peers.push(...exporters.filter((e) => e.store === store).map((e) => pods(e.name)));
+        peers.push(...jobs.filter((j) => j.dataStores.includes(store)).map((j) => pods(j.name)));
         policies.push({ name: store, ingress: peers.length ? [{ from: peers, ports: [tcp(dataStores[store].port)] }] : [], egress: [] });
     }
     return policies;

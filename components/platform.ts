@@ -5,6 +5,8 @@ import { Applications } from "./applications";
 import { DatabaseExporters } from "./database-exporters";
 import { DATA_STORE_NAMES, DataStores } from "./datastores";
 import { EXPORTERS } from "./exporters";
+import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB } from "./data/backup-jobs";
+import { DatabaseBackups } from "./data/backups";
 import { buildEdge, edgePeers, PublicEdge } from "./edge";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
 import { buildVerificationPlan, headerRules, PlanInput } from "./checks";
@@ -18,7 +20,7 @@ import { PlatformSettings } from "./settings";
 import { SharedStorage } from "./storage";
 
 /** The platform's objects, for what needs them beyond the stack outputs (tests, tooling). */
-export type PlatformParts = Pick<Platform, "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage">;
+export type PlatformParts = Pick<Platform, "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage" | "backups">;
 
 /**
  * The root of the platform: every component is its child, so the tree `pulumi stack --show-urns` prints
@@ -38,6 +40,7 @@ export class Platform extends pulumi.ComponentResource {
     public readonly dataStores: DataStores;
     public readonly storage: SharedStorage;
     public readonly exporters: DatabaseExporters;
+    public readonly backups: DatabaseBackups;
     /** What index.ts exports. */
     public readonly outputs: ReturnType<typeof platformOutputs>;
 
@@ -103,9 +106,27 @@ export class Platform extends pulumi.ComponentResource {
             opts,
         );
 
+        // Migrations change schemas: the databases are dumped first, by a Job named after the migrating images. It is
+        // built once Applications knows the images, and before Applications registers any migration Job that waits for it.
+        const backupArgs = {
+            namespace: namespace.name,
+            secretName: secret.secretName,
+            storageClass: cfg.storage.className,
+            size: cfg.storage.sizes.backups,
+            retention: cfg.backups.retention,
+            protect: cfg.protectData,
+            stores: { postgres: dataStores.endpoints.postgres, mongodb: dataStores.endpoints.mongodb },
+            dataStores: BACKED_UP_STORES.map((s) => dataStores.statefulSets[s]),
+        };
+        const migrating = cfg.backups.beforeMigrations ? cfg.apps.filter((a) => a.migrations).map((a) => a.name) : [];
+        let backups: DatabaseBackups | undefined;
         const apps = new Applications(
             "apps",
             {
+                beforeMigrations: (images) => {
+                    backups = new DatabaseBackups("database-backups", { ...backupArgs, migratingImages: Object.fromEntries(migrating.map((a) => [a, images[a]])) }, opts);
+                    return backups.beforeMigrations;
+                },
                 namespace: namespace.name,
                 apps: cfg.apps,
                 images: { registry: cfg.images.registry, tag: cfg.images.tag, perApp: cfg.images.perApp, pinned: cfg.images.pinned, sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined, push: cfg.images.push },
@@ -127,6 +148,7 @@ export class Platform extends pulumi.ComponentResource {
                 edgePeers: edgePeers(cfg),
                 monitoringNamespace: cfg.monitoring.monitoringNamespace,
                 exporters: EXPORTERS,
+                dataStoreJobs: [BACKUP_JOB, RESTORE_JOB].map((name) => ({ name, dataStores: [...BACKED_UP_STORES] })),
             },
             opts,
         );
@@ -190,6 +212,7 @@ export class Platform extends pulumi.ComponentResource {
         this.dataStores = dataStores;
         this.storage = storage;
         this.exporters = exporters;
+        this.backups = backups!;
         this.outputs = platformOutputs(cfg, this);
         this.registerOutputs(this.outputs);
     }

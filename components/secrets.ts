@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { SECRET_KEYS, SecretKey } from "./catalog";
+import { PLATFORM_SECRET_NAME, SECRET_KEYS, SecretKey } from "./catalog";
 import { labels } from "./labels";
 
 export interface PlatformSecretArgs {
@@ -45,7 +45,7 @@ export class PlatformSecret extends pulumi.ComponentResource {
         const secret = new k8s.core.v1.Secret(
             name,
             {
-                metadata: { name: "ultramarket-secrets", namespace: args.namespace, labels: labels("ultramarket", "platform") },
+                metadata: { name: PLATFORM_SECRET_NAME, namespace: args.namespace, labels: labels("ultramarket", "platform") },
                 type: "Opaque",
                 stringData,
             },

@@ -1,5 +1,5 @@
 // The operations CLI: `ts-node ops/cli.ts <command> [flags]`, run through the npm scripts
-// (npm run deploy|rollback|drift|status|doctor -- [flags]). Exit codes: ops/errors.ts ExitCode, docs/operations.md.
+// (npm run deploy|rollback|drift|status|doctor|restore -- [flags]). Exit codes: ops/errors.ts ExitCode, docs/operations.md.
 import { parseArgs } from "util";
 import { ExitCode, OpsError } from "./errors";
 import { GitCodeInspector, StackOutputVerifier } from "./operations";
@@ -11,6 +11,7 @@ import { rollbackCommand } from "./commands/rollback";
 import { driftCommand } from "./commands/drift";
 import { statusCommand } from "./commands/status";
 import { doctorCommand } from "./commands/doctor";
+import { restoreCommand } from "./commands/restore";
 
 export const COMMANDS: Record<string, Command> = {
     deploy: deployCommand,
@@ -18,6 +19,7 @@ export const COMMANDS: Record<string, Command> = {
     drift: driftCommand,
     status: statusCommand,
     doctor: doctorCommand,
+    restore: restoreCommand,
 };
 
 export function usage(): string {

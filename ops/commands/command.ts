@@ -5,6 +5,7 @@ import type { ExitCode } from "../errors";
 import type { CodeInspector, OpsIO, OpsStack, Verifier } from "../operations";
 import type { DoctorProbe } from "../doctor";
 import type { ClusterClient } from "../drift/cluster";
+import type { JobRunner } from "../restore/jobs";
 
 export interface CliIO extends OpsIO {
     err(line: string): void;
@@ -22,6 +23,8 @@ export interface CliDeps {
     probe: DoctorProbe;
     /** The cluster drift reads live objects from; default: kubectl with the stack's kubeconfig and context. */
     cluster?(config: ConfigMap): ClusterClient;
+    /** Where restore runs its Jobs; default: kubectl with the stack's kubeconfig and context. */
+    jobs?(config: ConfigMap): JobRunner;
     /** Aborted on SIGINT/SIGTERM: deploy and rollback then stop the engine cleanly (it gets SIGINT) and roll nothing back. */
     signal?: AbortSignal;
 }

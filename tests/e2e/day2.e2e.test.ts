@@ -73,6 +73,21 @@ function assertNothingDestroyed(steps: Step[], what: string): void {
     assert.deepStrictEqual(destructive, [], `${what}: steps that delete or replace`);
 }
 
+/**
+ * Asserts the backup Job completed no later than each migration Job was created (the API server's timestamps have
+ * one-second resolution, hence "no later").
+ */
+function assertBackedUpBefore(backup: KubeObjectRef, migrations: KubeObjectRef[]): void {
+    const live = getLive(backup);
+    assert.ok((live?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `backup Job ${backup.name} did not complete`);
+    const done = Date.parse(live.status.completionTime);
+    assert.ok(migrations.length > 0, "no migration Job to compare with");
+    for (const m of migrations) {
+        const created = Date.parse(getLive(m)?.metadata.creationTimestamp);
+        assert.ok(done <= created, `migration Job ${m.name} was created at ${getLive(m)?.metadata.creationTimestamp}, before the backup completed (${live.status.completionTime})`);
+    }
+}
+
 /** An app's migration Job (a Microservice's Job): its pod template is immutable, so a new one replaces it and runs again. */
 const isMigrationJob = (urn: string) => urn.includes("ultramarket:apps:Microservice$kubernetes:batch/v1:Job::");
 
@@ -233,10 +248,22 @@ describe("e2e: day two on the local control plane", function () {
         // The migration's Jobs in the state (a replacement that failed leaves the old one pending deletion beside it).
         const migrationJobs = async () => (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.urn.endsWith("::auth-service-migrate"));
         const hasFailed = (o: KubeObjectRef) => ((getLive(o)?.status?.conditions ?? []) as any[]).some((c) => c.type === "Failed" && c.status === "True");
+        /** The backup Job taken before migrations (components/data/backups.ts): exactly one in the state. */
+        const backupJob = async () => {
+            const jobs = (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.urn.endsWith("ultramarket:data:DatabaseBackups$kubernetes:batch/v1:Job::database-backup"));
+            assert.strictEqual(jobs.length, 1, `expected one backup Job in the state, got ${jobs.length}`);
+            return jobs[0];
+        };
         const deploymentImage = () => kubectlJson<any>(["get", "deployments.v1.apps", "auth-service", "-n", NAMESPACE]).spec.template.spec.containers[0].image;
         const goodImage = deploymentImage();
+        const backupBefore = await backupJob();
         await stack.setConfig(`${PROJECT}:serviceImageTags`, { value: JSON.stringify({ "auth-service": UNRUNNABLE_TAG }) });
         await assert.rejects(up("up (auth-service migration fails)"), /auth-service-migrate|Job|failed/i);
+        // A new image of a migrating app: the databases were dumped first (a new backup Job, completed before the
+        // migration Job was created), then the migration failed.
+        const backupForTag = await backupJob();
+        assert.notStrictEqual(backupForTag.uid, backupBefore.uid, "no backup was taken before the new image's migration");
+        assertBackedUpBefore(backupForTag, (await migrationJobs()).filter(hasFailed));
         const failed = (await migrationJobs()).filter(hasFailed);
         assert.strictEqual(failed.length, 1, "the failed migration Job is not in the state");
         const failedUid = failed[0].uid;
@@ -246,6 +273,7 @@ describe("e2e: day two on the local control plane", function () {
         const events: EngineEvent[] = [];
         await assert.rejects(timed("up (retry: the failed Job is replaced and re-run)", () => stack.up({ onEvent: (e) => events.push(e) })));
         const retried = changedSteps(events).filter((s) => s.urn.endsWith("::auth-service-migrate"));
+        assert.strictEqual((await backupJob()).uid, backupForTag.uid, "the retry took another backup although the images did not change");
         assert.ok(retried.some((s) => s.op === "replace" || s.op === "create-replacement"), `the failed Job was not re-run; steps: ${JSON.stringify(retried)}`);
         const rerun = (await migrationJobs()).filter(hasFailed);
         assert.ok(rerun.some((o) => o.uid !== undefined && o.uid !== failedUid), "the retry awaited the old Job instead of running a new one");
@@ -255,6 +283,10 @@ describe("e2e: day two on the local control plane", function () {
         const fixed = await migrationJobs();
         assert.strictEqual(fixed.length, 1, "the failed Jobs were not cleaned up");
         assert.strictEqual(getLive(fixed[0])?.status?.succeeded, 1, "the fixed migration did not succeed");
+        // Back to the good image: its migration runs again, after a fresh backup.
+        const backupForFix = await backupJob();
+        assert.ok(backupForFix.uid !== backupForTag.uid, "no backup was taken before the fixed image's migration");
+        assertBackedUpBefore(backupForFix, fixed);
         assert.strictEqual(deploymentImage(), goodImage);
         // No Job left behind by the failed runs: the namespace holds exactly the Jobs in the state.
         const inState = new Set((await kubeObjectsInState(stack)).filter((o) => o.kind === "Job").map((o) => o.name));
@@ -267,5 +299,6 @@ describe("e2e: day two on the local control plane", function () {
         assert.ok(!steps.some((s) => s.urn.endsWith("::auth-service-migrate") && s.op !== "update"), "the succeeded migration ran again");
         const after = await migrationJobs();
         assert.ok(after.length === 1 && after[0].uid === fixed[0].uid, "the succeeded migration Job was replaced (run again)");
+        assert.strictEqual((await backupJob()).uid, backupForFix.uid, "a setting change took a backup (only a migrating image does)");
     });
 });

@@ -1,0 +1,211 @@
+// The database backups as plain data: the volume's layout, the file names, and the pods that dump, list and
+// restore them. Shared by the backup Job the program runs before migrations (backups.ts) and the Jobs
+// `npm run restore` starts (ops/restore/), so both read and write the same files the same way.
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resourceRequirements, Resources } from "../catalog";
+import { DATA_STORE_SPECS, printFromEnv } from "../datastores";
+import { labels } from "../labels";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
+
+type Container = k8s.types.input.core.v1.Container;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+
+/** The retained volume every backup is written to, and where the pods mount it. */
+export const BACKUP_VOLUME = "database-backups";
+export const BACKUP_DIR = "/backups";
+/** The ConfigMap holding the retention (read at run time, so changing it never re-runs a backup). */
+export const BACKUP_SETTINGS = "database-backups";
+
+/** The databases a backup holds: PostgreSQL's and MongoDB's `ultramarket` database, taken together. */
+export const BACKED_UP_STORES: readonly DatabaseWithUsers[] = DATABASES_WITH_USERS;
+export const DATABASE = "ultramarket";
+
+/** Pod names (and selector labels): the NetworkPolicies let exactly these reach the stores. */
+export const BACKUP_JOB = "database-backup";
+export const RESTORE_JOB = "database-restore";
+/** Lists the volume; it needs no network at all, so default-deny leaves it none. */
+export const LIST_JOB = "database-backups-list";
+
+/** `<UTC timestamp>-<trigger digest>`: sorts by time, and names what the backup was taken before. */
+export const BACKUP_NAME = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}$/;
+/** Each store's file of a backup; the `.images` manifest is written last and marks the backup complete. */
+export const BACKUP_FILES: Record<DatabaseWithUsers, (name: string) => string> = {
+    postgres: (name) => `${name}.postgres.dump`,
+    mongodb: (name) => `${name}.mongodb.archive.gz`,
+};
+export const manifestFile = (name: string) => `${name}.images`;
+
+/** Where a store is reached: its Service's host and port. */
+export type StoreAddress = { host: pulumi.Input<string>; port: pulumi.Input<string> };
+
+export interface BackupPodArgs {
+    secretName: pulumi.Input<string>;
+    claimName: pulumi.Input<string>;
+    stores: Record<DatabaseWithUsers, StoreAddress>;
+}
+
+// Dumps are readable by the pod's group (the volume's fsGroup) and nobody else: they hold every row.
+const STRICT = "set -eu; umask 027";
+const WORK = "/run/backup";
+const NAME_FILE = `${WORK}/name`;
+/** mongodump/mongorestore read the password from this file (`--config`, 0600), never from argv. */
+const MONGO_CONFIG = `${WORK}/mongo.yaml`;
+const STEP_RESOURCES: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi", ephemeralStorageRequest: "64Mi", ephemeralStorageLimit: "256Mi" };
+const SCRATCH = { work: { path: WORK, size: "16Mi" }, tmp: { path: "/tmp", size: "64Mi" } };
+
+/** Names this run's backup once: every step of the pod reads the same name. */
+const NAMED = `[ -s ${NAME_FILE} ] || echo "$(date -u +%Y%m%dT%H%M%SZ)-$BACKUP_TRIGGER" > ${NAME_FILE}; name=$(cat ${NAME_FILE})`;
+/** Writes to a hidden temporary name, then renames: a file under its real name is always whole. */
+const atomically = (file: string, write: (partial: string) => string) =>
+    `partial="${BACKUP_DIR}/.${file}.partial"; ${write('"$partial"')}; sync; mv "$partial" "${BACKUP_DIR}/${file}"`;
+const mongoConfig = `(umask 077 && ${printFromEnv("MONGODB_PASSWORD", 'password: "%s"')} > ${MONGO_CONFIG})`;
+const mongoConnection = `--host "$MONGODB_HOST" --port "$MONGODB_PORT" --username root --authenticationDatabase admin --config ${MONGO_CONFIG}`;
+
+/** One step of a backup or restore pod: a shell script run with a store's own image and its client tools. */
+export interface Step {
+    name: string;
+    /** Whose image (and user) runs it. */
+    store: DatabaseWithUsers;
+    script: string;
+    /** Connects to the store as its superuser (gets the address and the password); false for file-only steps. */
+    connects: boolean;
+}
+
+export const BACKUP_STEPS: Step[] = [
+    {
+        name: "dump-postgres",
+        store: "postgres",
+        connects: true,
+        // Custom format (-Fc): compressed, and pg_restore can clean and restore it in one transaction.
+        script: `${STRICT}; ${NAMED}; rm -f ${BACKUP_DIR}/.*.postgres.dump.partial; ${atomically(BACKUP_FILES.postgres("$name"), (p) => `pg_dump -Fc -d ${DATABASE} -f ${p}`)}; echo "postgres: database ${DATABASE} dumped to ${BACKUP_FILES.postgres("$name")}"`,
+    },
+    {
+        name: "dump-mongodb",
+        store: "mongodb",
+        connects: true,
+        // The application database only: users live in admin and are managed by the program, never restored.
+        script: `${STRICT}; ${NAMED}; ${mongoConfig}; rm -f ${BACKUP_DIR}/.*.mongodb.archive.gz.partial; ${atomically(BACKUP_FILES.mongodb("$name"), (p) => `mongodump ${mongoConnection} --db ${DATABASE} --archive=${p} --gzip`)}; echo "mongodb: database ${DATABASE} dumped to ${BACKUP_FILES.mongodb("$name")}"`,
+    },
+    {
+        name: "finish",
+        store: "postgres",
+        connects: false,
+        // The manifest (the images this backup was taken before) marks it complete; then the newest
+        // BACKUP_RETENTION complete backups are kept, and leftovers of failed runs go (this one supersedes them).
+        script: [
+            `${STRICT}; ${NAMED}; cd ${BACKUP_DIR}`,
+            atomically(manifestFile("$name"), (p) => `echo "$BACKUP_IMAGES" | tr ' ' '\\n' > ${p}`),
+            `ls -1 | sed -n 's/\\.images$//p' | sort -r | tail -n +$((BACKUP_RETENTION + 1)) | while read -r old; do rm -f "$old".*; echo "pruned backup $old"; done`,
+            `for f in *.postgres.dump *.mongodb.archive.gz; do [ -e "$f" ] || continue; [ -e "\${f%%.*}.images" ] || { rm -f "$f"; echo "removed $f of a backup that did not complete"; }; done`,
+            `echo "backup $name complete; backups kept (newest first):"; ls -1 | sed -n 's/\\.images$//p' | sort -r`,
+        ].join("; "),
+    },
+];
+
+/** Prints one line per file of the volume: `file<TAB>name<TAB>bytes`, and `images<TAB>name<TAB>manifest` for manifests. */
+export const LIST_SCRIPT = `set -eu; cd ${BACKUP_DIR}; for f in *; do [ -f "$f" ] || continue; case "$f" in *.images) printf 'images\\t%s\\t%s\\n' "$f" "$(tr '\\n' ' ' < "$f")";; *) printf 'file\\t%s\\t%s\\n' "$f" "$(stat -c %s "$f")";; esac; done`;
+
+/** Restores one store from the backup named in $BACKUP_NAME (validated against the volume's listing first). */
+export const RESTORE_STEPS: Record<DatabaseWithUsers, Step> = {
+    postgres: {
+        name: "restore-postgres",
+        store: "postgres",
+        connects: true,
+        // Drops and recreates every object the dump holds, all or nothing: a failure leaves the database as it was.
+        script: `${STRICT}; pg_restore --clean --if-exists --single-transaction -d ${DATABASE} "${BACKUP_DIR}/${BACKUP_FILES.postgres("$BACKUP_NAME")}"; echo "postgres: database ${DATABASE} restored from $BACKUP_NAME"`,
+    },
+    mongodb: {
+        name: "restore-mongodb",
+        store: "mongodb",
+        connects: true,
+        // Drops each collection of the archive before restoring it; nothing outside the application database.
+        script: `${STRICT}; ${mongoConfig}; mongorestore ${mongoConnection} --nsInclude '${DATABASE}.*' --drop --archive="${BACKUP_DIR}/${BACKUP_FILES.mongodb("$BACKUP_NAME")}" --gzip; echo "mongodb: database ${DATABASE} restored from $BACKUP_NAME"`,
+    },
+};
+
+/** The superuser's password reaches a step only as an environment variable from the platform Secret. */
+function storeEnv(store: DatabaseWithUsers, args: BackupPodArgs): EnvVar[] {
+    const password = { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } };
+    const { host, port } = args.stores[store];
+    if (store === "postgres") {
+        // libpq reads the connection and the password from its environment.
+        return [
+            { name: "PGHOST", value: host },
+            { name: "PGPORT", value: port },
+            { name: "PGUSER", value: "postgres" },
+            { name: "PGPASSWORD", valueFrom: password },
+        ];
+    }
+    return [
+        { name: "MONGODB_HOST", value: host },
+        { name: "MONGODB_PORT", value: port },
+        { name: "MONGODB_PASSWORD", valueFrom: password },
+    ];
+}
+
+/**
+ * A pod running the steps one after another (init containers, the last one as the container), each with its store's
+ * image and as that image's user; the volume group is PostgreSQL's, so every step can write the files of the others.
+ */
+export function sequentialPod(steps: Step[], args: BackupPodArgs & { env?: EnvVar[]; readOnly: boolean }): PodSpec {
+    const containers: Container[] = steps.map((step) => ({
+        name: step.name,
+        image: DATA_STORE_SPECS[step.store].image,
+        command: ["sh", "-c", step.script],
+        env: [...(args.env ?? []), ...(step.connects ? storeEnv(step.store, args) : []), { name: "HOME", value: "/tmp" }],
+        securityContext: { ...restrictedContainerSecurity(), runAsUser: DATA_STORE_SPECS[step.store].uid },
+        resources: resourceRequirements(STEP_RESOURCES),
+        volumeMounts: [
+            { name: "backups", mountPath: BACKUP_DIR, readOnly: args.readOnly },
+            ...Object.entries(SCRATCH).map(([name, { path }]) => ({ name, mountPath: path })),
+        ],
+    }));
+    return {
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurity(DATA_STORE_SPECS.postgres.uid),
+        initContainers: containers.slice(0, -1),
+        containers: containers.slice(-1),
+        volumes: [
+            { name: "backups", persistentVolumeClaim: { claimName: args.claimName, readOnly: args.readOnly } },
+            ...Object.entries(SCRATCH).map(([name, { size }]) => ({ name, emptyDir: { sizeLimit: size } })),
+        ],
+    };
+}
+
+/** Labels of a backup, list or restore pod (its name selects it in the NetworkPolicies). */
+export const backupLabels = (name: string) => labels(name, "backup");
+
+/** The settings a backup pod reads besides the Secret: what triggered it, and the retention from the settings ConfigMap. */
+export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<string>): EnvVar[] {
+    return [
+        { name: "BACKUP_TRIGGER", value: trigger },
+        { name: "BACKUP_IMAGES", value: images },
+        { name: "BACKUP_RETENTION", valueFrom: { configMapKeyRef: { name: BACKUP_SETTINGS, key: "retention" } } },
+    ];
+}
+
+/** The list pod: reads the volume only, runs as PostgreSQL's user with busybox's tools. */
+export function listPod(claimName: string): PodSpec {
+    const spec = DATA_STORE_SPECS.postgres;
+    return {
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurity(spec.uid),
+        containers: [
+            {
+                name: "list",
+                image: spec.image,
+                command: ["sh", "-c", LIST_SCRIPT],
+                securityContext: restrictedContainerSecurity(),
+                resources: resourceRequirements({ ...STEP_RESOURCES, cpuRequest: "50m", cpuLimit: "200m", memoryRequest: "32Mi", memoryLimit: "64Mi" }),
+                volumeMounts: [{ name: "backups", mountPath: BACKUP_DIR, readOnly: true }],
+            },
+        ],
+        volumes: [{ name: "backups", persistentVolumeClaim: { claimName, readOnly: true } }],
+    };
+}

@@ -1,0 +1,90 @@
+// What is on the database-backups volume, and the Jobs `npm run restore` starts to list and restore it. The pods
+// come from components/data/backup-jobs.ts, the same code the program's backup Job is built from.
+import { randomBytes } from "crypto";
+import { DatabaseWithUsers, PLATFORM_SECRET_NAME } from "../../components/catalog";
+import {
+    BACKED_UP_STORES,
+    BACKUP_FILES,
+    BACKUP_NAME,
+    BACKUP_VOLUME,
+    backupLabels,
+    LIST_JOB,
+    listPod,
+    manifestFile,
+    RESTORE_JOB,
+    RESTORE_STEPS,
+    sequentialPod,
+    StoreAddress,
+} from "../../components/data/backup-jobs";
+import type { JobManifest } from "./jobs";
+
+export interface Backup {
+    name: string;
+    /** When it was taken (from its name). */
+    takenAt: Date;
+    /** Bytes of each store's file present. */
+    files: Partial<Record<DatabaseWithUsers, number>>;
+    /** The migrating images it was taken before (its manifest); absent when the backup did not complete. */
+    images?: string[];
+}
+
+/** A complete backup has its manifest (written last) and every store's file. */
+export const isComplete = (b: Backup) => b.images !== undefined && BACKED_UP_STORES.every((s) => b.files[s] !== undefined);
+
+/** Parses the list Job's output (LIST_SCRIPT), newest first; files that are not a backup's are ignored. */
+export function parseListing(output: string): Backup[] {
+    const byName = new Map<string, Backup>();
+    const entry = (name: string) => {
+        if (!byName.has(name)) byName.set(name, { name, takenAt: takenAt(name), files: {} });
+        return byName.get(name)!;
+    };
+    for (const line of output.split("\n")) {
+        const [kind, file, value] = line.split("\t");
+        const name = file?.split(".")[0] ?? "";
+        if (!BACKUP_NAME.test(name)) continue;
+        if (kind === "images" && file === manifestFile(name)) entry(name).images = (value ?? "").trim().split(/\s+/).filter(Boolean);
+        for (const store of BACKED_UP_STORES) if (kind === "file" && file === BACKUP_FILES[store](name)) entry(name).files[store] = Number(value);
+    }
+    return [...byName.values()].sort((a, b) => b.name.localeCompare(a.name));
+}
+
+function takenAt(name: string): Date {
+    const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(name)!;
+    return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
+}
+
+const suffix = () => randomBytes(3).toString("hex");
+
+function job(namespace: string, name: string, labelName: string, spec: Record<string, unknown>): JobManifest {
+    return { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, labels: backupLabels(labelName) }, spec };
+}
+
+/** Lists the volume, mounted read-only; the pod has no network (no NetworkPolicy admits it). */
+export function listJob(namespace: string): JobManifest {
+    return job(namespace, `${LIST_JOB}-${suffix()}`, LIST_JOB, {
+        backoffLimit: 0,
+        activeDeadlineSeconds: 300,
+        ttlSecondsAfterFinished: 600,
+        template: { metadata: { labels: backupLabels(LIST_JOB) }, spec: listPod(BACKUP_VOLUME) },
+    });
+}
+
+/**
+ * Restores `stores` from `backup`, PostgreSQL first. Not retried (backoffLimit 0): the operator sees the failure and
+ * re-runs, which is safe since both restores replace what they restore. Kept a week for its logs.
+ */
+export function restoreJob(namespace: string, backup: string, stores: DatabaseWithUsers[], addresses: Record<DatabaseWithUsers, StoreAddress>): JobManifest {
+    const ordered = BACKED_UP_STORES.filter((s) => stores.includes(s));
+    return job(namespace, `${RESTORE_JOB}-${suffix()}`, RESTORE_JOB, {
+        backoffLimit: 0,
+        activeDeadlineSeconds: 7200,
+        ttlSecondsAfterFinished: 7 * 24 * 3600,
+        template: {
+            metadata: { labels: backupLabels(RESTORE_JOB) },
+            spec: sequentialPod(
+                ordered.map((s) => RESTORE_STEPS[s]),
+                { secretName: PLATFORM_SECRET_NAME, claimName: BACKUP_VOLUME, stores: addresses, env: [{ name: "BACKUP_NAME", value: backup }], readOnly: true },
+            ),
+        },
+    });
+}

@@ -1,0 +1,104 @@
+// The backup, list and restore scripts run for real (sh) on a temporary directory, with fake pg_dump, mongodump,
+// pg_restore, mongorestore and date on PATH: naming, atomic writes, retention and the password file.
+import { strict as assert } from "assert";
+import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { BACKUP_STEPS, LIST_SCRIPT, RESTORE_STEPS } from "../../components/data/backup-jobs";
+
+const FAKES: Record<string, string> = {
+    // Writes part of the file, then fails when asked: a failed dump must never look like a whole one.
+    pg_dump: `echo "pg_dump $*" >> "$FAKE_LOG"; while [ $# -gt 0 ]; do if [ "$1" = -f ]; then shift; echo partial > "$1"; [ -z "\${FAIL_PG:-}" ] || exit 1; echo "pg dump" >> "$1"; fi; shift; done`,
+    mongodump: `echo "mongodump $*" >> "$FAKE_LOG"; prev=; for a in "$@"; do case "$a" in --archive=*) f="\${a#--archive=}"; echo partial > "$f"; [ -z "\${FAIL_MONGO:-}" ] || exit 1; echo "mongo archive" >> "$f";; esac; [ "$prev" = --config ] && { cat "$a" > "$FAKE_LOG.config"; stat -c %a "$a" >> "$FAKE_LOG.config"; }; prev=$a; done`,
+    pg_restore: `echo "pg_restore $*" >> "$FAKE_LOG"`,
+    mongorestore: `echo "mongorestore $*" >> "$FAKE_LOG"`,
+    date: `echo "$FAKE_DATE"`,
+};
+
+describe("backup scripts, run by sh on a scratch directory", () => {
+    let root: string;
+    let dir: string;
+    let log: string;
+    const password = 'pa"ss\\wörd$1';
+
+    /** One pod: a fresh work directory, each step in order; the steps' paths point into the scratch directory. */
+    function runPod(steps: { script: string }[], env: Record<string, string>): { ok: boolean; output: string } {
+        const work = fs.mkdtempSync(path.join(root, "work-"));
+        let output = "";
+        for (const step of steps) {
+            const script = step.script.split("/run/backup").join(work).split("/backups").join(dir);
+            const r = spawnSync("sh", ["-c", script], { env: { PATH: `${root}/bin:${process.env.PATH}`, FAKE_LOG: log, MONGODB_PASSWORD: password, MONGODB_HOST: "mongodb-service", MONGODB_PORT: "27017", ...env }, encoding: "utf8" });
+            output += r.stdout + r.stderr;
+            if (r.status !== 0) return { ok: false, output };
+        }
+        return { ok: true, output };
+    }
+    const backup = (date: string, trigger: string, extra: Record<string, string> = {}) =>
+        runPod(BACKUP_STEPS, { FAKE_DATE: date, BACKUP_TRIGGER: trigger, BACKUP_IMAGES: `auth-service=reg/auth-service:${trigger} user-service=reg/user-service:1`, BACKUP_RETENTION: "2", ...extra });
+    /** The files under their real names (a failed run leaves its hidden partial file until the next one). */
+    const files = () => fs.readdirSync(dir).filter((f) => !f.startsWith(".")).sort();
+
+    before(function () {
+        if (spawnSync("sh", ["-c", "true"]).status !== 0) this.skip();
+        root = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-bk-"));
+        dir = path.join(root, "volume");
+        fs.mkdirSync(dir);
+        fs.mkdirSync(path.join(root, "bin"));
+        for (const [name, body] of Object.entries(FAKES)) fs.writeFileSync(path.join(root, "bin", name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+        log = path.join(root, "log");
+    });
+    after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it("names each backup <UTC timestamp>-<trigger>, writes both dumps and the images manifest, and nothing else", () => {
+        const r = backup("20261127T100000Z", "aaaaaaaaaa");
+        assert.ok(r.ok, r.output);
+        const name = "20261127T100000Z-aaaaaaaaaa";
+        assert.deepEqual(files(), [`${name}.images`, `${name}.mongodb.archive.gz`, `${name}.postgres.dump`]);
+        assert.equal(fs.readFileSync(path.join(dir, `${name}.images`), "utf8"), "auth-service=reg/auth-service:aaaaaaaaaa\nuser-service=reg/user-service:1\n");
+        assert.match(r.output, /backup 20261127T100000Z-aaaaaaaaaa complete/);
+    });
+
+    it("gives mongodump the password in a 0600 config file, never on its command line", () => {
+        const [content, mode] = fs.readFileSync(`${log}.config`, "utf8").trim().split("\n");
+        assert.equal(content, 'password: "pa\\"ss\\\\wörd$1"', "the YAML string must carry the password exactly");
+        assert.equal(mode, "600");
+        assert.ok(!fs.readFileSync(log, "utf8").includes("wörd"), "the password reached a command line");
+        assert.match(fs.readFileSync(log, "utf8"), /mongodump --host "?\S*"? .*--username root --authenticationDatabase admin --config \S+mongo\.yaml --db ultramarket --archive=\S+ --gzip/);
+    });
+
+    it("leaves no file under a real name when a dump fails, and the next backup clears what the failed one left", () => {
+        const failed = backup("20261127T110000Z", "bbbbbbbbbb", { FAIL_MONGO: "1" });
+        assert.equal(failed.ok, false);
+        assert.ok(!files().some((f) => f.startsWith("20261127T110000Z") && f.endsWith(".mongodb.archive.gz")), "a partial archive under its real name");
+        assert.ok(!files().includes("20261127T110000Z-bbbbbbbbbb.images"), "a failed backup is marked complete");
+        assert.ok(fs.readdirSync(dir).some((f) => f.endsWith(".partial")), "the fake did not leave its partial file");
+        assert.ok(backup("20261127T120000Z", "cccccccccc").ok);
+        assert.ok(!files().some((f) => f.startsWith("20261127T110000Z")), "the failed backup's dump was kept");
+        assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith(".partial")), "a partial file was kept");
+    });
+
+    it("keeps the newest BACKUP_RETENTION complete backups and prunes older ones only after a successful dump", () => {
+        assert.ok(backup("20261127T130000Z", "dddddddddd").ok);
+        const names = [...new Set(files().map((f) => f.split(".")[0]))];
+        assert.deepEqual(names, ["20261127T120000Z-cccccccccc", "20261127T130000Z-dddddddddd"]);
+        assert.equal(backup("20261127T140000Z", "eeeeeeeeee", { FAIL_PG: "1" }).ok, false);
+        assert.deepEqual([...new Set(files().map((f) => f.split(".")[0]))], names, "a failed backup pruned the good ones");
+    });
+
+    it("lists the volume as file and images lines", () => {
+        const out = execFileSync("sh", ["-c", LIST_SCRIPT.split("/backups").join(dir)], { encoding: "utf8" });
+        const lines = out.trim().split("\n").map((l) => l.split("\t"));
+        assert.ok(lines.some(([kind, file, images]) => kind === "images" && file === "20261127T130000Z-dddddddddd.images" && images.includes("auth-service=reg/auth-service:dddddddddd")));
+        assert.ok(lines.some(([kind, file, size]) => kind === "file" && file === "20261127T130000Z-dddddddddd.postgres.dump" && Number(size) > 0));
+    });
+
+    it("restores with pg_restore --clean --if-exists --single-transaction and mongorestore --drop, from the named backup", () => {
+        fs.writeFileSync(log, "");
+        assert.ok(runPod([RESTORE_STEPS.postgres, RESTORE_STEPS.mongodb], { BACKUP_NAME: "20261127T130000Z-dddddddddd" }).ok);
+        const [pg, mongo] = fs.readFileSync(log, "utf8").trim().split("\n");
+        assert.equal(pg, `pg_restore --clean --if-exists --single-transaction -d ultramarket ${dir}/20261127T130000Z-dddddddddd.postgres.dump`);
+        assert.match(mongo, new RegExp(`^mongorestore .*--config \\S+ --nsInclude ultramarket\\.\\* --drop --archive=${dir}/20261127T130000Z-dddddddddd\\.mongodb\\.archive\\.gz --gzip$`));
+        assert.ok(!mongo.includes("wörd"));
+    });
+});
