@@ -16,6 +16,10 @@ export interface NetworkPoliciesArgs {
     /** Where the public edge's proxies run (edgePeers): the only peers that reach the public apps. */
     edgePeers: Peer[];
     monitoringNamespace: string;
+    /** PgBouncer: apps that use PostgreSQL reach it instead of PostgreSQL, which admits it (and migrations) only. */
+    postgresPooler?: { name: string; port: number };
+    /** The users Job of each store (its pods' name label): it reaches that store. */
+    databaseUsersJobs?: Partial<Record<DataStoreName, string>>;
 }
 
 export const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
@@ -25,11 +29,15 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } };
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
-export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace">) {
-    const { apps, dataStores } = args;
+export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "postgresPooler" | "databaseUsersJobs">) {
+    const { apps, dataStores, postgresPooler: pooler } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
-    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] }));
+    const direct = (d: DataStoreName): EgressRule => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] });
+    const pooled = (app: AppSpec, d: DataStoreName) => pooler !== undefined && d === "postgres" && app.postgresPool !== undefined;
+    // An app's pods reach PostgreSQL through PgBouncer; its migrations (DDL, session features) reach it directly.
+    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => (pooled(app, d) ? { to: [pods(pooler!.name)], ports: [tcp(pooler!.port)] } : direct(d)));
+    const migrationEgress = (app: AppSpec): EgressRule[] => app.dataStores.map(direct);
 
     for (const app of apps) {
         const from: Rule[] = [];
@@ -42,11 +50,21 @@ export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStore
         if (app.name === GATEWAY) for (const target of gatewayRouted) egress.push({ to: [pods(target.name)], ports: [tcp(target.port)] });
         if (app.externalEgress) egress.push({ to: [INTERNET], ports: [tcp(443), tcp(587)] });
         policies.push({ name: app.name, ingress: from, egress });
-        if (app.migrations) policies.push({ name: migrationName(app.name), ingress: [], egress: storeEgress(app) });
+        if (app.migrations) policies.push({ name: migrationName(app.name), ingress: [], egress: migrationEgress(app) });
     }
+    const pooledApps = apps.filter((a) => pooled(a, "postgres"));
+    if (pooler && pooledApps.length) {
+        policies.push({ name: pooler.name, ingress: [{ from: pooledApps.map((a) => pods(a.name)), ports: [tcp(pooler.port)] }], egress: [direct("postgres")] });
+    }
+    const usersJobs = args.databaseUsersJobs ?? {};
+    for (const [store, job] of Object.entries(usersJobs) as [DataStoreName, string][]) policies.push({ name: job, ingress: [], egress: [direct(store)] });
     for (const store of Object.keys(dataStores) as DataStoreName[]) {
         const clients = apps.filter((a) => a.dataStores.includes(store));
-        const peers = clients.flatMap((a) => [pods(a.name), ...(a.migrations ? [pods(migrationName(a.name))] : [])]);
+        const peers = [
+            ...clients.flatMap((a) => [...(pooled(a, store) ? [] : [pods(a.name)]), ...(a.migrations ? [pods(migrationName(a.name))] : [])]),
+            ...(store === "postgres" && pooler && pooledApps.length ? [pods(pooler.name)] : []),
+            ...(usersJobs[store] ? [pods(usersJobs[store]!)] : []),
+        ];
         policies.push({ name: store, ingress: peers.length ? [{ from: peers, ports: [tcp(dataStores[store].port)] }] : [], egress: [] });
     }
     return policies;

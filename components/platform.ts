@@ -2,7 +2,11 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
 import { Applications } from "./applications";
+import { DATABASES_WITH_USERS } from "./catalog";
 import { DATA_STORE_NAMES, DataStores } from "./datastores";
+import { DatabaseUsers, databaseUsersJobName } from "./data/database-users";
+import { PGBOUNCER, PgBouncer } from "./data/pgbouncer";
+import { userName } from "./data/principals";
 import { buildEdge, edgePeers, PublicEdge } from "./edge";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
 import { buildVerificationPlan, headerRules, PlanInput } from "./checks";
@@ -16,7 +20,7 @@ import { PlatformSettings } from "./settings";
 import { SharedStorage } from "./storage";
 
 /** The platform's objects, for what needs them beyond the stack outputs (tests, tooling). */
-export type PlatformParts = Pick<Platform, "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage">;
+export type PlatformParts = Pick<Platform, "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage" | "databaseUsers" | "pgbouncer">;
 
 /**
  * The root of the platform: every component is its child, so the tree `pulumi stack --show-urns` prints
@@ -35,6 +39,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly settings: PlatformSettings;
     public readonly dataStores: DataStores;
     public readonly storage: SharedStorage;
+    public readonly databaseUsers: DatabaseUsers;
+    public readonly pgbouncer: PgBouncer;
     /** What index.ts exports. */
     public readonly outputs: ReturnType<typeof platformOutputs>;
 
@@ -65,7 +71,34 @@ export class Platform extends pulumi.ComponentResource {
         );
         const dataStores = new DataStores(
             "data-stores",
-            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis } },
+            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } } },
+            opts,
+        );
+        const store = (n: (typeof DATABASES_WITH_USERS)[number]) => ({ host: dataStores.endpoints[n].host, port: dataStores.endpoints[n].port, ready: dataStores.statefulSets[n] });
+        const databaseUsers = new DatabaseUsers(
+            "database-users",
+            {
+                namespace: namespace.name,
+                secretName: secret.secretName,
+                apps: cfg.apps,
+                seed: cfg.databaseUsers.seed,
+                passwordVersions: cfg.databaseUsers.passwordVersions,
+                protect: cfg.protectData,
+                stores: { postgres: store("postgres"), mongodb: store("mongodb") },
+            },
+            opts,
+        );
+        const pools = Object.fromEntries(cfg.apps.flatMap((a) => (a.postgresPool ? [[userName(a.name), a.postgresPool.server]] : [])));
+        const pgbouncer = new PgBouncer(
+            "pgbouncer",
+            {
+                namespace: namespace.name,
+                postgres: { host: dataStores.endpoints.postgres.host, port: dataStores.endpoints.postgres.port },
+                logins: databaseUsers.postgresLogins.map((l) => ({ ...l, pool: pools[l.user] })),
+                maxClientConnections: cfg.postgres.maxClientConnections,
+                // The users exist with these passwords before PgBouncer logs in with them.
+                dependsOn: [databaseUsers.jobs.postgres],
+            },
             opts,
         );
         const settings = new PlatformSettings(
@@ -107,6 +140,8 @@ export class Platform extends pulumi.ComponentResource {
                 secretValues: secret.values,
                 fileUploadsClaim: storage.fileUploadsClaim,
                 dataStores: dataStores.statefulSets,
+                databaseUsers: { credentials: databaseUsers.credentials, jobs: databaseUsers.jobs },
+                postgresPooler: { url: pgbouncer.url, ready: pgbouncer.deployment },
             },
             opts,
         );
@@ -118,6 +153,8 @@ export class Platform extends pulumi.ComponentResource {
                 dataStores: dataStores.endpoints,
                 edgePeers: edgePeers(cfg),
                 monitoringNamespace: cfg.monitoring.monitoringNamespace,
+                postgresPooler: PGBOUNCER,
+                databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),
             },
             opts,
         );
@@ -179,6 +216,8 @@ export class Platform extends pulumi.ComponentResource {
         this.settings = settings;
         this.dataStores = dataStores;
         this.storage = storage;
+        this.databaseUsers = databaseUsers;
+        this.pgbouncer = pgbouncer;
         this.outputs = platformOutputs(cfg, this);
         this.registerOutputs(this.outputs);
     }
