@@ -180,7 +180,7 @@ export class Platform extends pulumi.ComponentResource {
 
         // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
         // update id), and otherwise whenever what was deployed changes.
-        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...edge.ready];
+        const readyResources: pulumi.Resource[] = [...apps.readyResources, pgbouncer.deployment, ...Object.values(databaseUsers.jobs), ...edge.ready];
         const updateId = cfg.verification.updateId;
         const trigger = pulumi
             .all(apps.imageRefs)

@@ -24,7 +24,8 @@ describe("performance: awaits and ordering", () => {
     it("creates each app's Service after its Deployment is awaited, and only such a Service skips its own await", () => {
         const deployments = new Map(regs.filter((r) => kind(r) === "Deployment").map((r) => [r.inputs.metadata.name, r]));
         const skipped = regs.filter((r) => kind(r) === "Service" && r.inputs?.metadata?.annotations?.[SKIP_AWAIT] === "true");
-        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), [...APP_NAMES].filter((a) => deployments.has(a)).sort(), "exactly the app Services skip the await");
+        // The apps' Services and PgBouncer's: each created once its Deployment is awaited.
+        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), [...APP_NAMES.filter((a) => deployments.has(a)), "pgbouncer"].sort(), "exactly the Services behind an awaited Deployment skip the await");
         for (const svc of skipped) {
             const deployment = deployments.get(svc.inputs.metadata.name)!;
             assert.ok(svc.dependencies.includes(deployment.urn), `${svc.urn} must wait for its (awaited) Deployment`);
@@ -86,9 +87,13 @@ describe("performance: the benchmark's runbook order and figures", () => {
         const rollout = steps[at("3.5 rollout status")];
         const ofApp = (o: KubeObject) => APP_NAMES.some((a) => o.metadata.labels?.app === a || o.metadata.labels?.app?.startsWith(`${a}-`));
         const waitsFor = (o: KubeObject) => (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/waitFor"] !== undefined;
-        const awaited = objects.filter((o) => o.kind === "Deployment" || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)));
+        const awaited = objects.filter((o) => (o.kind === "Deployment" && ofApp(o)) || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)));
         assert.ok(awaited.some((o) => o.kind === "Certificate"), "an app's Certificate is waited for, as pulumi up does");
         assert.deepEqual(new Set(rollout.waits), new Set(awaited), "rollout status for every Deployment and migration Job, and a wait on each app's awaited custom resource");
+        // The users Jobs and PgBouncer are awaited after the stores and before the first service, as pulumi up orders them.
+        const access = steps[at("2.1 database users")];
+        assert.ok(at("2.1 database users") > at("2.1 postgres") && at("2.1 database users") < at("3 "), "database users between the stores and the services");
+        assert.deepEqual(access.waits.map((o) => `${o.kind}/${o.metadata.labels?.app}`).sort(), ["Deployment/pgbouncer", "Job/database-users-mongodb", "Job/database-users-postgres"]);
     });
 
     it("summarizes runs by median and spread, and ratios of medians against their targets", () => {
