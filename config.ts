@@ -5,18 +5,25 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { APP_NAMES, AppSpec, CATALOG, SecretKey } from "./components/catalog";
+import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "./components/data/connection-budget";
+import { principalIds } from "./components/data/principals";
 
 export const PROJECT = "ultramarket";
 export const PRODUCTION_STACK = "production";
 
-/** Secret config keys generated with @pulumi/random when unset, and the Secret key each fills. */
-export const GENERATED_SECRETS: Record<string, SecretKey> = {
+/**
+ * Secret config keys generated with @pulumi/random when unset, and the platform Secret key each fills (null: kept out
+ * of the platform Secret; `databaseUsersSeed` only derives the database users' passwords). Stacks that cannot use the
+ * random provider (local, e2e) supply every one of them.
+ */
+export const GENERATED_SECRETS: Record<string, SecretKey | null> = {
     postgresPassword: "POSTGRES_PASSWORD",
     mongodbPassword: "MONGODB_PASSWORD",
     redisPassword: "REDIS_PASSWORD",
     elasticsearchPassword: "ELASTICSEARCH_PASSWORD",
     jwtSecret: "JWT_SECRET",
     jwtRefreshSecret: "JWT_REFRESH_SECRET",
+    databaseUsersSeed: null,
 };
 
 /** Third-party credentials: required in the production stack, optional elsewhere. */
@@ -50,6 +57,7 @@ const MIN_SECRET_LENGTH: Record<string, number> = {
     elasticsearchPassword: 16,
     jwtSecret: 32,
     jwtRefreshSecret: 32,
+    databaseUsersSeed: 32,
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -140,6 +148,10 @@ const plainSchema = z.strictObject({
     backupRetention: int(1, 100).default(7),
     redisMaxMemoryPercent: int(10, 90).default(75),
     redisEvictionPolicy: z.enum(REDIS_EVICTION_POLICIES).default("volatile-lru"),
+    // Unset, PostgreSQL keeps its own default (100) and its command line: setting it restarts PostgreSQL once.
+    postgresMaxConnections: int(20, 10_000).optional(),
+    pgbouncerMaxClientConnections: int(10, 100_000).default(1000),
+    databasePasswordVersions: json(z.record(z.string(), int(1, 1_000_000))).default({}),
     replicas: json(z.record(z.string(), int(1, 100))).default({}),
     enableMobileApp: bool.default(false),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
@@ -237,6 +249,10 @@ export interface PlatformConfig {
     protectData: boolean;
     /** Backups of PostgreSQL and MongoDB on the `database-backups` volume (its size is storage.sizes.backups). */
     backups: { beforeMigrations: boolean; retention: number };
+    /** The database users: the seed their passwords derive from (undefined: generated), and per-principal versions. */
+    databaseUsers: { seed?: pulumi.Output<string>; passwordVersions: Record<string, number> };
+    /** PostgreSQL's connection limit (set on its command line only when configured) and PgBouncer's client limit. */
+    postgres: { maxConnections?: number; maxClientConnections: number };
     /** Redis bounds: maxmemory as a share of its container's memory limit, and what it evicts at that bound. */
     redis: { maxMemoryPercent: number; evictionPolicy: RedisEvictionPolicy };
     /** The public edge: which implementation, its install, and the limits and restrictions it enforces. */
@@ -360,11 +376,11 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     // Secrets: stored encrypted, long enough, and present where required. Values are never echoed.
     const providedSecrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
     const generatedSecrets: SecretKey[] = [];
-    const secretTargets: Record<string, SecretKey | undefined> = { ...GENERATED_SECRETS, ...REQUIRED_PRODUCTION_SECRETS, registryPassword: undefined };
+    const secretTargets: Record<string, SecretKey | null | undefined> = { ...GENERATED_SECRETS, ...REQUIRED_PRODUCTION_SECRETS, registryPassword: undefined };
     for (const [key, target] of Object.entries(secretTargets)) {
         const value = values[key];
         if (value === undefined || value === "") {
-            if (key in GENERATED_SECRETS) generatedSecrets.push(GENERATED_SECRETS[key]);
+            if (GENERATED_SECRETS[key]) generatedSecrets.push(GENERATED_SECRETS[key]);
             else if (isProduction && key in REQUIRED_PRODUCTION_SECRETS) {
                 problems.push(`${PROJECT}:${key} is required in the production stack; set it with: ${setCmd(key, "<value>", true)}`);
             }
@@ -381,6 +397,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         }
         if (target) providedSecrets[target] = pulumi.secret(value);
     }
+    const databaseUsersSeed = values.databaseUsersSeed && raw.secretKeys.has("databaseUsersSeed") && values.databaseUsersSeed.length >= MIN_SECRET_LENGTH.databaseUsersSeed ? pulumi.secret(values.databaseUsersSeed) : undefined;
 
     const namespace = plain.namespace ?? `ultramarket-${stack}`;
     let tag = plain.imageTag;
@@ -459,16 +476,31 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         );
     }
 
+    const knownPrincipals = principalIds(CATALOG);
+    for (const id of Object.keys(plain.databasePasswordVersions ?? {})) {
+        if (!knownPrincipals.includes(id)) problems.push(`${PROJECT}:databasePasswordVersions.${id} names no database user (known: ${knownPrincipals.join(", ")}); remove it with: pulumi config rm --path databasePasswordVersions.${id}`);
+    }
+    if (!invalid.has("postgresMaxConnections") && !invalid.has("pgbouncerMaxClientConnections") && !invalid.has("replicas")) {
+        const maxConnections = plain.postgresMaxConnections ?? POSTGRES_DEFAULT_MAX_CONNECTIONS;
+        const budget = connectionBudget(poolDemands(withReplicas(enabled, plain.replicas ?? {}, isProduction)), { maxConnections, maxClientConnections: plain.pgbouncerMaxClientConnections });
+        if (budget.server.total > budget.server.limit) {
+            problems.push(
+                `${PROJECT}:postgresMaxConnections is ${maxConnections}${plain.postgresMaxConnections === undefined ? " (PostgreSQL's default)" : ""}, but ${budget.overruns[0]}; raise it (${setCmd("postgresMaxConnections", String(budget.server.total))}; PostgreSQL restarts once to apply it) or lower a service's postgresPool.server in components/catalog.ts`,
+            );
+        }
+        if (budget.client.total > budget.client.limit) {
+            problems.push(
+                `${PROJECT}:pgbouncerMaxClientConnections is ${plain.pgbouncerMaxClientConnections}, but ${budget.overruns[budget.overruns.length - 1]}; raise it (${setCmd("pgbouncerMaxClientConnections", String(budget.client.total))}) or lower a service's replicas or postgresPool.client`,
+            );
+        }
+    }
+
     if (raw.updateId !== undefined && !UPDATE_ID.test(raw.updateId)) {
         problems.push(`environment variable ${UPDATE_ID_ENV} is "${raw.updateId.slice(0, 80)}"; it must be 1-64 letters, digits, '.', '_' or '-' (npm run deploy sets it; unset it for a plain pulumi up)`);
     }
     if (problems.length) throw new ConfigError(stack, problems);
 
-    const replicaFloor = isProduction ? 2 : 1;
-    const apps = enabled.map((a) => ({
-        ...a,
-        replicas: Math.max(plain.replicas[a.name] ?? a.replicas, replicaFloor),
-    }));
+    const apps = withReplicas(enabled, plain.replicas, isProduction);
 
     const hosts = { web: plain.domain, api: `api.${plain.domain}`, admin: `admin.${plain.domain}`, mobile: `m.${plain.domain}` };
     return {
@@ -513,6 +545,8 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         protectData: plain.protectData,
         backups: { beforeMigrations: plain.backupBeforeMigrations, retention: plain.backupRetention },
         redis: { maxMemoryPercent: plain.redisMaxMemoryPercent, evictionPolicy: plain.redisEvictionPolicy },
+        databaseUsers: { seed: databaseUsersSeed, passwordVersions: plain.databasePasswordVersions },
+        postgres: { maxConnections: plain.postgresMaxConnections, maxClientConnections: plain.pgbouncerMaxClientConnections },
         edge: {
             mode: plain.edge,
             gatewayClassName: plain.gatewayClassName,
@@ -544,6 +578,12 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         },
         verification: { verifyDeployment: plain.verifyDeployment, loadTest: plain.loadTest, updateId: raw.updateId },
     };
+}
+
+/** The enabled apps with their replica overrides applied (production never runs fewer than 2). */
+function withReplicas(enabled: AppSpec[], overrides: Record<string, number>, isProduction: boolean): AppSpec[] {
+    const replicaFloor = isProduction ? 2 : 1;
+    return enabled.map((a) => ({ ...a, replicas: Math.max(overrides[a.name] ?? a.replicas, replicaFloor) }));
 }
 
 /** Reads the running stack's `ultramarket:` configuration and validates it. */

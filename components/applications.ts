@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, DataStoreName, GATEWAY, SecretKey } from "./catalog";
+import { AppSpec, DataStoreName, DatabaseWithUsers, GATEWAY, hasOwnUsers, SecretKey } from "./catalog";
+import { DatabaseCredentials } from "./data/database-users";
 import { AppImages, AppImagesArgs } from "./images";
 import { Microservice } from "./microservice";
 
@@ -22,6 +23,10 @@ export interface ApplicationsArgs {
      * identity is the migrating apps' images: hence a function of them).
      */
     beforeMigrations?: (imageRefs: Record<string, pulumi.Output<string>>) => pulumi.Resource[];
+    /** Each app's own database credentials (DatabaseUsers), and the Job that creates the users of each store. */
+    databaseUsers?: { credentials: Record<string, DatabaseCredentials>; jobs: Record<DatabaseWithUsers, pulumi.Resource> };
+    /** PgBouncer: the apps that use PostgreSQL connect through it (and start once it is ready). */
+    postgresPooler?: { url: pulumi.Input<string>; ready: pulumi.Resource };
 }
 
 /**
@@ -49,6 +54,9 @@ export class Applications extends pulumi.ComponentResource {
         const deployments: Record<string, k8s.apps.v1.Deployment> = {};
         for (const app of [...args.apps].sort((a, b) => tier(a) - tier(b))) {
             const dependsOn: pulumi.Resource[] = app.dataStores.map((d) => args.dataStores[d]);
+            // Its migrations and pods log in as its own users: those exist first.
+            if (args.databaseUsers) dependsOn.push(...app.dataStores.filter(hasOwnUsers).map((d) => args.databaseUsers!.jobs[d]));
+            const pooled = args.postgresPooler && app.dataStores.includes("postgres") && app.postgresPool;
             if (app.name === GATEWAY) {
                 dependsOn.push(...args.apps.filter((a) => a.route.kind === "gateway").map((a) => deployments[a.name]));
             } else if (app.group === "frontend" && deployments[GATEWAY]) {
@@ -65,8 +73,11 @@ export class Applications extends pulumi.ComponentResource {
                     configChecksum: args.configChecksum,
                     secretValues: args.secretValues,
                     fileUploadsClaim: args.fileUploadsClaim,
+                    databaseCredentials: args.databaseUsers?.credentials[app.name],
+                    postgresPooler: pooled ? { url: args.postgresPooler!.url, poolMax: app.postgresPool!.client } : undefined,
                     dependsOn,
                     migrationDependsOn: beforeMigrations,
+                    deploymentDependsOn: pooled ? [args.postgresPooler!.ready] : [],
                 },
                 { parent: this },
             );

@@ -88,14 +88,29 @@ export interface AppSpec {
     scratchSize: string;
     /** Calls third-party APIs on the internet over HTTPS (payment providers, SMS and e-mail gateways). */
     externalEgress: boolean;
+    /** PostgreSQL connections, for apps that use it (the connection budget in config.ts adds them up). */
+    postgresPool?: PostgresPool;
 }
+
+/**
+ * An app's PostgreSQL connections through PgBouncer: `server`, the server connections each PgBouncer pod may hold
+ * for the app's user (transaction pooling multiplexes the app's clients onto them); `client`, the pool each app pod
+ * opens to PgBouncer (`POSTGRES_POOL_MAX`).
+ */
+export interface PostgresPool {
+    server: number;
+    client: number;
+}
+
+/** Small: transaction pooling holds a server connection only for a transaction's milliseconds. */
+export const DEFAULT_POSTGRES_POOL: PostgresPool = { server: 4, client: 10 };
 
 // Ephemeral storage: each limit covers the app's scratch directories (and a migration Job's HOME) plus its logs.
 const SMALL: Resources = { cpuRequest: "200m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" };
 const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" };
 const FRONTEND: Resources = { cpuRequest: "100m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi", ephemeralStorageRequest: "128Mi", ephemeralStorageLimit: "512Mi" };
 
-type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "scratchSize" | "externalEgress";
+type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "scratchSize" | "externalEgress" | "postgresPool";
 type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | Defaulted> & Partial<Pick<AppSpec, Defaulted>>;
 
 function app(e: Entry): AppSpec {
@@ -112,6 +127,7 @@ function app(e: Entry): AppSpec {
         writablePaths: frontend ? ["/tmp", "/var/cache/nginx"] : ["/tmp"],
         scratchSize: frontend ? "128Mi" : "512Mi",
         externalEgress: false,
+        postgresPool: e.dataStores.includes("postgres") ? DEFAULT_POSTGRES_POOL : undefined,
         ...e,
         context,
     };
@@ -161,15 +177,33 @@ export const DATA_STORE_PASSWORD_KEY: Record<DataStoreName, SecretKey> = {
     elasticsearch: "ELASTICSEARCH_PASSWORD",
 };
 
-/** Every Secret key an app may read: its data stores' passwords plus its own secrets. */
-export function secretKeysFor(spec: AppSpec): SecretKey[] {
-    const keys = new Set<SecretKey>([...spec.dataStores.map((d) => DATA_STORE_PASSWORD_KEY[d]), ...spec.secrets]);
-    return SECRET_KEYS.filter((k) => keys.has(k));
-}
-
 /** Data stores with users of their own: each app and each exporter connects as its own least-privileged user. */
 export const DATABASES_WITH_USERS = ["postgres", "mongodb"] as const;
 export type DatabaseWithUsers = (typeof DATABASES_WITH_USERS)[number];
+
+export const hasOwnUsers = (store: DataStoreName): store is DatabaseWithUsers => (DATABASES_WITH_USERS as readonly string[]).includes(store);
+
+/**
+ * Every platform Secret key an app may read: the passwords of its data stores that have no users of their own
+ * (Redis, Elasticsearch) plus its own secrets. The superuser passwords of PostgreSQL and MongoDB are never among
+ * them: those apps read their own user's credentials from their own Secret (databaseCredentialKeys).
+ */
+export function secretKeysFor(spec: AppSpec): SecretKey[] {
+    const keys = new Set<SecretKey>([...spec.dataStores.filter((d) => !hasOwnUsers(d)).map((d) => DATA_STORE_PASSWORD_KEY[d]), ...spec.secrets]);
+    return SECRET_KEYS.filter((k) => keys.has(k));
+}
+
+/** The Secret holding an app's own database credentials. */
+export const databaseSecretName = (app: string) => `${app}-database`;
+
+/** The keys of an app's database Secret, by data store: the env names the apps always read, now with a user of their own. */
+export const DATABASE_CREDENTIAL_KEYS: Record<DatabaseWithUsers, { user: string; password: string }> = {
+    postgres: { user: "POSTGRES_USER", password: "POSTGRES_PASSWORD" },
+    mongodb: { user: "MONGODB_USER", password: "MONGODB_PASSWORD" },
+};
+
+/** The data stores an app has a user of its own in. */
+export const databasesOf = (spec: AppSpec): DatabaseWithUsers[] => spec.dataStores.filter(hasOwnUsers);
 
 /**
  * The read-only monitoring user of a database's exporter, and the Secret holding its credentials (keys `username`

@@ -19,6 +19,8 @@ interface DataStoreSpec {
     scratch: Record<string, { path: string; size: string }>;
     env: (secretRef: (key: string) => EnvVar["valueFrom"]) => EnvVar[];
     command?: (tuning: DataStoreTuning) => string[];
+    /** Arguments to the image's own entrypoint (undefined: none, the image's default command). */
+    args?: (tuning: DataStoreTuning) => string[] | undefined;
     /**
      * Secret keys the store (or its probes) reads on every start: a change rolls its pod. PostgreSQL and
      * MongoDB apply their password only when the data directory is first initialised (their probes need
@@ -46,6 +48,8 @@ export interface DataStoreTuning {
         /** Redis's maxmemory-policy. */
         evictionPolicy: string;
     };
+    /** PostgreSQL's max_connections when configured; unset, its command line stays as it was (a change restarts it). */
+    postgres?: { maxConnections?: number };
 }
 
 const sh = (script: string) => ["sh", "-c", script];
@@ -93,6 +97,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "POSTGRES_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.postgres) },
             { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
         ],
+        args: (t) => (t.postgres?.maxConnections === undefined ? undefined : ["postgres", "-c", `max_connections=${t.postgres.maxConnections}`]),
         appliesOnStart: [],
         // The runbook's own check (`psql ... -c "SELECT 1"`), over the local socket, which trusts local users.
         readiness: ["psql", "-U", "postgres", "-d", "ultramarket", "-tAc", "SELECT 1"],
@@ -298,6 +303,7 @@ export class DataStores extends pulumi.ComponentResource {
                                     ...container,
                                     name: spec.name,
                                     command: spec.command?.(args.tuning),
+                                    args: spec.args?.(args.tuning),
                                     ports: [{ name: spec.name, containerPort: spec.port }],
                                     env: spec.env(secretRef),
                                     // Liveness applies only once this has passed, however long recovery takes.

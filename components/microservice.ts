@@ -18,12 +18,18 @@ export interface MicroserviceArgs {
     configChecksum: pulumi.Input<string>;
     /** The platform Secret's values (Pulumi secrets): the pods roll when a key this app reads changes. */
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** The app's own database user: its Secret (POSTGRES_USER/POSTGRES_PASSWORD, MONGODB_USER/MONGODB_PASSWORD) and values. */
+    databaseCredentials?: { secretName: pulumi.Input<string>; values: Record<string, pulumi.Output<string>> };
+    /** Where the app's pods reach PostgreSQL (PgBouncer) and the pool each opens; its migrations use POSTGRES_URL of the ConfigMap. */
+    postgresPooler?: { url: pulumi.Input<string>; poolMax: number };
     /** The file service's upload claim, mounted only into that app. */
     fileUploadsClaim?: pulumi.Input<string>;
     /** What must be ready before this app (its data stores, or the apps it fronts). */
     dependsOn: pulumi.Resource[];
     /** What must also complete before its migrations run (the database backup). */
     migrationDependsOn?: pulumi.Resource[];
+    /** What the app's pods (not its migrations) need besides: PgBouncer, for the apps that connect through it. */
+    deploymentDependsOn?: pulumi.Resource[];
 }
 
 /** The migration Job's HOME: `npm run migrate` writes its cache and logs there, and the root filesystem is read-only. */
@@ -56,7 +62,21 @@ export class Microservice extends pulumi.ComponentResource {
             { name: "PORT", value: String(spec.port) },
             { name: "SERVICE_NAME", value: spec.name },
             ...secretKeysFor(spec).map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: args.secretName, key } } })),
+            // Its own database user, never the superuser: the same env names, from the app's own Secret.
+            ...Object.keys(args.databaseCredentials?.values ?? {}).map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: args.databaseCredentials!.secretName, key } } })),
         ];
+        // Explicit env wins over the ConfigMap's envFrom: the app's pods go through PgBouncer, its migrations straight to PostgreSQL.
+        const poolerEnv = args.postgresPooler
+            ? [
+                  { name: "POSTGRES_URL", value: args.postgresPooler.url },
+                  { name: "POSTGRES_POOL_MAX", value: String(args.postgresPooler.poolMax) },
+              ]
+            : [];
+        const credentialKeys = Object.keys(args.databaseCredentials?.values ?? {}).map((k) => `database/${k}`);
+        const readSecrets: Partial<Record<string, pulumi.Output<string>>> = {
+            ...args.secretValues,
+            ...Object.fromEntries(Object.entries(args.databaseCredentials?.values ?? {}).map(([k, v]) => [`database/${k}`, v])),
+        };
         const scratch = spec.writablePaths.map((p, i) => ({ name: `scratch-${i}`, mountPath: p }));
         const uploads = spec.name === FILE_UPLOADS.app && args.fileUploadsClaim;
         const volumeMounts = [...scratch, ...(uploads ? [{ name: "uploads", mountPath: FILE_UPLOADS.mountPath }] : [])];
@@ -82,7 +102,7 @@ export class Microservice extends pulumi.ComponentResource {
             ...extra,
         });
 
-        const dependsOn = [...args.dependsOn];
+        const dependsOn = [...args.dependsOn, ...(args.deploymentDependsOn ?? [])];
         if (spec.migrations) {
             // Runs `npm run migrate` with the new image; Pulumi waits for completion before the rollout.
             // Auto-named, so a new image replaces it with a fresh Job (create before delete); a Job that
@@ -133,11 +153,12 @@ export class Microservice extends pulumi.ComponentResource {
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
                     template: {
                         // What the pods read, as digests: a setting or secret change rolls exactly its readers.
-                        metadata: { labels: meta, annotations: rolloutAnnotations({ config: args.configChecksum, secret: secretChecksum(args.secretValues, secretKeysFor(spec)) }) },
+                        metadata: { labels: meta, annotations: rolloutAnnotations({ config: args.configChecksum, secret: secretChecksum(readSecrets, [...secretKeysFor(spec), ...credentialKeys]) }) },
                         spec: podSpec({
                             containers: [
                                 {
                                     ...container,
+                                    env: [...env, ...poolerEnv],
                                     ports: [{ name: "http", containerPort: spec.port }],
                                     startupProbe: { ...alive, ...timing(5), failureThreshold: 24 },
                                     readinessProbe: { ...ready, ...timing(10) },

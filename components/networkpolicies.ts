@@ -20,6 +20,10 @@ export interface NetworkPoliciesArgs {
     exporters?: readonly { name: string; store: DataStoreName; port: number }[];
     /** Pods other than the apps that connect to data stores (the database backup and restore Jobs), by selector name. */
     dataStoreJobs?: { name: string; dataStores: DataStoreName[] }[];
+    /** PgBouncer: apps that use PostgreSQL reach it instead of PostgreSQL, which admits it (and migrations) only. */
+    postgresPooler?: { name: string; port: number };
+    /** The users Job of each store (its pods' name label): it reaches that store. */
+    databaseUsersJobs?: Partial<Record<DataStoreName, string>>;
 }
 
 export const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
@@ -29,11 +33,17 @@ const tcp = (port: number) => ({ protocol: "TCP", port });
 const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"] } };
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
-export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters" | "dataStoreJobs">) {
-    const { apps, dataStores } = args;
+export function networkRules(
+    args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters" | "dataStoreJobs" | "postgresPooler" | "databaseUsersJobs">,
+) {
+    const { apps, dataStores, postgresPooler: pooler } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
-    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] }));
+    const direct = (d: DataStoreName): EgressRule => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] });
+    const pooled = (app: AppSpec, d: DataStoreName) => pooler !== undefined && d === "postgres" && app.postgresPool !== undefined;
+    // An app's pods reach PostgreSQL through PgBouncer; its migrations (DDL, session features) reach it directly.
+    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => (pooled(app, d) ? { to: [pods(pooler!.name)], ports: [tcp(pooler!.port)] } : direct(d)));
+    const migrationEgress = (app: AppSpec): EgressRule[] => app.dataStores.map(direct);
 
     for (const app of apps) {
         const from: Rule[] = [];
@@ -46,23 +56,33 @@ export function networkRules(args: Pick<NetworkPoliciesArgs, "apps" | "dataStore
         if (app.name === GATEWAY) for (const target of gatewayRouted) egress.push({ to: [pods(target.name)], ports: [tcp(target.port)] });
         if (app.externalEgress) egress.push({ to: [INTERNET], ports: [tcp(443), tcp(587)] });
         policies.push({ name: app.name, ingress: from, egress });
-        if (app.migrations) policies.push({ name: migrationName(app.name), ingress: [], egress: storeEgress(app) });
+        if (app.migrations) policies.push({ name: migrationName(app.name), ingress: [], egress: migrationEgress(app) });
     }
     const exporters = args.exporters ?? [];
     for (const e of exporters) {
         policies.push({
             name: e.name,
             ingress: [{ from: [inNamespace(args.monitoringNamespace)], ports: [tcp(e.port)] }],
-            egress: [{ to: [pods(e.store)], ports: [tcp(dataStores[e.store].port)] }],
+            egress: [direct(e.store)],
         });
     }
     const jobs = args.dataStoreJobs ?? [];
-    for (const job of jobs) policies.push({ name: job.name, ingress: [], egress: job.dataStores.map((d) => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] })) });
+    for (const job of jobs) policies.push({ name: job.name, ingress: [], egress: job.dataStores.map(direct) });
+    const pooledApps = apps.filter((a) => pooled(a, "postgres"));
+    if (pooler && pooledApps.length) {
+        policies.push({ name: pooler.name, ingress: [{ from: pooledApps.map((a) => pods(a.name)), ports: [tcp(pooler.port)] }], egress: [direct("postgres")] });
+    }
+    const usersJobs = args.databaseUsersJobs ?? {};
+    for (const [store, job] of Object.entries(usersJobs) as [DataStoreName, string][]) policies.push({ name: job, ingress: [], egress: [direct(store)] });
     for (const store of Object.keys(dataStores) as DataStoreName[]) {
         const clients = apps.filter((a) => a.dataStores.includes(store));
-        const peers = clients.flatMap((a) => [pods(a.name), ...(a.migrations ? [pods(migrationName(a.name))] : [])]);
-        peers.push(...exporters.filter((e) => e.store === store).map((e) => pods(e.name)));
-        peers.push(...jobs.filter((j) => j.dataStores.includes(store)).map((j) => pods(j.name)));
+        const peers = [
+            ...clients.flatMap((a) => [...(pooled(a, store) ? [] : [pods(a.name)]), ...(a.migrations ? [pods(migrationName(a.name))] : [])]),
+            ...(store === "postgres" && pooler && pooledApps.length ? [pods(pooler.name)] : []),
+            ...(usersJobs[store] ? [pods(usersJobs[store])] : []),
+            ...exporters.filter((e) => e.store === store).map((e) => pods(e.name)),
+            ...jobs.filter((j) => j.dataStores.includes(store)).map((j) => pods(j.name)),
+        ];
         policies.push({ name: store, ingress: peers.length ? [{ from: peers, ports: [tcp(dataStores[store].port)] }] : [], egress: [] });
     }
     return policies;

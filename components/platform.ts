@@ -7,6 +7,10 @@ import { DATA_STORE_NAMES, DataStores } from "./datastores";
 import { EXPORTERS } from "./exporters";
 import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB } from "./data/backup-jobs";
 import { DatabaseBackups } from "./data/backups";
+import { DATABASES_WITH_USERS } from "./catalog";
+import { DatabaseUsers, databaseUsersJobName } from "./data/database-users";
+import { PGBOUNCER, PgBouncer } from "./data/pgbouncer";
+import { userName } from "./data/principals";
 import { buildEdge, edgePeers, PublicEdge } from "./edge";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
 import { buildVerificationPlan, headerRules, PlanInput } from "./checks";
@@ -20,7 +24,10 @@ import { PlatformSettings } from "./settings";
 import { SharedStorage } from "./storage";
 
 /** The platform's objects, for what needs them beyond the stack outputs (tests, tooling). */
-export type PlatformParts = Pick<Platform, "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage" | "backups">;
+export type PlatformParts = Pick<
+    Platform,
+    "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage" | "backups" | "databaseUsers" | "pgbouncer"
+>;
 
 /**
  * The root of the platform: every component is its child, so the tree `pulumi stack --show-urns` prints
@@ -41,6 +48,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly storage: SharedStorage;
     public readonly exporters: DatabaseExporters;
     public readonly backups: DatabaseBackups;
+    public readonly databaseUsers: DatabaseUsers;
+    public readonly pgbouncer: PgBouncer;
     /** What index.ts exports. */
     public readonly outputs: ReturnType<typeof platformOutputs>;
 
@@ -71,12 +80,46 @@ export class Platform extends pulumi.ComponentResource {
         );
         const dataStores = new DataStores(
             "data-stores",
-            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis } },
+            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } } },
+            opts,
+        );
+        const store = (n: (typeof DATABASES_WITH_USERS)[number]) => ({ host: dataStores.endpoints[n].host, port: dataStores.endpoints[n].port, ready: dataStores.statefulSets[n] });
+        const databaseUsers = new DatabaseUsers(
+            "database-users",
+            {
+                namespace: namespace.name,
+                secretName: secret.secretName,
+                apps: cfg.apps,
+                seed: cfg.databaseUsers.seed,
+                passwordVersions: cfg.databaseUsers.passwordVersions,
+                protect: cfg.protectData,
+                stores: { postgres: store("postgres"), mongodb: store("mongodb") },
+            },
+            opts,
+        );
+        const pools = Object.fromEntries(cfg.apps.flatMap((a) => (a.postgresPool ? [[userName(a.name), a.postgresPool.server]] : [])));
+        const pgbouncer = new PgBouncer(
+            "pgbouncer",
+            {
+                namespace: namespace.name,
+                postgres: { host: dataStores.endpoints.postgres.host, port: dataStores.endpoints.postgres.port },
+                logins: databaseUsers.postgresLogins.map((l) => ({ ...l, pool: pools[l.user] })),
+                maxClientConnections: cfg.postgres.maxClientConnections,
+                // The users exist with these passwords before PgBouncer logs in with them.
+                dependsOn: [databaseUsers.jobs.postgres],
+            },
             opts,
         );
         const exporters = new DatabaseExporters(
             "database-exporters",
-            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, dataStores: dataStores.endpoints },
+            {
+                namespace: namespace.name,
+                secretName: secret.secretName,
+                secretValues: secret.values,
+                dataStores: dataStores.endpoints,
+                // The monitoring users (and their Secrets) exist before an exporter logs in with them.
+                dependsOn: Object.values(databaseUsers.jobs),
+            },
             opts,
         );
         const settings = new PlatformSettings(
@@ -136,6 +179,8 @@ export class Platform extends pulumi.ComponentResource {
                 secretValues: secret.values,
                 fileUploadsClaim: storage.fileUploadsClaim,
                 dataStores: dataStores.statefulSets,
+                databaseUsers: { credentials: databaseUsers.credentials, jobs: databaseUsers.jobs },
+                postgresPooler: { url: pgbouncer.url, ready: pgbouncer.deployment },
             },
             opts,
         );
@@ -149,6 +194,8 @@ export class Platform extends pulumi.ComponentResource {
                 monitoringNamespace: cfg.monitoring.monitoringNamespace,
                 exporters: EXPORTERS,
                 dataStoreJobs: [BACKUP_JOB, RESTORE_JOB].map((name) => ({ name, dataStores: [...BACKED_UP_STORES] })),
+                postgresPooler: PGBOUNCER,
+                databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),
             },
             opts,
         );
@@ -175,7 +222,7 @@ export class Platform extends pulumi.ComponentResource {
 
         // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
         // update id), and otherwise whenever what was deployed changes.
-        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...exporters.deployments, ...edge.ready];
+        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...exporters.deployments, pgbouncer.deployment, ...Object.values(databaseUsers.jobs), ...edge.ready];
         const updateId = cfg.verification.updateId;
         const trigger = pulumi
             .all(apps.imageRefs)
@@ -213,6 +260,8 @@ export class Platform extends pulumi.ComponentResource {
         this.storage = storage;
         this.exporters = exporters;
         this.backups = backups!;
+        this.databaseUsers = databaseUsers;
+        this.pgbouncer = pgbouncer;
         this.outputs = platformOutputs(cfg, this);
         this.registerOutputs(this.outputs);
     }

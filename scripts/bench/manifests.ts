@@ -3,6 +3,7 @@
 import * as crypto from "crypto";
 import { APP_NAMES } from "../../components/catalog";
 import { DATA_STORE_NAMES } from "../../components/datastores";
+import { PGBOUNCER } from "../../components/data/pgbouncer";
 import { Registration, runProgram } from "../../tests/unit/support/harness";
 
 export interface KubeObject {
@@ -71,6 +72,9 @@ export function runbookSteps(objects: KubeObject[]): RunbookStep[] {
         const picked = take((o) => ownerOf(o, DATA_STORE_NAMES) === store);
         step(`2.1 ${store}`, picked, picked.filter(awaited));
     }
+    // The users Jobs and PgBouncer: after the stores, before any service that logs in as its own user.
+    const dataAccess = take((o) => o.metadata.labels?.app?.startsWith("database-users-") === true || o.metadata.labels?.app === PGBOUNCER.name);
+    step("2.1 database users and PgBouncer", dataAccess, dataAccess.filter(awaited));
     step("2.2 storage", take((o) => o.kind === "PersistentVolumeClaim"));
     step("2.3 network policies", take((o) => o.kind === "NetworkPolicy"));
     step("2.3 ingress", take((o) => o.kind === "Ingress"));

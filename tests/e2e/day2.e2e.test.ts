@@ -23,6 +23,7 @@ const STACK_FILE = `Pulumi.${STACK}.yaml`;
 /** The last commit before the root component and the day-2 changes: stacks it deployed must upgrade in place. */
 const BASELINE_COMMIT = "c192da5";
 const EDGE_KEY = `${PROJECT}:edge`;
+const SEED_KEY = `${PROJECT}:databaseUsersSeed`;
 /** An image the local cluster's kwok stage fails like a container exiting 1 (scripts/local-cluster/stages). */
 const UNRUNNABLE_TAG = "e2e-unrunnable";
 
@@ -138,8 +139,8 @@ describe("e2e: day two on the local control plane", function () {
         else await timed("npm ci (baseline commit)", async () => execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }));
 
         const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase, create: true });
-        // The baseline knows no `edge` key (it always rendered the ingress-nginx Ingresses).
-        const { [EDGE_KEY]: _edge, ...baselineConfig } = throwawayStackConfig();
+        // The baseline knows no `edge` key (it always rendered the ingress-nginx Ingresses), nor the database users' seed.
+        const { [EDGE_KEY]: _edge, [SEED_KEY]: seed, ...baselineConfig } = throwawayStackConfig();
         await base.setAllConfig(baselineConfig);
         await timed(`up at ${BASELINE_COMMIT} (baseline program, cold)`, () => base.up({ onOutput: (o) => (engineLog += o) }));
         const before = await kubeObjectsInState(base);
@@ -152,6 +153,8 @@ describe("e2e: day two on the local control plane", function () {
         // ingress-nginx"), and admin is served only to an allowlist now (no admin Ingress without one): with both set,
         // upgrading the program must not take any host down.
         await stack.setConfig(EDGE_KEY, { value: "ingress-nginx" });
+        // The random provider cannot be built here: the upgraded stack gets its seed from config, as local:up gives it.
+        await stack.setConfig(SEED_KEY, seed);
         await stack.setConfig(`${PROJECT}:adminAllowedCidrs`, { value: JSON.stringify(["10.0.0.0/8"]) });
         const previewEvents: EngineEvent[] = [];
         await timed("preview (baseline -> this commit)", () => stack.preview({ onEvent: (e) => previewEvents.push(e) }));
@@ -165,6 +168,11 @@ describe("e2e: day two on the local control plane", function () {
         for (const job of new Set(rerun(steps).map((x) => x.urn))) console.log(`    note: migration Job re-run by the upgrade (new pod template): ${job}`);
         for (const o of await kubeObjectsInState(stack)) {
             const key = o.urn.split("::").pop() + "/" + o.kind;
+            // New with this commit: the users Jobs run before any app switches to its own user, and must complete.
+            if (o.urn.includes("ultramarket:data:DatabaseUsers$kubernetes:batch/v1:Job::")) {
+                assert.ok((getLive(o)?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `database users Job ${o.name} did not complete`);
+                continue;
+            }
             if (isMigrationJob(o.urn)) {
                 assert.ok((getLive(o)?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `migration Job ${o.name} did not complete`);
                 continue;

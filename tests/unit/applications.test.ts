@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY } from "../../components/catalog";
+import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, DATABASE_CREDENTIAL_KEYS, databaseSecretName, GATEWAY, hasOwnUsers } from "../../components/catalog";
 import { byType, makeAppRepo, named, Registration } from "./support/harness";
 import { DEP, HPA, IMAGE, JOB, NP, PDB, RELEASE, ROUTE, SA, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
@@ -20,9 +20,10 @@ describe("production stack: the applications", () => {
         for (const app of deployed) {
             for (const type of [SA, DEP, SVC, HPA, PDB]) named(regs, type, app.name);
         }
-        // Besides the apps, only the data stores' exporters run as Deployments (tests/unit/data-metrics.test.ts).
-        const appDeployments = byType(regs, DEP).filter((d) => d.inputs.metadata.labels["app.kubernetes.io/component"] !== "monitoring");
-        assert.equal(appDeployments.length, deployed.length, "mobile-app stays off unless enabled");
+        // Besides the apps, only the data stores' exporters (tests/unit/data-metrics.test.ts) and PgBouncer (the PostgreSQL pooler) run as Deployments.
+        const appDeployments = byType(regs, DEP).filter((d) => d.inputs.metadata.labels["app.kubernetes.io/component"] !== "monitoring" && d.inputs.metadata.name !== "pgbouncer");
+        assert.deepEqual(appDeployments.map((d) => d.inputs.metadata.name).sort(), deployed.map((a) => a.name).sort(), "mobile-app stays off unless enabled");
+        assert.ok(byType(regs, DEP).some((d) => d.inputs.metadata.name === "pgbouncer"), "PgBouncer runs as a Deployment");
     });
 
     it("runs at least 2 replicas of every app, and the autoscaler never goes below that", () => {
@@ -74,9 +75,14 @@ describe("production stack: the applications", () => {
         for (const app of deployed) {
             const c = mainContainer(named(regs, DEP, app.name));
             assert.equal(c.envFrom[0].configMapRef.name, "ultramarket-config");
-            const refs = c.env.filter((e: any) => e.valueFrom).map((e: any) => e.valueFrom.secretKeyRef.key).sort();
-            const expected = [...new Set([...app.dataStores.map((d) => DATA_STORE_PASSWORD_KEY[d]), ...app.secrets])].sort();
-            assert.deepEqual(refs, expected, app.name);
+            const fromPlatform = c.env.filter((e: any) => e.valueFrom?.secretKeyRef.name === "ultramarket-secrets").map((e: any) => e.valueFrom.secretKeyRef.key).sort();
+            // The platform Secret gives only Redis's and Elasticsearch's passwords: PostgreSQL and MongoDB have a user per app.
+            const expected = [...new Set([...app.dataStores.filter((d) => !hasOwnUsers(d)).map((d) => DATA_STORE_PASSWORD_KEY[d]), ...app.secrets])].sort();
+            assert.deepEqual(fromPlatform, expected, app.name);
+            const own = c.env.filter((e: any) => e.valueFrom && e.valueFrom.secretKeyRef.name !== "ultramarket-secrets");
+            const ownKeys = app.dataStores.filter(hasOwnUsers).flatMap((d) => [DATABASE_CREDENTIAL_KEYS[d].user, DATABASE_CREDENTIAL_KEYS[d].password]);
+            assert.deepEqual(own.map((e: any) => e.valueFrom.secretKeyRef.key).sort(), ownKeys.sort(), app.name);
+            for (const e of own) assert.equal(e.valueFrom.secretKeyRef.name, databaseSecretName(app.name), `${app.name} reads ${e.name} from another app's Secret`);
             for (const e of c.env.filter((x: any) => !x.valueFrom)) assert.ok(!/PASSWORD|SECRET|KEY/.test(e.name), `${app.name} literal ${e.name}`);
         }
         const cart = mainContainer(named(regs, DEP, "cart-service")).env.map((e: any) => e.name);
@@ -136,11 +142,16 @@ describe("production stack: the applications", () => {
     it("lets each service reach only the data stores the catalog lists", () => {
         for (const app of deployed) {
             const egress = named(regs, NP, `allow-${app.name}`).inputs.spec.egress ?? [];
-            const stores = egress.flatMap((r: any) => r.to.map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"])).filter((n: any) => ["postgres", "mongodb", "redis", "elasticsearch"].includes(n));
+            // PostgreSQL through PgBouncer: the app's pods reach the pooler, never PostgreSQL itself.
+            const stores = egress
+                .flatMap((r: any) => r.to.map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"]))
+                .map((n: any) => (n === "pgbouncer" ? "postgres" : n))
+                .filter((n: any) => ["postgres", "mongodb", "redis", "elasticsearch"].includes(n));
             assert.deepEqual(stores.sort(), [...app.dataStores].sort(), app.name);
         }
         const postgresClients = named(regs, NP, "allow-postgres").inputs.spec.ingress[0].from.map((p: any) => p.podSelector.matchLabels["app.kubernetes.io/name"]);
         assert.ok(postgresClients.includes("auth-service-migrate"), "migrations reach postgres");
+        assert.ok(!postgresClients.includes("auth-service"), "auth-service reaches postgres through PgBouncer only");
         assert.ok(!postgresClients.includes("cart-service"), "cart-service does not use postgres");
     });
 

@@ -59,8 +59,8 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
     it("a log-level change rolls every app (they read the ConfigMap) and no data store, and changes nothing else", async () => {
         const after = (await evaluateProduction({ logLevel: "debug" })).registrations;
         const apps = podTemplates(base);
-        // The data stores' exporters read no setting of the ConfigMap: they stay.
-        const appDeployments = [...apps.keys()].filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter"));
+        // The data stores' exporters read no setting of the ConfigMap, and PgBouncer reads its own: they stay.
+        const appDeployments = [...apps.keys()].filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer");
         assert.ok(appDeployments.length >= 19, `expected every app's Deployment, got ${appDeployments.length}`);
         assert.deepEqual(rolled(base, after), appDeployments.sort());
         const others = changedBesidesChecksums(base, after, (t) => t.replace(/"LOG_LEVEL":"debug"/g, '"LOG_LEVEL":"info"'));
@@ -105,10 +105,19 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         assert.deepEqual(rolled(base, after), [...deploymentsOf([...clients, "elasticsearch-exporter"]), "StatefulSet/elasticsearch"].sort());
     });
 
-    it("rotating the PostgreSQL password rolls its clients but not PostgreSQL (it applies the password only at initialisation)", async () => {
+    it("rotating the PostgreSQL superuser password rolls nothing: no app reads it, and PostgreSQL applies it only at initialisation", async () => {
         const after = (await evaluateProduction({ postgresPassword: "a-new-postgres-password-0123456789" })).registrations;
-        const clients = enabledApps.filter((a) => secretKeysFor(a).includes(DATA_STORE_PASSWORD_KEY.postgres)).map((a) => a.name);
-        assert.deepEqual(rolled(base, after), deploymentsOf(clients));
+        assert.deepEqual(enabledApps.filter((a) => secretKeysFor(a).includes(DATA_STORE_PASSWORD_KEY.postgres)), []);
+        assert.deepEqual(rolled(base, after), []);
+    });
+
+    it("rotating one service's database password rolls that service and PgBouncer only, and re-runs the users Job", async () => {
+        const after = (await evaluateProduction({ databasePasswordVersions: JSON.stringify({ "order-service": 2 }) })).registrations;
+        assert.deepEqual(rolled(base, after), ["Deployment/order-service", "Deployment/pgbouncer"]);
+        const usersJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-users-postgres")!.inputs.spec.template;
+        assert.notDeepEqual(usersJob(after), usersJob(base), "the users Job must run again to set the new password");
+        const mongoJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-users-mongodb")!.inputs.spec.template;
+        assert.deepEqual(mongoJob(after), mongoJob(base), "MongoDB's users are untouched");
     });
 
     it("a secret checksum is a Pulumi secret and a digest: no value reaches a pod template", async () => {
@@ -122,7 +131,8 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
     });
 
     it("migration and data-store verification Jobs are re-run after a failure (replaceUnready) and carry no checksum", () => {
-        const jobs = base.filter((r) => r.type === JOB);
+        // The database users Jobs carry one on purpose: a new password must re-run them (tests/unit/database-users.test.ts).
+        const jobs = base.filter((r) => r.type === JOB && r.inputs.metadata.labels["app.kubernetes.io/component"] !== "database-users");
         assert.ok(jobs.length >= 2, "no Jobs registered");
         for (const j of jobs) {
             assert.deepEqual(j.inputs.metadata.annotations, REPLACE_UNREADY, `${j.name} would be awaited again after failing`);

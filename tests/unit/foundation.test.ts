@@ -44,7 +44,8 @@ describe("production stack: namespace, secrets, config map and data stores", () 
 
     it("generates the unset data-store passwords and JWT secrets with @pulumi/random, protected", () => {
         const generated = byType(regs, RANDOM_PASSWORD);
-        assert.deepEqual(generated.map((g) => g.name).sort(), ["elasticsearch-password", "jwt-refresh-secret", "jwt-secret", "mongodb-password", "postgres-password", "redis-password"]);
+        // database-users-seed: the database users' passwords derive from it (it never enters the platform Secret).
+        assert.deepEqual(generated.map((g) => g.name).sort(), ["database-users-seed", "elasticsearch-password", "jwt-refresh-secret", "jwt-secret", "mongodb-password", "postgres-password", "redis-password"]);
         for (const g of generated) {
             assert.equal(g.protect, true, `${g.name} must survive an accidental replace`);
             assert.ok(g.inputs.length >= 32);
@@ -65,13 +66,15 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     });
 
     it("no secret value, configured or generated, appears in any object other than the Secret", () => {
-        const secretValues = [...Object.values(PRODUCTION_SECRET_VALUES), ...byType(regs, RANDOM_PASSWORD).map((g) => generatedValue(g.name))];
+        const seed = generatedValue("database-users-seed");
+        const secretValues = [...Object.values(PRODUCTION_SECRET_VALUES), ...byType(regs, RANDOM_PASSWORD).map((g) => generatedValue(g.name)).filter((v) => v !== seed)];
         const secret = named(regs, SECRET, "ultramarket-secrets");
         const inSecret = JSON.stringify(secret.inputs);
         for (const v of secretValues) assert.ok(inSecret.includes(v), "control: the Secret holds every value");
         for (const r of regs.filter((x) => x !== secret && !x.type.startsWith("random:"))) {
             const text = JSON.stringify(r.inputs);
             for (const v of secretValues) assert.ok(!text.includes(v), `${r.type} ${r.name} leaks a secret value`);
+            assert.ok(!text.includes(seed), `${r.type} ${r.name} carries the database users' seed`);
         }
     });
 

@@ -25,9 +25,9 @@ describe("performance: awaits and ordering", () => {
     it("creates each app's Service after its Deployment is awaited, and only such a Service skips its own await", () => {
         const deployments = new Map(regs.filter((r) => kind(r) === "Deployment").map((r) => [r.inputs.metadata.name, r]));
         const skipped = regs.filter((r) => kind(r) === "Service" && r.inputs?.metadata?.annotations?.[SKIP_AWAIT] === "true");
-        // The apps' and the data-store exporters' Services (components/exporters.ts), each behind its awaited Deployment.
+        // The apps', the data-store exporters' (components/exporters.ts) and PgBouncer's Services, each behind its awaited Deployment.
         const behindDeployments = [...APP_NAMES, ...EXPORTERS.map((e) => e.name)].filter((a) => deployments.has(a));
-        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), behindDeployments.sort(), "exactly the app and exporter Services skip the await");
+        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), [...behindDeployments, "pgbouncer"].sort(), "exactly the Services behind an awaited Deployment skip the await");
         for (const svc of skipped) {
             const deployment = deployments.get(svc.inputs.metadata.name)!;
             assert.ok(svc.dependencies.includes(deployment.urn), `${svc.urn} must wait for its (awaited) Deployment`);
@@ -96,6 +96,10 @@ describe("performance: the benchmark's runbook order and figures", () => {
         for (const store of DATA_STORE_NAMES) {
             assert.ok(steps[at(`2.1 ${store}`)].waits.some((w) => w.kind === "Deployment" && w.metadata.name === `${store}-exporter`), `the runbook waits for ${store}-exporter`);
         }
+        // The users Jobs and PgBouncer are awaited after the stores and before the first service, as pulumi up orders them.
+        const access = steps[at("2.1 database users")];
+        assert.ok(at("2.1 database users") > at("2.1 postgres") && at("2.1 database users") < at("3 "), "database users between the stores and the services");
+        assert.deepEqual(access.waits.map((o) => `${o.kind}/${o.metadata.labels?.app}`).sort(), ["Deployment/pgbouncer", "Job/database-users-mongodb", "Job/database-users-postgres"]);
     });
 
     it("summarizes runs by median and spread, and ratios of medians against their targets", () => {

@@ -1,0 +1,111 @@
+// What the database users Job runs: idempotent scripts that create or update every principal. They name users,
+// never passwords: each password is read inside the tool from the Job's environment (secretKeyRef), so none reaches
+// a command line, a statement text (pg_stat_activity, the server log) or the Job's log.
+import { APP_DATABASE, DatabasePrincipal, PASSWORD_ENV_PREFIX, passwordEnv } from "./principals";
+
+/** PostgreSQL session settings the passwords travel in (set through PGOPTIONS in the connection's startup packet). */
+const PASSWORD_SETTING_PREFIX = "ultramarket.";
+
+/**
+ * A shell step exporting PGOPTIONS with one `-c ultramarket.user_password_<user>=<password>` per USER_PASSWORD_<USER> variable.
+ * awk reads the values from its own environment, so they never appear in argv; derived passwords are hex, so need no quoting.
+ */
+const PGOPTIONS_FROM_ENV = `export PGOPTIONS="$(awk 'BEGIN { for (k in ENVIRON) if (k ~ /^${PASSWORD_ENV_PREFIX}/) printf "-c ${PASSWORD_SETTING_PREFIX}%s=%s ", tolower(k), ENVIRON[k] }')"`;
+
+const sqlList = (names: string[]) => names.map((n) => `('${n}')`).join(", ");
+
+/**
+ * PostgreSQL: per service a LOGIN role without SUPERUSER/CREATEDB/CREATEROLE, CONNECT and TEMPORARY on the database,
+ * its own schema (owned by it, and everything moved into it handed over to it) as its search_path; the monitoring
+ * role with pg_monitor. No one but the superuser may create in `public`. Tables still in `public` (created by the
+ * superuser before services had users) fail the step after the users exist, naming them, so no app switches to an
+ * empty schema: README "Moving existing tables".
+ */
+export function postgresUsersSql(principals: DatabasePrincipal[]): string {
+    const services = principals.filter((p) => p.store === "postgres" && p.kind === "service").map((p) => p.user);
+    const monitors = principals.filter((p) => p.store === "postgres" && p.kind === "monitor").map((p) => p.user);
+    // The setting PGOPTIONS_FROM_ENV made of the role's USER_PASSWORD_<ROLE> variable.
+    const setting = (role: string) => `current_setting('${PASSWORD_SETTING_PREFIX}${PASSWORD_ENV_PREFIX.toLowerCase()}' || ${role})`;
+    return `\\set ON_ERROR_STOP on
+\\set VERBOSITY terse
+\\set SHOW_CONTEXT never
+-- A failing statement's text is never logged (its dynamic SQL carries a password).
+SET log_statement = 'none';
+SET log_min_error_statement = 'panic';
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+REVOKE ALL ON DATABASE ${APP_DATABASE} FROM PUBLIC;
+DO $$
+DECLARE
+    r record;
+    o record;
+BEGIN
+    FOR r IN SELECT name, kind FROM (VALUES ${[...services.map((s) => `('${s}', 'service')`), ...monitors.map((m) => `('${m}', 'monitor')`)].join(", ")}) AS t(name, kind) LOOP
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = r.name) THEN
+            EXECUTE format('CREATE ROLE %I', r.name);
+        END IF;
+        EXECUTE format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', r.name, ${setting("r.name")});
+        EXECUTE format('GRANT CONNECT ON DATABASE ${APP_DATABASE} TO %I', r.name);
+        IF r.kind = 'monitor' THEN
+            EXECUTE format('GRANT pg_monitor TO %I', r.name);
+            CONTINUE;
+        END IF;
+        EXECUTE format('GRANT TEMPORARY ON DATABASE ${APP_DATABASE} TO %I', r.name);
+        EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I', r.name, r.name);
+        EXECUTE format('ALTER SCHEMA %I OWNER TO %I', r.name, r.name);
+        EXECUTE format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', r.name);
+        EXECUTE format('ALTER ROLE %I SET search_path = %I', r.name, r.name);
+        -- Tables, views and free-standing sequences an operator moved into the schema become the service's (owned sequences follow their table).
+        FOR o IN
+            SELECT c.relname, CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS what
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = r.name AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND pg_get_userbyid(c.relowner) <> r.name
+              AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('a', 'i'))
+        LOOP
+            EXECUTE format('ALTER %s %I.%I OWNER TO %I', o.what, r.name, o.relname, r.name);
+        END LOOP;
+    END LOOP;
+END $$;
+SELECT format('database users: %s ready', string_agg(rolname, ', ' ORDER BY rolname)) AS report FROM pg_roles WHERE rolname IN (SELECT column1 FROM (VALUES ${sqlList([...services, ...monitors])}) AS t);
+DO $$
+DECLARE
+    left_behind text;
+BEGIN
+    SELECT string_agg(format('%I.%I', schemaname, tablename), ', ' ORDER BY tablename) INTO left_behind FROM pg_tables WHERE schemaname = 'public';
+    IF left_behind IS NOT NULL THEN
+        RAISE EXCEPTION 'tables left in schema public of database ${APP_DATABASE}: %. The service users cannot reach them, so no app is switched to its own user yet. Move each into its service''s schema (README: Moving existing tables), then run pulumi up again', left_behind;
+    END IF;
+END $$;
+`;
+}
+
+/** The PostgreSQL users Job's shell command: the passwords into PGOPTIONS, then the script on psql's stdin. */
+export function postgresUsersCommand(principals: DatabasePrincipal[]): string[] {
+    return ["sh", "-c", `${PGOPTIONS_FROM_ENV}\nexec psql -X -q -f - <<'SQL'\n${postgresUsersSql(principals)}SQL\n`];
+}
+
+/**
+ * MongoDB: every user in `admin`, the authentication database the apps already use (the superuser lives there), so
+ * their connection settings stay as they are. A service gets readWrite on the shared `ultramarket` database only:
+ * the collections the apps wrote as the superuser stay where they are and reachable; the monitoring user gets
+ * clusterMonitor and read on `local` (the oplog, for replication metrics).
+ */
+export function mongodbUsersScript(principals: DatabasePrincipal[]): string {
+    const users = principals
+        .filter((p) => p.store === "mongodb")
+        .map((p) => ({
+            user: p.user,
+            env: passwordEnv(p),
+            roles: p.kind === "monitor" ? [{ role: "clusterMonitor", db: "admin" }, { role: "read", db: "local" }] : [{ role: "readWrite", db: APP_DATABASE }],
+        }));
+    return [
+        "const admin = db.getSiblingDB('admin');",
+        "admin.auth('root', process.env.MONGODB_ROOT_PASSWORD);",
+        `for (const u of ${JSON.stringify(users)}) {`,
+        "  const pwd = process.env[u.env];",
+        "  if (!pwd) throw new Error('no password for ' + u.user);",
+        "  if (admin.getUser(u.user) === null) admin.createUser({ user: u.user, pwd, roles: u.roles });",
+        "  else admin.updateUser(u.user, { pwd, roles: u.roles });",
+        "  print('database users: ' + u.user + ' ready');",
+        "}",
+    ].join("\n");
+}

@@ -1,0 +1,185 @@
+// Issue 14 item 2: every app connects to PostgreSQL and MongoDB as its own least-privileged user; the superuser
+// passwords reach only the stores and the users Jobs.
+import { strict as assert } from "assert";
+import { CATALOG, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, EXPORTER_CREDENTIALS, hasOwnUsers } from "../../components/catalog";
+import { databaseUsersJobName } from "../../components/data/database-users";
+import { databasePrincipals, derivePassword, passwordEnv, userName } from "../../components/data/principals";
+import { mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../../components/data/user-scripts";
+import { DATA_STORE_SPECS } from "../../components/datastores";
+import { SECRET_CHECKSUM_ANNOTATION } from "../../components/rollout";
+import { GENERATED_SECRETS } from "../../config";
+import { byType, generatedValue, named, Registration, stackFileConfig } from "./support/harness";
+import { DEP, JOB, RANDOM_PASSWORD, SECRET, STS } from "./support/kinds";
+import { evaluatePlatform, evaluateProduction } from "./support/platform";
+
+const deployed = CATALOG.filter((a) => a.enabledByDefault);
+const withUsers = deployed.filter((a) => databasesOf(a).length > 0);
+const podOf = (r: Registration) => r.inputs.spec.template.spec;
+const migrationJobs = (regs: Registration[]) => byType(regs, JOB).filter((j) => j.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");
+const usersJob = (regs: Registration[], store: "postgres" | "mongodb") => byType(regs, JOB).find((j) => j.name === databaseUsersJobName(store))!;
+const dependsOn = (r: Registration, target: Registration) => r.dependencies.includes(target.urn);
+const SEED = generatedValue("database-users-seed");
+
+describe("database users (issue 14): a user per app, the superuser for the stores and the users step only", () => {
+    let regs: Registration[];
+    before(async () => {
+        ({ registrations: regs } = await evaluateProduction());
+    });
+
+    it("hands no app Deployment or migration Job the superuser password of PostgreSQL or MongoDB", () => {
+        const workloads = [...byType(regs, DEP), ...migrationJobs(regs)];
+        assert.ok(workloads.length >= 20);
+        for (const w of workloads) {
+            for (const c of podOf(w).containers) {
+                for (const e of c.env ?? []) {
+                    const ref = e.valueFrom?.secretKeyRef;
+                    if (ref?.name !== "ultramarket-secrets") continue;
+                    assert.ok(!["POSTGRES_PASSWORD", "MONGODB_PASSWORD"].includes(ref.key), `${w.name} reads the superuser's ${ref.key}`);
+                }
+            }
+        }
+    });
+
+    it("gives every PostgreSQL and MongoDB app, and its migrations, its own user and password from its own Secret", () => {
+        const passwords = new Set<string>();
+        for (const app of withUsers) {
+            const secret = named(regs, SECRET, databaseSecretName(app.name));
+            for (const store of databasesOf(app)) {
+                const keys = DATABASE_CREDENTIAL_KEYS[store];
+                assert.equal(secret.inputs.stringData[keys.user], userName(app.name));
+                const password = secret.inputs.stringData[keys.password];
+                assert.equal(password, derivePassword(SEED, store, userName(app.name)));
+                assert.ok(!passwords.has(password), `${app.name} shares a password`);
+                passwords.add(password);
+            }
+            const readers = [named(regs, DEP, app.name), ...migrationJobs(regs).filter((j) => j.name === `${app.name}-migrate`)];
+            for (const w of readers) {
+                const env = podOf(w).containers[0].env;
+                for (const store of databasesOf(app)) {
+                    for (const key of Object.values(DATABASE_CREDENTIAL_KEYS[store])) {
+                        const e = env.find((x: any) => x.name === key);
+                        assert.deepEqual(e?.valueFrom?.secretKeyRef, { name: databaseSecretName(app.name), key }, `${w.name} ${key}`);
+                    }
+                }
+            }
+        }
+        assert.ok(withUsers.some((a) => a.migrations), "migration Jobs are covered");
+        for (const app of deployed.filter((a) => databasesOf(a).length === 0)) assert.ok(!regs.some((r) => r.type === SECRET && r.inputs.metadata.name === databaseSecretName(app.name)), app.name);
+    });
+
+    it("creates the exporters' read-only monitoring users: postgres-exporter-credentials and mongodb-exporter-credentials with username and password", () => {
+        for (const store of ["postgres", "mongodb"] as const) {
+            const secret = named(regs, SECRET, EXPORTER_CREDENTIALS[store].secretName);
+            assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), ["password", "username"]);
+            assert.equal(secret.inputs.stringData.username, EXPORTER_CREDENTIALS[store].user);
+            assert.equal(secret.inputs.stringData.password, derivePassword(SEED, store, EXPORTER_CREDENTIALS[store].user));
+        }
+        const sql = postgresUsersSql(databasePrincipals(deployed));
+        assert.match(sql, /\('ultramarket_monitor', 'monitor'\)/);
+        assert.match(sql, /IF r\.kind = 'monitor' THEN\s+EXECUTE format\('GRANT pg_monitor TO %I', r\.name\);\s+CONTINUE;/);
+        const mongo = mongodbUsersScript(databasePrincipals(deployed));
+        assert.ok(mongo.includes('{"user":"ultramarket_monitor","env":"USER_PASSWORD_ULTRAMARKET_MONITOR","roles":[{"role":"clusterMonitor","db":"admin"},{"role":"read","db":"local"}]}'));
+    });
+
+    it("runs a users Job per store with the store's own image, after the store, reading every password from a Secret", () => {
+        for (const store of ["postgres", "mongodb"] as const) {
+            const job = usersJob(regs, store);
+            assert.ok(job, `no ${databaseUsersJobName(store)} Job`);
+            assert.ok(dependsOn(job, named(regs, STS, store)), `${job.name} must wait for ${store}`);
+            const c = podOf(job).containers[0];
+            assert.equal(c.image, DATA_STORE_SPECS[store].image);
+            const secretEnv = c.env.filter((e: any) => e.valueFrom?.secretKeyRef);
+            const superuser = secretEnv.filter((e: any) => e.valueFrom.secretKeyRef.name === "ultramarket-secrets").map((e: any) => e.valueFrom.secretKeyRef.key);
+            assert.deepEqual(superuser, [store === "postgres" ? "POSTGRES_PASSWORD" : "MONGODB_PASSWORD"]);
+            const principals = databasePrincipals(deployed).filter((p) => p.store === store);
+            for (const p of principals) {
+                const e = c.env.find((x: any) => x.name === passwordEnv(p));
+                assert.deepEqual(e?.valueFrom?.secretKeyRef, { name: p.secretName, key: p.keys.password }, `${job.name}: ${p.user}`);
+            }
+            // Passwords never on a command line: no value, and no shell expansion of a password variable.
+            const argv = JSON.stringify(c.command ?? []) + JSON.stringify(c.args ?? []);
+            for (const p of principals) assert.ok(!argv.includes(derivePassword(SEED, store, p.user)), `${job.name} carries ${p.user}'s password in argv`);
+            for (const e of secretEnv) assert.doesNotMatch(argv, new RegExp(`\\$[({]?${e.name}\\b`), `${job.name} expands ${e.name}`);
+            assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+            assert.equal(podOf(job).securityContext.runAsNonRoot, true);
+        }
+    });
+
+    it("starts every PostgreSQL/MongoDB app and its migrations only after the users of its stores exist", () => {
+        for (const app of withUsers) {
+            const jobs = app.dataStores.filter(hasOwnUsers).map((s) => usersJob(regs, s));
+            for (const job of jobs) {
+                assert.ok(dependsOn(named(regs, DEP, app.name), job), `${app.name} -> ${job.name}`);
+                const migration = migrationJobs(regs).find((j) => j.name === `${app.name}-migrate`);
+                if (migration) assert.ok(dependsOn(migration, job), `${migration.name} -> ${job.name}`);
+            }
+        }
+    });
+
+    it("re-runs the users Job when a password or a principal changes: its template carries a secret digest, and a new service is in its script", async () => {
+        const job = usersJob(regs, "postgres");
+        assert.match(job.inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
+        assert.deepEqual(job.inputs.metadata.annotations, { "pulumi.com/replaceUnready": "true" });
+        const reseeded = (await evaluateProduction({ databaseUsersSeed: "an-operator-chosen-seed-0123456789abcdef" })).registrations;
+        assert.notEqual(usersJob(reseeded, "postgres").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION], job.inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION]);
+        assert.ok(!byType(reseeded, RANDOM_PASSWORD).some((r) => r.name === "database-users-seed"), "a configured seed is used, not generated");
+        const script = postgresUsersCommand(databasePrincipals(deployed)).join(" ");
+        for (const app of withUsers.filter((a) => a.dataStores.includes("postgres"))) assert.ok(script.includes(`('${userName(app.name)}', 'service')`), app.name);
+    });
+
+    it("creates PostgreSQL roles idempotently, without superuser rights, each in its own schema, and keeps everyone out of public", () => {
+        const sql = postgresUsersSql(databasePrincipals(deployed));
+        assert.match(sql, /IF NOT EXISTS \(SELECT FROM pg_roles WHERE rolname = r\.name\) THEN\s+EXECUTE format\('CREATE ROLE %I', r\.name\);/);
+        assert.match(sql, /ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L/);
+        assert.match(sql, /current_setting\('ultramarket\.user_password_' \|\| r\.name\)/, "the password comes from the session, not the statement");
+        assert.match(sql, /REVOKE CREATE ON SCHEMA public FROM PUBLIC;/);
+        assert.match(sql, /CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I/);
+        assert.match(sql, /REVOKE ALL ON SCHEMA %I FROM PUBLIC/);
+        assert.match(sql, /ALTER ROLE %I SET search_path = %I/);
+        assert.doesNotMatch(sql, /\bDROP\b|\bTRUNCATE\b|\bDELETE\b/i, "the users step never destroys data");
+        assert.match(sql, /RAISE EXCEPTION 'tables left in schema public/, "tables left in public stop the switch-over, naming them");
+        // The passwords travel from the environment into the session through awk, never through argv.
+        const command = postgresUsersCommand(databasePrincipals(deployed))[2];
+        assert.match(command, /export PGOPTIONS="\$\(awk 'BEGIN \{ for \(k in ENVIRON\) if \(k ~ \/\^USER_PASSWORD_\/\)/);
+    });
+
+    it("gives each MongoDB service readWrite on the shared ultramarket database only", () => {
+        const script = mongodbUsersScript(databasePrincipals(deployed));
+        for (const app of withUsers.filter((a) => a.dataStores.includes("mongodb"))) {
+            assert.ok(script.includes(`{"user":"${userName(app.name)}","env":"${passwordEnv({ user: userName(app.name) })}","roles":[{"role":"readWrite","db":"ultramarket"}]}`), app.name);
+        }
+        assert.match(script, /admin\.auth\('root', process\.env\.MONGODB_ROOT_PASSWORD\)/);
+        assert.match(script, /if \(admin\.getUser\(u\.user\) === null\) admin\.createUser\(.*\);\s+else admin\.updateUser\(/);
+    });
+
+    it("derives each password from the seed: stable, distinct per principal, and rotated alone by its version", () => {
+        const a = derivePassword("seed-one", "postgres", "auth_service");
+        assert.equal(a, derivePassword("seed-one", "postgres", "auth_service"));
+        assert.match(a, /^[0-9a-f]{64}$/);
+        assert.notEqual(a, derivePassword("seed-one", "mongodb", "auth_service"));
+        assert.notEqual(a, derivePassword("seed-one", "postgres", "user_service"));
+        assert.notEqual(a, derivePassword("seed-two", "postgres", "auth_service"));
+        assert.notEqual(a, derivePassword("seed-one", "postgres", "auth_service", 2));
+        assert.equal(a, derivePassword("seed-one", "postgres", "auth_service", 1));
+    });
+
+    it("keeps derived passwords and the seed out of every object but the database Secrets and PgBouncer's userlist", () => {
+        const holders = new Set([...withUsers.map((a) => databaseSecretName(a.name)), ...Object.values(EXPORTER_CREDENTIALS).map((e) => e.secretName), "pgbouncer-userlist"]);
+        const values = databasePrincipals(deployed).map((p) => derivePassword(SEED, p.store, p.user));
+        for (const r of regs.filter((x) => !x.type.startsWith("random:") && !(x.type === SECRET && holders.has(x.inputs.metadata.name)))) {
+            const text = JSON.stringify(r.inputs);
+            for (const v of [...values, SEED]) assert.ok(!text.includes(v), `${r.type} ${r.name} carries a database password`);
+        }
+    });
+
+    it("renders the local stack, whose seed comes from config (no random provider there)", async () => {
+        const { kubeconfig: _k, kubeContext: _c, ...local } = stackFileConfig("local");
+        const generated = Object.fromEntries(Object.keys(GENERATED_SECRETS).map((k) => [k, `local-${k}-0123456789abcdefghijklmnop`]));
+        const { registrations } = await evaluatePlatform("local", { ...local, ...generated });
+        assert.deepEqual(byType(registrations, RANDOM_PASSWORD), []);
+        assert.ok(usersJob(registrations, "postgres") && usersJob(registrations, "mongodb"));
+        named(registrations, DEP, "pgbouncer");
+        const secret = named(registrations, SECRET, databaseSecretName("auth-service"));
+        assert.equal(secret.inputs.stringData.POSTGRES_PASSWORD, derivePassword(generated.databaseUsersSeed, "postgres", "auth_service"));
+    });
+});
