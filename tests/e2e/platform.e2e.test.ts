@@ -150,6 +150,28 @@ describe("e2e: the platform on the local control plane", function () {
             const live = getLive(s);
             assert.strictEqual(live.status?.readyReplicas ?? 0, live.spec.replicas, `StatefulSet ${s.name} is not ready`);
         }
+        // Least privilege: each app that uses PostgreSQL or MongoDB reads its own Secret, never the superuser's; the
+        // users Jobs completed; PgBouncer is ready, and PostgreSQL admits it instead of the apps.
+        const usersJobs = deployed.filter((o) => o.kind === "Job" && o.urn.includes("ultramarket:data:DatabaseUsers$kubernetes:batch/v1:Job::"));
+        assert.deepStrictEqual(usersJobs.map((o) => o.urn.split("::").pop()).sort(), ["database-users-mongodb", "database-users-postgres"]);
+        for (const j of usersJobs) assert.ok((getLive(j).status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `users Job ${j.name} did not complete`);
+        const pooler = getLive({ apiVersion: "apps/v1", kind: "Deployment", name: "pgbouncer", namespace: NAMESPACE });
+        assert.ok(pooler && pooler.status?.availableReplicas === pooler.spec.replicas, "PgBouncer is not available");
+        const dbApps = CATALOG.filter((a) => appDeployments(deployed).some((d) => d.name === a.name) && a.dataStores.some((d) => d === "postgres" || d === "mongodb"));
+        assert.ok(dbApps.length > 0, "no deployed app uses PostgreSQL or MongoDB");
+        for (const a of dbApps) {
+            const container = getLive({ apiVersion: "apps/v1", kind: "Deployment", name: a.name, namespace: NAMESPACE }).spec.template.spec.containers[0];
+            const refs = (container.env ?? []).filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => `${e.valueFrom.secretKeyRef.name}/${e.valueFrom.secretKeyRef.key}`);
+            assert.ok(!refs.some((r: string) => /\/(POSTGRES|MONGODB)_PASSWORD$/.test(r) && !r.startsWith(`${a.name}-database/`)), `${a.name} reads a database password that is not its own: ${refs.join(", ")}`);
+            assert.ok(refs.some((r: string) => r.startsWith(`${a.name}-database/`)), `${a.name} does not read its own database Secret`);
+            assert.ok(getLive({ apiVersion: "v1", kind: "Secret", name: `${a.name}-database`, namespace: NAMESPACE }), `no Secret ${a.name}-database`);
+            if (a.dataStores.includes("postgres")) {
+                assert.match((container.env ?? []).find((e: any) => e.name === "POSTGRES_URL")?.value ?? "", /pgbouncer/, `${a.name} does not connect through PgBouncer`);
+            }
+        }
+        const allowPostgres = getLive({ apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", name: "allow-postgres", namespace: NAMESPACE });
+        const admitted = JSON.stringify(allowPostgres.spec.ingress);
+        assert.ok(admitted.includes('"pgbouncer"') && !dbApps.some((a) => a.dataStores.includes("postgres") && admitted.includes(`"${a.name}"`)), `allow-postgres admits the apps directly: ${admitted}`);
         // Backups before migrations: the protected volume, and one backup Job that completed before any migration Job was created.
         const backupVolume = deployed.find((o) => o.kind === "PersistentVolumeClaim" && o.name === "database-backups");
         assert.ok(backupVolume?.protect, "the database-backups volume is missing or not protected");
