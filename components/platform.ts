@@ -1,27 +1,27 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
-import { Applications } from "./applications";
-import { DatabaseExporters } from "./database-exporters";
-import { DATA_STORE_NAMES, DataStores } from "./datastores";
-import { EXPORTERS } from "./exporters";
+import { Applications } from "./apps/applications";
+import { DatabaseExporters } from "./observability/database-exporters";
+import { DATA_STORE_NAMES, DataStores } from "./data/stores";
+import { EXPORTERS } from "./observability/exporters";
 import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB } from "./data/backup-jobs";
 import { DatabaseBackups } from "./data/backups";
-import { DATABASES_WITH_USERS } from "./catalog";
+import { DATABASES_WITH_USERS } from "./model/catalog";
 import { DatabaseUsers, databaseUsersJobName } from "./data/database-users";
 import { PGBOUNCER, PgBouncer } from "./data/pgbouncer";
 import { userName } from "./data/principals";
 import { buildEdge, edgePeers, PublicEdge } from "./edge";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
-import { buildVerificationPlan, headerRules, PlanInput } from "./checks";
-import { PerformanceTest } from "./loadtest";
-import { Monitoring } from "./monitoring";
-import { deploymentFingerprint, DeploymentVerification } from "./verification";
-import { PlatformNamespace } from "./namespace";
-import { NetworkPolicies } from "./networkpolicies";
-import { PlatformSecret } from "./secrets";
-import { PlatformSettings } from "./settings";
-import { SharedStorage } from "./storage";
+import { buildVerificationPlan, headerRules, PlanInput } from "./verification/checks";
+import { PerformanceTest } from "./verification/load-test";
+import { Monitoring } from "./observability/monitoring";
+import { deploymentFingerprint, DeploymentVerification } from "./verification/deployment-verification";
+import { PlatformNamespace } from "./foundation/namespace";
+import { NetworkPolicies } from "./foundation/network-policies";
+import { PlatformSecret } from "./foundation/platform-secret";
+import { PlatformConfigMap } from "./foundation/platform-config-map";
+import { FileUploadsVolume } from "./data/file-uploads";
 
 /** The platform's objects, for what needs them beyond the stack outputs (tests, tooling). */
 export type PlatformParts = Pick<
@@ -43,9 +43,9 @@ export class Platform extends pulumi.ComponentResource {
     public readonly edge: PublicEdge;
     public readonly namespace: PlatformNamespace;
     public readonly secret: PlatformSecret;
-    public readonly settings: PlatformSettings;
+    public readonly settings: PlatformConfigMap;
     public readonly dataStores: DataStores;
-    public readonly storage: SharedStorage;
+    public readonly storage: FileUploadsVolume;
     public readonly exporters: DatabaseExporters;
     public readonly backups: DatabaseBackups;
     public readonly databaseUsers: DatabaseUsers;
@@ -122,7 +122,7 @@ export class Platform extends pulumi.ComponentResource {
             },
             opts,
         );
-        const settings = new PlatformSettings(
+        const settings = new PlatformConfigMap(
             "settings",
             {
                 namespace: namespace.name,
@@ -137,7 +137,7 @@ export class Platform extends pulumi.ComponentResource {
             },
             opts,
         );
-        const storage = new SharedStorage(
+        const storage = new FileUploadsVolume(
             "storage",
             {
                 namespace: namespace.name,

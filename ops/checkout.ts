@@ -82,9 +82,11 @@ export class GitWorktrees {
             dir,
             commit: full,
             repoDir: this.repoDir,
+            // The program's configuration schema: config.ts in commits before it was split, config/*.ts since.
             knowsConfigKey: async (key) => {
-                const configTs = path.join(dir, "config.ts");
-                return fs.existsSync(configTs) && fs.readFileSync(configTs, "utf8").includes(key);
+                const configDir = path.join(dir, "config");
+                const files = [path.join(dir, "config.ts"), ...(fs.existsSync(configDir) ? fs.readdirSync(configDir).filter((f) => f.endsWith(".ts")).map((f) => path.join(configDir, f)) : [])];
+                return files.some((f) => fs.existsSync(f) && fs.readFileSync(f, "utf8").includes(key));
             },
             remove: () => this.remove(dir),
         };

@@ -1,6 +1,6 @@
 // `doctor`: the runbook's phase 1.1 checks, each failure printed with how to fix it.
 // Runs without the Pulumi CLI or a passphrase: it reads Pulumi.<stack>.yaml itself and validates it with the
-// program's own parseConfig (config.ts), so doctor and `pulumi up` agree on what is missing.
+// program's own parseConfig (config/parse.ts), so doctor and `pulumi up` agree on what is missing.
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -270,7 +270,7 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     return checks;
 }
 
-/** Adds --stack to the `pulumi config` commands in config.ts's messages (they are written for the selected stack). */
+/** Adds --stack to the `pulumi config` commands in the messages of config/parse.ts (they are written for the selected stack). */
 export function withStack(fix: string, stackName: string): string {
     return fix.replace(/pulumi config (set|rm)\b/g, `pulumi config $1 --stack ${stackName}`);
 }

@@ -1,11 +1,11 @@
-// Runs the post-deploy checks (components/checks.ts) and prints the report.
+// Runs the post-deploy checks (components/verification/checks.ts) and prints the report.
 //   npm run verify -- --stack production       plan from the stack's `verification` output (needs the pulumi CLI)
 //   npm run verify -- --plan plan.json         plan from a file
 //   (inside `pulumi up`)  --plan-env VAR       plan from an environment variable
 // stdout: the report as JSON; stderr: the readable report. Exit code 1 when a check fails, 2 on bad usage.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import { formatReport, runChecks, VerificationPlan } from "../components/checks";
+import { formatReport, runChecks, VerificationPlan } from "../components/verification/checks";
 
 export function readPlan(argv: string[], env: NodeJS.ProcessEnv): VerificationPlan {
     const arg = (flag: string) => {

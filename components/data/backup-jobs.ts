@@ -3,10 +3,10 @@
 // `npm run restore` starts (ops/restore/), so both read and write the same files the same way.
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resourceRequirements, Resources } from "../catalog";
-import { DATA_STORE_SPECS, printFromEnv } from "../datastores";
-import { labels } from "../labels";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
+import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resourceRequirements, Resources } from "../model/catalog";
+import { DATA_STORE_SPECS, printFromEnv } from "./stores";
+import { labels } from "../model/labels";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 
 type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;

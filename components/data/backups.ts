@@ -1,9 +1,9 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseWithUsers } from "../catalog";
-import { labels } from "../labels";
-import { REPLACE_UNREADY } from "../rollout";
+import { DatabaseWithUsers } from "../model/catalog";
+import { labels } from "../model/labels";
+import { REPLACE_UNREADY } from "../model/rollout";
 import { BACKUP_JOB, BACKUP_SETTINGS, BACKUP_STEPS, BACKUP_VOLUME, backupEnv, backupLabels, BACKED_UP_STORES, sequentialPod } from "./backup-jobs";
 
 /** Pod-template annotation of the backup Job: the digest of the migrating images it was taken before. */

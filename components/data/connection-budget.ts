@@ -1,6 +1,6 @@
 // PostgreSQL's connection budget as arithmetic: what may connect at the worst moment, against what is allowed.
-// Pure, so config.ts refuses a configuration that does not fit before anything is deployed.
-import { AppSpec } from "../catalog";
+// Pure, so config/parse.ts refuses a configuration that does not fit before anything is deployed.
+import { AppSpec } from "../model/catalog";
 
 /** PostgreSQL's default max_connections: what a stack runs with until `postgresMaxConnections` is set. */
 export const POSTGRES_DEFAULT_MAX_CONNECTIONS = 100;

@@ -1,11 +1,11 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { AppSpec, DATA_STORE_PASSWORD_KEY, DatabaseWithUsers } from "../catalog";
-import { DATA_STORE_SPECS } from "../datastores";
-import { labels } from "../labels";
-import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
+import { AppSpec, DATA_STORE_PASSWORD_KEY, DatabaseWithUsers } from "../model/catalog";
+import { DATA_STORE_SPECS } from "./stores";
+import { labels } from "../model/labels";
+import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/rollout";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 import { APP_DATABASE, DatabasePrincipal, databasePrincipals, derivePassword, passwordEnv } from "./principals";
 import { mongodbUsersScript, postgresUsersCommand } from "./user-scripts";
 

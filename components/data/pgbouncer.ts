@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labels, selectorLabels } from "../labels";
-import { AWAITED_THROUGH_ITS_DEPLOYMENT, rolloutAnnotations, secretChecksum, settingsChecksum } from "../rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "../security";
+import { labels, selectorLabels } from "../model/labels";
+import { AWAITED_THROUGH_ITS_DEPLOYMENT, rolloutAnnotations, secretChecksum, settingsChecksum } from "../model/rollout";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 import { PGBOUNCER_REPLICAS } from "./connection-budget";
 import { APP_DATABASE } from "./principals";
 

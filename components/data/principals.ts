@@ -1,7 +1,7 @@
 // Who connects to PostgreSQL and MongoDB, and with which password: plain data derived from the catalog, and pure
 // functions, so the users Job, the apps' Secrets, PgBouncer's userlist and the tests all agree.
 import { createHmac } from "crypto";
-import { AppSpec, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, DatabaseWithUsers, EXPORTER_CREDENTIALS } from "../catalog";
+import { AppSpec, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, DatabaseWithUsers, EXPORTER_CREDENTIALS } from "../model/catalog";
 
 /** The database the apps share (POSTGRES_DB and MONGO_INITDB_DATABASE of the stores). */
 export const APP_DATABASE = "ultramarket";
@@ -33,7 +33,7 @@ export function databasePrincipals(apps: readonly AppSpec[]): DatabasePrincipal[
     return [...services, ...monitors];
 }
 
-/** Every name `databasePasswordVersions` accepts (config.ts validates against it). */
+/** Every name `databasePasswordVersions` accepts (config/parse.ts validates against it). */
 export function principalIds(apps: readonly AppSpec[]): string[] {
     return [...new Set(databasePrincipals(apps).map((p) => p.id))];
 }

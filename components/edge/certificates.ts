@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec } from "../catalog";
-import { labels } from "../labels";
+import { AppSpec } from "../model/catalog";
+import { appLabels } from "../model/labels";
 import { tlsSecretName } from "./headers";
 
 export interface EdgeCertificatesArgs {
@@ -36,7 +36,7 @@ export class EdgeCertificates extends pulumi.ComponentResource {
                         metadata: {
                             name: secretName,
                             namespace: args.namespace,
-                            labels: labels(app.name, app.group === "frontend" ? "frontend" : "api"),
+                            labels: appLabels(app),
                             annotations: { "pulumi.com/waitFor": "condition=Ready" },
                         },
                         spec: { secretName, dnsNames: [host], issuerRef: { kind: "ClusterIssuer", name: args.issuer } },

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../config";
-import { chartRelease } from "../helm";
+import { chartRelease } from "../foundation/helm";
 import { SECURITY_HEADERS } from "./headers";
 
 /** The controller Envoy Gateway registers for GatewayClasses (api/v1alpha1/envoygateway_types.go, v1.9.1). */

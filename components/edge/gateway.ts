@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../config";
-import { labels } from "../labels";
+import { labels } from "../model/labels";
 import { adminAllowlistPolicySpec, corsPolicySpec, ENVOY_GATEWAY_API_VERSION, rateLimitPolicySpec } from "./envoy-policies";
 import { appRouteSpec, GATEWAY_API_VERSION, GATEWAY_NAME, gatewaySpec, probeRouteSpec, PublicHost, redirectRouteSpec } from "./routes";
 

@@ -1,7 +1,7 @@
 // The public edge, wired from config: controllers, certificates, and the Gateway and/or the retired Ingresses.
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../config";
-import { Peer, inNamespace } from "../networkpolicies";
+import { Peer, inNamespace } from "../foundation/network-policies";
 import { EdgeCertificates } from "./certificates";
 import { EdgeControllers } from "./controllers";
 import { GatewayEdge } from "./gateway";

@@ -3,8 +3,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../../config";
-import { AppSpec } from "../catalog";
-import { labels } from "../labels";
+import { AppSpec } from "../model/catalog";
+import { appLabels, labels } from "../model/labels";
 import { SECURITY_HEADERS, tlsSecretName } from "./headers";
 
 export interface EdgeIngressArgs {
@@ -68,7 +68,7 @@ export class EdgeIngress extends pulumi.ComponentResource {
                         metadata: {
                             name: app.name,
                             namespace: args.namespace,
-                            labels: labels(app.name, app.group === "frontend" ? "frontend" : "api"),
+                            labels: appLabels(app),
                             annotations: headersRef.apply((ref) => ingressAnnotations(hostKey, args, ref)),
                         },
                         spec: {

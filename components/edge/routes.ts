@@ -1,7 +1,7 @@
 // The Gateway API objects of the edge as plain data: standard channel, gateway.networking.k8s.io/v1.
 // Shapes follow sigs.k8s.io/gateway-api v1.7.0 config/crd/standard/gateway.networking.k8s.io_{gateways,httproutes}.yaml
 // (Envoy Gateway v1.9.1 bundles v1.6.1, which serves the same v1 fields).
-import { AppSpec } from "../catalog";
+import { AppSpec } from "../model/catalog";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS, tlsSecretName } from "./headers";
 
 export const GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1";

@@ -1,4 +1,4 @@
-import { DatabaseWithUsers } from "../../components/catalog";
+import { DatabaseWithUsers } from "../../components/model/catalog";
 import { BACKED_UP_STORES, BACKUP_NAME, BACKUP_VOLUME } from "../../components/data/backup-jobs";
 import { ExitCode, OpsError } from "../errors";
 import { Backup, isComplete, listJob, parseListing, restoreJob } from "../restore/backups";

@@ -21,7 +21,7 @@ export { GitCodeInspector } from "./code";
 export type { CodeInspector } from "./code";
 /**
  * Environment variable deploy and rollback set for the `up` they run: a nonce naming that one update. The program
- * (config.ts, which defines it) puts it in its verification trigger and the report echoes it as
+ * (config/parse.ts, which defines it) puts it in its verification trigger and the report echoes it as
  * `verification.updateId`, so a report left by another update is never taken for this one's.
  */
 export { UPDATE_ID_ENV } from "../../config";

@@ -64,7 +64,7 @@ export interface RollbackReport {
     recovery?: RecoveryReport;
 }
 
-/** The config key through which a rollback hands the program the images to deploy instead of building (config.ts). */
+/** The config key through which a rollback hands the program the images to deploy instead of building (config/schema.ts). */
 export const PINNED_IMAGES_KEY = `${PROJECT}:pinnedImages`;
 /** Config paths the program resolves against its directory: made absolute when it runs from a checkout. */
 const PATH_KEYS = [`${PROJECT}:kubeconfig`, `${PROJECT}:sourceRoot`];

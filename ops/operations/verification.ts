@@ -2,7 +2,7 @@
 import { OpsStack, VERIFICATION_OUTPUT } from "./stack";
 import { isObject, scalarText, tryJson } from "./util";
 
-/** What deploy makes of the program's verification output (components/checks.ts' report, read from the stack). */
+/** What deploy makes of the program's verification output (components/verification/checks.ts' report, read from the stack). */
 export interface VerificationVerdict {
     status: "passed" | "failed" | "skipped";
     summary: string;
@@ -27,7 +27,7 @@ export class StackOutputVerifier implements Verifier {
 }
 
 /**
- * Accepts the program's report (components/checks.ts: `{ok, passed: <count>, failed: [names], checks: [{name,
+ * Accepts the program's report (components/verification/checks.ts: `{ok, passed: <count>, failed: [names], checks: [{name,
  * ok, detail}]}`, or `{status: "skipped"|"pending"}`), and generally `{passed|ok|success: boolean}` or
  * `{status: "passed"|"failed"|...}` with optional `checks: [{name, passed|ok|status, detail|message}]` or
  * `failures: string[]`. Missing or unknown shapes are "skipped" (with a warning in the summary), so a program

@@ -1,7 +1,7 @@
 // What is on the database-backups volume, and the Jobs `npm run restore` starts to list and restore it. The pods
 // come from components/data/backup-jobs.ts, the same code the program's backup Job is built from.
 import { randomBytes } from "crypto";
-import { DatabaseWithUsers, PLATFORM_SECRET_NAME } from "../../components/catalog";
+import { DatabaseWithUsers, PLATFORM_SECRET_NAME } from "../../components/model/catalog";
 import {
     BACKED_UP_STORES,
     BACKUP_FILES,

@@ -1,8 +1,8 @@
 // The objects both sides of the benchmark deploy: the program evaluated on Pulumi's mock monitor (the unit
 // harness) with the benchmark stack's config, so kubectl applies exactly what `pulumi up` registers.
 import * as crypto from "crypto";
-import { APP_NAMES } from "../../components/catalog";
-import { DATA_STORE_NAMES } from "../../components/datastores";
+import { APP_NAMES } from "../../components/model/catalog";
+import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { PGBOUNCER } from "../../components/data/pgbouncer";
 import { Registration, runProgram } from "../../tests/unit/support/harness";
 

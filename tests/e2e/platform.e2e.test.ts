@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { CATALOG } from "../../components/catalog";
+import { CATALOG } from "../../components/model/catalog";
 import { PROJECT } from "../../config";
 import { ExitCode } from "../../ops/errors";
 import { detectDrift, GitCodeInspector, rollback } from "../../ops/operations";
@@ -59,7 +59,7 @@ function appDeployments(objects: KubeObjectRef[]): KubeObjectRef[] {
     return objects.filter((o) => o.kind === "Deployment" && !o.protect && o.labels.app !== undefined && o.labels["app.kubernetes.io/component"] !== "monitoring");
 }
 
-/** The data stores' exporters (components/exporters.ts): one Deployment each, scraped like the apps. */
+/** The data stores' exporters (components/observability/exporters.ts): one Deployment each, scraped like the apps. */
 function exporterDeployments(objects: KubeObjectRef[]): KubeObjectRef[] {
     return objects.filter((o) => o.kind === "Deployment" && o.labels["app.kubernetes.io/component"] === "monitoring");
 }

@@ -117,12 +117,12 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
     it("deploys v2: a committed program change (a new env var, one NetworkPolicy removed)", async function () {
         const microservice = path.join(clone, "components", "microservice.ts");
         const withMarker = fs.readFileSync(microservice, "utf8").replace(`{ name: "SERVICE_NAME", value: spec.name },`, `{ name: "SERVICE_NAME", value: spec.name },\n            { name: "${MARKER}", value: "v2" },`);
-        assert.ok(withMarker.includes(MARKER), "the env var could not be added to components/microservice.ts");
+        assert.ok(withMarker.includes(MARKER), "the env var could not be added to components/apps/microservice.ts");
         fs.writeFileSync(microservice, withMarker);
         const policies = path.join(clone, "components", "networkpolicies.ts");
         const source = fs.readFileSync(policies, "utf8");
         const withoutDns = source.replace(/\n {8}policy\("allow-dns", \{[\s\S]*?\n {8}\}\);/, "");
-        assert.notStrictEqual(withoutDns, source, `the ${REMOVED_POLICY} policy could not be removed from components/networkpolicies.ts`);
+        assert.notStrictEqual(withoutDns, source, `the ${REMOVED_POLICY} policy could not be removed from components/foundation/network-policies.ts`);
         fs.writeFileSync(policies, withoutDns);
         git(clone, ["commit", "--quiet", "-am", `e2e: ${MARKER} in every app, no ${REMOVED_POLICY} policy`]);
 

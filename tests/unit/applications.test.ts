@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, DATABASE_CREDENTIAL_KEYS, databaseSecretName, GATEWAY, hasOwnUsers } from "../../components/catalog";
+import { AppSpec, CATALOG, DATA_STORE_PASSWORD_KEY, DATABASE_CREDENTIAL_KEYS, databaseSecretName, GATEWAY, hasOwnUsers } from "../../components/model/catalog";
 import { byType, makeAppRepo, named, Registration } from "./support/harness";
 import { DEP, HPA, IMAGE, JOB, NP, PDB, RELEASE, ROUTE, SA, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";

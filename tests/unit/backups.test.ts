@@ -1,9 +1,9 @@
 // Issue 14, item 5: a backup of the databases before every migration, on a retained volume, named after what triggered it.
 import { strict as assert } from "assert";
-import { DATA_STORE_PASSWORD_KEY, PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../components/catalog";
+import { DATA_STORE_PASSWORD_KEY, PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../components/model/catalog";
 import { BACKUP_DIR, BACKUP_VOLUME } from "../../components/data/backup-jobs";
 import { BACKUP_TRIGGER_ANNOTATION } from "../../components/data/backups";
-import { REPLACE_UNREADY } from "../../components/rollout";
+import { REPLACE_UNREADY } from "../../components/model/rollout";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
 import { generatedValue, named, PRODUCTION_SECRET_VALUES, Registration, REPO_ROOT } from "./support/harness";
 import { CM, JOB, NP, PVC, STS } from "./support/kinds";
@@ -137,7 +137,7 @@ describe("backups before migrations (issue 14)", () => {
         assert.deepEqual(before(off), before(regs), "turning backups off changes (re-runs) the migrations");
     });
 
-    it("validates backupRetention in config.ts, naming the key and the fix; warns when production turns backups off", () => {
+    it("validates backupRetention in config/, naming the key and the fix; warns when production turns backups off", () => {
         const parse = (values: Record<string, string>) => parseConfig({ stack: "production", values: productionValues(values), secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
         for (const bad of ["0", "many", "101"]) {
             assert.throws(() => parse({ backupRetention: bad }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith("ultramarket:backupRetention") && p.includes("pulumi config set backupRetention")));

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { ConfigError, DEFAULT_RUNBOOK_BASE_URL, parseConfig, RawConfig, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "../../config";
-import { CATALOG } from "../../components/catalog";
+import { CATALOG } from "../../components/model/catalog";
 import { makeAppRepo, PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
 import { productionValues } from "./support/platform";
 

@@ -1,6 +1,6 @@
 // Issue 14 item 3: PgBouncer in front of PostgreSQL, and a connection budget checked before anything is deployed.
 import { strict as assert } from "assert";
-import { CATALOG } from "../../components/catalog";
+import { CATALOG } from "../../components/model/catalog";
 import { connectionBudget, DIRECT_CONNECTIONS, PGBOUNCER_PODS_AT_MOST, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../../components/data/connection-budget";
 import { PGBOUNCER, PGBOUNCER_IMAGE } from "../../components/data/pgbouncer";
 import { userName } from "../../components/data/principals";

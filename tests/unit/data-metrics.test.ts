@@ -4,13 +4,13 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parser as promql } from "@prometheus-io/lezer-promql";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName, EXPORTER_CREDENTIALS, SECRET_KEYS } from "../../components/catalog";
-import { DataStoreAlertCategory, dataStoreAlerts } from "../../components/datastore-alerts";
-import { SINGLE_REPLICA_ANNOTATION } from "../../components/database-exporters";
-import { DATA_STORE_NAMES } from "../../components/datastores";
-import { EXPORTER_SPECS, EXPORTERS } from "../../components/exporters";
-import { networkRules } from "../../components/networkpolicies";
-import { SECRET_CHECKSUM_ANNOTATION } from "../../components/rollout";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, EXPORTER_CREDENTIALS, SECRET_KEYS } from "../../components/model/catalog";
+import { DataStoreAlertCategory, dataStoreAlerts } from "../../components/observability/datastore-alerts";
+import { SINGLE_REPLICA_ANNOTATION } from "../../components/observability/database-exporters";
+import { DATA_STORE_NAMES } from "../../components/data/stores";
+import { EXPORTER_SPECS, EXPORTERS } from "../../components/observability/exporters";
+import { networkRules } from "../../components/foundation/network-policies";
+import { SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { GENERATED_SECRETS } from "../../config";
 import { SINGLE_REPLICA_ANNOTATION as POLICY_SINGLE_REPLICA } from "../../policies/production";
 import { byType, generatedValue, named, PRODUCTION_SECRET_VALUES, REPO_ROOT, Registration, stackFileConfig } from "./support/harness";
@@ -74,7 +74,7 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             assert.match(image, /:v?\d+\.\d+\.\d+$/, `${store}: ${image}`);
             assert.doesNotMatch(image, /latest/);
         }
-        const source = fs.readFileSync(path.join(REPO_ROOT, "components/exporters.ts"), "utf8");
+        const source = fs.readFileSync(path.join(REPO_ROOT, "components/observability/exporters.ts"), "utf8");
         for (const e of EXPORTERS) assert.match(source, new RegExp(`v${e.image.split(":").pop()!.replace(/^v/, "").replace(/\./g, "\\.")} \\(`), `${e.name}: say which release`);
     });
 

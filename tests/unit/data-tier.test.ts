@@ -1,8 +1,8 @@
 // Issue 14's data tier: bounded stores, secrets off every command line, startup probes, bounded scratch space.
 import { strict as assert } from "assert";
-import { SECRET_KEYS } from "../../components/catalog";
-import { DATA_STORE_NAMES, quantityBytes } from "../../components/datastores";
-import { MIGRATION_HOME } from "../../components/microservice";
+import { SECRET_KEYS } from "../../components/model/catalog";
+import { DATA_STORE_NAMES, quantityBytes } from "../../components/data/stores";
+import { MIGRATION_HOME } from "../../components/apps/microservice";
 import { generatedValue, named, PRODUCTION_SECRET_VALUES, Registration } from "./support/harness";
 import { STS } from "./support/kinds";
 import { evaluateProduction } from "./support/platform";

@@ -1,12 +1,12 @@
 // Issue 14 item 2: every app connects to PostgreSQL and MongoDB as its own least-privileged user; the superuser
 // passwords reach only the stores and the users Jobs.
 import { strict as assert } from "assert";
-import { CATALOG, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, EXPORTER_CREDENTIALS, hasOwnUsers } from "../../components/catalog";
+import { CATALOG, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, EXPORTER_CREDENTIALS, hasOwnUsers } from "../../components/model/catalog";
 import { databaseUsersJobName } from "../../components/data/database-users";
 import { databasePrincipals, derivePassword, passwordEnv, userName } from "../../components/data/principals";
 import { mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../../components/data/user-scripts";
-import { DATA_STORE_SPECS } from "../../components/datastores";
-import { SECRET_CHECKSUM_ANNOTATION } from "../../components/rollout";
+import { DATA_STORE_SPECS } from "../../components/data/stores";
+import { SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { GENERATED_SECRETS } from "../../config";
 import { byType, generatedValue, named, Registration, stackFileConfig } from "./support/harness";
 import { DEP, JOB, RANDOM_PASSWORD, SECRET, STS } from "./support/kinds";

@@ -1,10 +1,10 @@
 // Day two under mocks: what the second `up` changes after a setting change or a secret rotation.
 // The same rules are proven on the real engine in tests/e2e/day2.e2e.test.ts.
 import { strict as assert } from "assert";
-import { CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY, secretKeysFor } from "../../components/catalog";
-import { CONFIG_CHECKSUM_ANNOTATION, digest, REPLACE_UNREADY, SECRET_CHECKSUM_ANNOTATION } from "../../components/rollout";
+import { CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY, secretKeysFor } from "../../components/model/catalog";
+import { CONFIG_CHECKSUM_ANNOTATION, digest, REPLACE_UNREADY, SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { Registration } from "./support/harness";
-import { runChecks } from "../../components/checks";
+import { runChecks } from "../../components/verification/checks";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";

@@ -1,7 +1,7 @@
 // The public edge: Gateway API (standard channel v1) with Envoy Gateway's typed policies, the retired
 // ingress-nginx as an explicit opt-in, and no edge at all for a control plane without the CRDs.
 import { strict as assert } from "assert";
-import { GATEWAY } from "../../components/catalog";
+import { GATEWAY } from "../../components/model/catalog";
 import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "../../components/edge/headers";
 import { byType, named, Registration } from "./support/harness";
 import { BACKEND_POLICY, CERT, DEP, GATEWAY_CLASS, GATEWAY_KIND, ING, NP, RELEASE, ROUTE, SECURITY_POLICY } from "./support/kinds";

@@ -1,6 +1,6 @@
 import { strict as assert } from "assert";
-import { SECRET_KEYS } from "../../components/catalog";
-import { DATA_STORE_NAMES } from "../../components/datastores";
+import { SECRET_KEYS } from "../../components/model/catalog";
+import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { byType, generatedValue, named, PRODUCTION_SECRET_VALUES, Registration } from "./support/harness";
 import { CM, NS, PVC, RANDOM_PASSWORD, SECRET, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";

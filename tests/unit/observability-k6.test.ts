@@ -1,8 +1,8 @@
 // The k6 scripts of runbook phase 4.3, loaded without k6: thresholds are the success criteria.
 import { strict as assert } from "assert";
 import * as path from "path";
-import { LOAD_TEST_SCRIPTS, loadTestCommand } from "../../components/loadtest";
-import { SUCCESS_CRITERIA } from "../../components/slo";
+import { LOAD_TEST_SCRIPTS, loadTestCommand } from "../../components/verification/load-test";
+import { SUCCESS_CRITERIA } from "../../components/model/slo";
 import { REPO_ROOT } from "./support/harness";
 import { loadK6Script, newShim } from "./support/k6";
 

@@ -2,7 +2,7 @@
 // behind their config switches.
 import { strict as assert } from "assert";
 import * as pulumi from "@pulumi/pulumi";
-import { VerificationPlan } from "../../components/checks";
+import { VerificationPlan } from "../../components/verification/checks";
 import { byType, Registration } from "./support/harness";
 import { evaluateProduction, Evaluation } from "./support/platform";
 

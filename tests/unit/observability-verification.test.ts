@@ -8,7 +8,7 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
-import { CATALOG } from "../../components/catalog";
+import { CATALOG } from "../../components/model/catalog";
 import {
     buildVerificationPlan,
     checkHealth,
@@ -19,9 +19,9 @@ import {
     PeerCertificate,
     runChecks,
     VerificationPlan,
-} from "../../components/checks";
-import { DATA_STORE_NAMES } from "../../components/datastores";
-import { DATA_STORE_CHECKS, DeploymentVerification, VERIFY_COMMAND } from "../../components/verification";
+} from "../../components/verification/checks";
+import { DATA_STORE_NAMES } from "../../components/data/stores";
+import { DATA_STORE_CHECKS, DeploymentVerification, VERIFY_COMMAND } from "../../components/verification/deployment-verification";
 import { byType, installMocks, REPO_ROOT, settle } from "./support/harness";
 
 const APPS = CATALOG.filter((a) => a.enabledByDefault);

@@ -4,11 +4,11 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { parse as parseYaml } from "yaml";
-import { DATA_STORE_NAMES } from "../../components/datastores";
-import { APP_NAMES } from "../../components/catalog";
+import { DATA_STORE_NAMES } from "../../components/data/stores";
+import { APP_NAMES } from "../../components/model/catalog";
 import { KubeObject, kubeObjects, runbookSteps } from "../../scripts/bench/manifests";
 import { formatReport, ratios, summarize } from "../../scripts/bench/stats";
-import { EXPORTERS } from "../../components/exporters";
+import { EXPORTERS } from "../../components/observability/exporters";
 import { ENGINE_PARALLELISM } from "../../ops/workspace";
 import { REPO_ROOT, Registration } from "./support/harness";
 import { evaluateProduction } from "./support/platform";
@@ -25,7 +25,7 @@ describe("performance: awaits and ordering", () => {
     it("creates each app's Service after its Deployment is awaited, and only such a Service skips its own await", () => {
         const deployments = new Map(regs.filter((r) => kind(r) === "Deployment").map((r) => [r.inputs.metadata.name, r]));
         const skipped = regs.filter((r) => kind(r) === "Service" && r.inputs?.metadata?.annotations?.[SKIP_AWAIT] === "true");
-        // The apps', the data-store exporters' (components/exporters.ts) and PgBouncer's Services, each behind its awaited Deployment.
+        // The apps', the data-store exporters' (components/observability/exporters.ts) and PgBouncer's Services, each behind its awaited Deployment.
         const behindDeployments = [...APP_NAMES, ...EXPORTERS.map((e) => e.name)].filter((a) => deployments.has(a));
         assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), [...behindDeployments, "pgbouncer"].sort(), "exactly the Services behind an awaited Deployment skip the await");
         for (const svc of skipped) {

@@ -1,4 +1,4 @@
-// The runbook's success criteria as k6 thresholds: the same numbers as components/slo.ts
+// The runbook's success criteria as k6 thresholds: the same numbers as components/model/slo.ts
 // (p95 < 200 ms, errors < 0.1 %, throughput > 10 000 req/s). A unit test keeps them equal.
 import http from "k6/http";
 import { check } from "k6";

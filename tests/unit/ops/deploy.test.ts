@@ -1,5 +1,5 @@
 import { strict as assert } from "assert";
-import { summarize } from "../../../components/checks";
+import { summarize } from "../../../components/verification/checks";
 import { ExitCode } from "../../../ops/errors";
 import { deploy, interpretVerificationOutput, StackOutputVerifier, UPDATE_ID_ENV, updateMessage } from "../../../ops/operations";
 import { FAILED, FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
@@ -98,7 +98,7 @@ describe("ops: deploy", () => {
 
     it("rolls back across a program change: deploys the last good version's commit from a worktree", async () => {
         const { stack, io } = newDeploy();
-        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/microservice.ts"], [SHA_NEW]: [] });
+        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/apps/microservice.ts"], [SHA_NEW]: [] });
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED, PASSED]) });
         assert.equal(report.exitCode, ExitCode.RolledBack);
         assert.deepEqual(code.checkouts.map((c) => [c.commit, c.removed]), [[SHA_OLD, true]]);
@@ -164,7 +164,7 @@ describe("ops: reading the verification report", () => {
         assert.equal(interpretVerificationOutput({ passed: false }).status, "failed");
     });
 
-    it("reads the report the program exports (components/checks.ts summarize, plus its plan)", () => {
+    it("reads the report the program exports (components/verification/checks.ts summarize, plus its plan)", () => {
         const checks = [
             { name: "health: api-gateway", category: "health" as const, ok: true, detail: "200 in 12 ms" },
             { name: "tls: api.ultramarket.uz", category: "tls" as const, ok: false, detail: "certificate expires in 3 days" },

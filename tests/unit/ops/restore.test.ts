@@ -5,7 +5,7 @@ import type { CliDeps } from "../../../ops/commands/command";
 import { ExitCode } from "../../../ops/errors";
 import type { JobManifest, JobResult, JobRunner } from "../../../ops/restore/jobs";
 import { REPO_ROOT } from "../../../ops/workspace";
-import { PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../../components/catalog";
+import { PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../../components/model/catalog";
 import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_OLD } from "./fakes";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { createPolicies } from "../../../policies/rules";

@@ -35,7 +35,11 @@ class FakeRunner implements CommandRunner {
             fs.mkdirSync(dir, { recursive: true });
             fs.writeFileSync(path.join(dir, "package.json"), '{"name":"ultramarket-platform"}');
             fs.writeFileSync(path.join(dir, "package-lock.json"), this.lockfiles[commit]);
-            fs.writeFileSync(path.join(dir, "config.ts"), commit === SHA_NEW ? "pinnedImages: json(...)" : "buildImages: bool");
+            // The newer commit has the schema split into config/ (as this program has now); the older one, config.ts.
+            if (commit === SHA_NEW) {
+                fs.mkdirSync(path.join(dir, "config"));
+                fs.writeFileSync(path.join(dir, "config", "schema.ts"), "pinnedImages: json(...)");
+            } else fs.writeFileSync(path.join(dir, "config.ts"), "buildImages: bool");
             return "";
         }
         if (command === "git" && sub === "worktree" && rest[0] === "remove") {
@@ -82,6 +86,9 @@ describe("ops: the program of a recorded commit (git worktree, dependencies cach
         assert.deepEqual(add.args, ["worktree", "add", "--detach", first.dir, SHA_OLD]);
         assert.equal(add.cwd, repo);
         assert.equal(first.commit, SHA_OLD);
+        // Its config.ts (before the schema moved to config/) knows buildImages, not pinnedImages.
+        assert.equal(await first.knowsConfigKey("buildImages"), true);
+        assert.equal(await first.knowsConfigKey("pinnedImages"), false);
         const cached = path.join(cache, lockfileHash(LOCK_OLD), "node_modules");
         assert.equal(fs.realpathSync(path.join(first.dir, "node_modules")), fs.realpathSync(cached));
         assert.equal(runner.calls.find((c) => c.command === "npm")!.cwd.startsWith(cache), true, "npm ci ran outside the cache");
@@ -101,7 +108,7 @@ describe("ops: the program of a recorded commit (git worktree, dependencies cach
         const checkout = await new GitWorktrees(repo, runner, cache, tmp).checkout(SHA_NEW, (l) => log.push(l));
         assert.equal(runner.npmRuns(), 0);
         assert.equal(fs.realpathSync(path.join(checkout.dir, "node_modules")), fs.realpathSync(path.join(repo, "node_modules")));
-        assert.equal(await checkout.knowsConfigKey("pinnedImages"), true);
+        assert.equal(await checkout.knowsConfigKey("pinnedImages"), true, "a key of config/*.ts");
         await checkout.remove();
     });
 

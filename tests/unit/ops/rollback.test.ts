@@ -75,7 +75,7 @@ describe("ops: can the program of that version be checked out?", () => {
     const target = records([{ version: 5, commit: SHA_OLD }])[0];
 
     it("yes, whatever changed since, when the repository has its commit", async () => {
-        assert.deepEqual(await assertCommitAvailable("production", target, new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/microservice.ts", "package-lock.json"] })), []);
+        assert.deepEqual(await assertCommitAvailable("production", target, new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/apps/microservice.ts", "package-lock.json"] })), []);
     });
 
     it("no, when the repository lacks the commit: names it and how to fetch it", async () => {
@@ -183,7 +183,7 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
 
     it("works across program changes: nothing is compared with the checked-out program", async () => {
         const stack = new FakeStack("production", history);
-        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["index.ts", "components/microservice.ts", "package-lock.json"], [SHA_NEW]: [] });
+        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["index.ts", "components/apps/microservice.ts", "package-lock.json"], [SHA_NEW]: [] });
         const report = await rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) });
         assert.equal(report.to, 1);
         assert.equal(stack.callsTo("up").length, 1);

@@ -2,7 +2,7 @@ import * as assert from "assert";
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { gatewaySpec, redirectRouteSpec, appRouteSpec, PublicHost } from "../../../components/edge/routes";
 import { adminAllowlistPolicySpec } from "../../../components/edge/envoy-policies";
-import { CATALOG } from "../../../components/catalog";
+import { CATALOG } from "../../../components/model/catalog";
 import { FakeResource, policy, validateStack, variant } from "./harness";
 
 const NS = "ultramarket-production";

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppGroup, AppSpec, DataStoreName } from "./catalog";
+import { AppGroup, AppSpec, DataStoreName } from "../model/catalog";
 import { DATA_STORE_THRESHOLDS } from "./datastore-alerts";
-import { labels } from "./labels";
-import { inNamespace, METRICS, RECORDED, SUCCESS_CRITERIA } from "./slo";
+import { labels } from "../model/labels";
+import { inNamespace, METRICS, RECORDED, SUCCESS_CRITERIA } from "../model/slo";
 
 // Grafana dashboard JSON (schema 39), generated from the catalog: adding an app adds its panels.
 

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DataStoreName } from "./catalog";
+import { DataStoreName } from "../model/catalog";
 import { dataStoreAlerts } from "./datastore-alerts";
-import { labels } from "./labels";
-import { BURN_RATE_ALERTS, BURN_RATE_WINDOWS, inNamespace, METRICS, RECORDED, SLO_OBJECTIVE, SUCCESS_CRITERIA } from "./slo";
+import { labels } from "../model/labels";
+import { BURN_RATE_ALERTS, BURN_RATE_WINDOWS, inNamespace, METRICS, RECORDED, SLO_OBJECTIVE, SUCCESS_CRITERIA } from "../model/slo";
 
 export type Severity = "critical" | "warning";
 

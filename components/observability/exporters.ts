@@ -1,7 +1,7 @@
 // The data tier's Prometheus exporters as data: one entry per data store, read by the exporters' Deployments,
 // their NetworkPolicy edges, ServiceMonitors, alert rules and dashboards. Each runs apart from its store (its own
 // Deployment, never a sidecar: a sidecar would change the StatefulSet's pod template and restart the store).
-import { DataStoreName, DATA_STORE_PASSWORD_KEY, EXPORTER_CREDENTIALS, Resources, SecretKey } from "./catalog";
+import { DataStoreName, DATA_STORE_PASSWORD_KEY, EXPORTER_CREDENTIALS, Resources, SecretKey } from "../model/catalog";
 
 /** Where an exporter's credentials come from: the monitoring user's own Secret, or a key of the platform Secret. */
 export type CredentialRef = { kind: "exporterSecret"; key: "username" | "password" } | { kind: "platformSecret"; key: SecretKey };

@@ -1,7 +1,7 @@
 import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec } from "./catalog";
+import { AppSpec } from "../model/catalog";
 
 export interface AppImagesArgs {
     apps: AppSpec[];

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, DataStoreName, DatabaseWithUsers, GATEWAY, hasOwnUsers, SecretKey } from "./catalog";
-import { DatabaseCredentials } from "./data/database-users";
+import { AppSpec, DataStoreName, DatabaseWithUsers, GATEWAY, hasOwnUsers, SecretKey } from "../model/catalog";
+import { DatabaseCredentials } from "../data/database-users";
 import { AppImages, AppImagesArgs } from "./images";
 import { Microservice } from "./microservice";
 

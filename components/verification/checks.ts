@@ -4,7 +4,7 @@
 // No Pulumi imports here: the runner must start fast and run anywhere Node runs.
 import * as net from "net";
 import * as tls from "tls";
-import type { AppSpec } from "./catalog";
+import type { AppSpec } from "../model/catalog";
 
 export type CheckCategory = "health" | "tls" | "security-headers" | "rate-limit" | "migrations";
 

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName, resourceRequirements, Resources, SecretKey } from "./catalog";
-import { labels, selectorLabels } from "./labels";
-import { rolloutAnnotations, secretChecksum } from "./rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, resourceRequirements, Resources, SecretKey } from "../model/catalog";
+import { labels, selectorLabels } from "../model/labels";
+import { rolloutAnnotations, secretChecksum } from "../model/rollout";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 

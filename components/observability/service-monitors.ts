@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec } from "./catalog";
+import { AppSpec } from "../model/catalog";
 import { EXPORTER_PORT_NAME, ExporterSpec } from "./exporters";
-import { labels, selectorLabels } from "./labels";
+import { appLabels, labels, selectorLabels } from "../model/labels";
 
 /** The port name every app's Service exposes (health and metrics are served on it). */
 export const METRICS_PORT_NAME = "http";
@@ -52,7 +52,7 @@ export class ServiceMonitors extends pulumi.ComponentResource {
                     metadata: {
                         name: app.name,
                         namespace: args.namespace,
-                        labels: { ...labels(app.name, app.group === "frontend" ? "frontend" : "api"), release: args.release },
+                        labels: { ...appLabels(app), release: args.release },
                     },
                     spec: serviceMonitorSpec(app, args.interval),
                 },

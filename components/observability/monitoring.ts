@@ -1,12 +1,12 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { chartRelease } from "./helm";
+import { chartRelease } from "../foundation/helm";
 import * as random from "@pulumi/random";
-import { AppSpec, DataStoreName } from "./catalog";
+import { AppSpec, DataStoreName } from "../model/catalog";
 import { AlertRules } from "./alerts";
 import { Dashboards } from "./dashboards";
 import { ExporterSpec } from "./exporters";
-import { ServiceMonitors } from "./servicemonitors";
+import { ServiceMonitors } from "./service-monitors";
 
 export interface MonitoringArgs {
     /** The platform namespace as an output (objects wait for it) and as PromQL sees it. */

@@ -88,7 +88,7 @@ export interface AppSpec {
     scratchSize: string;
     /** Calls third-party APIs on the internet over HTTPS (payment providers, SMS and e-mail gateways). */
     externalEgress: boolean;
-    /** PostgreSQL connections, for apps that use it (the connection budget in config.ts adds them up). */
+    /** PostgreSQL connections, for apps that use it (the connection budget in config/parse.ts adds them up). */
     postgresPool?: PostgresPool;
 }
 

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { PLATFORM_SECRET_NAME, SECRET_KEYS, SecretKey } from "./catalog";
-import { labels } from "./labels";
+import { PLATFORM_SECRET_NAME, SECRET_KEYS, SecretKey } from "../model/catalog";
+import { labels } from "../model/labels";
 
 export interface PlatformSecretArgs {
     namespace: pulumi.Input<string>;

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { labels } from "./labels";
+import { labels } from "../model/labels";
 
-export interface SharedStorageArgs {
+export interface FileUploadsVolumeArgs {
     namespace: pulumi.Input<string>;
     storageClass?: string;
     size: string;
@@ -11,10 +11,10 @@ export interface SharedStorageArgs {
 }
 
 /** The runbook's phase 2.2 storage the StatefulSets don't cover: the file service's upload volume. */
-export class SharedStorage extends pulumi.ComponentResource {
+export class FileUploadsVolume extends pulumi.ComponentResource {
     public readonly fileUploadsClaim: pulumi.Output<string>;
 
-    constructor(name: string, args: SharedStorageArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: FileUploadsVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:data:SharedStorage", name, {}, opts);
         const pvc = new k8s.core.v1.PersistentVolumeClaim(
             "file-uploads",

@@ -1,9 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, FILE_UPLOADS, resourceRequirements, SecretKey, secretKeysFor } from "./catalog";
-import { labels, selectorLabels } from "./labels";
-import { AWAITED_THROUGH_ITS_DEPLOYMENT, REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "./rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
+import { AppSpec, FILE_UPLOADS, resourceRequirements, SecretKey, secretKeysFor } from "../model/catalog";
+import { appLabels, labels, selectorLabels } from "../model/labels";
+import { AWAITED_THROUGH_ITS_DEPLOYMENT, REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/rollout";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 
 type Container = k8s.types.input.core.v1.Container;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -48,8 +48,7 @@ export class Microservice extends pulumi.ComponentResource {
     constructor(name: string, args: MicroserviceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:apps:Microservice", name, {}, opts);
         const { spec } = args;
-        const component = spec.group === "frontend" ? "frontend" : "api";
-        const meta = labels(spec.name, component);
+        const meta = appLabels(spec);
         const ns = args.namespace;
 
         const serviceAccount = new k8s.core.v1.ServiceAccount(

@@ -17,3 +17,8 @@ export function labels(name: string, component: LabelComponent): Record<string, 
 export function selectorLabels(name: string): Record<string, string> {
     return { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "ultramarket" };
 }
+
+/** An app's labels: component `frontend` for the static web apps, `api` for every service. */
+export function appLabels(app: { name: string; group: string }): Record<string, string> {
+    return labels(app.name, app.group === "frontend" ? "frontend" : "api");
+}

@@ -2,12 +2,12 @@ import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName } from "./catalog";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName } from "../model/catalog";
 import { VerificationPlan, VerificationReport } from "./checks";
-import { DATA_STORE_SPECS, elasticCurl } from "./datastores";
-import { labels, selectorLabels } from "./labels";
-import { REPLACE_UNREADY } from "./rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
+import { DATA_STORE_SPECS, elasticCurl } from "../data/stores";
+import { labels, selectorLabels } from "../model/labels";
+import { REPLACE_UNREADY } from "../model/rollout";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 
 /**
  * The runbook's 4.2.1 connection checks, run from a fresh pod over each store's Service (so DNS,

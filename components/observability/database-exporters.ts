@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DataStoreName, resourceRequirements, SecretKey } from "./catalog";
+import { DataStoreName, resourceRequirements, SecretKey } from "../model/catalog";
 import { CredentialRef, EXPORTER_PORT_NAME, EXPORTER_UID, exporterSecretName, ExporterSpec, EXPORTERS, platformSecretKeys } from "./exporters";
-import { labels, selectorLabels } from "./labels";
-import { AWAITED_THROUGH_ITS_DEPLOYMENT, rolloutAnnotations, secretChecksum } from "./rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "./security";
+import { labels, selectorLabels } from "../model/labels";
+import { AWAITED_THROUGH_ITS_DEPLOYMENT, rolloutAnnotations, secretChecksum } from "../model/rollout";
+import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 
 /** Marks a Deployment that runs one replica on purpose (the production-min-replicas policy honours it). */
 export const SINGLE_REPLICA_ANNOTATION = "ultramarket.uz/single-replica";

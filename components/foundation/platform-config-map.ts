@@ -1,10 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { PlatformConfig } from "../config";
-import { labels } from "./labels";
-import { settingsChecksum } from "./rollout";
+import { PlatformConfig } from "../../config";
+import { labels } from "../model/labels";
+import { settingsChecksum } from "../model/rollout";
 
-export interface PlatformSettingsArgs {
+export interface PlatformConfigMapArgs {
     namespace: pulumi.Input<string>;
     app: PlatformConfig["app"];
     allowedOrigins: string[];
@@ -13,12 +13,12 @@ export interface PlatformSettingsArgs {
 }
 
 /** The runbook's `ultramarket-config` ConfigMap: non-secret settings only (credentials live in the Secret). */
-export class PlatformSettings extends pulumi.ComponentResource {
+export class PlatformConfigMap extends pulumi.ComponentResource {
     public readonly configMapName: pulumi.Output<string>;
     /** Digest of every value (apps read the whole ConfigMap through envFrom): a change rolls them. */
     public readonly checksum: pulumi.Output<string>;
 
-    constructor(name: string, args: PlatformSettingsArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, args: PlatformConfigMapArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:platform:PlatformSettings", name, {}, opts);
         const a = args.app;
         const flag = (b: boolean) => (b ? "true" : "false");

@@ -1,9 +1,9 @@
 // Alerts on the data stores' own metrics, as scraped from their exporters (exporters.ts). Metric names are those of
 // the pinned exporters: postgres_exporter (pg_*), percona mongodb_exporter (mongodb_ss_* from serverStatus),
 // redis_exporter (redis_*), elasticsearch_exporter (elasticsearch_*); disk is the kubelet's view of each store's PVC.
-import { DataStoreName } from "./catalog";
+import { DataStoreName } from "../model/catalog";
 import { EXPORTER_SPECS } from "./exporters";
-import { inNamespace } from "./slo";
+import { inNamespace } from "../model/slo";
 
 export type DataStoreAlertCategory = "exporter" | "connections" | "replication" | "latency" | "disk" | "memory" | "rejections" | "health";
 

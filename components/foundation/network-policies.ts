@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, DataStoreName, GATEWAY } from "./catalog";
-import { selectorLabels } from "./labels";
-import { migrationName } from "./microservice";
+import { AppSpec, DataStoreName, GATEWAY } from "../model/catalog";
+import { selectorLabels } from "../model/labels";
+import { migrationName } from "../apps/microservice";
 
 type Rule = k8s.types.input.networking.v1.NetworkPolicyIngressRule;
 type EgressRule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
