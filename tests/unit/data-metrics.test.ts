@@ -3,7 +3,6 @@
 import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { parser as promql } from "@prometheus-io/lezer-promql";
 import { DATA_STORE_PASSWORD_KEY, DataStoreName, EXPORTER_CREDENTIALS, SECRET_KEYS } from "../../components/model/catalog";
 import { DataStoreAlertCategory, dataStoreAlerts } from "../../components/observability/datastore-alerts";
 import { SINGLE_REPLICA_ANNOTATION } from "../../components/observability/database-exporters";
@@ -16,6 +15,7 @@ import { SINGLE_REPLICA_ANNOTATION as POLICY_SINGLE_REPLICA } from "../../polici
 import { byType, generatedValue, named, PRODUCTION_SECRET_VALUES, REPO_ROOT, Registration, stackFileConfig } from "./support/harness";
 import { DEP, NP, PDB, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";
+import { promqlErrors } from "./support/promql";
 
 const NS = "ultramarket-production";
 const MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
@@ -26,16 +26,6 @@ const containerOf = (regs: Registration[], store: DataStoreName) => podOf(export
 const podName = (p: any) => p.podSelector?.matchLabels?.["app.kubernetes.io/name"];
 const namespaceName = (p: any) => p.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"];
 
-/** Syntax errors Prometheus's own PromQL grammar finds in an expression (as the alert and dashboard tests check). */
-function promqlErrors(expr: string): string[] {
-    const errors: string[] = [];
-    promql.parse(expr).iterate({
-        enter: (n) => {
-            if (n.type.isError) errors.push(`at ${n.from}: "${expr.slice(Math.max(0, n.from - 20), n.to + 20)}"`);
-        },
-    });
-    return errors;
-}
 
 describe("database metrics (issue 14): exporters on the production stack", () => {
     let regs: Registration[];

@@ -1,7 +1,6 @@
 // Alerts, ServiceMonitors and dashboards: derived from the catalog, scoped to the platform, loadable
 // by kube-prometheus-stack; and the switch that skips them when the operator is absent.
 import { strict as assert } from "assert";
-import { parser as promql } from "@prometheus-io/lezer-promql";
 import * as fs from "fs";
 import * as path from "path";
 import { AlertRule, alertRuleGroups, RecordingRule, RuleGroup } from "../../components/observability/alerts";
@@ -13,6 +12,7 @@ import { Monitoring, MonitoringArgs, OPERATOR_ABSENT_WARNING } from "../../compo
 import { serviceMonitorSpec } from "../../components/observability/service-monitors";
 import { BURN_RATE_ALERTS, RECORDED } from "../../components/model/slo";
 import { byType, installMocks, Registration, settle } from "./support/harness";
+import { promqlErrors } from "./support/promql";
 
 const NS = "ultramarket-production";
 const RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule";
@@ -128,16 +128,6 @@ describe("ServiceMonitors", () => {
 
 const ids = (panels: any[]) => panels.map((p) => p.id);
 
-/** Syntax errors the Prometheus project's own PromQL grammar (as used by its UI) finds in an expression. */
-function promqlErrors(expr: string): string[] {
-    const errors: string[] = [];
-    promql.parse(expr).iterate({
-        enter: (n) => {
-            if (n.type.isError) errors.push(`at ${n.from}: "${expr.slice(Math.max(0, n.from - 20), n.to + 20)}"`);
-        },
-    });
-    return errors;
-}
 
 describe("PromQL syntax (Prometheus's lezer grammar)", () => {
     it("finds errors in a broken expression (the check itself works)", () => {

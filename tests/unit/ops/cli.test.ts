@@ -2,26 +2,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { COMMANDS, main } from "../../../ops/cli";
-import type { CliDeps } from "../../../ops/commands/command";
 import { ExitCode, OpsError, explainPulumiError } from "../../../ops/errors";
 import { REPO_ROOT } from "../../../ops/workspace";
-import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_OLD } from "./fakes";
+import { fakeCliDeps, FakeStack, SHA_OLD } from "./fakes";
 
 function deps(stack = new FakeStack("local", [{ version: 1, imageTag: "1.0.0", commit: SHA_OLD }, { version: 2, imageTag: "1.1.0", commit: SHA_OLD }])) {
-    const io = new MemoryIO();
-    const opened: string[] = [];
-    const d: CliDeps = {
-        io,
-        openStack: async (name) => {
-            opened.push(name);
-            return stack;
-        },
-        code: new FakeCode(SHA_OLD, { [SHA_OLD]: [] }),
-        verifier: new FakeVerifier([PASSED]),
-        repoRoot: REPO_ROOT,
-        env: {},
-        probe: { run: async () => ({ found: false, code: 1, stdout: "", stderr: "" }) },
-    };
+    const { d, io, opened } = fakeCliDeps(stack);
     return { d, io, opened, stack };
 }
 

@@ -2,6 +2,8 @@
 import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, RefreshResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
 import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationVerdict, Verifier } from "../../../ops/operations";
 import type { ProgramCheckout } from "../../../ops/checkout";
+import type { CliDeps } from "../../../ops/commands/command";
+import { REPO_ROOT } from "../../../ops/workspace";
 
 export const SHA_OLD = "1111111111111111111111111111111111111111";
 export const SHA_NEW = "2222222222222222222222222222222222222222";
@@ -264,4 +266,24 @@ export class MemoryIO implements OpsIO {
     get text(): string {
         return [...this.lines, ...this.errors].join("\n");
     }
+}
+
+/** The CLI's dependencies around one fake stack (nothing real is opened or run), and the stack names it opened. */
+export function fakeCliDeps(stack: FakeStack, extra: Partial<CliDeps> = {}): { d: CliDeps; io: MemoryIO; opened: string[] } {
+    const io = new MemoryIO();
+    const opened: string[] = [];
+    const d: CliDeps = {
+        io,
+        openStack: async (name) => {
+            opened.push(name);
+            return stack;
+        },
+        code: new FakeCode(SHA_OLD, { [SHA_OLD]: [] }),
+        verifier: new FakeVerifier([PASSED]),
+        repoRoot: REPO_ROOT,
+        env: {},
+        probe: { run: async () => ({ found: false, code: 1, stdout: "", stderr: "" }) },
+        ...extra,
+    };
+    return { d, io, opened };
 }

@@ -1,12 +1,10 @@
 // npm run restore: listing the backups, refusing what it cannot or must not do, and the restore Job it runs.
 import { strict as assert } from "assert";
 import { main } from "../../../ops/cli";
-import type { CliDeps } from "../../../ops/commands/command";
 import { ExitCode } from "../../../ops/errors";
 import type { JobManifest, JobResult, JobRunner } from "../../../ops/restore/jobs";
-import { REPO_ROOT } from "../../../ops/workspace";
 import { PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../../components/model/catalog";
-import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_OLD } from "./fakes";
+import { fakeCliDeps, FakeStack, SHA_OLD } from "./fakes";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { createPolicies } from "../../../policies/rules";
 import { pulumiTypeOf, validateResource } from "../policies/harness";
@@ -43,21 +41,7 @@ function setup(outputs: Record<string, unknown> = { namespace: "ultramarket-prod
     const stack = new FakeStack("production", [{ version: 1, imageTag: "1.0.0", commit: SHA_OLD }]);
     stack.outputsQueue = [Object.fromEntries(Object.entries(outputs).map(([k, value]) => [k, { value, secret: false }]))];
     const jobs = new FakeJobs();
-    const io = new MemoryIO();
-    const opened: string[] = [];
-    const d: CliDeps = {
-        io,
-        openStack: async (name) => {
-            opened.push(name);
-            return stack;
-        },
-        code: new FakeCode(SHA_OLD, { [SHA_OLD]: [] }),
-        verifier: new FakeVerifier([PASSED]),
-        repoRoot: REPO_ROOT,
-        env: {},
-        probe: { run: async () => ({ found: false, code: 1, stdout: "", stderr: "" }) },
-        jobs: () => jobs,
-    };
+    const { d, io, opened } = fakeCliDeps(stack, { jobs: () => jobs });
     const run = (...argv: string[]) => main(["restore", "--stack", "production", ...argv], d);
     return { d, io, jobs, opened, run, stack };
 }
