@@ -69,8 +69,9 @@ cmd_install() {
   command -v npm >/dev/null 2>&1 || die "npm is needed to fetch Node $NODE_VERSION from the npm registry"
   command -v openssl >/dev/null 2>&1 || die "openssl is needed to verify the tarballs (apt-get install openssl)"
   log "installing Node $NODE_VERSION ($NODE_PKG) and npm $NPM_VERSION into $PREFIX"
-  local staging="$PREFIX.tmp.$$"
+  staging="$PREFIX.tmp.$$"
   rm -rf "$staging"
+  trap 'rm -rf "$staging"' EXIT   # a failed fetch or check leaves nothing behind
   fetch "$NODE_PKG" "$NODE_VERSION" "$staging/node-pkg"
   fetch npm "$NPM_VERSION" "$staging/lib/node_modules/npm"
   mkdir -p "$staging/bin"
