@@ -111,12 +111,12 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     const stackFlag = `--stack ${stackName}`;
 
     // Node.js
-    const engines = String(readJson(path.join(repoRoot, "package.json")).engines?.node ?? ">=20");
+    const engines = String(readJson(path.join(repoRoot, "package.json")).engines?.node ?? ">=22");
     const minNode = engines.replace(/^>=\s*/, "");
     checks.push(
         compareVersions(input.nodeVersion, minNode) >= 0
             ? { name: "Node.js", ok: true, detail: `${input.nodeVersion} (package.json needs ${engines})` }
-            : { name: "Node.js", ok: false, detail: `${input.nodeVersion} is older than ${engines}`, fix: `install Node.js ${minNode} or newer (e.g. nvm install 20)` },
+            : { name: "Node.js", ok: false, detail: `${input.nodeVersion} is older than ${engines}`, fix: `install Node.js ${minNode} or newer; Node 24 LTS is what CI runs (e.g. nvm install 24, or: bash scripts/node.sh, then put the directory it prints first on PATH)` },
     );
 
     // Pulumi CLI

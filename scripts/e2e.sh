@@ -9,9 +9,18 @@ REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 cd "$REPO_DIR"
 phase() { echo "[e2e] $1: $(( $(date +%s) - $2 ))s" >&2; }
 
+# @pulumi/pulumi needs Node 22+ and the language host runs the program with the `node` on PATH: with an older
+# Node there, use the pinned Node 24 LTS (scripts/node.sh; .ci/run already put it first).
+if (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 22 )); then
+  echo "[e2e] node $(node --version 2>/dev/null || echo 'not found') is too old: using the pinned Node 24 (scripts/node.sh)" >&2
+  eval "$(bash scripts/node.sh env)"
+fi
+
 t=$(date +%s)
 bash scripts/toolchain.sh build
 phase "toolchain (build or reuse)" "$t"
+tc_bin="${ULTRAMARKET_TOOLCHAIN_DIR:-$HOME/.cache/ultramarket-toolchain}/bin"
+echo "[e2e] pulumi $("$tc_bin/pulumi" version), pulumi-language-nodejs $("$tc_bin/pulumi-language-nodejs" -version), node $(node --version) ($(command -v node))" >&2
 
 if [[ ! -d policies/node_modules ]]; then
   t=$(date +%s)

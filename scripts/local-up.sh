@@ -9,6 +9,12 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
 cd "$REPO_DIR"
+# @pulumi/pulumi needs Node 22+ and the language host runs the program with the `node` on PATH: with an older
+# Node there, use the pinned Node 24 LTS (scripts/node.sh; .ci/run already put it first).
+if (( $(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0) < 22 )); then
+  echo "[local-up] node $(node --version 2>/dev/null || echo 'not found') is too old: using the pinned Node 24 (scripts/node.sh)" >&2
+  eval "$(bash scripts/node.sh env)"
+fi
 
 if ! bash scripts/toolchain.sh check 2>/dev/null; then
   echo "[local-up] building the local engine toolchain (first run only; see docs/local-engine.md for times)" >&2

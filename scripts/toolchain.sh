@@ -27,17 +27,24 @@ TIMINGS="$TOOLCHAIN_DIR/timings.tsv"
 export PULUMI_HOME="${ULTRAMARKET_PULUMI_HOME:-$TOOLCHAIN_DIR/pulumi-home}"
 
 # ---- pins -------------------------------------------------------------------------------------
-# @pulumi/pulumi 3.248.0 is the last SDK that supports Node 20: the engine matches it.
-PULUMI_VERSION="3.248.0"
+# = the @pulumi/pulumi npm version in package.json (3.276.0 needs Node 22+; Node 24 LTS is what CI runs,
+# scripts/node.sh): CLI, language host and SDK line up.
+PULUMI_VERSION="3.276.0"
 # The upstream language host module (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3)
 # is refused by the Go module proxy (403 for its version list and for the v3.248.0 release commit
-# pseudo-versions), so we build our own small host from scripts/langhost (see docs/local-engine.md).
-LANGHOST_VERSION="3.248.0"
+# pseudo-versions), so we build our own small host from scripts/langhost against sdk/v3 at PULUMI_VERSION
+# (see docs/local-engine.md).
+LANGHOST_VERSION="3.276.0"
 # The only pulumi-kubernetes provider source the Go module proxy serves is this pseudo-version (its
-# go.mod requires sdk/v4 v4.24.0); it is labelled with the version the npm package asks for.
+# go.mod requires sdk/v4 v4.24.0, i.e. the 4.24 provider source); it is labelled with the version the npm
+# package asks for, so the newer npm SDK (4.34.2) runs against the older provider source (docs/local-engine.md).
 K8S_PROVIDER_MODULE="github.com/pulumi/pulumi-kubernetes/provider/v4"
 K8S_PROVIDER_MODULE_VERSION="v4.0.0-20260115033456-f47bc2d6f199"
-K8S_PROVIDER_PLUGIN_VERSION="4.24.1"   # = node_modules/@pulumi/kubernetes/package.json version
+K8S_PROVIDER_PLUGIN_VERSION="4.34.2"   # = node_modules/@pulumi/kubernetes/package.json version
+# The same build is also installed under the label earlier commits' lockfiles ask for (@pulumi/kubernetes 4.24.1):
+# the engine loads only the exact plugin version a program requests, and the day2 e2e suite deploys its baseline
+# with the program of commit c192da5 (as does `ops rollback` to a commit from before the upgrade).
+K8S_PROVIDER_EXTRA_LABELS="4.24.1"
 KUBERNETES_VERSION="1.36.3"            # kwok v0.8.0 is built against k8s.io/* v0.36
 KINE_VERSION="v0.17.5"
 KWOK_VERSION="v0.8.0"
@@ -158,9 +165,12 @@ build_language_nodejs() {
 
 # ---- kubernetes resource provider -------------------------------------------------------------
 build_provider_kubernetes() {
-  local key="kubernetes $K8S_PROVIDER_PLUGIN_VERSION from $K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION"
-  local plugdir="$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION"
-  if stamp_ok provider-kubernetes "$key" && [[ -x "$plugdir/pulumi-resource-kubernetes" ]]; then
+  local key="kubernetes $K8S_PROVIDER_PLUGIN_VERSION (+ $K8S_PROVIDER_EXTRA_LABELS) from $K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION"
+  local plugdir="$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION" label all=1
+  for label in $K8S_PROVIDER_EXTRA_LABELS; do
+    [[ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$label/pulumi-resource-kubernetes" ]] || all=0
+  done
+  if stamp_ok provider-kubernetes "$key" && [[ -x "$plugdir/pulumi-resource-kubernetes" && $all == 1 ]]; then
     log "kubernetes provider $K8S_PROVIDER_PLUGIN_VERSION: cached in $PULUMI_HOME/plugins"; return 0
   fi
   go_required
@@ -179,8 +189,10 @@ build_provider_kubernetes() {
     go mod tidy
     go build -trimpath -ldflags '$GO_LDFLAGS_BASE -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_PLUGIN_VERSION' \
       -o '$BIN/pulumi-resource-kubernetes' ./cmd/pulumi-resource-kubernetes
-    PULUMI_HOME='$PULUMI_HOME' PULUMI_SKIP_UPDATE_CHECK=true '$BIN/pulumi' plugin install resource kubernetes '$K8S_PROVIDER_PLUGIN_VERSION' \
-      --file '$BIN/pulumi-resource-kubernetes' --reinstall
+    for label in $K8S_PROVIDER_PLUGIN_VERSION $K8S_PROVIDER_EXTRA_LABELS; do
+      PULUMI_HOME='$PULUMI_HOME' PULUMI_SKIP_UPDATE_CHECK=true '$BIN/pulumi' plugin install resource kubernetes \$label \
+        --file '$BIN/pulumi-resource-kubernetes' --reinstall
+    done
     rm -rf '$dir' '$BIN/pulumi-resource-kubernetes'" || return 1
   stamp_set provider-kubernetes "$key"
 }
@@ -310,8 +322,10 @@ cmd_check() {
   for b in pulumi pulumi-language-nodejs kube-apiserver kube-controller-manager kube-scheduler kubectl kine kwok; do
     [[ -x "$BIN/$b" ]] || missing+=("$b")
   done
-  [[ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION/pulumi-resource-kubernetes" ]] \
-    || missing+=("resource-kubernetes-v$K8S_PROVIDER_PLUGIN_VERSION")
+  local v
+  for v in $K8S_PROVIDER_PLUGIN_VERSION $K8S_PROVIDER_EXTRA_LABELS; do
+    [[ -x "$PULUMI_HOME/plugins/resource-kubernetes-v$v/pulumi-resource-kubernetes" ]] || missing+=("resource-kubernetes-v$v")
+  done
   [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
   [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
   if [[ ${#missing[@]} -gt 0 ]]; then
@@ -335,7 +349,7 @@ cmd_versions() {
   cat <<EOF
 pulumi                      v$PULUMI_VERSION   github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION
 pulumi-language-nodejs      $LANGHOST_VERSION    scripts/langhost (own host; upstream module refused by the proxy)
-resource kubernetes         $K8S_PROVIDER_PLUGIN_VERSION    built from $K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION
+resource kubernetes         $K8S_PROVIDER_PLUGIN_VERSION    built from $K8S_PROVIDER_MODULE@$K8S_PROVIDER_MODULE_VERSION (also labelled $K8S_PROVIDER_EXTRA_LABELS)
 kube-apiserver/controller-manager/scheduler/kubectl  v$KUBERNETES_VERSION  k8s.io/kubernetes@v$KUBERNETES_VERSION
 kine                        $KINE_VERSION   github.com/k3s-io/kine@$KINE_VERSION
 kwok                        $KWOK_VERSION    sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION

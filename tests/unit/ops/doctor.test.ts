@@ -10,9 +10,9 @@ const SERVER = JSON.stringify({ clientVersion: { gitVersion: "v1.34.0" }, server
 /** A throwaway repository laid out like ours, with a production stack file. */
 function repo(stackConfig: Record<string, unknown>, opts: { kubeconfig?: boolean } = {}): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ops-doctor-"));
-    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ engines: { node: ">=20.19" } }));
+    fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ engines: { node: ">=22" } }));
     fs.mkdirSync(path.join(dir, "node_modules", "@pulumi", "pulumi"), { recursive: true });
-    fs.writeFileSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ version: "3.248.0" }));
+    fs.writeFileSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ version: "3.276.0" }));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ultramarket\nruntime: nodejs\n");
     if (opts.kubeconfig !== false) fs.writeFileSync(path.join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
     const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", "ultramarket:adminAllowedCidrs": ["203.0.113.0/24"], ...stackConfig };
@@ -41,7 +41,7 @@ function probe(answers: Record<string, Partial<ProbeResult> | ((args: string[]) 
 const allCrds = (args: string[]) => ({ stdout: args.slice(2, args.indexOf("-o")).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}\n`).join("") });
 
 const HEALTHY = {
-    pulumi: { stdout: "v3.248.0\n" },
+    pulumi: { stdout: "v3.276.0\n" },
     kubectl: (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : allCrds(args)),
     docker: { stdout: "27.3.1\n" },
 };
@@ -53,11 +53,11 @@ describe("ops: doctor", () => {
     it("passes a healthy production setup and reports versions and the server", async () => {
         const dir = repo(allSecrets());
         const p = probe(HEALTHY);
-        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: p, nodeVersion: "20.20.2" });
+        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: p, nodeVersion: "24.21.0" });
         assert.deepEqual(failing(checks), []);
         const text = formatChecks("production", checks).join("\n");
-        assert.match(text, /ok {4}Node\.js: 20\.20\.2/);
-        assert.match(text, /ok {4}Pulumi CLI: v3\.248\.0/);
+        assert.match(text, /ok {4}Node\.js: 24\.21\.0/);
+        assert.match(text, /ok {4}Pulumi CLI: v3\.276\.0/);
         assert.match(text, /ok {4}Kubernetes: .* reachable, server v1\.34\.2/);
         assert.match(text, /ok {4}Prometheus CRDs/);
         assert.match(text, /ok {4}Gateway API CRDs: gateways\.gateway\.networking\.k8s\.io, httproutes/);
@@ -69,7 +69,7 @@ describe("ops: doctor", () => {
     it("names each missing production secret with the command that sets it", async () => {
         const secrets = allSecrets();
         delete secrets["ultramarket:paymeSecretKey"];
-        const checks = await runDoctor({ stackName: "production", repoRoot: repo({ ...secrets, "ultramarket:smtpPassword": "plain-text" }), env, probe: probe(HEALTHY), nodeVersion: "20.20.2" });
+        const checks = await runDoctor({ stackName: "production", repoRoot: repo({ ...secrets, "ultramarket:smtpPassword": "plain-text" }), env, probe: probe(HEALTHY), nodeVersion: "24.21.0" });
         const problems = failing(checks).map((c) => `${c.detail} | ${c.fix}`);
         assert.ok(problems.some((p) => /ultramarket:paymeSecretKey is required in the production stack \| set it with: pulumi config set --stack production --secret paymeSecretKey <value>/.test(p)), problems.join("\n"));
         assert.ok(problems.some((p) => /ultramarket:smtpPassword is stored in plain text/.test(p)), problems.join("\n"));
@@ -85,20 +85,20 @@ describe("ops: doctor", () => {
             nodeVersion: "18.19.0",
         });
         const byName = (n: string) => checks.filter((c) => c.name === n);
-        assert.match(byName("Node.js")[0].fix ?? "", /install Node\.js 20\.19/);
+        assert.match(byName("Node.js")[0].fix ?? "", /install Node\.js 22 or newer; Node 24 LTS/);
         assert.equal(byName("Pulumi CLI")[0].ok, false);
-        assert.match(byName("Pulumi CLI")[0].fix ?? "", /--version 3\.248\.0/);
+        assert.match(byName("Pulumi CLI")[0].fix ?? "", /--version 3\.276\.0/);
         assert.match(byName("Kubernetes")[0].detail, /is not reachable: Unable to connect/);
         assert.match(byName("Kubernetes")[0].fix ?? "", /pulumi config set ultramarket:kubeContext <context> --stack production/);
         assert.match(byName("Prometheus CRDs")[0].detail, /not checked/);
-        const noKubectl = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi }), nodeVersion: "20.20.2" });
+        const noKubectl = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi }), nodeVersion: "24.21.0" });
         assert.match(noKubectl.find((c) => c.name === "Kubernetes")!.fix ?? "", /install kubectl/);
     });
 
     it("checks Docker only when building images, and the Prometheus CRDs only when the rules are on", async () => {
         const dir = repo({ ...allSecrets(), "ultramarket:buildImages": "true", "ultramarket:sourceRoot": "." });
         const kubectl = (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : { stdout: "" });
-        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "20.20.2" });
+        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "24.21.0" });
         assert.match(checks.find((c) => c.name === "Docker")!.fix ?? "", /start or install Docker, or deploy prebuilt images/);
         const crds = checks.find((c) => c.name === "Prometheus CRDs")!;
         assert.equal(crds.ok, false);
@@ -106,25 +106,25 @@ describe("ops: doctor", () => {
 
         const off = repo({ ...allSecrets(), "ultramarket:prometheusOperator": "false", "ultramarket:edge": "none" });
         const p = probe({ pulumi: HEALTHY.pulumi, kubectl });
-        const offChecks = await runDoctor({ stackName: "production", repoRoot: off, env, probe: p, nodeVersion: "20.20.2" });
+        const offChecks = await runDoctor({ stackName: "production", repoRoot: off, env, probe: p, nodeVersion: "24.21.0" });
         assert.equal(offChecks.find((c) => c.name === "Prometheus CRDs"), undefined);
         assert.ok(!p.calls.some((c) => c.includes("get crd")));
     });
 
     it("checks the Gateway API and Envoy Gateway CRDs for the Gateway edge unless the program installs Envoy Gateway", async () => {
         const kubectl = (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : { stdout: allCrds(args).stdout.split("\n").filter((l) => !l.includes("gateway")).join("\n") });
-        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "20.20.2" });
+        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "24.21.0" });
         const crds = checks.find((c) => c.name === "Gateway API CRDs")!;
         assert.equal(crds.ok, false);
         assert.match(crds.detail, /missing: gateways\.gateway\.networking\.k8s\.io, .*securitypolicies\.gateway\.envoyproxy\.io/);
         assert.match(crds.fix ?? "", /installGatewayController true --stack production/);
         assert.match(crds.fix ?? "", /ultramarket:edge none/);
-        const installing = await runDoctor({ stackName: "production", repoRoot: repo({ ...allSecrets(), "ultramarket:installGatewayController": "true" }), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "20.20.2" });
+        const installing = await runDoctor({ stackName: "production", repoRoot: repo({ ...allSecrets(), "ultramarket:installGatewayController": "true" }), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "24.21.0" });
         assert.equal(installing.find((c) => c.name === "Gateway API CRDs"), undefined);
     });
 
     it("reports a production stack whose passphrase is not set", async () => {
-        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env: {}, probe: probe(HEALTHY), nodeVersion: "20.20.2" });
+        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env: {}, probe: probe(HEALTHY), nodeVersion: "24.21.0" });
         assert.match(checks.find((c) => c.name === "Backend and secrets")!.detail, /PULUMI_CONFIG_PASSPHRASE/);
     });
 
