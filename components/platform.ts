@@ -26,7 +26,20 @@ import { FileUploadsVolume } from "./data/file-uploads";
 /** The platform's objects, for what needs them beyond the stack outputs (tests, tooling). */
 export type PlatformParts = Pick<
     Platform,
-    "provider" | "monitoring" | "verification" | "loadTest" | "apps" | "edge" | "namespace" | "secret" | "settings" | "dataStores" | "storage" | "backups" | "databaseUsers" | "pgbouncer"
+    | "provider"
+    | "monitoring"
+    | "verification"
+    | "loadTest"
+    | "apps"
+    | "edge"
+    | "namespace"
+    | "secret"
+    | "settings"
+    | "dataStores"
+    | "storage"
+    | "backups"
+    | "databaseUsers"
+    | "pgbouncer"
 >;
 
 /**
@@ -80,10 +93,22 @@ export class Platform extends pulumi.ComponentResource {
         );
         const dataStores = new DataStores(
             "data-stores",
-            { namespace: namespace.name, secretName: secret.secretName, secretValues: secret.values, storageClass: cfg.storage.className, sizes: cfg.storage.sizes, protect: cfg.protectData, tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } } },
+            {
+                namespace: namespace.name,
+                secretName: secret.secretName,
+                secretValues: secret.values,
+                storageClass: cfg.storage.className,
+                sizes: cfg.storage.sizes,
+                protect: cfg.protectData,
+                tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } },
+            },
             opts,
         );
-        const store = (n: (typeof DATABASES_WITH_USERS)[number]) => ({ host: dataStores.endpoints[n].host, port: dataStores.endpoints[n].port, ready: dataStores.statefulSets[n] });
+        const store = (n: (typeof DATABASES_WITH_USERS)[number]) => ({
+            host: dataStores.endpoints[n].host,
+            port: dataStores.endpoints[n].port,
+            ready: dataStores.statefulSets[n],
+        });
         const databaseUsers = new DatabaseUsers(
             "database-users",
             {
@@ -167,12 +192,23 @@ export class Platform extends pulumi.ComponentResource {
             "apps",
             {
                 beforeMigrations: (images) => {
-                    backups = new DatabaseBackups("database-backups", { ...backupArgs, migratingImages: Object.fromEntries(migrating.map((a) => [a, images[a]])) }, opts);
+                    backups = new DatabaseBackups(
+                        "database-backups",
+                        { ...backupArgs, migratingImages: Object.fromEntries(migrating.map((a) => [a, images[a]])) },
+                        opts,
+                    );
                     return backups.beforeMigrations;
                 },
                 namespace: namespace.name,
                 apps: cfg.apps,
-                images: { registry: cfg.images.registry, tag: cfg.images.tag, perApp: cfg.images.perApp, pinned: cfg.images.pinned, sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined, push: cfg.images.push },
+                images: {
+                    registry: cfg.images.registry,
+                    tag: cfg.images.tag,
+                    perApp: cfg.images.perApp,
+                    pinned: cfg.images.pinned,
+                    sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined,
+                    push: cfg.images.push,
+                },
                 secretName: secret.secretName,
                 configMapName: settings.configMapName,
                 configChecksum: settings.checksum,
@@ -199,7 +235,15 @@ export class Platform extends pulumi.ComponentResource {
             },
             opts,
         );
-        const edge = buildEdge(cfg, { namespace: namespace.name, services: Object.fromEntries(Object.entries(apps.services).map(([n, s]) => [n, s.serviceName])), root: this }, opts);
+        const edge = buildEdge(
+            cfg,
+            {
+                namespace: namespace.name,
+                services: Object.fromEntries(Object.entries(apps.services).map(([n, s]) => [n, s.serviceName])),
+                root: this,
+            },
+            opts,
+        );
 
         const monitoring = new Monitoring(
             "monitoring",
@@ -222,11 +266,24 @@ export class Platform extends pulumi.ComponentResource {
 
         // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
         // update id), and otherwise whenever what was deployed changes.
-        const readyResources: pulumi.Resource[] = [...apps.readyResources, ...exporters.deployments, pgbouncer.deployment, ...Object.values(databaseUsers.jobs), ...edge.ready];
+        const readyResources: pulumi.Resource[] = [
+            ...apps.readyResources,
+            ...exporters.deployments,
+            pgbouncer.deployment,
+            ...Object.values(databaseUsers.jobs),
+            ...edge.ready,
+        ];
         const updateId = cfg.verification.updateId;
-        const trigger = pulumi
-            .all(apps.imageRefs)
-            .apply((images) => deploymentFingerprint({ images, apps: cfg.apps.map((a) => [a.name, a.replicas]), settings: cfg.app, hosts: cfg.hosts, edge: cfg.edge, updateId }));
+        const trigger = pulumi.all(apps.imageRefs).apply((images) =>
+            deploymentFingerprint({
+                images,
+                apps: cfg.apps.map((a) => [a.name, a.replicas]),
+                settings: cfg.app,
+                hosts: cfg.hosts,
+                edge: cfg.edge,
+                updateId,
+            }),
+        );
         const verification = cfg.verification.verifyDeployment
             ? new DeploymentVerification(
                   "verification",
@@ -234,8 +291,18 @@ export class Platform extends pulumi.ComponentResource {
                       namespace: namespace.name,
                       secretName: secret.secretName,
                       dataStores: dataStores.endpoints,
-                      plan: { ...buildVerificationPlan({ hosts: cfg.hosts, apps: cfg.apps, rateLimit: rateLimitProbe(cfg), securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)) }), updateId },
-                      migrationJobs: Object.fromEntries(Object.entries(apps.services).flatMap(([n, s]) => (s.migration ? [[n, s.migration]] : []))),
+                      plan: {
+                          ...buildVerificationPlan({
+                              hosts: cfg.hosts,
+                              apps: cfg.apps,
+                              rateLimit: rateLimitProbe(cfg),
+                              securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)),
+                          }),
+                          updateId,
+                      },
+                      migrationJobs: Object.fromEntries(
+                          Object.entries(apps.services).flatMap(([n, s]) => (s.migration ? [[n, s.migration]] : [])),
+                      ),
                       dependsOn: readyResources,
                       trigger,
                   },
@@ -245,7 +312,16 @@ export class Platform extends pulumi.ComponentResource {
         const loadTest =
             cfg.verification.loadTest === "off"
                 ? undefined
-                : new PerformanceTest("load-test", { profile: cfg.verification.loadTest, baseUrl: `https://${cfg.hosts.api}`, dependsOn: verification ? [verification.command] : readyResources, trigger }, opts);
+                : new PerformanceTest(
+                      "load-test",
+                      {
+                          profile: cfg.verification.loadTest,
+                          baseUrl: `https://${cfg.hosts.api}`,
+                          dependsOn: verification ? [verification.command] : readyResources,
+                          trigger,
+                      },
+                      opts,
+                  );
 
         this.provider = provider;
         this.monitoring = monitoring;
@@ -284,10 +360,15 @@ function platformOutputs(cfg: PlatformConfig, p: PlatformParts) {
         images: apps.imageRefs,
         // The report the ops deploy command reads ({ok, checks}), and the plan `npm run verify -- --stack` reruns.
         verification: verification
-            ? pulumi.all([verification.report, verification.plan]).apply(([report, plan]) => ({ ...(report ?? { status: "pending" }), plan }))
+            ? pulumi
+                  .all([verification.report, verification.plan])
+                  .apply(([report, plan]) => ({ ...(report ?? { status: "pending" }), plan }))
             : pulumi.output({ status: "skipped", reason: "ultramarket:verifyDeployment is false" }),
         dataStores: Object.fromEntries(
-            DATA_STORE_NAMES.map((n) => [n, pulumi.interpolate`${dataStores.endpoints[n].host}.${namespace.name}.svc.cluster.local:${dataStores.endpoints[n].port}`]),
+            DATA_STORE_NAMES.map((n) => [
+                n,
+                pulumi.interpolate`${dataStores.endpoints[n].host}.${namespace.name}.svc.cluster.local:${dataStores.endpoints[n].port}`,
+            ]),
         ),
     };
 }

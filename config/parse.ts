@@ -7,7 +7,19 @@ import { z } from "zod";
 import { APP_NAMES, AppSpec, CATALOG, SecretKey } from "../components/model/catalog";
 import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../components/data/connection-budget";
 import { principalIds } from "../components/data/principals";
-import { DNS_LABEL, EVERYWHERE, GENERATED_SECRETS, MIN_SECRET_LENGTH, Plain, PLAIN_CONFIG_KEYS, plainSchema, PRODUCTION_STACK, PROJECT, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "./schema";
+import {
+    DNS_LABEL,
+    EVERYWHERE,
+    GENERATED_SECRETS,
+    MIN_SECRET_LENGTH,
+    Plain,
+    PLAIN_CONFIG_KEYS,
+    plainSchema,
+    PRODUCTION_STACK,
+    PROJECT,
+    REQUIRED_PRODUCTION_SECRETS,
+    SECRET_CONFIG_KEYS,
+} from "./schema";
 import { PlatformConfig } from "./platform-config";
 
 /**
@@ -99,7 +111,9 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
             const rest = issue.path.map(String);
             const where = rest.length ? `${key}.${rest.join(".")}` : key;
             const shown = rest.length === 0 ? ` (got "${values[key]}")` : "";
-            problems.push(`${PROJECT}:${where} ${issue.message}${shown}; fix it with: ${setCmd(rest.length ? `--path ${where}` : key, "<value>")}`);
+            problems.push(
+                `${PROJECT}:${where} ${issue.message}${shown}; fix it with: ${setCmd(rest.length ? `--path ${where}` : key, "<value>")}`,
+            );
         }
     }
     const plain = parsedFields as Plain;
@@ -107,7 +121,11 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     // Secrets: stored encrypted, long enough, and present where required. Values are never echoed.
     const providedSecrets: Partial<Record<SecretKey, pulumi.Output<string>>> = {};
     const generatedSecrets: SecretKey[] = [];
-    const secretTargets: Record<string, SecretKey | null | undefined> = { ...GENERATED_SECRETS, ...REQUIRED_PRODUCTION_SECRETS, registryPassword: undefined };
+    const secretTargets: Record<string, SecretKey | null | undefined> = {
+        ...GENERATED_SECRETS,
+        ...REQUIRED_PRODUCTION_SECRETS,
+        registryPassword: undefined,
+    };
     for (const [key, target] of Object.entries(secretTargets)) {
         const value = values[key];
         if (value === undefined || value === "") {
@@ -123,32 +141,57 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         }
         const min = MIN_SECRET_LENGTH[key];
         if (min !== undefined && value.length < min) {
-            problems.push(`${PROJECT}:${key} is shorter than ${min} characters; set a longer one with: ${setCmd(key, "<value>", true)}, or remove it (pulumi config rm ${key}) to have one generated`);
+            problems.push(
+                `${PROJECT}:${key} is shorter than ${min} characters; set a longer one with: ${setCmd(key, "<value>", true)}, or remove it (pulumi config rm ${key}) to have one generated`,
+            );
             continue;
         }
         if (target) providedSecrets[target] = pulumi.secret(value);
     }
-    const databaseUsersSeed = values.databaseUsersSeed && raw.secretKeys.has("databaseUsersSeed") && values.databaseUsersSeed.length >= MIN_SECRET_LENGTH.databaseUsersSeed ? pulumi.secret(values.databaseUsersSeed) : undefined;
+    const databaseUsersSeed =
+        values.databaseUsersSeed &&
+        raw.secretKeys.has("databaseUsersSeed") &&
+        values.databaseUsersSeed.length >= MIN_SECRET_LENGTH.databaseUsersSeed
+            ? pulumi.secret(values.databaseUsersSeed)
+            : undefined;
 
     const namespace = plain.namespace ?? `ultramarket-${stack}`;
     let tag = plain.imageTag;
     if (tag === undefined) {
-        if (isProduction && !invalid.has("imageTag")) problems.push(`${PROJECT}:imageTag is required in the production stack (an immutable tag such as a release version or git SHA); set it with: ${setCmd("imageTag", "<tag>")}`);
+        if (isProduction && !invalid.has("imageTag"))
+            problems.push(
+                `${PROJECT}:imageTag is required in the production stack (an immutable tag such as a release version or git SHA); set it with: ${setCmd("imageTag", "<tag>")}`,
+            );
         tag = "dev";
     }
     if (isProduction && tag === "latest") {
         problems.push(`${PROJECT}:imageTag is "latest"; production needs an immutable tag (set it with: ${setCmd("imageTag", "<tag>")})`);
     }
     for (const [app, appTag] of Object.entries(plain.serviceImageTags ?? {})) {
-        if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:serviceImageTags.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path serviceImageTags.${app}`);
-        else if (isProduction && appTag === "latest") problems.push(`${PROJECT}:serviceImageTags.${app} is "latest"; production needs an immutable tag (set it with: ${setCmd(`--path serviceImageTags.${app}`, "<tag>")})`);
+        if (!APP_NAMES.includes(app))
+            problems.push(
+                `${PROJECT}:serviceImageTags.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path serviceImageTags.${app}`,
+            );
+        else if (isProduction && appTag === "latest")
+            problems.push(
+                `${PROJECT}:serviceImageTags.${app} is "latest"; production needs an immutable tag (set it with: ${setCmd(`--path serviceImageTags.${app}`, "<tag>")})`,
+            );
     }
     for (const app of Object.keys(plain.pinnedImages ?? {})) {
-        if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:pinnedImages.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path pinnedImages.${app}`);
+        if (!APP_NAMES.includes(app))
+            problems.push(
+                `${PROJECT}:pinnedImages.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path pinnedImages.${app}`,
+            );
     }
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
-        if (!APP_NAMES.includes(app)) problems.push(`${PROJECT}:replicas.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path replicas.${app}`);
-        else if (isProduction && n < 2) problems.push(`${PROJECT}:replicas.${app} is ${n}; production runs at least 2 replicas of every app (set it with: ${setCmd(`--path replicas.${app}`, "2")})`);
+        if (!APP_NAMES.includes(app))
+            problems.push(
+                `${PROJECT}:replicas.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path replicas.${app}`,
+            );
+        else if (isProduction && n < 2)
+            problems.push(
+                `${PROJECT}:replicas.${app} is ${n}; production runs at least 2 replicas of every app (set it with: ${setCmd(`--path replicas.${app}`, "2")})`,
+            );
     }
 
     const enabled = CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault));
@@ -156,22 +199,36 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     if (plain.sourceRoot !== undefined) sourceRoot = path.resolve(raw.baseDir, plain.sourceRoot);
     // Apps whose image is pinned are not built, so only the others need the app repository.
     if (plain.buildImages && enabled.some((a) => !(a.name in (plain.pinnedImages ?? {})))) {
-        if (!sourceRoot) problems.push(`${PROJECT}:sourceRoot is required when ${PROJECT}:buildImages is true; point it at a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")}) or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
-        else if (!isDirectory(sourceRoot)) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a directory (resolved to ${sourceRoot}); set it to a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")})`);
+        if (!sourceRoot)
+            problems.push(
+                `${PROJECT}:sourceRoot is required when ${PROJECT}:buildImages is true; point it at a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")}) or deploy prebuilt tags (${setCmd("buildImages", "false")})`,
+            );
+        else if (!isDirectory(sourceRoot))
+            problems.push(
+                `${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a directory (resolved to ${sourceRoot}); set it to a checkout of the UltraMarket app repository (${setCmd("sourceRoot", "<path>")})`,
+            );
         else {
             const missing = enabled
                 .filter((a) => !(a.name in (plain.pinnedImages ?? {})) && !fs.existsSync(path.join(sourceRoot, a.context, "Dockerfile")))
                 .map((a) => `${a.context}Dockerfile`);
-            if (missing.length) problems.push(`${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a checkout of the UltraMarket app repository: missing ${missing.join(", ")}; check out the app repository there, or deploy prebuilt tags (${setCmd("buildImages", "false")})`);
+            if (missing.length)
+                problems.push(
+                    `${PROJECT}:sourceRoot "${plain.sourceRoot}" is not a checkout of the UltraMarket app repository: missing ${missing.join(", ")}; check out the app repository there, or deploy prebuilt tags (${setCmd("buildImages", "false")})`,
+                );
         }
     }
     if ((plain.registryUsername !== undefined) !== (values.registryPassword !== undefined)) {
-        problems.push(`${PROJECT}:registryUsername and ${PROJECT}:registryPassword go together; set both (${setCmd("registryUsername", "<user>")}; ${setCmd("registryPassword", "<password>", true)}) or neither`);
+        problems.push(
+            `${PROJECT}:registryUsername and ${PROJECT}:registryPassword go together; set both (${setCmd("registryUsername", "<user>")}; ${setCmd("registryPassword", "<password>", true)}) or neither`,
+        );
     }
     let kubeconfig: string | undefined;
     if (plain.kubeconfig !== undefined) {
         kubeconfig = path.resolve(raw.baseDir, plain.kubeconfig);
-        if (!fs.existsSync(kubeconfig)) problems.push(`${PROJECT}:kubeconfig "${plain.kubeconfig}" does not exist (resolved to ${kubeconfig}); set it with: ${setCmd("kubeconfig", "<path>")} or remove it to use the ambient kubeconfig`);
+        if (!fs.existsSync(kubeconfig))
+            problems.push(
+                `${PROJECT}:kubeconfig "${plain.kubeconfig}" does not exist (resolved to ${kubeconfig}); set it with: ${setCmd("kubeconfig", "<path>")} or remove it to use the ambient kubeconfig`,
+            );
     }
 
     const edgeMode = plain.edge ?? "gateway";
@@ -184,16 +241,25 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         );
     }
     for (const [i, range] of admin.entries()) {
-        if (EVERYWHERE(range)) problems.push(`${PROJECT}:adminAllowedCidrs[${i}] is "${range}", which opens the admin panel to the whole internet; list your office or VPN ranges instead (${setCmd(`--path 'adminAllowedCidrs[${i}]'`, "<cidr>")})`);
+        if (EVERYWHERE(range))
+            problems.push(
+                `${PROJECT}:adminAllowedCidrs[${i}] is "${range}", which opens the admin panel to the whole internet; list your office or VPN ranges instead (${setCmd(`--path 'adminAllowedCidrs[${i}]'`, "<cidr>")})`,
+            );
     }
     if (plain.rateLimitExemptCidr !== undefined && EVERYWHERE(plain.rateLimitExemptCidr)) {
-        problems.push(`${PROJECT}:rateLimitExemptCidr is "${plain.rateLimitExemptCidr}", which exempts every client from the API rate limit; set it to the load generator's range (${setCmd("rateLimitExemptCidr", "<cidr>")}) or remove it (pulumi config rm rateLimitExemptCidr)`);
+        problems.push(
+            `${PROJECT}:rateLimitExemptCidr is "${plain.rateLimitExemptCidr}", which exempts every client from the API rate limit; set it to the load generator's range (${setCmd("rateLimitExemptCidr", "<cidr>")}) or remove it (pulumi config rm rateLimitExemptCidr)`,
+        );
     }
     if (plain.installIngressController && !usesIngressNginx) {
-        problems.push(`${PROJECT}:installIngressController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use ingress-nginx; turn it off (${setCmd("installIngressController", "false")})`);
+        problems.push(
+            `${PROJECT}:installIngressController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use ingress-nginx; turn it off (${setCmd("installIngressController", "false")})`,
+        );
     }
     if (plain.installGatewayController && !usesGateway) {
-        problems.push(`${PROJECT}:installGatewayController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use Envoy Gateway; set ${setCmd("edge", "gateway")} or turn the install off (${setCmd("installGatewayController", "false")})`);
+        problems.push(
+            `${PROJECT}:installGatewayController is true but ${PROJECT}:edge is "${edgeMode}", so nothing would use Envoy Gateway; set ${setCmd("edge", "gateway")} or turn the install off (${setCmd("installGatewayController", "false")})`,
+        );
     }
     const warnings: string[] = [];
     if (isProduction && plain.backupBeforeMigrations === false && enabled.some((a) => a.migrations)) {
@@ -209,11 +275,17 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
 
     const knownPrincipals = principalIds(CATALOG);
     for (const id of Object.keys(plain.databasePasswordVersions ?? {})) {
-        if (!knownPrincipals.includes(id)) problems.push(`${PROJECT}:databasePasswordVersions.${id} names no database user (known: ${knownPrincipals.join(", ")}); remove it with: pulumi config rm --path databasePasswordVersions.${id}`);
+        if (!knownPrincipals.includes(id))
+            problems.push(
+                `${PROJECT}:databasePasswordVersions.${id} names no database user (known: ${knownPrincipals.join(", ")}); remove it with: pulumi config rm --path databasePasswordVersions.${id}`,
+            );
     }
     if (!invalid.has("postgresMaxConnections") && !invalid.has("pgbouncerMaxClientConnections") && !invalid.has("replicas")) {
         const maxConnections = plain.postgresMaxConnections ?? POSTGRES_DEFAULT_MAX_CONNECTIONS;
-        const budget = connectionBudget(poolDemands(withReplicas(enabled, plain.replicas ?? {}, isProduction)), { maxConnections, maxClientConnections: plain.pgbouncerMaxClientConnections });
+        const budget = connectionBudget(poolDemands(withReplicas(enabled, plain.replicas ?? {}, isProduction)), {
+            maxConnections,
+            maxClientConnections: plain.pgbouncerMaxClientConnections,
+        });
         if (budget.server.total > budget.server.limit) {
             problems.push(
                 `${PROJECT}:postgresMaxConnections is ${maxConnections}${plain.postgresMaxConnections === undefined ? " (PostgreSQL's default)" : ""}, but ${budget.overruns[0]}; raise it (${setCmd("postgresMaxConnections", String(budget.server.total))}; PostgreSQL restarts once to apply it) or lower a service's postgresPool.server in components/model/catalog.ts`,
@@ -227,7 +299,9 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     }
 
     if (raw.updateId !== undefined && !UPDATE_ID.test(raw.updateId)) {
-        problems.push(`environment variable ${UPDATE_ID_ENV} is "${raw.updateId.slice(0, 80)}"; it must be 1-64 letters, digits, '.', '_' or '-' (npm run deploy sets it; unset it for a plain pulumi up)`);
+        problems.push(
+            `environment variable ${UPDATE_ID_ENV} is "${raw.updateId.slice(0, 80)}"; it must be 1-64 letters, digits, '.', '_' or '-' (npm run deploy sets it; unset it for a plain pulumi up)`,
+        );
     }
     if (problems.length) throw new ConfigError(stack, problems);
 

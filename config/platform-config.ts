@@ -70,8 +70,26 @@ export interface PlatformConfig {
     };
     /** Things worth saying at every run that are not errors (e.g. the retired ingress-nginx chosen). */
     warnings: string[];
-    ingress: Pick<Plain, "ingressClassName" | "tlsIssuer" | "certManager" | "ingressControllerNamespace" | "installIngressController" | "ingressControllerChart" | "installCertManager" | "certManagerChart">;
-    monitoring: Pick<Plain, "prometheusOperator" | "prometheusRelease" | "installMonitoringStack" | "monitoringStackChart" | "monitoringNamespace" | "runbookBaseUrl">;
+    ingress: Pick<
+        Plain,
+        | "ingressClassName"
+        | "tlsIssuer"
+        | "certManager"
+        | "ingressControllerNamespace"
+        | "installIngressController"
+        | "ingressControllerChart"
+        | "installCertManager"
+        | "certManagerChart"
+    >;
+    monitoring: Pick<
+        Plain,
+        | "prometheusOperator"
+        | "prometheusRelease"
+        | "installMonitoringStack"
+        | "monitoringStackChart"
+        | "monitoringNamespace"
+        | "runbookBaseUrl"
+    >;
     verification: Pick<Plain, "verifyDeployment" | "loadTest"> & {
         /** The update being run, when `npm run deploy` runs it (UPDATE_ID_ENV): verification runs again and reports it. */
         updateId?: string;

@@ -4,7 +4,6 @@ import * as net from "net";
 import { z } from "zod";
 import { SecretKey } from "../components/model/catalog";
 
-
 export const PROJECT = "ultramarket";
 export const PRODUCTION_STACK = "production";
 
@@ -63,13 +62,18 @@ const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a
 const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const REGISTRY = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$/;
 /** A full image reference with a tag, a digest or both: `registry/app:tag`, `registry/app@sha256:<64 hex>`. */
-const IMAGE_REF = /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$/;
+const IMAGE_REF =
+    /^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(\/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})$/;
 const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi)$/;
 const CHART_VERSION = /^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$/;
 
 const bool = z.stringbool({ error: 'must be "true" or "false"' });
 const int = (min: number, max: number) =>
-    z.coerce.number({ error: "must be a whole number" }).int("must be a whole number").min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+    z.coerce
+        .number({ error: "must be a whole number" })
+        .int("must be a whole number")
+        .min(min, `must be at least ${min}`)
+        .max(max, `must be at most ${max}`);
 const json = <T extends z.ZodType>(schema: T) =>
     z.preprocess((v, ctx) => {
         if (typeof v !== "string") return v;
@@ -96,7 +100,16 @@ const cidr = z.string().refine(isCidr, 'must be a CIDR range such as "203.0.113.
 export const DEFAULT_RUNBOOK_BASE_URL = "https://github.com/ultramarket/platform/blob/main/docs/observability.md";
 
 /** Redis's maxmemory-policy values. */
-export const REDIS_EVICTION_POLICIES = ["volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction"] as const;
+export const REDIS_EVICTION_POLICIES = [
+    "volatile-lru",
+    "allkeys-lru",
+    "volatile-lfu",
+    "allkeys-lfu",
+    "volatile-random",
+    "allkeys-random",
+    "volatile-ttl",
+    "noeviction",
+] as const;
 export type RedisEvictionPolicy = (typeof REDIS_EVICTION_POLICIES)[number];
 
 /** The public edge: Gateway API (Envoy Gateway), the retired ingress-nginx, both side by side while DNS moves, or none. */
@@ -116,12 +129,22 @@ const chart = (repo: string, version: string) =>
 export const plainSchema = z.strictObject({
     namespace: z.string().regex(DNS_LABEL, "must be a DNS label: lower-case letters, digits and '-', at most 63 characters").optional(),
     domain: z.string().regex(HOSTNAME, 'must be a host name such as "ultramarket.uz"').default("ultramarket.local"),
-    imageRegistry: z.string().regex(REGISTRY, 'must be a registry/repository prefix such as "registry.example.com/ultramarket"').default("ultramarket"),
+    imageRegistry: z
+        .string()
+        .regex(REGISTRY, 'must be a registry/repository prefix such as "registry.example.com/ultramarket"')
+        .default("ultramarket"),
     imageTag: z.string().regex(IMAGE_TAG, "must be a Docker tag (letters, digits, '_', '.', '-'; at most 128)").optional(),
     serviceImageTags: json(z.record(z.string(), z.string().regex(IMAGE_TAG, "must be a Docker tag"))).default({}),
     buildImages: bool.default(false),
     // Rollback pins the images an earlier version ran (its digests in build mode): those apps are never rebuilt.
-    pinnedImages: json(z.record(z.string(), z.string().regex(IMAGE_REF, 'must be a full image reference such as "registry.example.com/ultramarket/cart-service@sha256:<digest>"'))).default({}),
+    pinnedImages: json(
+        z.record(
+            z.string(),
+            z
+                .string()
+                .regex(IMAGE_REF, 'must be a full image reference such as "registry.example.com/ultramarket/cart-service@sha256:<digest>"'),
+        ),
+    ).default({}),
     sourceRoot: z.string().min(1).optional(),
     registryServer: z.string().min(1).optional(),
     registryUsername: z.string().min(1).optional(),
@@ -153,7 +176,10 @@ export const plainSchema = z.strictObject({
     enableMobileApp: bool.default(false),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
     logLevel: z.enum(["error", "warn", "info", "debug"]).default("info"),
-    jwtExpiresIn: z.string().regex(/^[0-9]+[smhd]$/, 'must be a duration such as "7d" or "12h"').default("7d"),
+    jwtExpiresIn: z
+        .string()
+        .regex(/^[0-9]+[smhd]$/, 'must be a duration such as "7d" or "12h"')
+        .default("7d"),
     rateLimitWindowMs: int(1000, 86_400_000).default(900_000),
     rateLimitMax: int(1, 1_000_000).default(1000),
     cacheTtl: int(0, 604_800).default(3600),
@@ -164,7 +190,10 @@ export const plainSchema = z.strictObject({
     analyticsEnabled: bool.default(true),
     edge: z.enum(EDGE_MODES).default("gateway"),
     gatewayClassName: z.string().regex(DNS_LABEL, "must be a GatewayClass name").default("envoy-gateway"),
-    gatewayControllerNamespace: z.string().regex(DNS_LABEL, "must be the namespace Envoy Gateway runs its proxies in").default("envoy-gateway-system"),
+    gatewayControllerNamespace: z
+        .string()
+        .regex(DNS_LABEL, "must be the namespace Envoy Gateway runs its proxies in")
+        .default("envoy-gateway-system"),
     installGatewayController: bool.default(false),
     // Envoy Gateway's chart is published only to an OCI registry.
     gatewayControllerChart: chart("oci://docker.io/envoyproxy", "v1.9.1"),

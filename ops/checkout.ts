@@ -14,16 +14,25 @@ import type { OpsStack } from "./operations";
 /** Runs a program and returns its stdout; rejects with its stderr when it exits non-zero. */
 export interface CommandRunner {
     /** `env` is added to this process's environment (secrets go there or on stdin, never in `args`). */
-    run(command: string, args: readonly string[], opts: { cwd: string; env?: Record<string, string>; signal?: AbortSignal }): Promise<string>;
+    run(
+        command: string,
+        args: readonly string[],
+        opts: { cwd: string; env?: Record<string, string>; signal?: AbortSignal },
+    ): Promise<string>;
 }
 
 export const processRunner: CommandRunner = {
     run(command, args, opts) {
         return new Promise((resolve, reject) => {
-            execFile(command, [...args], { cwd: opts.cwd, env: { ...process.env, ...(opts.env ?? {}) }, signal: opts.signal, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-                if (err) reject(new Error(`${command} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
-                else resolve(String(stdout));
-            });
+            execFile(
+                command,
+                [...args],
+                { cwd: opts.cwd, env: { ...process.env, ...(opts.env ?? {}) }, signal: opts.signal, maxBuffer: 64 * 1024 * 1024 },
+                (err, stdout, stderr) => {
+                    if (err) reject(new Error(`${command} ${args.join(" ")} failed: ${String(stderr).trim() || err.message}`));
+                    else resolve(String(stdout));
+                },
+            );
         });
     },
 };
@@ -85,7 +94,15 @@ export class GitWorktrees {
             // The program's configuration schema: config.ts in commits before it was split, config/*.ts since.
             knowsConfigKey: async (key) => {
                 const configDir = path.join(dir, "config");
-                const files = [path.join(dir, "config.ts"), ...(fs.existsSync(configDir) ? fs.readdirSync(configDir).filter((f) => f.endsWith(".ts")).map((f) => path.join(configDir, f)) : [])];
+                const files = [
+                    path.join(dir, "config.ts"),
+                    ...(fs.existsSync(configDir)
+                        ? fs
+                              .readdirSync(configDir)
+                              .filter((f) => f.endsWith(".ts"))
+                              .map((f) => path.join(configDir, f))
+                        : []),
+                ];
                 return files.some((f) => fs.existsSync(f) && fs.readFileSync(f, "utf8").includes(key));
             },
             remove: () => this.remove(dir),
@@ -104,7 +121,10 @@ export class GitWorktrees {
     private async installDependencies(dir: string, commit: string, log: (line: string) => void, signal?: AbortSignal): Promise<void> {
         const lockfile = path.join(dir, "package-lock.json");
         if (!fs.existsSync(lockfile)) {
-            throw new OpsError(ExitCode.Refused, `the program at commit ${commit} has no package-lock.json, so its dependencies cannot be installed as they were`);
+            throw new OpsError(
+                ExitCode.Refused,
+                `the program at commit ${commit} has no package-lock.json, so its dependencies cannot be installed as they were`,
+            );
         }
         const lock = fs.readFileSync(lockfile);
         const hash = lockfileHash(lock);
@@ -162,8 +182,14 @@ interface OpensInCheckout {
  * stack file is never written.
  */
 export async function stackInCheckout(stack: OpsStack, checkout: ProgramCheckout): Promise<OpsStack> {
-    if (typeof (stack as Partial<OpensInCheckout>).inCheckout === "function") return (stack as OpsStack & OpensInCheckout).inCheckout(checkout);
-    const ws = stack.workspace as Partial<{ workDir: string; envVars: Record<string, string>; pulumiHome: string; pulumiCommand: PulumiCommand }>;
+    if (typeof (stack as Partial<OpensInCheckout>).inCheckout === "function")
+        return (stack as OpsStack & OpensInCheckout).inCheckout(checkout);
+    const ws = stack.workspace as Partial<{
+        workDir: string;
+        envVars: Record<string, string>;
+        pulumiHome: string;
+        pulumiCommand: PulumiCommand;
+    }>;
     if (typeof ws.workDir !== "string") throw new Error(`stack "${stack.name}" has no workspace directory to copy its settings from`);
     const settings = `Pulumi.${stack.name}.yaml`;
     const current = path.join(ws.workDir, settings);

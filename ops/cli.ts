@@ -25,7 +25,7 @@ export const COMMANDS: Record<string, Command> = {
 export function usage(): string {
     const lines = ["usage: npm run <command> -- [flags]     (or: ts-node ops/cli.ts <command> [flags])", "", "commands:"];
     for (const c of Object.values(COMMANDS)) lines.push(`  ${c.usage.padEnd(80)} ${c.summary}`);
-    lines.push("", "--stack defaults to \"local\" (file backend in .pulumi-state/). Exit codes:");
+    lines.push("", '--stack defaults to "local" (file backend in .pulumi-state/). Exit codes:');
     lines.push("  0 ok, 1 unexpected error, 2 usage, 3 refused (nothing changed), 4 Pulumi operation failed,");
     lines.push("  5 drift, 6 failed deploy rolled back, 7 failed deploy NOT rolled back (act now), 8 doctor found problems,");
     lines.push("  9 another update holds the stack (nothing changed, nothing rolled back)");
@@ -46,7 +46,12 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<Exit
     }
     let values: Record<string, string | boolean | undefined>;
     try {
-        values = parseArgs({ args: [...rest], options: { ...command.options, help: { type: "boolean", short: "h" } }, strict: true, allowPositionals: false }).values;
+        values = parseArgs({
+            args: [...rest],
+            options: { ...command.options, help: { type: "boolean", short: "h" } },
+            strict: true,
+            allowPositionals: false,
+        }).values;
     } catch (err) {
         deps.io.err(`${name}: ${err instanceof Error ? err.message : String(err)}\nusage: npm run ${command.usage}`);
         return ExitCode.Usage;
@@ -62,7 +67,9 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<Exit
             deps.io.err(`${name}: ${err.message}`);
             return err.exitCode;
         }
-        deps.io.err(`${name}: unexpected error (stack "${String(values.stack)}"): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        deps.io.err(
+            `${name}: unexpected error (stack "${String(values.stack)}"): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        );
         return ExitCode.Unexpected;
     }
 }
@@ -76,7 +83,9 @@ export function stopCleanlyOnSignals(io: CliIO, proc: NodeJS.Process = process):
     const controller = new AbortController();
     const onSignal = (name: NodeJS.Signals) => {
         if (!controller.signal.aborted) {
-            io.err(`ops: ${name}: stopping the running Pulumi command cleanly (it saves the state and releases the lock); nothing will be rolled back`);
+            io.err(
+                `ops: ${name}: stopping the running Pulumi command cleanly (it saves the state and releases the lock); nothing will be rolled back`,
+            );
             controller.abort();
         } else {
             io.err(`ops: ${name}: still waiting for Pulumi to stop; the next deploy recovers whatever it leaves`);

@@ -59,8 +59,14 @@ export interface DoctorInput {
 
 /** Compares dotted versions: negative when a < b. */
 export function compareVersions(a: string, b: string): number {
-    const pa = a.replace(/^v/, "").split(/[.+-]/).map((x) => parseInt(x, 10) || 0);
-    const pb = b.replace(/^v/, "").split(/[.+-]/).map((x) => parseInt(x, 10) || 0);
+    const pa = a
+        .replace(/^v/, "")
+        .split(/[.+-]/)
+        .map((x) => parseInt(x, 10) || 0);
+    const pb = b
+        .replace(/^v/, "")
+        .split(/[.+-]/)
+        .map((x) => parseInt(x, 10) || 0);
     for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
     return 0;
 }
@@ -70,17 +76,25 @@ function readJson(file: string): Record<string, any> {
 }
 
 function firstLine(text: string): string {
-    return text.split("\n").map((l) => l.trim()).find(Boolean) ?? "";
+    return (
+        text
+            .split("\n")
+            .map((l) => l.trim())
+            .find(Boolean) ?? ""
+    );
 }
 
 /** The stack's `ultramarket:` config as parseConfig reads it, from the stack and project files (secrets stay encrypted). */
-export function readStackConfigFile(repoRoot: string, stackName: string): { values: Record<string, string>; secretKeys: Set<string>; exists: boolean } {
+export function readStackConfigFile(
+    repoRoot: string,
+    stackName: string,
+): { values: Record<string, string>; secretKeys: Set<string>; exists: boolean } {
     const values: Record<string, string> = {};
     const secretKeys = new Set<string>();
     const take = (key: string, raw: unknown) => {
         if (!key.startsWith(`${PROJECT}:`)) return;
         const name = key.slice(PROJECT.length + 1);
-        if (raw && typeof raw === "object" && "secure" in (raw)) {
+        if (raw && typeof raw === "object" && "secure" in raw) {
             // Encrypted: present, but its plaintext (and length) is only known to Pulumi; a long placeholder stands in.
             values[name] = "x".repeat(64);
             secretKeys.add(name);
@@ -116,7 +130,12 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     checks.push(
         compareVersions(input.nodeVersion, minNode) >= 0
             ? { name: "Node.js", ok: true, detail: `${input.nodeVersion} (package.json needs ${engines})` }
-            : { name: "Node.js", ok: false, detail: `${input.nodeVersion} is older than ${engines}`, fix: `install Node.js ${minNode} or newer; Node 24 LTS is what CI runs (e.g. nvm install 24, or: bash scripts/node.sh, then put the directory it prints first on PATH)` },
+            : {
+                  name: "Node.js",
+                  ok: false,
+                  detail: `${input.nodeVersion} is older than ${engines}`,
+                  fix: `install Node.js ${minNode} or newer; Node 24 LTS is what CI runs (e.g. nvm install 24, or: bash scripts/node.sh, then put the directory it prints first on PATH)`,
+              },
     );
 
     // Pulumi CLI
@@ -124,13 +143,24 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     const pulumi = await probe.run("pulumi", ["version"]);
     const installPulumi = `install it: curl -fsSL https://get.pulumi.com | sh -s -- --version ${sdkVersion} (or, offline, build it: see docs/operations.md)`;
     if (!pulumi.found || pulumi.code !== 0) {
-        checks.push({ name: "Pulumi CLI", ok: false, detail: pulumi.found ? `"pulumi version" failed: ${firstLine(pulumi.stderr)}` : "not found on PATH", fix: installPulumi });
+        checks.push({
+            name: "Pulumi CLI",
+            ok: false,
+            detail: pulumi.found ? `"pulumi version" failed: ${firstLine(pulumi.stderr)}` : "not found on PATH",
+            fix: installPulumi,
+        });
     } else {
         const cli = firstLine(pulumi.stdout).replace(/^v/, "");
         checks.push(
             compareVersions(cli, sdkVersion) >= 0
                 ? { name: "Pulumi CLI", ok: true, detail: `v${cli} (SDK ${sdkVersion})` }
-                : { name: "Pulumi CLI", ok: true, warning: true, detail: `v${cli} is older than the SDK ${sdkVersion}`, fix: `upgrade: ${installPulumi}` },
+                : {
+                      name: "Pulumi CLI",
+                      ok: true,
+                      warning: true,
+                      detail: `v${cli} is older than the SDK ${sdkVersion}`,
+                      fix: `upgrade: ${installPulumi}`,
+                  },
         );
     }
 
@@ -140,7 +170,12 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
         const backend = resolved.backendUrl ?? "the CLI's current login (PULUMI_BACKEND_URL unset)";
         checks.push({ name: "Backend and secrets", ok: true, detail: `${backend}; passphrase: ${resolved.passphraseSource}` });
     } catch (err) {
-        checks.push({ name: "Backend and secrets", ok: false, detail: err instanceof OpsError ? err.message : String(err), fix: "set the variables named above" });
+        checks.push({
+            name: "Backend and secrets",
+            ok: false,
+            detail: err instanceof OpsError ? err.message : String(err),
+            fix: "set the variables named above",
+        });
     }
 
     // Stack config and secrets, validated by the program's own rules
@@ -166,7 +201,12 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
             if (!(err instanceof ConfigError)) throw err;
             for (const problem of err.problems) {
                 const [detail, fix] = problem.split(/; (?=(?:set|fix|store|remove|point|rename)\b)/);
-                checks.push({ name: "Stack config", ok: false, detail, fix: fix ? withStack(fix, stackName) : `see README, configuration reference` });
+                checks.push({
+                    name: "Stack config",
+                    ok: false,
+                    detail,
+                    fix: fix ? withStack(fix, stackName) : `see README, configuration reference`,
+                });
             }
         }
     }
@@ -179,7 +219,11 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     const installsGateway = cfg ? cfg.edge.installGatewayController : raw.installGatewayController === "true";
 
     // Kubernetes
-    const kubeconfig = cfg?.kubernetes.kubeconfig ?? (raw.kubeconfig ? path.resolve(repoRoot, raw.kubeconfig) : undefined) ?? env.KUBECONFIG?.split(path.delimiter)[0] ?? path.join(os.homedir(), ".kube", "config");
+    const kubeconfig =
+        cfg?.kubernetes.kubeconfig ??
+        (raw.kubeconfig ? path.resolve(repoRoot, raw.kubeconfig) : undefined) ??
+        env.KUBECONFIG?.split(path.delimiter)[0] ??
+        path.join(os.homedir(), ".kube", "config");
     const context = cfg?.kubernetes.context ?? raw.kubeContext;
     const kubeArgs = ["--kubeconfig", kubeconfig, ...(context ? ["--context", context] : []), "--request-timeout=10s"];
     const where = `context ${context ?? "(current)"} of ${kubeconfig}`;
@@ -193,7 +237,12 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     } else {
         const version = await probe.run("kubectl", ["version", "-o", "json", ...kubeArgs]);
         if (!version.found) {
-            checks.push({ name: "Kubernetes", ok: false, detail: "kubectl not found on PATH; doctor needs it to reach the cluster", fix: "install kubectl (https://kubernetes.io/docs/tasks/tools/, or apt-get install kubectl)" });
+            checks.push({
+                name: "Kubernetes",
+                ok: false,
+                detail: "kubectl not found on PATH; doctor needs it to reach the cluster",
+                fix: "install kubectl (https://kubernetes.io/docs/tasks/tools/, or apt-get install kubectl)",
+            });
         } else {
             let server: string | undefined;
             try {
@@ -224,7 +273,9 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
                 : {
                       name: "Docker",
                       ok: false,
-                      detail: docker.found ? `the Docker engine does not answer: ${firstLine(docker.stderr)}` : "docker not found on PATH, but buildImages is on",
+                      detail: docker.found
+                          ? `the Docker engine does not answer: ${firstLine(docker.stderr)}`
+                          : "docker not found on PATH, but buildImages is on",
                       fix: `start or install Docker, or deploy prebuilt images: pulumi config set ${PROJECT}:buildImages false ${stackFlag}`,
                   },
         );
@@ -256,7 +307,12 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     if (gatewayEdge && !installsGateway) {
         await requireCrds(
             "Gateway API CRDs",
-            ["gateways.gateway.networking.k8s.io", "httproutes.gateway.networking.k8s.io", "backendtrafficpolicies.gateway.envoyproxy.io", "securitypolicies.gateway.envoyproxy.io"],
+            [
+                "gateways.gateway.networking.k8s.io",
+                "httproutes.gateway.networking.k8s.io",
+                "backendtrafficpolicies.gateway.envoyproxy.io",
+                "securitypolicies.gateway.envoyproxy.io",
+            ],
             `install Envoy Gateway (helm install eg oci://docker.io/envoyproxy/gateway-helm -n envoy-gateway-system --create-namespace), let the program install it (pulumi config set ${PROJECT}:installGatewayController true ${stackFlag}), or deploy without a public edge (pulumi config set ${PROJECT}:edge none ${stackFlag})`,
         );
     }
@@ -265,7 +321,11 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     const policies = path.join(repoRoot, "policies");
     if (fs.existsSync(path.join(policies, "PulumiPolicy.yaml"))) {
         const installed = fs.existsSync(path.join(policies, "node_modules"));
-        checks.push(installed ? { name: "Policy pack", ok: true, detail: "policies/ dependencies installed" } : { name: "Policy pack", ok: false, detail: "policies/node_modules is missing", fix: "npm ci --prefix policies" });
+        checks.push(
+            installed
+                ? { name: "Policy pack", ok: true, detail: "policies/ dependencies installed" }
+                : { name: "Policy pack", ok: false, detail: "policies/node_modules is missing", fix: "npm ci --prefix policies" },
+        );
     }
     return checks;
 }

@@ -36,16 +36,47 @@ export class OpsError extends Error {
 
 /** Known Pulumi CLI failures and what the operator should do about them. */
 const HINTS: Array<[RegExp, (stack: string) => string]> = [
-    [/ENOENT|pulumi: (command )?not found|Failed to find pulumi|could not find pulumi/i, () => "install the Pulumi CLI (see docs/operations.md, \"Prerequisites\"), then run: npm run doctor"],
-    [/passphrase must be set|incorrect passphrase|PULUMI_CONFIG_PASSPHRASE/i, (s) => `set PULUMI_CONFIG_PASSPHRASE to the passphrase of stack "${s}"`],
-    [/Another update is currently in progress|currently locked by|\bconflict\b.*update/i, (s) => `wait for the running update to finish; if it died, run: pulumi cancel --stack ${s}`],
-    [/no stack named|stack .* not found/i, () => `check the stack name and backend (PULUMI_BACKEND_URL); list stacks with: pulumi stack ls`],
-    [/PULUMI_ACCESS_TOKEN|not logged in|pulumi login/i, () => "log in to the backend: set PULUMI_ACCESS_TOKEN (Pulumi Cloud) or PULUMI_BACKEND_URL (self-managed backend)"],
-    [/pending operations?|interrupted/i, (s) => `the last update was interrupted; inspect with: pulumi refresh --stack ${s} (pending creates: --clear-pending-creates)`],
-    [/Missing required configuration/, (s) => `set the missing key (pulumi config set <key> <value> --stack ${s}); npm run doctor -- --stack ${s} lists every missing piece`],
-    [/Invalid configuration for stack/, (s) => `fix the configuration keys listed above (pulumi config set ... --stack ${s}), then: npm run doctor -- --stack ${s}`],
-    [/kubeconfig|Kubernetes cluster is unreachable|connection refused|no such host/i, (s) => `check the cluster connection: npm run doctor -- --stack ${s}`],
-    [/mandatory policy|policy violation/i, () => "fix the policy violations listed above (policies/), or discuss an exception in the pull request"],
+    [
+        /ENOENT|pulumi: (command )?not found|Failed to find pulumi|could not find pulumi/i,
+        () => 'install the Pulumi CLI (see docs/operations.md, "Prerequisites"), then run: npm run doctor',
+    ],
+    [
+        /passphrase must be set|incorrect passphrase|PULUMI_CONFIG_PASSPHRASE/i,
+        (s) => `set PULUMI_CONFIG_PASSPHRASE to the passphrase of stack "${s}"`,
+    ],
+    [
+        /Another update is currently in progress|currently locked by|\bconflict\b.*update/i,
+        (s) => `wait for the running update to finish; if it died, run: pulumi cancel --stack ${s}`,
+    ],
+    [
+        /no stack named|stack .* not found/i,
+        () => `check the stack name and backend (PULUMI_BACKEND_URL); list stacks with: pulumi stack ls`,
+    ],
+    [
+        /PULUMI_ACCESS_TOKEN|not logged in|pulumi login/i,
+        () => "log in to the backend: set PULUMI_ACCESS_TOKEN (Pulumi Cloud) or PULUMI_BACKEND_URL (self-managed backend)",
+    ],
+    [
+        /pending operations?|interrupted/i,
+        (s) => `the last update was interrupted; inspect with: pulumi refresh --stack ${s} (pending creates: --clear-pending-creates)`,
+    ],
+    [
+        /Missing required configuration/,
+        (s) =>
+            `set the missing key (pulumi config set <key> <value> --stack ${s}); npm run doctor -- --stack ${s} lists every missing piece`,
+    ],
+    [
+        /Invalid configuration for stack/,
+        (s) => `fix the configuration keys listed above (pulumi config set ... --stack ${s}), then: npm run doctor -- --stack ${s}`,
+    ],
+    [
+        /kubeconfig|Kubernetes cluster is unreachable|connection refused|no such host/i,
+        (s) => `check the cluster connection: npm run doctor -- --stack ${s}`,
+    ],
+    [
+        /mandatory policy|policy violation/i,
+        () => "fix the policy violations listed above (policies/), or discuss an exception in the pull request",
+    ],
 ];
 
 /**
@@ -72,9 +103,16 @@ export function explainPulumiError(stack: string, what: string, err: unknown): O
 
 /** The error lines of a failed command (its progress was already streamed), else its last lines. */
 function lastMeaningfulLines(text: string, max: number): string {
-    const lines = text.split(/\r?\n/).map((l) => l.trimEnd()).filter((l) => l.trim() !== "");
+    const lines = text
+        .split(/\r?\n/)
+        .map((l) => l.trimEnd())
+        .filter((l) => l.trim() !== "");
     const errors = [
-        ...new Set(lines.filter((l) => /\berror\b|failed|refused|denied|violation/i.test(l) && !/Command failed with exit code/.test(l)).map((l) => l.trim())),
+        ...new Set(
+            lines
+                .filter((l) => /\berror\b|failed|refused|denied|violation/i.test(l) && !/Command failed with exit code/.test(l))
+                .map((l) => l.trim()),
+        ),
     ];
     const picked = errors.length > 0 ? errors.slice(-max) : lines.slice(-max);
     return picked.map((l) => `  ${l.trim()}`).join("\n");

@@ -50,7 +50,9 @@ export class BackendImageHistory implements ImageHistory {
 /** The `images` output of the Stack resource in a deployment (`stack export`'s or a checkpoint's `latest`). */
 export function imagesOfDeployment(state: unknown): Record<string, string> | undefined {
     const s = (state ?? {}) as { deployment?: unknown; checkpoint?: { latest?: unknown }; latest?: unknown };
-    const deployment = (s.deployment ?? s.checkpoint?.latest ?? s.latest ?? {}) as { resources?: Array<{ type?: string; outputs?: Record<string, unknown> }> };
+    const deployment = (s.deployment ?? s.checkpoint?.latest ?? s.latest ?? {}) as {
+        resources?: Array<{ type?: string; outputs?: Record<string, unknown> }>;
+    };
     const root = (deployment.resources ?? []).find((r) => r.type === "pulumi:pulumi:Stack");
     const images = root?.outputs?.[IMAGES_OUTPUT];
     if (typeof images !== "object" || images === null || Array.isArray(images)) return undefined;

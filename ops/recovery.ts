@@ -111,7 +111,12 @@ export function judgeLocks(holders: LockHolder[] | undefined, processes: Process
     const running = holders.find((h) => h.hostname === here && processes.isPulumiRunning(h.pid));
     if (running) return { kind: "held", holders, reason: `update running on this machine (pid ${running.pid})` };
     const elsewhere = holders.find((h) => h.hostname !== here);
-    if (elsewhere) return { kind: "held", holders, reason: `taken on another machine (${elsewhere.hostname}), where this deploy cannot tell whether it still runs` };
+    if (elsewhere)
+        return {
+            kind: "held",
+            holders,
+            reason: `taken on another machine (${elsewhere.hostname}), where this deploy cannot tell whether it still runs`,
+        };
     return { kind: "stale", holders };
 }
 
@@ -166,7 +171,10 @@ export function kubernetesId(resource: StateResource): string | undefined {
 
 /** Decides what happens to each pending operation of an exported state; pure, so it is tested on its own. */
 export function planPendingResolution(state: Deployment): PendingResolution {
-    const deployment = JSON.parse(JSON.stringify(state.deployment ?? {})) as { resources?: StateResource[]; pending_operations?: unknown[] };
+    const deployment = JSON.parse(JSON.stringify(state.deployment ?? {})) as {
+        resources?: StateResource[];
+        pending_operations?: unknown[];
+    };
     const resources = deployment.resources ?? [];
     const known = new Map(resources.map((r) => [r.urn, r]));
     const resolution: PendingResolution = { adopt: [], clear: [], reread: [], state };
@@ -184,8 +192,15 @@ export function planPendingResolution(state: Deployment): PendingResolution {
             // The state holds the same object: reading it back is all it needs.
             resolution.clear.push({ urn: r.urn, reason: "the state already has this object" });
             resolution.reread.push({ urn: r.urn, operation: op.type });
-        } else if (id === undefined) resolution.clear.push({ urn: r.urn, reason: r.type.startsWith("kubernetes:") ? "no object name recorded" : "not a Kubernetes object; the next update creates it again" });
-        else if (missing.length > 0) resolution.clear.push({ urn: r.urn, reason: `depends on ${missing.join(", ")}, which the state lacks` });
+        } else if (id === undefined)
+            resolution.clear.push({
+                urn: r.urn,
+                reason: r.type.startsWith("kubernetes:")
+                    ? "no object name recorded"
+                    : "not a Kubernetes object; the next update creates it again",
+            });
+        else if (missing.length > 0)
+            resolution.clear.push({ urn: r.urn, reason: `depends on ${missing.join(", ")}, which the state lacks` });
         else {
             // A replacement the interrupted update was creating: the old object is marked for deletion, as the
             // engine itself marks it, so the next update deletes it and keeps the new one.
@@ -235,7 +250,13 @@ export interface RecoveryReport {
  * cancels a lock whose update is gone, and resolves pending operations (see the header). With dryRun, it only says
  * what it would do.
  */
-export async function recoverInterruptedUpdate(stack: OpsStack, io: OpsIO, deps: RecoveryDeps, dryRun = false, signal?: AbortSignal): Promise<RecoveryReport> {
+export async function recoverInterruptedUpdate(
+    stack: OpsStack,
+    io: OpsIO,
+    deps: RecoveryDeps,
+    dryRun = false,
+    signal?: AbortSignal,
+): Promise<RecoveryReport> {
     const report: RecoveryReport = { cancelledLocks: [], adopted: [], cleared: [], reread: [], lines: [] };
     const say = (line: string) => {
         report.lines.push(line);
@@ -261,7 +282,10 @@ export async function recoverInterruptedUpdate(stack: OpsStack, io: OpsIO, deps:
     if (pending.length === 0) return report;
     const plan = planPendingResolution(state);
     io.out(`==> ${stack.name}: ${pending.length} pending operation(s) left by an interrupted update`);
-    for (const a of plan.adopt) say(`${dryRun ? "would adopt" : "adopting"} ${a.urn} as ${a.id} (created by the interrupted update; kept if it exists, dropped if not)`);
+    for (const a of plan.adopt)
+        say(
+            `${dryRun ? "would adopt" : "adopting"} ${a.urn} as ${a.id} (created by the interrupted update; kept if it exists, dropped if not)`,
+        );
     for (const c of plan.clear) say(`${dryRun ? "would clear" : "cleared"} the pending create of ${c.urn}: ${c.reason}`);
     for (const r of plan.reread) say(`${dryRun ? "would refresh" : "refreshing"} ${r.urn} (interrupted while ${r.operation})`);
     report.cleared = plan.clear;
@@ -271,14 +295,20 @@ export async function recoverInterruptedUpdate(stack: OpsStack, io: OpsIO, deps:
     await guarded(stack, "stack import (adopting pending creates)", () => stack.importStack(plan.state));
     const targets = [...plan.adopt.map((a) => a.urn), ...plan.reread.map((r) => r.urn)];
     if (targets.length > 0) {
-        await guarded(stack, "refresh (pending operations)", () => stack.refresh({ target: targets, onOutput: io.stream, message: `ops recover: ${targets.length} pending operation(s)`, signal }));
+        await guarded(stack, "refresh (pending operations)", () =>
+            stack.refresh({ target: targets, onOutput: io.stream, message: `ops recover: ${targets.length} pending operation(s)`, signal }),
+        );
     }
     const resources: StateResource[] = (await guarded(stack, "stack export", () => stack.exportStack())).deployment?.resources ?? [];
     const after = new Set(resources.filter((r) => r.delete !== true).map((r) => `${r.urn} ${r.id}`));
     for (const a of plan.adopt) {
         const kept = after.has(`${a.urn} ${a.id}`);
         report.adopted.push({ ...a, kept });
-        say(kept ? `adopted ${a.urn} (${a.id} exists in the cluster; the next update manages it)` : `dropped ${a.urn} (${a.id} was never created in the cluster)`);
+        say(
+            kept
+                ? `adopted ${a.urn} (${a.id} exists in the cluster; the next update manages it)`
+                : `dropped ${a.urn} (${a.id} was never created in the cluster)`,
+        );
     }
     return report;
 }

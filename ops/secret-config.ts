@@ -40,16 +40,32 @@ export function secretConfigArgs(stackName: string, key: string): string[] {
 }
 
 export function setSecretConfigFromStdin(ws: CliWorkspace, stackName: string, key: string, value: string): Promise<void> {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}), ...ws.envVars, PULUMI_AUTOMATION_API: "true" };
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        ...(ws.pulumiHome ? { PULUMI_HOME: ws.pulumiHome } : {}),
+        ...ws.envVars,
+        PULUMI_AUTOMATION_API: "true",
+    };
     return new Promise((resolve, reject) => {
-        const child = spawn(ws.pulumiCommand.command, secretConfigArgs(stackName, key), { cwd: ws.workDir, env, stdio: ["pipe", "ignore", "pipe"] });
+        const child = spawn(ws.pulumiCommand.command, secretConfigArgs(stackName, key), {
+            cwd: ws.workDir,
+            env,
+            stdio: ["pipe", "ignore", "pipe"],
+        });
         let stderr = "";
         child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
         child.on("error", (err) => reject(explainPulumiError(stackName, `config set --secret ${key}`, err)));
         child.on("close", (code) => {
             if (code === 0) resolve();
             // The CLI never echoes a value it read from stdin; redact anyway, in case a future version does.
-            else reject(explainPulumiError(stackName, `config set --secret ${key}`, new Error(stderr.split(value).join("[secret]") || `exit code ${code}`)));
+            else
+                reject(
+                    explainPulumiError(
+                        stackName,
+                        `config set --secret ${key}`,
+                        new Error(stderr.split(value).join("[secret]") || `exit code ${code}`),
+                    ),
+                );
         });
         child.stdin.on("error", () => undefined); // a CLI that exits early closes its stdin; its exit code says why
         child.stdin.end(value);

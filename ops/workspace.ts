@@ -103,11 +103,7 @@ export function stackFiles(workDir: string): string[] {
 }
 
 /** Works out backend and secrets environment for a stack; throws OpsError(REFUSED) instead of guessing. */
-export function resolveStackEnvironment(
-    args: OpenStackArgs,
-    env: NodeJS.ProcessEnv,
-    settings: StackSecretsSettings,
-): StackEnvironment {
+export function resolveStackEnvironment(args: OpenStackArgs, env: NodeJS.ProcessEnv, settings: StackSecretsSettings): StackEnvironment {
     const { stackName } = args;
     const workDir = path.resolve(args.workDir ?? REPO_ROOT);
     const isLocal = stackName === LOCAL_STACK;
@@ -198,7 +194,11 @@ export async function openStack(args: OpenStackArgs, backend: StackBackend = aut
                 throw explainPulumiError(args.stackName, "listing the backend's stacks", err);
             }
         }
-        assertStackExists(args.stackName, existing, `on ${resolved.backendUrl ? `the backend ${resolved.backendUrl}` : "the backend you are logged in to (pulumi whoami -v)"}`);
+        assertStackExists(
+            args.stackName,
+            existing,
+            `on ${resolved.backendUrl ? `the backend ${resolved.backendUrl}` : "the backend you are logged in to (pulumi whoami -v)"}`,
+        );
         return backend.select(args.stackName, resolved);
     }
     if (resolved.createDir) fs.mkdirSync(resolved.createDir, { recursive: true });
@@ -220,7 +220,9 @@ export function assertStackExists(stackName: string, existing: readonly string[]
             (closest ? `Did you mean "${closest}"? ` : "") +
             (names.length ? `Existing stacks: ${names.join(", ")}.` : "There are no stacks of this project there yet.") +
             ` Pass one with --stack <name>` +
-            (stackName === LOCAL_STACK ? `; create the local stack with: npm run local:up` : `; create a new stack deliberately with: pulumi stack init ${stackName}`),
+            (stackName === LOCAL_STACK
+                ? `; create the local stack with: npm run local:up`
+                : `; create a new stack deliberately with: pulumi stack init ${stackName}`),
     );
 }
 

@@ -3,6 +3,7 @@ import { PolicyPack } from "@pulumi/policy";
 import { createPolicies, POLICY_PACK_NAME } from "./rules";
 
 new PolicyPack(POLICY_PACK_NAME, {
-    description: "UltraMarket security and reliability rules (Pod Security restricted, immutable images, sizing, probes, secrets, exposure, production safety).",
+    description:
+        "UltraMarket security and reliability rules (Pod Security restricted, immutable images, sizing, probes, secrets, exposure, production safety).",
     policies: createPolicies(),
 });

@@ -1,9 +1,7 @@
 // Exposure and network fencing: what may face outside the cluster, TLS on every public host,
 // and a default-deny NetworkPolicy wherever pods run.
 import * as k8s from "@pulumi/kubernetes";
-import {
-    ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType,
-} from "@pulumi/policy";
+import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { PolicyContext, productionStacksSchema, requireProductionStack } from "./lib/context";
 import { asWorkload, namespaceOf, refOf } from "./lib/objects";
 
@@ -60,7 +58,11 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
             enforcementLevel: "mandatory",
             configSchema: {
                 properties: {
-                    exemptLabel: { type: "string", default: INGRESS_CONTROLLER_LABEL, description: "Label key marking the ingress controller's Service." },
+                    exemptLabel: {
+                        type: "string",
+                        default: INGRESS_CONTROLLER_LABEL,
+                        description: "Label key marking the ingress controller's Service.",
+                    },
                     exemptValue: { type: "string", default: INGRESS_CONTROLLER_VALUE, description: "Value of that label." },
                 },
             },
@@ -78,29 +80,36 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
                 }
                 const ref = refOf("Service", svc, args.name);
                 if (EXTERNAL_SERVICE_TYPES.includes(type)) {
-                    report(`${ref}: type ${type} exposes it outside the cluster; use ClusterIP and route through the Ingress (only the ingress controller's Service, labelled ${label}=${value}, may be ${type}).`);
+                    report(
+                        `${ref}: type ${type} exposes it outside the cluster; use ClusterIP and route through the Ingress (only the ingress controller's Service, labelled ${label}=${value}, may be ${type}).`,
+                    );
                 }
                 if (externalIPs.length > 0) {
-                    report(`${ref}: externalIPs ${externalIPs.join(", ")} expose it outside the cluster; remove them and route through the Ingress.`);
+                    report(
+                        `${ref}: externalIPs ${externalIPs.join(", ")} expose it outside the cluster; remove them and route through the Ingress.`,
+                    );
                 }
             }),
         },
         {
             name: "production-ingress-tls",
-            description: "In the production stack every Ingress host must be served over TLS (a spec.tls entry with a secretName covering it).",
+            description:
+                "In the production stack every Ingress host must be served over TLS (a spec.tls entry with a secretName covering it).",
             enforcementLevel: "mandatory",
             configSchema: { properties: { ...productionStacksSchema } },
             validateResource: validateResourceOfType(k8s.networking.v1.Ingress, (ing, args, report) => {
                 requireProductionStack(args, ctx);
                 const ref = refOf("Ingress", ing, args.name);
-                const tls = (ing.spec?.tls ?? []).filter(t => t.secretName);
+                const tls = (ing.spec?.tls ?? []).filter((t) => t.secretName);
                 for (const rule of ing.spec?.rules ?? []) {
                     if (!rule.host) {
                         report(`${ref}: a rule has no host, so it cannot be covered by TLS; give every rule a host listed under spec.tls.`);
                         continue;
                     }
-                    if (!tls.some(t => (t.hosts ?? []).some(h => tlsCovers(h, rule.host!)))) {
-                        report(`${ref}: host ${rule.host} is not covered by TLS; add it to spec.tls[].hosts with a secretName (e.g. issued by cert-manager).`);
+                    if (!tls.some((t) => (t.hosts ?? []).some((h) => tlsCovers(h, rule.host!)))) {
+                        report(
+                            `${ref}: host ${rule.host} is not covered by TLS; add it to spec.tls[].hosts with a secretName (e.g. issued by cert-manager).`,
+                        );
                     }
                 }
                 if ((ing.spec?.rules ?? []).length === 0 && ing.spec?.defaultBackend) {
@@ -110,12 +119,17 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
         },
         {
             name: "production-default-deny-network-policy",
-            description: "In the production stack every namespace that runs pods must have a default-deny NetworkPolicy (podSelector {}, no rules).",
+            description:
+                "In the production stack every namespace that runs pods must have a default-deny NetworkPolicy (podSelector {}, no rules).",
             enforcementLevel: "mandatory",
             configSchema: {
                 properties: {
                     ...productionStacksSchema,
-                    requireEgress: { type: "boolean", default: true, description: "Require the default deny to cover Egress as well as Ingress." },
+                    requireEgress: {
+                        type: "boolean",
+                        default: true,
+                        description: "Require the default deny to cover Egress as well as Ingress.",
+                    },
                 },
             },
             validateStack: (args, report) => {
@@ -129,7 +143,7 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
                     }
                 }
                 const denied = new Map<string, { ingress: boolean; egress: boolean }>();
-                for (const r of args.resources.filter(r => r.isType(k8s.networking.v1.NetworkPolicy))) {
+                for (const r of args.resources.filter((r) => r.isType(k8s.networking.v1.NetworkPolicy))) {
                     const ns = namespaceOf(r.props);
                     const d = defaultDenies(r.props);
                     const prev = denied.get(ns) ?? { ingress: false, egress: false };
@@ -141,9 +155,11 @@ export function networkPolicies(ctx: PolicyContext): (ResourceValidationPolicy |
                     if (missing.length === 0) {
                         continue;
                     }
-                    const nsResource = args.resources.find(r => r.isType(k8s.core.v1.Namespace) && r.props?.metadata?.name === ns);
-                    report(`Namespace ${ns} runs pods but has no default-deny NetworkPolicy for ${missing.join(" and ")}; add a NetworkPolicy with podSelector: {} and policyTypes [${missing.join(", ")}] and no rules, then allow each flow explicitly.`,
-                           nsResource?.urn);
+                    const nsResource = args.resources.find((r) => r.isType(k8s.core.v1.Namespace) && r.props?.metadata?.name === ns);
+                    report(
+                        `Namespace ${ns} runs pods but has no default-deny NetworkPolicy for ${missing.join(" and ")}; add a NetworkPolicy with podSelector: {} and policyTypes [${missing.join(", ")}] and no rules, then allow each flow explicitly.`,
+                        nsResource?.urn,
+                    );
                 }
             },
         },

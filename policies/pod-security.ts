@@ -6,14 +6,27 @@ import { containersOf } from "./lib/objects";
 
 /** Volume sources the restricted profile allows. */
 export const ALLOWED_VOLUME_TYPES = [
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
 ];
 const ALLOWED_SECCOMP = ["RuntimeDefault", "Localhost"];
 /** Sysctls the baseline profile considers namespaced and safe. */
 export const SAFE_SYSCTLS = [
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
     "net.ipv4.tcp_keepalive_probes",
 ];
 const ALLOWED_SELINUX_TYPES = ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
@@ -75,7 +88,7 @@ export const podSecurityPolicies: ResourceValidationPolicy[] = [
                 if (!(caps.drop ?? []).includes("ALL")) {
                     report(`${w.ref}: ${label} does not drop all capabilities; set securityContext.capabilities.drop: ["ALL"].`);
                 }
-                const extra = (caps.add ?? []).filter(c => c !== "NET_BIND_SERVICE");
+                const extra = (caps.add ?? []).filter((c) => c !== "NET_BIND_SERVICE");
                 if (extra.length > 0) {
                     report(`${w.ref}: ${label} adds capabilities ${extra.join(", ")}; only NET_BIND_SERVICE may be added back.`);
                 }
@@ -96,7 +109,9 @@ export const podSecurityPolicies: ResourceValidationPolicy[] = [
                 if (type !== undefined && !ALLOWED_SECCOMP.includes(type)) {
                     report(`${w.ref}: ${label} seccompProfile.type is ${type}; use RuntimeDefault.`);
                 } else if (type === undefined && podType === undefined) {
-                    report(`${w.ref}: ${label} has no seccomp profile; set securityContext.seccompProfile.type: RuntimeDefault on the pod.`);
+                    report(
+                        `${w.ref}: ${label} has no seccomp profile; set securityContext.seccompProfile.type: RuntimeDefault on the pod.`,
+                    );
                 }
             }
         }),
@@ -121,7 +136,9 @@ export const podSecurityPolicies: ResourceValidationPolicy[] = [
             for (const { container, label } of containersOf(w.podSpec)) {
                 for (const port of container.ports ?? []) {
                     if (port.hostPort !== undefined && port.hostPort !== 0) {
-                        report(`${w.ref}: ${label} binds hostPort ${port.hostPort}; remove hostPort and expose the port through a Service.`);
+                        report(
+                            `${w.ref}: ${label} binds hostPort ${port.hostPort}; remove hostPort and expose the port through a Service.`,
+                        );
                     }
                 }
             }
@@ -133,28 +150,33 @@ export const podSecurityPolicies: ResourceValidationPolicy[] = [
         enforcementLevel: "mandatory",
         validateResource: validateWorkload((w, _args, report) => {
             for (const volume of w.podSpec.volumes ?? []) {
-                const sources = Object.keys(volume).filter(k => k !== "name" && (volume as any)[k] !== undefined);
-                const banned = sources.filter(s => !ALLOWED_VOLUME_TYPES.includes(s));
+                const sources = Object.keys(volume).filter((k) => k !== "name" && (volume as any)[k] !== undefined);
+                const banned = sources.filter((s) => !ALLOWED_VOLUME_TYPES.includes(s));
                 if (banned.length > 0) {
-                    report(`${w.ref}: volume "${volume.name}" is of type ${banned.join(", ")}; use one of ${ALLOWED_VOLUME_TYPES.join(", ")} (e.g. a persistentVolumeClaim instead of hostPath).`);
+                    report(
+                        `${w.ref}: volume "${volume.name}" is of type ${banned.join(", ")}; use one of ${ALLOWED_VOLUME_TYPES.join(", ")} (e.g. a persistentVolumeClaim instead of hostPath).`,
+                    );
                 }
             }
         }),
     },
     {
         name: "pss-baseline-hardening",
-        description: "Pods must not loosen the remaining baseline controls: SELinux user/role/type, AppArmor Unconfined, unmasked /proc, unsafe sysctls, Windows HostProcess (Pod Security Standards: baseline).",
+        description:
+            "Pods must not loosen the remaining baseline controls: SELinux user/role/type, AppArmor Unconfined, unmasked /proc, unsafe sysctls, Windows HostProcess (Pod Security Standards: baseline).",
         enforcementLevel: "mandatory",
         validateResource: validateWorkload((w, _args, report) => {
             const podSc = w.podSpec.securityContext ?? {};
             const where: { label: string; sc: any }[] = [
                 { label: "pod", sc: podSc },
-                ...containersOf(w.podSpec).map(c => ({ label: c.label, sc: c.container.securityContext ?? {} })),
+                ...containersOf(w.podSpec).map((c) => ({ label: c.label, sc: c.container.securityContext ?? {} })),
             ];
             for (const { label, sc } of where) {
                 const se = sc.seLinuxOptions ?? {};
                 if (se.user || se.role || !ALLOWED_SELINUX_TYPES.includes(se.type ?? "")) {
-                    report(`${w.ref}: ${label} sets seLinuxOptions ${JSON.stringify(se)}; remove user and role and use type container_t (or leave seLinuxOptions unset).`);
+                    report(
+                        `${w.ref}: ${label} sets seLinuxOptions ${JSON.stringify(se)}; remove user and role and use type container_t (or leave seLinuxOptions unset).`,
+                    );
                 }
                 const appArmor = sc.appArmorProfile?.type;
                 if (appArmor !== undefined && !ALLOWED_APPARMOR.includes(appArmor)) {
@@ -174,7 +196,11 @@ export const podSecurityPolicies: ResourceValidationPolicy[] = [
             }
             const annotations = (w.kind === "Pod" ? w.metadata.annotations : w.props?.spec?.template?.metadata?.annotations) ?? {};
             for (const [key, value] of Object.entries<string>(annotations)) {
-                if (key.startsWith("container.apparmor.security.beta.kubernetes.io/") && value !== "runtime/default" && !value.startsWith("localhost/")) {
+                if (
+                    key.startsWith("container.apparmor.security.beta.kubernetes.io/") &&
+                    value !== "runtime/default" &&
+                    !value.startsWith("localhost/")
+                ) {
                     report(`${w.ref}: annotation ${key} is ${value}; use runtime/default.`);
                 }
             }

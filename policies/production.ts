@@ -1,9 +1,7 @@
 // Rules that span resources (replicas vs HPA, PDB per Deployment, ServiceAccount tokens) and the
 // production stack's data-safety rule for data stores.
 import * as k8s from "@pulumi/kubernetes";
-import {
-    PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType,
-} from "@pulumi/policy";
+import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { PolicyContext, productionStacksSchema, requireProductionStack } from "./lib/context";
 import { asWorkload, formatLabels, namespaceOf, refOf, ResourceClass, selectorMatches, Workload } from "./lib/objects";
 
@@ -30,16 +28,19 @@ const HPA_CLASSES: ResourceClass[] = [k8s.autoscaling.v2.HorizontalPodAutoscaler
 
 function deploymentsOf(resources: PolicyResource[]): { resource: PolicyResource; workload: Workload }[] {
     return resources
-        .map(resource => ({ resource, workload: asWorkload(resource) }))
+        .map((resource) => ({ resource, workload: asWorkload(resource) }))
         .filter((d): d is { resource: PolicyResource; workload: Workload } => d.workload?.kind === "Deployment");
 }
 
 /** The HPA scaling this Deployment (same namespace, scaleTargetRef kind Deployment and name). */
 function hpaFor(resources: PolicyResource[], d: Workload): PolicyResource | undefined {
-    return resources.find(r => HPA_CLASSES.some(c => r.isType(c))
-        && namespaceOf(r.props) === d.namespace
-        && r.props?.spec?.scaleTargetRef?.kind === "Deployment"
-        && r.props?.spec?.scaleTargetRef?.name === d.name);
+    return resources.find(
+        (r) =>
+            HPA_CLASSES.some((c) => r.isType(c)) &&
+            namespaceOf(r.props) === d.namespace &&
+            r.props?.spec?.scaleTargetRef?.kind === "Deployment" &&
+            r.props?.spec?.scaleTargetRef?.name === d.name,
+    );
 }
 
 export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
@@ -65,13 +66,19 @@ export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolic
                     if (hpa) {
                         const hpaMin = hpa.props?.spec?.minReplicas ?? 1;
                         if (hpaMin < min) {
-                            report(`${d.ref}: its HorizontalPodAutoscaler ${refOf("HorizontalPodAutoscaler", hpa.props, hpa.name)} has minReplicas ${hpaMin}; production needs at least ${min} (set minReplicas: ${min}).`, resource.urn);
+                            report(
+                                `${d.ref}: its HorizontalPodAutoscaler ${refOf("HorizontalPodAutoscaler", hpa.props, hpa.name)} has minReplicas ${hpaMin}; production needs at least ${min} (set minReplicas: ${min}).`,
+                                resource.urn,
+                            );
                         }
                         continue;
                     }
                     const replicas = d.props?.spec?.replicas ?? 1;
                     if (replicas < min) {
-                        report(`${d.ref}: runs ${replicas} replica(s) and no HorizontalPodAutoscaler targets it; production needs at least ${min} (set spec.replicas: ${min} or add an HPA with minReplicas: ${min}).`, resource.urn);
+                        report(
+                            `${d.ref}: runs ${replicas} replica(s) and no HorizontalPodAutoscaler targets it; production needs at least ${min} (set spec.replicas: ${min} or add an HPA with minReplicas: ${min}).`,
+                            resource.urn,
+                        );
                     }
                 }
             },
@@ -83,11 +90,16 @@ export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolic
             configSchema: { properties: { ...productionStacksSchema } },
             validateStack: (args, report) => {
                 requireProductionStack(args, ctx);
-                const pdbs = args.resources.filter(r => r.isType(k8s.policy.v1.PodDisruptionBudget));
+                const pdbs = args.resources.filter((r) => r.isType(k8s.policy.v1.PodDisruptionBudget));
                 for (const { resource, workload: d } of deploymentsOf(args.resources)) {
-                    const covered = pdbs.some(p => namespaceOf(p.props) === d.namespace && selectorMatches(p.props?.spec?.selector, d.podLabels));
+                    const covered = pdbs.some(
+                        (p) => namespaceOf(p.props) === d.namespace && selectorMatches(p.props?.spec?.selector, d.podLabels),
+                    );
                     if (!covered) {
-                        report(`${d.ref}: no PodDisruptionBudget selects its pods (${formatLabels(d.podLabels)}); add a policy/v1 PodDisruptionBudget in ${d.namespace} with that selector and maxUnavailable: 1.`, resource.urn);
+                        report(
+                            `${d.ref}: no PodDisruptionBudget selects its pods (${formatLabels(d.podLabels)}); add a policy/v1 PodDisruptionBudget in ${d.namespace} with that selector and maxUnavailable: 1.`,
+                            resource.urn,
+                        );
                     }
                 }
             },
@@ -120,11 +132,14 @@ export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolic
                 for (const field of ["whenDeleted", "whenScaled"] as const) {
                     // Unset means Retain (the API default); only Delete throws data away.
                     if (retention[field] === "Delete") {
-                        report(`${ref}: persistentVolumeClaimRetentionPolicy.${field} is Delete; set it to Retain so the volumes outlive the StatefulSet.`);
+                        report(
+                            `${ref}: persistentVolumeClaimRetentionPolicy.${field} is Delete; set it to Retain so the volumes outlive the StatefulSet.`,
+                        );
                     }
                 }
-                const hasClaims = (sts.spec?.volumeClaimTemplates ?? []).length > 0
-                    || (sts.spec?.template?.spec?.volumes ?? []).some(v => v.persistentVolumeClaim !== undefined);
+                const hasClaims =
+                    (sts.spec?.volumeClaimTemplates ?? []).length > 0 ||
+                    (sts.spec?.template?.spec?.volumes ?? []).some((v) => v.persistentVolumeClaim !== undefined);
                 if (!hasClaims) {
                     report(`${ref}: the data store keeps its data on no persistent volume; add spec.volumeClaimTemplates.`);
                 }
@@ -132,20 +147,24 @@ export function productionPolicies(ctx: PolicyContext): (ResourceValidationPolic
         },
         {
             name: "no-service-account-token-automount",
-            description: "Pods should not mount a ServiceAccount token unless they call the Kubernetes API (automountServiceAccountToken: false on the pod or its ServiceAccount).",
+            description:
+                "Pods should not mount a ServiceAccount token unless they call the Kubernetes API (automountServiceAccountToken: false on the pod or its ServiceAccount).",
             enforcementLevel: "advisory",
             validateStack: (args, report) => {
-                const accounts = args.resources.filter(r => r.isType(k8s.core.v1.ServiceAccount));
+                const accounts = args.resources.filter((r) => r.isType(k8s.core.v1.ServiceAccount));
                 for (const r of args.resources) {
                     const w = asWorkload(r);
                     if (!w) {
                         continue;
                     }
                     const saName = w.podSpec.serviceAccountName ?? w.podSpec.serviceAccount ?? "default";
-                    const sa = accounts.find(a => namespaceOf(a.props) === w.namespace && (a.props?.metadata?.name ?? a.name) === saName);
+                    const sa = accounts.find((a) => namespaceOf(a.props) === w.namespace && (a.props?.metadata?.name ?? a.name) === saName);
                     const mounted = w.podSpec.automountServiceAccountToken ?? sa?.props?.automountServiceAccountToken ?? true;
                     if (mounted !== false) {
-                        report(`${w.ref}: pods mount the token of ServiceAccount ${w.namespace}/${saName}; set automountServiceAccountToken: false on the pod spec (or on the ServiceAccount) unless it calls the Kubernetes API.`, r.urn);
+                        report(
+                            `${w.ref}: pods mount the token of ServiceAccount ${w.namespace}/${saName}; set automountServiceAccountToken: false on the pod spec (or on the ServiceAccount) unless it calls the Kubernetes API.`,
+                            r.urn,
+                        );
                     }
                 }
             },

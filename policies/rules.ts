@@ -28,6 +28,6 @@ export function createPolicies(ctx: PolicyContext = defaultContext): Policies {
 /** Names of the policies whose default level is `level`. */
 export function policyNames(level?: EnforcementLevel): string[] {
     return createPolicies({ stackName: () => "" })
-        .filter(p => level === undefined || p.enforcementLevel === level)
-        .map(p => p.name);
+        .filter((p) => level === undefined || p.enforcementLevel === level)
+        .map((p) => p.name);
 }

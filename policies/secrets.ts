@@ -13,8 +13,12 @@ export interface SecretKeysConfig {
 
 const allowedKeysSchema = {
     properties: {
-        allowedKeys: { type: "array" as const, items: { type: "string" as const }, default: [] as string[],
-                       description: "Keys reviewed and known not to hold secrets despite their name." },
+        allowedKeys: {
+            type: "array" as const,
+            items: { type: "string" as const },
+            default: [] as string[],
+            description: "Keys reviewed and known not to hold secrets despite their name.",
+        },
     },
 };
 
@@ -26,7 +30,7 @@ const EXPANSION = /\$(?:\(([A-Za-z_][A-Za-z0-9_]*)\)|\{([A-Za-z_][A-Za-z0-9_]*)[
 
 /** Every variable a string expands. */
 export function expandedVariables(text: string): string[] {
-    return [...text.matchAll(EXPANSION)].map(m => m[1] ?? m[2] ?? m[3]);
+    return [...text.matchAll(EXPANSION)].map((m) => m[1] ?? m[2] ?? m[3]);
 }
 
 /** The command lines a container starts: command, args and its probes' and hooks' exec commands, with where each is. */
@@ -40,7 +44,7 @@ function commandLines(c: Container): { where: string; argv: string[] }[] {
         { where: "postStart hook", argv: c.lifecycle?.postStart?.exec?.command ?? [] },
         { where: "preStop hook", argv: c.lifecycle?.preStop?.exec?.command ?? [] },
     ];
-    return lines.filter(l => l.argv.length > 0);
+    return lines.filter((l) => l.argv.length > 0);
 }
 
 export const secretPolicies: ResourceValidationPolicy[] = [
@@ -57,7 +61,9 @@ export const secretPolicies: ResourceValidationPolicy[] = [
                     continue;
                 }
                 if (isSecretLikeKey(key)) {
-                    report(`${ref}: key "${key}" looks like a secret; move it to a Secret and reference it with secretKeyRef (or list it in allowedKeys if it is not one).`);
+                    report(
+                        `${ref}: key "${key}" looks like a secret; move it to a Secret and reference it with secretKeyRef (or list it in allowedKeys if it is not one).`,
+                    );
                     continue;
                 }
                 const what = typeof value === "string" ? secretLikeValue(value) : undefined;
@@ -90,7 +96,9 @@ export const secretPolicies: ResourceValidationPolicy[] = [
                     }
                     const what = secretLikeValue(env.value);
                     if (what) {
-                        report(`${w.ref}: ${label} env ${env.name} holds ${what} as a literal; set it with valueFrom.secretKeyRef from a Secret.`);
+                        report(
+                            `${w.ref}: ${label} env ${env.name} holds ${what} as a literal; set it with valueFrom.secretKeyRef from a Secret.`,
+                        );
                     }
                 }
             }
@@ -98,22 +106,27 @@ export const secretPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "no-secrets-in-argv",
-        description: "No command line (command, args, exec probes and hooks) expands a Secret-sourced or secret-named env var or carries a credential-shaped literal: argv is visible to every process on the node.",
+        description:
+            "No command line (command, args, exec probes and hooks) expands a Secret-sourced or secret-named env var or carries a credential-shaped literal: argv is visible to every process on the node.",
         enforcementLevel: "mandatory",
         configSchema: allowedKeysSchema,
         validateResource: validateWorkload((w, args, report) => {
             const allowed = new Set(args.getConfig<SecretKeysConfig>().allowedKeys ?? []);
             for (const { container, label } of containersOf(w.podSpec)) {
-                const fromSecret = new Set((container.env ?? []).filter(e => e.valueFrom?.secretKeyRef).map(e => e.name));
+                const fromSecret = new Set((container.env ?? []).filter((e) => e.valueFrom?.secretKeyRef).map((e) => e.name));
                 const isSecret = (name: string) => !allowed.has(name) && (fromSecret.has(name) || isSecretLikeKey(name));
                 for (const { where, argv } of commandLines(container)) {
                     const text = argv.join(" ");
                     for (const name of new Set(expandedVariables(text).filter(isSecret))) {
-                        report(`${w.ref}: ${label} ${where} expands the secret env ${name} onto a command line, where ps and /proc/<pid>/cmdline show it; let the program read it from its environment or from a file written from it (e.g. REDISCLI_AUTH, redis-server <config file>, curl -K -).`);
+                        report(
+                            `${w.ref}: ${label} ${where} expands the secret env ${name} onto a command line, where ps and /proc/<pid>/cmdline show it; let the program read it from its environment or from a file written from it (e.g. REDISCLI_AUTH, redis-server <config file>, curl -K -).`,
+                        );
                     }
                     const what = secretLikeValue(text);
                     if (what) {
-                        report(`${w.ref}: ${label} ${where} carries ${what}; keep it in a Secret and pass it through the environment or a file, never argv.`);
+                        report(
+                            `${w.ref}: ${label} ${where} carries ${what}; keep it in a Secret and pass it through the environment or a file, never argv.`,
+                        );
                     }
                 }
             }

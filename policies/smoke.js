@@ -20,22 +20,22 @@ const child = spawn(process.execPath, [require.resolve("@pulumi/pulumi/cmd/run-p
     env: { ...process.env, PULUMI_NODEJS_STACK: "production" },
     stdio: ["ignore", "pipe", "inherit"],
 });
-const fail = message => {
+const fail = (message) => {
     console.error(`policy pack smoke test failed: ${message}`);
     child.kill();
     process.exit(1);
 };
 const timer = setTimeout(() => fail("the pack did not print its port within 120 s"), 120_000);
-child.on("exit", code => fail(`the pack exited with code ${code} before answering`));
+child.on("exit", (code) => fail(`the pack exited with code ${code} before answering`));
 
-child.stdout.once("data", async buf => {
+child.stdout.once("data", async (buf) => {
     clearTimeout(timer);
     const port = buf.toString().trim();
     console.log(`pack loaded and serving on port ${port} after ${Date.now() - started} ms`);
     try {
         const client = new rpc.AnalyzerClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-        const call = (method, request) => new Promise((resolve, reject) =>
-            client[method](request, (err, value) => (err ? reject(err) : resolve(value))));
+        const call = (method, request) =>
+            new Promise((resolve, reject) => client[method](request, (err, value) => (err ? reject(err) : resolve(value))));
 
         const info = await call("getAnalyzerInfo", new Empty());
         console.log(`${info.getName()}: ${info.getPoliciesList().length} policies`);
@@ -44,22 +44,26 @@ child.stdout.once("data", async buf => {
         request.setType("kubernetes:apps/v1:Deployment");
         request.setName("smoke");
         request.setUrn("urn:pulumi:production::ultramarket::kubernetes:apps/v1:Deployment::smoke");
-        request.setProperties(Struct.fromJavaScript({
-            metadata: { name: "smoke", namespace: "ultramarket-production" },
-            spec: {
-                selector: { matchLabels: { app: "smoke" } },
-                template: { metadata: { labels: { app: "smoke" } }, spec: { containers: [{ name: "web", image: "nginx:latest" }] } },
-            },
-        }));
+        request.setProperties(
+            Struct.fromJavaScript({
+                metadata: { name: "smoke", namespace: "ultramarket-production" },
+                spec: {
+                    selector: { matchLabels: { app: "smoke" } },
+                    template: { metadata: { labels: { app: "smoke" } }, spec: { containers: [{ name: "web", image: "nginx:latest" }] } },
+                },
+            }),
+        );
         const options = new pb.AnalyzerResourceOptions();
         options.setProtect(false);
         request.setOptions(options);
 
         const diagnostics = (await call("analyze", request)).getDiagnosticsList();
         for (const d of diagnostics) {
-            console.log(`  [${d.getEnforcementlevel() === pb.EnforcementLevel.MANDATORY ? "mandatory" : "advisory"}] ${d.getPolicyname()}: ${d.getMessage().split("\n").pop()}`);
+            console.log(
+                `  [${d.getEnforcementlevel() === pb.EnforcementLevel.MANDATORY ? "mandatory" : "advisory"}] ${d.getPolicyname()}: ${d.getMessage().split("\n").pop()}`,
+            );
         }
-        const image = diagnostics.find(d => d.getPolicyname() === "immutable-image-tags");
+        const image = diagnostics.find((d) => d.getPolicyname() === "immutable-image-tags");
         if (!image || !image.getMessage().includes("Deployment/ultramarket-production/smoke")) {
             fail("no immutable-image-tags violation naming Deployment/ultramarket-production/smoke");
         }

@@ -38,12 +38,16 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
         enforcementLevel: "mandatory",
         configSchema: {
             properties: {
-                forbiddenTags: { type: "array", items: { type: "string" }, default: DEFAULT_FORBIDDEN_TAGS,
-                                 description: "Tags refused as mutable." },
+                forbiddenTags: {
+                    type: "array",
+                    items: { type: "string" },
+                    default: DEFAULT_FORBIDDEN_TAGS,
+                    description: "Tags refused as mutable.",
+                },
             },
         },
         validateResource: validateWorkload((w, args, report) => {
-            const forbidden = (args.getConfig<ImageTagConfig>().forbiddenTags ?? DEFAULT_FORBIDDEN_TAGS).map(t => t.toLowerCase());
+            const forbidden = (args.getConfig<ImageTagConfig>().forbiddenTags ?? DEFAULT_FORBIDDEN_TAGS).map((t) => t.toLowerCase());
             for (const { container, label } of containersOf(w.podSpec)) {
                 const image = container.image;
                 if (!image) {
@@ -55,9 +59,13 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
                     continue;
                 }
                 if (tag === undefined) {
-                    report(`${w.ref}: ${label} image "${image}" has no tag (it means latest); pin an immutable tag or digest (e.g. pulumi config set imageTag <git sha>).`);
+                    report(
+                        `${w.ref}: ${label} image "${image}" has no tag (it means latest); pin an immutable tag or digest (e.g. pulumi config set imageTag <git sha>).`,
+                    );
                 } else if (forbidden.includes(tag.toLowerCase())) {
-                    report(`${w.ref}: ${label} image "${image}" uses the mutable tag "${tag}"; pin an immutable tag or digest (e.g. pulumi config set imageTag <git sha>).`);
+                    report(
+                        `${w.ref}: ${label} image "${image}" uses the mutable tag "${tag}"; pin an immutable tag or digest (e.g. pulumi config set imageTag <git sha>).`,
+                    );
                 }
             }
         }),
@@ -86,17 +94,20 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
         name: "health-probes",
         description: "Every container of a long-running workload must have a readiness probe and a liveness probe.",
         enforcementLevel: "mandatory",
-        validateResource: validateWorkload((w, _args, report) => {
-            for (const { container, label } of containersOf(w.podSpec, { includeInit: false })) {
-                const missing = [
-                    container.readinessProbe ? undefined : "readinessProbe",
-                    container.livenessProbe ? undefined : "livenessProbe",
-                ].filter(Boolean);
-                if (missing.length > 0) {
-                    report(`${w.ref}: ${label} has no ${missing.join(" and no ")}; add probes on the service's health endpoint.`);
+        validateResource: validateWorkload(
+            (w, _args, report) => {
+                for (const { container, label } of containersOf(w.podSpec, { includeInit: false })) {
+                    const missing = [
+                        container.readinessProbe ? undefined : "readinessProbe",
+                        container.livenessProbe ? undefined : "livenessProbe",
+                    ].filter(Boolean);
+                    if (missing.length > 0) {
+                        report(`${w.ref}: ${label} has no ${missing.join(" and no ")}; add probes on the service's health endpoint.`);
+                    }
                 }
-            }
-        }, { longRunningOnly: true }),
+            },
+            { longRunningOnly: true },
+        ),
     },
     {
         name: "bounded-scratch-space",
@@ -117,7 +128,8 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
     },
     {
         name: "stateful-startup-probes",
-        description: "Every container of a StatefulSet has a startupProbe, so liveness cannot kill a store during crash recovery or replay.",
+        description:
+            "Every container of a StatefulSet has a startupProbe, so liveness cannot kill a store during crash recovery or replay.",
         enforcementLevel: "mandatory",
         validateResource: validateWorkload((w, args, report) => {
             if (w.kind !== "StatefulSet") {
@@ -125,29 +137,37 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
             }
             for (const { container, label } of containersOf(w.podSpec, { includeInit: false })) {
                 if (!container.startupProbe) {
-                    report(`${w.ref}: ${label} has no startupProbe; add one running its liveness check with failureThreshold x periodSeconds covering the longest recovery.`);
+                    report(
+                        `${w.ref}: ${label} has no startupProbe; add one running its liveness check with failureThreshold x periodSeconds covering the longest recovery.`,
+                    );
                 }
             }
         }),
     },
     {
         name: "topology-spread",
-        description: "Replicated Deployments and StatefulSets should spread their pods across nodes (topologySpreadConstraints or pod anti-affinity).",
+        description:
+            "Replicated Deployments and StatefulSets should spread their pods across nodes (topologySpreadConstraints or pod anti-affinity).",
         enforcementLevel: "advisory",
-        validateResource: validateWorkload((w, args, report) => {
-            if (w.kind !== "Deployment" && w.kind !== "StatefulSet") {
-                return args.notApplicable("only Deployments and StatefulSets are spread");
-            }
-            const replicas = w.props?.spec?.replicas;
-            if (replicas !== undefined && replicas <= 1) {
-                return args.notApplicable("a single replica has nothing to spread");
-            }
-            const spread = (w.podSpec.topologySpreadConstraints ?? []).length > 0;
-            const antiAffinity = w.podSpec.affinity?.podAntiAffinity !== undefined;
-            if (!spread && !antiAffinity) {
-                report(`${w.ref}: pods are not spread across nodes; add topologySpreadConstraints on kubernetes.io/hostname (or a podAntiAffinity).`);
-            }
-        }, { longRunningOnly: true }),
+        validateResource: validateWorkload(
+            (w, args, report) => {
+                if (w.kind !== "Deployment" && w.kind !== "StatefulSet") {
+                    return args.notApplicable("only Deployments and StatefulSets are spread");
+                }
+                const replicas = w.props?.spec?.replicas;
+                if (replicas !== undefined && replicas <= 1) {
+                    return args.notApplicable("a single replica has nothing to spread");
+                }
+                const spread = (w.podSpec.topologySpreadConstraints ?? []).length > 0;
+                const antiAffinity = w.podSpec.affinity?.podAntiAffinity !== undefined;
+                if (!spread && !antiAffinity) {
+                    report(
+                        `${w.ref}: pods are not spread across nodes; add topologySpreadConstraints on kubernetes.io/hostname (or a podAntiAffinity).`,
+                    );
+                }
+            },
+            { longRunningOnly: true },
+        ),
     },
     {
         name: "request-limit-ratio",
@@ -174,7 +194,9 @@ export const workloadPolicies: ResourceValidationPolicy[] = [
                     }
                     const ratio = limit / request;
                     if (ratio > max[resource]) {
-                        report(`${w.ref}: ${label} ${resource} limit is ${ratio.toFixed(1)}x its request (max ${max[resource]}x); raise the request or lower the limit.`);
+                        report(
+                            `${w.ref}: ${label} ${resource} limit is ${ratio.toFixed(1)}x its request (max ${max[resource]}x); raise the request or lower the limit.`,
+                        );
                     }
                 }
             }

@@ -20,7 +20,9 @@ async function main(command: string | undefined): Promise<number> {
         for (const key of missing) {
             await stack.setConfig(`${PROJECT}:${key}`, { value: crypto.randomBytes(24).toString("base64url"), secret: true });
         }
-        console.error(`[local-stack] ${missing.length ? `set ${missing.length} generated secret(s): ${missing.join(", ")}` : "all generated secrets already set"}`);
+        console.error(
+            `[local-stack] ${missing.length ? `set ${missing.length} generated secret(s): ${missing.join(", ")}` : "all generated secrets already set"}`,
+        );
         return 0;
     }
     if (command === "remove") {
@@ -30,7 +32,9 @@ async function main(command: string | undefined): Promise<number> {
         doc.delete("encryptionsalt");
         for (const key of Object.keys(GENERATED_SECRETS)) doc.deleteIn(["config", `${PROJECT}:${key}`]);
         fs.writeFileSync(file, doc.toString());
-        console.error(`[local-stack] removed the state of stack "${LOCAL_STACK}" and its generated secrets (Pulumi.${LOCAL_STACK}.yaml keeps its settings)`);
+        console.error(
+            `[local-stack] removed the state of stack "${LOCAL_STACK}" and its generated secrets (Pulumi.${LOCAL_STACK}.yaml keeps its settings)`,
+        );
         return 0;
     }
     console.error("usage: ts-node scripts/local-stack.ts prepare|remove");

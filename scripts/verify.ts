@@ -24,7 +24,10 @@ export function readPlan(argv: string[], env: NodeJS.ProcessEnv): VerificationPl
     } else if (stack) {
         const out = execFileSync("pulumi", ["stack", "output", "verification", "--json", "--stack", stack], { encoding: "utf8" });
         const plan = JSON.parse(out)?.plan;
-        if (!plan) throw new Error(`stack ${stack} has no verification plan in its "verification" output; deploy with ultramarket:verifyDeployment true first`);
+        if (!plan)
+            throw new Error(
+                `stack ${stack} has no verification plan in its "verification" output; deploy with ultramarket:verifyDeployment true first`,
+            );
         return plan;
     } else {
         throw new Error("usage: npm run verify -- --stack <stack> | --plan <file.json>");

@@ -62,7 +62,10 @@ export class Microservice extends pulumi.ComponentResource {
             { name: "SERVICE_NAME", value: spec.name },
             ...secretKeysFor(spec).map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: args.secretName, key } } })),
             // Its own database user, never the superuser: the same env names, from the app's own Secret.
-            ...Object.keys(args.databaseCredentials?.values ?? {}).map((key) => ({ name: key, valueFrom: { secretKeyRef: { name: args.databaseCredentials!.secretName, key } } })),
+            ...Object.keys(args.databaseCredentials?.values ?? {}).map((key) => ({
+                name: key,
+                valueFrom: { secretKeyRef: { name: args.databaseCredentials!.secretName, key } },
+            })),
         ];
         // Explicit env wins over the ConfigMap's envFrom: the app's pods go through PgBouncer, its migrations straight to PostgreSQL.
         const poolerEnv = args.postgresPooler
@@ -152,7 +155,13 @@ export class Microservice extends pulumi.ComponentResource {
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: "25%" } },
                     template: {
                         // What the pods read, as digests: a setting or secret change rolls exactly its readers.
-                        metadata: { labels: meta, annotations: rolloutAnnotations({ config: args.configChecksum, secret: secretChecksum(readSecrets, [...secretKeysFor(spec), ...credentialKeys]) }) },
+                        metadata: {
+                            labels: meta,
+                            annotations: rolloutAnnotations({
+                                config: args.configChecksum,
+                                secret: secretChecksum(readSecrets, [...secretKeysFor(spec), ...credentialKeys]),
+                            }),
+                        },
                         spec: podSpec({
                             containers: [
                                 {
@@ -182,7 +191,11 @@ export class Microservice extends pulumi.ComponentResource {
             spec.name,
             {
                 metadata: { name: spec.name, namespace: ns, labels: meta, annotations: AWAITED_THROUGH_ITS_DEPLOYMENT },
-                spec: { type: "ClusterIP", selector: selectorLabels(spec.name), ports: [{ name: "http", port: spec.port, targetPort: "http" }] },
+                spec: {
+                    type: "ClusterIP",
+                    selector: selectorLabels(spec.name),
+                    ports: [{ name: "http", port: spec.port, targetPort: "http" }],
+                },
             },
             // Created once its pods are ready (see AWAITED_THROUGH_ITS_DEPLOYMENT).
             { parent: this, dependsOn: [this.deployment] },

@@ -52,7 +52,14 @@ const WORK = "/run/backup";
 const NAME_FILE = `${WORK}/name`;
 /** mongodump/mongorestore read the password from this file (`--config`, 0600), never from argv. */
 const MONGO_CONFIG = `${WORK}/mongo.yaml`;
-const STEP_RESOURCES: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi", ephemeralStorageRequest: "64Mi", ephemeralStorageLimit: "256Mi" };
+const STEP_RESOURCES: Resources = {
+    cpuRequest: "250m",
+    cpuLimit: "1",
+    memoryRequest: "256Mi",
+    memoryLimit: "512Mi",
+    ephemeralStorageRequest: "64Mi",
+    ephemeralStorageLimit: "256Mi",
+};
 const SCRATCH = { work: { path: WORK, size: "16Mi" }, tmp: { path: "/tmp", size: "64Mi" } };
 
 /** Names this run's backup once: every step of the pod reads the same name. */
@@ -202,7 +209,13 @@ export function listPod(claimName: string): PodSpec {
                 image: spec.image,
                 command: ["sh", "-c", LIST_SCRIPT],
                 securityContext: restrictedContainerSecurity(),
-                resources: resourceRequirements({ ...STEP_RESOURCES, cpuRequest: "50m", cpuLimit: "200m", memoryRequest: "32Mi", memoryLimit: "64Mi" }),
+                resources: resourceRequirements({
+                    ...STEP_RESOURCES,
+                    cpuRequest: "50m",
+                    cpuLimit: "200m",
+                    memoryRequest: "32Mi",
+                    memoryLimit: "64Mi",
+                }),
                 volumeMounts: [{ name: "backups", mountPath: BACKUP_DIR, readOnly: true }],
             },
         ],

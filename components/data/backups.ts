@@ -4,7 +4,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { DatabaseWithUsers } from "../model/catalog";
 import { labels } from "../model/labels";
 import { REPLACE_UNREADY } from "../model/rollout";
-import { BACKUP_JOB, BACKUP_SETTINGS, BACKUP_STEPS, BACKUP_VOLUME, backupEnv, backupLabels, BACKED_UP_STORES, sequentialPod } from "./backup-jobs";
+import {
+    BACKUP_JOB,
+    BACKUP_SETTINGS,
+    BACKUP_STEPS,
+    BACKUP_VOLUME,
+    backupEnv,
+    backupLabels,
+    BACKED_UP_STORES,
+    sequentialPod,
+} from "./backup-jobs";
 
 /** Pod-template annotation of the backup Job: the digest of the migrating images it was taken before. */
 export const BACKUP_TRIGGER_ANNOTATION = "ultramarket.uz/backup-trigger";
@@ -58,7 +67,11 @@ export class DatabaseBackups extends pulumi.ComponentResource {
                     // A WaitForFirstConsumer class binds only once the backup Job mounts it; that Job is what we await.
                     annotations: { "pulumi.com/skipAwait": "true" },
                 },
-                spec: { accessModes: ["ReadWriteOnce"], storageClassName: args.storageClass, resources: { requests: { storage: args.size } } },
+                spec: {
+                    accessModes: ["ReadWriteOnce"],
+                    storageClassName: args.storageClass,
+                    resources: { requests: { storage: args.size } },
+                },
             },
             { parent: this, protect: args.protect, retainOnDelete: args.protect },
         );
@@ -66,7 +79,10 @@ export class DatabaseBackups extends pulumi.ComponentResource {
         // Read by the pod when it runs, so a retention change never re-runs a backup.
         const settings = new k8s.core.v1.ConfigMap(
             BACKUP_SETTINGS,
-            { metadata: { name: BACKUP_SETTINGS, namespace: args.namespace, labels: labels(BACKUP_VOLUME, "storage") }, data: { retention: String(args.retention) } },
+            {
+                metadata: { name: BACKUP_SETTINGS, namespace: args.namespace, labels: labels(BACKUP_VOLUME, "storage") },
+                data: { retention: String(args.retention) },
+            },
             { parent: this },
         );
 
@@ -74,7 +90,12 @@ export class DatabaseBackups extends pulumi.ComponentResource {
         if (Object.keys(images).length > 0) {
             const resolved = pulumi.all(images);
             const trigger = resolved.apply(backupTrigger);
-            const manifest = resolved.apply((refs) => Object.keys(refs).sort().map((app) => `${app}=${refs[app]}`).join(" "));
+            const manifest = resolved.apply((refs) =>
+                Object.keys(refs)
+                    .sort()
+                    .map((app) => `${app}=${refs[app]}`)
+                    .join(" "),
+            );
             const stores = Object.fromEntries(
                 BACKED_UP_STORES.map((s) => [s, { host: args.stores[s].host, port: String(args.stores[s].port) }]),
             ) as Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: string }>;

@@ -47,7 +47,15 @@ export interface ConnectionBudget {
 export function poolDemands(apps: readonly AppSpec[]): PoolDemand[] {
     return apps.flatMap((a) =>
         a.dataStores.includes("postgres") && a.postgresPool
-            ? [{ app: a.name, server: a.postgresPool.server, client: a.postgresPool.client, maxReplicas: Math.max(a.maxReplicas, a.replicas), migrations: a.migrations }]
+            ? [
+                  {
+                      app: a.name,
+                      server: a.postgresPool.server,
+                      client: a.postgresPool.client,
+                      maxReplicas: Math.max(a.maxReplicas, a.replicas),
+                      migrations: a.migrations,
+                  },
+              ]
             : [],
     );
 }
@@ -57,11 +65,15 @@ export function poolDemands(apps: readonly AppSpec[]): PoolDemand[] {
  * Client side: Σ(HPA maximum × client pool per app) ≤ PgBouncer's max_client_conn, per pod: the Service spreads
  * connections unevenly, and during a PgBouncer rollout or a node drain one pod may hold them all.
  */
-export function connectionBudget(demands: readonly PoolDemand[], limits: { maxConnections: number; maxClientConnections: number }): ConnectionBudget {
+export function connectionBudget(
+    demands: readonly PoolDemand[],
+    limits: { maxConnections: number; maxClientConnections: number },
+): ConnectionBudget {
     const pools = PGBOUNCER_PODS_AT_MOST * demands.reduce((n, d) => n + d.server, 0);
     const migrations = demands.filter((d) => d.migrations).length;
     const d = DIRECT_CONNECTIONS;
-    const direct = d.superuserReserved + d.operatorReserve + d.monitoring + d.databaseUsersJob + d.backupJob + migrations * d.perMigrationJob;
+    const direct =
+        d.superuserReserved + d.operatorReserve + d.monitoring + d.databaseUsersJob + d.backupJob + migrations * d.perMigrationJob;
     const serverExplain =
         `PgBouncer's server pools ${PGBOUNCER_PODS_AT_MOST} pods × (${demands.map((x) => `${x.app} ${x.server}`).join(" + ")}) = ${pools}, ` +
         `plus ${d.superuserReserved} superuser-reserved, ${d.operatorReserve} operator reserve, ${d.monitoring} monitoring, ` +
@@ -71,7 +83,11 @@ export function connectionBudget(demands: readonly PoolDemand[], limits: { maxCo
     const server = { total: pools + direct, limit: limits.maxConnections, pools, direct, explain: serverExplain };
     const client = { total: clientTotal, limit: limits.maxClientConnections, explain: clientExplain };
     const overruns: string[] = [];
-    if (server.total > server.limit) overruns.push(`PostgreSQL would need ${server.total} connections but allows ${server.limit}: ${serverExplain}`);
-    if (client.total > client.limit) overruns.push(`the apps may open ${client.total} connections to PgBouncer at their HPA maximum but it accepts ${client.limit}: ${clientExplain}`);
+    if (server.total > server.limit)
+        overruns.push(`PostgreSQL would need ${server.total} connections but allows ${server.limit}: ${serverExplain}`);
+    if (client.total > client.limit)
+        overruns.push(
+            `the apps may open ${client.total} connections to PgBouncer at their HPA maximum but it accepts ${client.limit}: ${clientExplain}`,
+        );
     return { server, client, overruns };
 }

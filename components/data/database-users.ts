@@ -51,9 +51,11 @@ export class DatabaseUsers extends pulumi.ComponentResource {
         const seed =
             args.seed ??
             // Alphanumeric, like the other generated secrets; 64 characters of entropy for HMAC-SHA256.
-            new random.RandomPassword("database-users-seed", { length: 64, special: false }, { parent: this, protect: args.protect }).result;
+            new random.RandomPassword("database-users-seed", { length: 64, special: false }, { parent: this, protect: args.protect })
+                .result;
         const principals = databasePrincipals(args.apps);
-        const password = (p: DatabasePrincipal) => pulumi.secret(pulumi.output(seed).apply((s) => derivePassword(s, p.store, p.user, args.passwordVersions[p.id] ?? 1)));
+        const password = (p: DatabasePrincipal) =>
+            pulumi.secret(pulumi.output(seed).apply((s) => derivePassword(s, p.store, p.user, args.passwordVersions[p.id] ?? 1)));
 
         // One Secret per app (both stores' keys when it uses both) and per exporter.
         const bySecret = new Map<string, { principals: DatabasePrincipal[]; values: Record<string, pulumi.Output<string>> }>();
@@ -74,7 +76,11 @@ export class DatabaseUsers extends pulumi.ComponentResource {
             const secret = new k8s.core.v1.Secret(
                 secretName,
                 {
-                    metadata: { name: secretName, namespace: args.namespace, labels: labels(owner.kind === "service" ? owner.id : secretName, "database-users") },
+                    metadata: {
+                        name: secretName,
+                        namespace: args.namespace,
+                        labels: labels(owner.kind === "service" ? owner.id : secretName, "database-users"),
+                    },
                     type: "Opaque",
                     stringData: values,
                 },
@@ -116,10 +122,22 @@ export class DatabaseUsers extends pulumi.ComponentResource {
         const command =
             store === "postgres"
                 ? postgresUsersCommand(principals)
-                : ["mongosh", "--quiet", "--host", pulumi.output(target.host), "--port", String(target.port), "--eval", mongodbUsersScript(principals)];
+                : [
+                      "mongosh",
+                      "--quiet",
+                      "--host",
+                      pulumi.output(target.host),
+                      "--port",
+                      String(target.port),
+                      "--eval",
+                      mongodbUsersScript(principals),
+                  ];
         // A new principal changes the script (the pod template); a new password changes this digest: either way the
         // Job is replaced and runs again. The digest stays a Pulumi secret; no value reaches the template.
-        const checksum = secretChecksum(Object.fromEntries(principals.map((p) => [`${p.store}:${p.user}`, passwords.get(p)!])), principals.map((p) => `${p.store}:${p.user}`));
+        const checksum = secretChecksum(
+            Object.fromEntries(principals.map((p) => [`${p.store}:${p.user}`, passwords.get(p)!])),
+            principals.map((p) => `${p.store}:${p.user}`),
+        );
         return new k8s.batch.v1.Job(
             jobName,
             {
@@ -142,7 +160,10 @@ export class DatabaseUsers extends pulumi.ComponentResource {
                                     command,
                                     env: [
                                         ...connection,
-                                        ...principals.map((p) => ({ name: passwordEnv(p), valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } } })),
+                                        ...principals.map((p) => ({
+                                            name: passwordEnv(p),
+                                            valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } },
+                                        })),
                                         // psql and mongosh keep state in $HOME; the root filesystem is read-only.
                                         { name: "HOME", value: "/tmp" },
                                     ],

@@ -27,7 +27,12 @@ export interface PgBouncerArgs {
 }
 
 /** pgbouncer.ini: no secret in it (the passwords are in the userlist Secret). */
-export function pgbouncerIni(postgresHost: string, postgresPort: number, logins: { user: string; pool: number }[], maxClientConnections: number): string {
+export function pgbouncerIni(
+    postgresHost: string,
+    postgresPort: number,
+    logins: { user: string; pool: number }[],
+    maxClientConnections: number,
+): string {
     return [
         "[databases]",
         `${APP_DATABASE} = host=${postgresHost} port=${postgresPort} dbname=${APP_DATABASE}`,
@@ -73,15 +78,25 @@ export class PgBouncer extends pulumi.ComponentResource {
     constructor(name: string, args: PgBouncerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:data:PgBouncer", name, {}, opts);
         const meta = labels(PGBOUNCER.name, "pooler");
-        const ini = pulumi.output(args.postgres.host).apply((host) => pgbouncerIni(host, args.postgres.port, args.logins, args.maxClientConnections));
-        const config = new k8s.core.v1.ConfigMap(PGBOUNCER.name, { metadata: { name: PGBOUNCER.name, namespace: args.namespace, labels: meta }, data: { "pgbouncer.ini": ini } }, { parent: this });
+        const ini = pulumi
+            .output(args.postgres.host)
+            .apply((host) => pgbouncerIni(host, args.postgres.port, args.logins, args.maxClientConnections));
+        const config = new k8s.core.v1.ConfigMap(
+            PGBOUNCER.name,
+            { metadata: { name: PGBOUNCER.name, namespace: args.namespace, labels: meta }, data: { "pgbouncer.ini": ini } },
+            { parent: this },
+        );
         const passwords = Object.fromEntries(args.logins.map((l) => [l.user, l.password]));
         const auth = new k8s.core.v1.Secret(
             `${PGBOUNCER.name}-userlist`,
             {
                 metadata: { name: `${PGBOUNCER.name}-userlist`, namespace: args.namespace, labels: meta },
                 type: "Opaque",
-                stringData: { "userlist.txt": pulumi.secret(pulumi.all(passwords).apply((p) => userlist(Object.entries(p).map(([user, password]) => ({ user, password }))))) },
+                stringData: {
+                    "userlist.txt": pulumi.secret(
+                        pulumi.all(passwords).apply((p) => userlist(Object.entries(p).map(([user, password]) => ({ user, password })))),
+                    ),
+                },
             },
             { parent: this },
         );
@@ -97,7 +112,13 @@ export class PgBouncer extends pulumi.ComponentResource {
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
                     template: {
                         // A new setting or password rolls PgBouncer (it reads both only on start).
-                        metadata: { labels: meta, annotations: rolloutAnnotations({ config: settingsChecksum({ "pgbouncer.ini": ini }), secret: secretChecksum(passwords, Object.keys(passwords)) }) },
+                        metadata: {
+                            labels: meta,
+                            annotations: rolloutAnnotations({
+                                config: settingsChecksum({ "pgbouncer.ini": ini }),
+                                secret: secretChecksum(passwords, Object.keys(passwords)),
+                            }),
+                        },
                         spec: {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
@@ -145,13 +166,20 @@ export class PgBouncer extends pulumi.ComponentResource {
             PGBOUNCER.name,
             {
                 metadata: { name: PGBOUNCER.name, namespace: args.namespace, labels: meta, annotations: AWAITED_THROUGH_ITS_DEPLOYMENT },
-                spec: { type: "ClusterIP", selector: selectorLabels(PGBOUNCER.name), ports: [{ name: "postgres", port: PGBOUNCER.port, targetPort: "postgres" }] },
+                spec: {
+                    type: "ClusterIP",
+                    selector: selectorLabels(PGBOUNCER.name),
+                    ports: [{ name: "postgres", port: PGBOUNCER.port, targetPort: "postgres" }],
+                },
             },
             { parent: this, dependsOn: [this.deployment] },
         );
         new k8s.policy.v1.PodDisruptionBudget(
             PGBOUNCER.name,
-            { metadata: { name: PGBOUNCER.name, namespace: args.namespace, labels: meta }, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(PGBOUNCER.name) } } },
+            {
+                metadata: { name: PGBOUNCER.name, namespace: args.namespace, labels: meta },
+                spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(PGBOUNCER.name) } },
+            },
             { parent: this },
         );
         this.url = pulumi.interpolate`postgresql://${service.metadata.name}:${PGBOUNCER.port}/${APP_DATABASE}`;

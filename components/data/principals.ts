@@ -1,7 +1,14 @@
 // Who connects to PostgreSQL and MongoDB, and with which password: plain data derived from the catalog, and pure
 // functions, so the users Job, the apps' Secrets, PgBouncer's userlist and the tests all agree.
 import { createHmac } from "crypto";
-import { AppSpec, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, DatabaseWithUsers, EXPORTER_CREDENTIALS } from "../model/catalog";
+import {
+    AppSpec,
+    DATABASE_CREDENTIAL_KEYS,
+    databaseSecretName,
+    databasesOf,
+    DatabaseWithUsers,
+    EXPORTER_CREDENTIALS,
+} from "../model/catalog";
 
 /** The database the apps share (POSTGRES_DB and MONGO_INITDB_DATABASE of the stores). */
 export const APP_DATABASE = "ultramarket";
@@ -25,11 +32,23 @@ export const userName = (app: string) => app.replace(/-/g, "_");
 /** Every principal of the deployed apps and the two exporters, in catalog order. */
 export function databasePrincipals(apps: readonly AppSpec[]): DatabasePrincipal[] {
     const services = apps.flatMap((a) =>
-        databasesOf(a).map((store): DatabasePrincipal => ({ store, kind: "service", user: userName(a.name), id: a.name, secretName: databaseSecretName(a.name), keys: DATABASE_CREDENTIAL_KEYS[store] })),
+        databasesOf(a).map((store): DatabasePrincipal => ({
+            store,
+            kind: "service",
+            user: userName(a.name),
+            id: a.name,
+            secretName: databaseSecretName(a.name),
+            keys: DATABASE_CREDENTIAL_KEYS[store],
+        })),
     );
-    const monitors = (Object.keys(EXPORTER_CREDENTIALS) as DatabaseWithUsers[]).map(
-        (store): DatabasePrincipal => ({ store, kind: "monitor", user: EXPORTER_CREDENTIALS[store].user, id: `${store}-exporter`, secretName: EXPORTER_CREDENTIALS[store].secretName, keys: { user: "username", password: "password" } }),
-    );
+    const monitors = (Object.keys(EXPORTER_CREDENTIALS) as DatabaseWithUsers[]).map((store): DatabasePrincipal => ({
+        store,
+        kind: "monitor",
+        user: EXPORTER_CREDENTIALS[store].user,
+        id: `${store}-exporter`,
+        secretName: EXPORTER_CREDENTIALS[store].secretName,
+        keys: { user: "username", password: "password" },
+    }));
     return [...services, ...monitors];
 }
 

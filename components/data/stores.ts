@@ -97,14 +97,22 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             { name: "POSTGRES_PASSWORD", valueFrom: ref(DATA_STORE_PASSWORD_KEY.postgres) },
             { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
         ],
-        args: (t) => (t.postgres?.maxConnections === undefined ? undefined : ["postgres", "-c", `max_connections=${t.postgres.maxConnections}`]),
+        args: (t) =>
+            t.postgres?.maxConnections === undefined ? undefined : ["postgres", "-c", `max_connections=${t.postgres.maxConnections}`],
         appliesOnStart: [],
         // The runbook's own check (`psql ... -c "SELECT 1"`), over the local socket, which trusts local users.
         readiness: ["psql", "-U", "postgres", "-d", "ultramarket", "-tAc", "SELECT 1"],
         liveness: ["pg_isready", "-U", "postgres", "-d", "ultramarket"],
         // Crash recovery replays the WAL before it accepts connections.
         startupSeconds: 600,
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" },
+        resources: {
+            cpuRequest: "500m",
+            cpuLimit: "2",
+            memoryRequest: "1Gi",
+            memoryLimit: "2Gi",
+            ephemeralStorageRequest: "256Mi",
+            ephemeralStorageLimit: "1Gi",
+        },
         url: (host, port) => `postgresql://${host}:${port}/ultramarket`,
     },
     mongodb: {
@@ -125,7 +133,14 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: ["mongosh", "--quiet", "--eval", "db.runCommand({ping: 1}).ok"],
         // WiredTiger recovery after an unclean shutdown.
         startupSeconds: 600,
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "1Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" },
+        resources: {
+            cpuRequest: "500m",
+            cpuLimit: "2",
+            memoryRequest: "1Gi",
+            memoryLimit: "2Gi",
+            ephemeralStorageRequest: "256Mi",
+            ephemeralStorageLimit: "1Gi",
+        },
         url: (host, port) => `mongodb://${host}:${port}/ultramarket`,
     },
     redis: {
@@ -165,7 +180,14 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: sh("redis-cli ping | grep -q PONG"),
         // Loading the append-only file before it answers.
         startupSeconds: 600,
-        resources: { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "512Mi", memoryLimit: "1Gi", ephemeralStorageRequest: "128Mi", ephemeralStorageLimit: "512Mi" },
+        resources: {
+            cpuRequest: "250m",
+            cpuLimit: "1",
+            memoryRequest: "512Mi",
+            memoryLimit: "1Gi",
+            ephemeralStorageRequest: "128Mi",
+            ephemeralStorageLimit: "512Mi",
+        },
         url: (host, port) => `redis://${host}:${port}`,
     },
     elasticsearch: {
@@ -199,7 +221,14 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         liveness: sh(`${elasticCurl("http://127.0.0.1:9200/_cluster/health?timeout=5s")} >/dev/null`),
         // Recovering shards from the translog, and the JVM's start.
         startupSeconds: 900,
-        resources: { cpuRequest: "500m", cpuLimit: "2", memoryRequest: "2Gi", memoryLimit: "2Gi", ephemeralStorageRequest: "1Gi", ephemeralStorageLimit: "3Gi" },
+        resources: {
+            cpuRequest: "500m",
+            cpuLimit: "2",
+            memoryRequest: "2Gi",
+            memoryLimit: "2Gi",
+            ephemeralStorageRequest: "1Gi",
+            ephemeralStorageLimit: "3Gi",
+        },
         url: (host, port) => `http://${host}:${port}`,
     },
 };
@@ -263,7 +292,12 @@ export class DataStores extends pulumi.ComponentResource {
         );
         const secretRef = (key: string) => ({ secretKeyRef: { name: args.secretName, key } });
         const scratchMounts = Object.entries(spec.scratch).map(([vol, { path }]) => ({ name: vol, mountPath: path }));
-        const probe = (command: string[], period: number) => ({ exec: { command }, periodSeconds: period, timeoutSeconds: 5, failureThreshold: 6 });
+        const probe = (command: string[], period: number) => ({
+            exec: { command },
+            periodSeconds: period,
+            timeoutSeconds: 5,
+            failureThreshold: 6,
+        });
         const startupPeriod = 10;
         const container = {
             image: spec.image,
@@ -281,7 +315,10 @@ export class DataStores extends pulumi.ComponentResource {
                     // Volumes outlive the StatefulSet, whether it is deleted or scaled down.
                     persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
                     template: {
-                        metadata: { labels: meta, annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, spec.appliesOnStart) }) },
+                        metadata: {
+                            labels: meta,
+                            annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, spec.appliesOnStart) }),
+                        },
                         spec: {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
@@ -307,7 +344,10 @@ export class DataStores extends pulumi.ComponentResource {
                                     ports: [{ name: spec.name, containerPort: spec.port }],
                                     env: spec.env(secretRef),
                                     // Liveness applies only once this has passed, however long recovery takes.
-                                    startupProbe: { ...probe(spec.liveness, startupPeriod), failureThreshold: Math.ceil(spec.startupSeconds / startupPeriod) },
+                                    startupProbe: {
+                                        ...probe(spec.liveness, startupPeriod),
+                                        failureThreshold: Math.ceil(spec.startupSeconds / startupPeriod),
+                                    },
                                     readinessProbe: probe(spec.readiness, 10),
                                     livenessProbe: probe(spec.liveness, 20),
                                     volumeMounts: [{ name: "data", mountPath: spec.dataPath }, ...scratchMounts],

@@ -95,7 +95,13 @@ export function mongodbUsersScript(principals: DatabasePrincipal[]): string {
         .map((p) => ({
             user: p.user,
             env: passwordEnv(p),
-            roles: p.kind === "monitor" ? [{ role: "clusterMonitor", db: "admin" }, { role: "read", db: "local" }] : [{ role: "readWrite", db: APP_DATABASE }],
+            roles:
+                p.kind === "monitor"
+                    ? [
+                          { role: "clusterMonitor", db: "admin" },
+                          { role: "read", db: "local" },
+                      ]
+                    : [{ role: "readWrite", db: APP_DATABASE }],
         }));
     return [
         "const admin = db.getSiblingDB('admin');",

@@ -29,7 +29,13 @@ export class EdgeControllers extends pulumi.ComponentResource {
             // The chart installs Envoy Gateway's CRDs and the Gateway API CRDs it was built against.
             const release = chartRelease(
                 "envoy-gateway",
-                { chart: "gateway-helm", releaseName: "envoy-gateway", source: edge.gatewayControllerChart, namespace: edge.gatewayControllerNamespace, values: {} },
+                {
+                    chart: "gateway-helm",
+                    releaseName: "envoy-gateway",
+                    source: edge.gatewayControllerChart,
+                    namespace: edge.gatewayControllerNamespace,
+                    values: {},
+                },
                 { parent: this },
             );
             const gatewayClass = new k8s.apiextensions.CustomResource(
@@ -37,7 +43,10 @@ export class EdgeControllers extends pulumi.ComponentResource {
                 {
                     apiVersion: "gateway.networking.k8s.io/v1",
                     kind: "GatewayClass",
-                    metadata: { name: edge.gatewayClassName, labels: { "app.kubernetes.io/part-of": "ultramarket", "app.kubernetes.io/managed-by": "pulumi" } },
+                    metadata: {
+                        name: edge.gatewayClassName,
+                        labels: { "app.kubernetes.io/part-of": "ultramarket", "app.kubernetes.io/managed-by": "pulumi" },
+                    },
                     spec: { controllerName: ENVOY_GATEWAY_CONTROLLER },
                 },
                 { parent: this, dependsOn: [release] },
@@ -74,8 +83,25 @@ export class EdgeControllers extends pulumi.ComponentResource {
             const usesGateway = edge.mode === "gateway" || edge.mode === "both";
             // Gateway API support lets an issuer's HTTP-01 solver answer through the Gateway (gatewayHTTPRoute);
             // enableGatewayAPI is the key every pinnable version reads (v1.21 maps it to gatewayAPI.enabled).
-            const config = usesGateway ? { config: { apiVersion: "controller.config.cert-manager.io/v1alpha1", kind: "ControllerConfiguration", enableGatewayAPI: true } } : {};
-            const certManager = chartRelease("cert-manager", { chart: "cert-manager", source: ingress.certManagerChart, namespace: "cert-manager", values: { crds: { enabled: true }, ...config } }, { parent: this });
+            const config = usesGateway
+                ? {
+                      config: {
+                          apiVersion: "controller.config.cert-manager.io/v1alpha1",
+                          kind: "ControllerConfiguration",
+                          enableGatewayAPI: true,
+                      },
+                  }
+                : {};
+            const certManager = chartRelease(
+                "cert-manager",
+                {
+                    chart: "cert-manager",
+                    source: ingress.certManagerChart,
+                    namespace: "cert-manager",
+                    values: { crds: { enabled: true }, ...config },
+                },
+                { parent: this },
+            );
             this.certManager.push(certManager);
             this.ready.push(certManager);
         }

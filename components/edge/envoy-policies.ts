@@ -18,7 +18,10 @@ const targetRoute = (route: string) => [{ group: GATEWAY_GROUP, kind: "HTTPRoute
  */
 export function rateLimitPolicySpec(route: string, perMinute: number, exemptCidr?: string) {
     const limit = { requests: perMinute, unit: "Minute" };
-    const perClient = (value: string, invert?: boolean) => ({ clientSelectors: [{ sourceCIDR: { type: "Distinct", value, ...(invert ? { invert: true } : {}) } }], limit });
+    const perClient = (value: string, invert?: boolean) => ({
+        clientSelectors: [{ sourceCIDR: { type: "Distinct", value, ...(invert ? { invert: true } : {}) } }],
+        limit,
+    });
     // Without an exemption, one rule per address family covers every client.
     const rules = exemptCidr ? [perClient(exemptCidr, true)] : [perClient("0.0.0.0/0"), perClient("::/0")];
     return { targetRefs: targetRoute(route), rateLimit: { local: { rules } } };

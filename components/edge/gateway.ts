@@ -32,34 +32,83 @@ export class GatewayEdge extends pulumi.ComponentResource {
     constructor(name: string, args: GatewayEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:network:GatewayEdge", name, {}, opts);
         const after = { parent: this, dependsOn: args.dependsOn };
-        const object = (kind: string, apiVersion: string, objectName: string, appName: string, spec: unknown, annotations?: Record<string, string>) =>
+        const object = (
+            kind: string,
+            apiVersion: string,
+            objectName: string,
+            appName: string,
+            spec: unknown,
+            annotations?: Record<string, string>,
+        ) =>
             new k8s.apiextensions.CustomResource(
                 objectName,
-                { apiVersion, kind, metadata: { name: objectName, namespace: args.namespace, labels: labels(appName, "edge"), ...(annotations ? { annotations } : {}) }, spec },
+                {
+                    apiVersion,
+                    kind,
+                    metadata: {
+                        name: objectName,
+                        namespace: args.namespace,
+                        labels: labels(appName, "edge"),
+                        ...(annotations ? { annotations } : {}),
+                    },
+                    spec,
+                },
                 after,
             );
 
         // Programmed means Envoy accepted the listeners and the proxy Service got an address.
-        this.gateway = object("Gateway", GATEWAY_API_VERSION, GATEWAY_NAME, "ultramarket", gatewaySpec(args.edge.gatewayClassName, args.hosts), { "pulumi.com/waitFor": "condition=Programmed" });
+        this.gateway = object(
+            "Gateway",
+            GATEWAY_API_VERSION,
+            GATEWAY_NAME,
+            "ultramarket",
+            gatewaySpec(args.edge.gatewayClassName, args.hosts),
+            { "pulumi.com/waitFor": "condition=Programmed" },
+        );
         const route = (routeName: string, appName: string, spec: unknown) => {
             const r = object("HTTPRoute", GATEWAY_API_VERSION, routeName, appName, spec);
             this.routes.push(r);
             return r;
         };
-        const policy = (kind: string, policyName: string, appName: string, spec: unknown) => this.policies.push(object(kind, ENVOY_GATEWAY_API_VERSION, policyName, appName, spec));
+        const policy = (kind: string, policyName: string, appName: string, spec: unknown) =>
+            this.policies.push(object(kind, ENVOY_GATEWAY_API_VERSION, policyName, appName, spec));
 
         route("https-redirect", "ultramarket", redirectRouteSpec(args.hosts));
         for (const h of args.hosts) {
             const service = args.services[h.app.name];
-            route(h.app.name, h.app.name, pulumi.output(service).apply((s) => appRouteSpec(h, s)));
+            route(
+                h.app.name,
+                h.app.name,
+                pulumi.output(service).apply((s) => appRouteSpec(h, s)),
+            );
             if (h.key === "api") {
-                route(PROBE_ROUTE, h.app.name, pulumi.output(service).apply((s) => probeRouteSpec(h, s)));
-                policy("BackendTrafficPolicy", `${h.app.name}-rate-limit`, h.app.name, rateLimitPolicySpec(h.app.name, args.edge.apiRateLimitPerMinute, args.edge.rateLimitExemptCidr));
+                route(
+                    PROBE_ROUTE,
+                    h.app.name,
+                    pulumi.output(service).apply((s) => probeRouteSpec(h, s)),
+                );
+                policy(
+                    "BackendTrafficPolicy",
+                    `${h.app.name}-rate-limit`,
+                    h.app.name,
+                    rateLimitPolicySpec(h.app.name, args.edge.apiRateLimitPerMinute, args.edge.rateLimitExemptCidr),
+                );
                 // The probe gets the same limit and no exemption, so the check works from the load generator too.
-                policy("BackendTrafficPolicy", `${PROBE_ROUTE}-rate-limit`, h.app.name, rateLimitPolicySpec(PROBE_ROUTE, args.edge.apiRateLimitPerMinute));
+                policy(
+                    "BackendTrafficPolicy",
+                    `${PROBE_ROUTE}-rate-limit`,
+                    h.app.name,
+                    rateLimitPolicySpec(PROBE_ROUTE, args.edge.apiRateLimitPerMinute),
+                );
                 policy("SecurityPolicy", `${h.app.name}-cors`, h.app.name, corsPolicySpec(h.app.name, args.allowedOrigins));
             }
-            if (h.key === "admin") policy("SecurityPolicy", `${h.app.name}-allowlist`, h.app.name, adminAllowlistPolicySpec(h.app.name, args.edge.adminAllowedCidrs));
+            if (h.key === "admin")
+                policy(
+                    "SecurityPolicy",
+                    `${h.app.name}-allowlist`,
+                    h.app.name,
+                    adminAllowlistPolicySpec(h.app.name, args.edge.adminAllowedCidrs),
+                );
         }
         this.registerOutputs({});
     }

@@ -9,7 +9,11 @@ import { EdgeIngress } from "./ingress";
 import { PublicHost } from "./routes";
 
 /** Envoy Gateway's proxy pod labels (internal/infrastructure/kubernetes/proxy/resource.go EnvoyAppLabel, v1.9.1). */
-export const ENVOY_PROXY_LABELS = { "app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway" };
+export const ENVOY_PROXY_LABELS = {
+    "app.kubernetes.io/name": "envoy",
+    "app.kubernetes.io/component": "proxy",
+    "app.kubernetes.io/managed-by": "envoy-gateway",
+};
 
 /** The public apps with their host, in catalog order. */
 export function publicHosts(cfg: Pick<PlatformConfig, "apps" | "hosts">): PublicHost[] {
@@ -20,7 +24,8 @@ export function publicHosts(cfg: Pick<PlatformConfig, "apps" | "hosts">): Public
 export function edgePeers(cfg: Pick<PlatformConfig, "edge" | "ingress">): Peer[] {
     const { mode } = cfg.edge;
     const peers: Peer[] = [];
-    if (mode === "gateway" || mode === "both") peers.push({ ...inNamespace(cfg.edge.gatewayControllerNamespace), podSelector: { matchLabels: ENVOY_PROXY_LABELS } });
+    if (mode === "gateway" || mode === "both")
+        peers.push({ ...inNamespace(cfg.edge.gatewayControllerNamespace), podSelector: { matchLabels: ENVOY_PROXY_LABELS } });
     if (mode === "ingress-nginx" || mode === "both") peers.push(inNamespace(cfg.ingress.ingressControllerNamespace));
     return peers;
 }
@@ -61,15 +66,22 @@ export function buildEdge(
         : undefined;
     const dependsOn = [...controllers.ready, ...(certificates?.certificates ?? [])];
     const common = { namespace: args.namespace, services: args.services, allowedOrigins: cfg.allowedOrigins, dependsOn };
-    const gateway = mode === "gateway" || mode === "both" ? new GatewayEdge("gateway", { ...common, hosts, edge: cfg.edge }, opts) : undefined;
+    const gateway =
+        mode === "gateway" || mode === "both" ? new GatewayEdge("gateway", { ...common, hosts, edge: cfg.edge }, opts) : undefined;
     const ingress =
-        mode === "ingress-nginx" || mode === "both" ? new EdgeIngress("edge", { ...common, hosts, edge: cfg.edge, ingressClassName: cfg.ingress.ingressClassName }, opts) : undefined;
+        mode === "ingress-nginx" || mode === "both"
+            ? new EdgeIngress("edge", { ...common, hosts, edge: cfg.edge, ingressClassName: cfg.ingress.ingressClassName }, opts)
+            : undefined;
     return {
         controllers,
         certificates,
         gateway,
         ingress,
-        ready: [...(certificates?.certificates ?? []), ...(gateway ? [gateway.gateway, ...gateway.routes, ...gateway.policies] : []), ...(ingress?.ingresses ?? [])],
+        ready: [
+            ...(certificates?.certificates ?? []),
+            ...(gateway ? [gateway.gateway, ...gateway.routes, ...gateway.policies] : []),
+            ...(ingress?.ingresses ?? []),
+        ],
         urls: Object.fromEntries(hosts.map((h) => [h.app.name, `https://${h.host}`])),
     };
 }

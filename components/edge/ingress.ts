@@ -21,7 +21,11 @@ export interface EdgeIngressArgs {
 }
 
 /** The nginx annotations of one public host: limits and CORS on the API only, the allowlist on admin. */
-export function ingressAnnotations(host: "web" | "api" | "admin" | "mobile", args: Pick<EdgeIngressArgs, "allowedOrigins" | "edge">, headersRef: string): Record<string, string> {
+export function ingressAnnotations(
+    host: "web" | "api" | "admin" | "mobile",
+    args: Pick<EdgeIngressArgs, "allowedOrigins" | "edge">,
+    headersRef: string,
+): Record<string, string> {
     const a: Record<string, string> = {
         "nginx.ingress.kubernetes.io/force-ssl-redirect": "true",
         "nginx.ingress.kubernetes.io/custom-headers": headersRef,
@@ -53,7 +57,10 @@ export class EdgeIngress extends pulumi.ComponentResource {
         super("ultramarket:network:EdgeIngress", name, {}, opts);
         const headers = new k8s.core.v1.ConfigMap(
             "security-headers",
-            { metadata: { name: "security-headers", namespace: args.namespace, labels: labels("ultramarket", "platform") }, data: SECURITY_HEADERS },
+            {
+                metadata: { name: "security-headers", namespace: args.namespace, labels: labels("ultramarket", "platform") },
+                data: SECURITY_HEADERS,
+            },
             { parent: this },
         );
         const headersRef = pulumi.interpolate`${headers.metadata.namespace}/${headers.metadata.name}`;
@@ -74,7 +81,20 @@ export class EdgeIngress extends pulumi.ComponentResource {
                         spec: {
                             ingressClassName: args.ingressClassName,
                             tls: [{ hosts: [host], secretName: tlsSecretName(app.name) }],
-                            rules: [{ host, http: { paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: args.services[app.name], port: { name: "http" } } } }] } }],
+                            rules: [
+                                {
+                                    host,
+                                    http: {
+                                        paths: [
+                                            {
+                                                path: "/",
+                                                pathType: "Prefix",
+                                                backend: { service: { name: args.services[app.name], port: { name: "http" } } },
+                                            },
+                                        ],
+                                    },
+                                },
+                            ],
                         },
                     },
                     { parent: this, dependsOn: args.dependsOn },

@@ -41,7 +41,10 @@ export function gatewaySpec(className: string, hosts: PublicHost[]) {
 
 /** The security headers as a standard ResponseHeaderModifier filter (set, so a backend cannot weaken them). */
 export function securityHeadersFilter() {
-    return { type: "ResponseHeaderModifier", responseHeaderModifier: { set: Object.entries(SECURITY_HEADERS).map(([name, value]) => ({ name, value })) } };
+    return {
+        type: "ResponseHeaderModifier",
+        responseHeaderModifier: { set: Object.entries(SECURITY_HEADERS).map(([name, value]) => ({ name, value })) },
+    };
 }
 
 const parent = (sectionName: string) => ({ group: GATEWAY_GROUP, kind: "Gateway", name: GATEWAY_NAME, sectionName });
@@ -52,7 +55,13 @@ export function appRouteSpec(h: PublicHost, service: string) {
     return {
         parentRefs: [parent(httpsListener(h.key))],
         hostnames: [h.host],
-        rules: [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], filters: [securityHeadersFilter()], backendRefs: [backend(service, h.app.port)] }],
+        rules: [
+            {
+                matches: [{ path: { type: "PathPrefix", value: "/" } }],
+                filters: [securityHeadersFilter()],
+                backendRefs: [backend(service, h.app.port)],
+            },
+        ],
     };
 }
 
@@ -76,7 +85,10 @@ export function probeRouteSpec(api: PublicHost, service: string) {
         rules: [
             {
                 matches: [{ path: { type: "Exact", value: RATE_LIMIT_PROBE_PATH } }],
-                filters: [securityHeadersFilter(), { type: "URLRewrite", urlRewrite: { path: { type: "ReplaceFullPath", replaceFullPath: api.app.healthPath } } }],
+                filters: [
+                    securityHeadersFilter(),
+                    { type: "URLRewrite", urlRewrite: { path: { type: "ReplaceFullPath", replaceFullPath: api.app.healthPath } } },
+                ],
                 backendRefs: [backend(service, api.app.port)],
             },
         ],

@@ -34,7 +34,10 @@ const INTERNET: Peer = { ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "1
 
 /** Default deny plus the edges the catalog implies, and nothing else. */
 export function networkRules(
-    args: Pick<NetworkPoliciesArgs, "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters" | "dataStoreJobs" | "postgresPooler" | "databaseUsersJobs">,
+    args: Pick<
+        NetworkPoliciesArgs,
+        "apps" | "dataStores" | "edgePeers" | "monitoringNamespace" | "exporters" | "dataStoreJobs" | "postgresPooler" | "databaseUsersJobs"
+    >,
 ) {
     const { apps, dataStores, postgresPooler: pooler } = args;
     const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
@@ -42,7 +45,8 @@ export function networkRules(
     const direct = (d: DataStoreName): EgressRule => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] });
     const pooled = (app: AppSpec, d: DataStoreName) => pooler !== undefined && d === "postgres" && app.postgresPool !== undefined;
     // An app's pods reach PostgreSQL through PgBouncer; its migrations (DDL, session features) reach it directly.
-    const storeEgress = (app: AppSpec): EgressRule[] => app.dataStores.map((d) => (pooled(app, d) ? { to: [pods(pooler!.name)], ports: [tcp(pooler!.port)] } : direct(d)));
+    const storeEgress = (app: AppSpec): EgressRule[] =>
+        app.dataStores.map((d) => (pooled(app, d) ? { to: [pods(pooler!.name)], ports: [tcp(pooler!.port)] } : direct(d)));
     const migrationEgress = (app: AppSpec): EgressRule[] => app.dataStores.map(direct);
 
     for (const app of apps) {
@@ -70,14 +74,22 @@ export function networkRules(
     for (const job of jobs) policies.push({ name: job.name, ingress: [], egress: job.dataStores.map(direct) });
     const pooledApps = apps.filter((a) => pooled(a, "postgres"));
     if (pooler && pooledApps.length) {
-        policies.push({ name: pooler.name, ingress: [{ from: pooledApps.map((a) => pods(a.name)), ports: [tcp(pooler.port)] }], egress: [direct("postgres")] });
+        policies.push({
+            name: pooler.name,
+            ingress: [{ from: pooledApps.map((a) => pods(a.name)), ports: [tcp(pooler.port)] }],
+            egress: [direct("postgres")],
+        });
     }
     const usersJobs = args.databaseUsersJobs ?? {};
-    for (const [store, job] of Object.entries(usersJobs) as [DataStoreName, string][]) policies.push({ name: job, ingress: [], egress: [direct(store)] });
+    for (const [store, job] of Object.entries(usersJobs) as [DataStoreName, string][])
+        policies.push({ name: job, ingress: [], egress: [direct(store)] });
     for (const store of Object.keys(dataStores) as DataStoreName[]) {
         const clients = apps.filter((a) => a.dataStores.includes(store));
         const peers = [
-            ...clients.flatMap((a) => [...(pooled(a, store) ? [] : [pods(a.name)]), ...(a.migrations ? [pods(migrationName(a.name))] : [])]),
+            ...clients.flatMap((a) => [
+                ...(pooled(a, store) ? [] : [pods(a.name)]),
+                ...(a.migrations ? [pods(migrationName(a.name))] : []),
+            ]),
             ...(store === "postgres" && pooler && pooledApps.length ? [pods(pooler.name)] : []),
             ...(usersJobs[store] ? [pods(usersJobs[store])] : []),
             ...exporters.filter((e) => e.store === store).map((e) => pods(e.name)),

@@ -9,7 +9,12 @@ export interface PlatformConfigMapArgs {
     app: PlatformConfig["app"];
     allowedOrigins: string[];
     /** Password-free connection URLs of the in-cluster data stores. */
-    urls: { postgres: pulumi.Input<string>; mongodb: pulumi.Input<string>; redis: pulumi.Input<string>; elasticsearch: pulumi.Input<string> };
+    urls: {
+        postgres: pulumi.Input<string>;
+        mongodb: pulumi.Input<string>;
+        redis: pulumi.Input<string>;
+        elasticsearch: pulumi.Input<string>;
+    };
 }
 
 /** The runbook's `ultramarket-config` ConfigMap: non-secret settings only (credentials live in the Secret). */

@@ -106,11 +106,41 @@ export interface PostgresPool {
 export const DEFAULT_POSTGRES_POOL: PostgresPool = { server: 4, client: 10 };
 
 // Ephemeral storage: each limit covers the app's scratch directories (and a migration Job's HOME) plus its logs.
-const SMALL: Resources = { cpuRequest: "200m", cpuLimit: "500m", memoryRequest: "128Mi", memoryLimit: "256Mi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" };
-const MEDIUM: Resources = { cpuRequest: "250m", cpuLimit: "1", memoryRequest: "256Mi", memoryLimit: "512Mi", ephemeralStorageRequest: "256Mi", ephemeralStorageLimit: "1Gi" };
-const FRONTEND: Resources = { cpuRequest: "100m", cpuLimit: "250m", memoryRequest: "64Mi", memoryLimit: "128Mi", ephemeralStorageRequest: "128Mi", ephemeralStorageLimit: "512Mi" };
+const SMALL: Resources = {
+    cpuRequest: "200m",
+    cpuLimit: "500m",
+    memoryRequest: "128Mi",
+    memoryLimit: "256Mi",
+    ephemeralStorageRequest: "256Mi",
+    ephemeralStorageLimit: "1Gi",
+};
+const MEDIUM: Resources = {
+    cpuRequest: "250m",
+    cpuLimit: "1",
+    memoryRequest: "256Mi",
+    memoryLimit: "512Mi",
+    ephemeralStorageRequest: "256Mi",
+    ephemeralStorageLimit: "1Gi",
+};
+const FRONTEND: Resources = {
+    cpuRequest: "100m",
+    cpuLimit: "250m",
+    memoryRequest: "64Mi",
+    memoryLimit: "128Mi",
+    ephemeralStorageRequest: "128Mi",
+    ephemeralStorageLimit: "512Mi",
+};
 
-type Defaulted = "enabledByDefault" | "maxReplicas" | "migrations" | "secrets" | "runAsUser" | "writablePaths" | "scratchSize" | "externalEgress" | "postgresPool";
+type Defaulted =
+    | "enabledByDefault"
+    | "maxReplicas"
+    | "migrations"
+    | "secrets"
+    | "runAsUser"
+    | "writablePaths"
+    | "scratchSize"
+    | "externalEgress"
+    | "postgresPool";
 type Entry = Omit<AppSpec, "context" | "healthPath" | "metricsPath" | Defaulted> & Partial<Pick<AppSpec, Defaulted>>;
 
 function app(e: Entry): AppSpec {
@@ -135,30 +165,201 @@ function app(e: Entry): AppSpec {
 
 export const CATALOG: readonly AppSpec[] = [
     // core
-    app({ name: "auth-service", group: "core", port: 3001, route: { kind: "gateway", prefix: "/auth" }, dataStores: ["postgres", "redis"], secrets: ["JWT_SECRET", "JWT_REFRESH_SECRET"], migrations: true, replicas: 2, resources: MEDIUM }),
-    app({ name: "user-service", group: "core", port: 3002, route: { kind: "gateway", prefix: "/users" }, dataStores: ["postgres", "redis"], secrets: ["JWT_SECRET"], migrations: true, replicas: 2, resources: MEDIUM }),
-    app({ name: "config-service", group: "core", port: 3003, route: { kind: "gateway", prefix: "/config" }, dataStores: ["postgres", "redis"], replicas: 2, resources: SMALL }),
-    app({ name: "store-service", group: "core", port: 3004, route: { kind: "gateway", prefix: "/stores" }, dataStores: ["postgres"], replicas: 2, resources: SMALL }),
-    app({ name: "api-gateway", group: "core", port: 3000, route: { kind: "host", host: "api" }, dataStores: ["redis"], secrets: ["JWT_SECRET"], replicas: 3, resources: MEDIUM }),
+    app({
+        name: "auth-service",
+        group: "core",
+        port: 3001,
+        route: { kind: "gateway", prefix: "/auth" },
+        dataStores: ["postgres", "redis"],
+        secrets: ["JWT_SECRET", "JWT_REFRESH_SECRET"],
+        migrations: true,
+        replicas: 2,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "user-service",
+        group: "core",
+        port: 3002,
+        route: { kind: "gateway", prefix: "/users" },
+        dataStores: ["postgres", "redis"],
+        secrets: ["JWT_SECRET"],
+        migrations: true,
+        replicas: 2,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "config-service",
+        group: "core",
+        port: 3003,
+        route: { kind: "gateway", prefix: "/config" },
+        dataStores: ["postgres", "redis"],
+        replicas: 2,
+        resources: SMALL,
+    }),
+    app({
+        name: "store-service",
+        group: "core",
+        port: 3004,
+        route: { kind: "gateway", prefix: "/stores" },
+        dataStores: ["postgres"],
+        replicas: 2,
+        resources: SMALL,
+    }),
+    app({
+        name: "api-gateway",
+        group: "core",
+        port: 3000,
+        route: { kind: "host", host: "api" },
+        dataStores: ["redis"],
+        secrets: ["JWT_SECRET"],
+        replicas: 3,
+        resources: MEDIUM,
+    }),
     // business
-    app({ name: "product-service", group: "business", port: 3005, route: { kind: "gateway", prefix: "/products" }, dataStores: ["mongodb", "redis"], replicas: 3, resources: MEDIUM }),
-    app({ name: "cart-service", group: "business", port: 3006, route: { kind: "gateway", prefix: "/cart" }, dataStores: ["redis"], replicas: 2, resources: SMALL }),
-    app({ name: "order-service", group: "business", port: 3007, route: { kind: "gateway", prefix: "/orders" }, dataStores: ["postgres"], replicas: 2, resources: MEDIUM }),
-    app({ name: "payment-service", group: "business", port: 3008, route: { kind: "gateway", prefix: "/payments" }, dataStores: ["postgres"], secrets: ["CLICK_MERCHANT_ID", "CLICK_SECRET_KEY", "PAYME_MERCHANT_ID", "PAYME_SECRET_KEY"], externalEgress: true, replicas: 2, resources: MEDIUM }),
-    app({ name: "inventory-service", group: "business", port: 3009, route: { kind: "gateway", prefix: "/inventory" }, dataStores: ["postgres", "redis"], replicas: 2, resources: SMALL }),
-    app({ name: "review-service", group: "business", port: 3010, route: { kind: "gateway", prefix: "/reviews" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
+    app({
+        name: "product-service",
+        group: "business",
+        port: 3005,
+        route: { kind: "gateway", prefix: "/products" },
+        dataStores: ["mongodb", "redis"],
+        replicas: 3,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "cart-service",
+        group: "business",
+        port: 3006,
+        route: { kind: "gateway", prefix: "/cart" },
+        dataStores: ["redis"],
+        replicas: 2,
+        resources: SMALL,
+    }),
+    app({
+        name: "order-service",
+        group: "business",
+        port: 3007,
+        route: { kind: "gateway", prefix: "/orders" },
+        dataStores: ["postgres"],
+        replicas: 2,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "payment-service",
+        group: "business",
+        port: 3008,
+        route: { kind: "gateway", prefix: "/payments" },
+        dataStores: ["postgres"],
+        secrets: ["CLICK_MERCHANT_ID", "CLICK_SECRET_KEY", "PAYME_MERCHANT_ID", "PAYME_SECRET_KEY"],
+        externalEgress: true,
+        replicas: 2,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "inventory-service",
+        group: "business",
+        port: 3009,
+        route: { kind: "gateway", prefix: "/inventory" },
+        dataStores: ["postgres", "redis"],
+        replicas: 2,
+        resources: SMALL,
+    }),
+    app({
+        name: "review-service",
+        group: "business",
+        port: 3010,
+        route: { kind: "gateway", prefix: "/reviews" },
+        dataStores: ["mongodb"],
+        replicas: 2,
+        resources: SMALL,
+    }),
     // platform
-    app({ name: "search-service", group: "platform", port: 3011, route: { kind: "gateway", prefix: "/search" }, dataStores: ["elasticsearch", "redis"], replicas: 2, resources: MEDIUM }),
-    app({ name: "notification-service", group: "platform", port: 3012, route: { kind: "gateway", prefix: "/notifications" }, dataStores: ["mongodb", "redis"], secrets: ["ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD"], externalEgress: true, replicas: 2, resources: SMALL }),
+    app({
+        name: "search-service",
+        group: "platform",
+        port: 3011,
+        route: { kind: "gateway", prefix: "/search" },
+        dataStores: ["elasticsearch", "redis"],
+        replicas: 2,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "notification-service",
+        group: "platform",
+        port: 3012,
+        route: { kind: "gateway", prefix: "/notifications" },
+        dataStores: ["mongodb", "redis"],
+        secrets: ["ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD"],
+        externalEgress: true,
+        replicas: 2,
+        resources: SMALL,
+    }),
     // Multipart uploads may be staged in /tmp before they reach the upload volume: a larger scratch directory.
-    app({ name: "file-service", group: "platform", port: 3013, route: { kind: "gateway", prefix: "/files" }, dataStores: ["mongodb"], replicas: 2, resources: { ...SMALL, ephemeralStorageLimit: "2Gi" }, scratchSize: "1Gi" }),
-    app({ name: "analytics-service", group: "platform", port: 3014, route: { kind: "gateway", prefix: "/analytics" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: MEDIUM }),
-    app({ name: "content-service", group: "platform", port: 3015, route: { kind: "gateway", prefix: "/content" }, dataStores: ["mongodb"], replicas: 2, resources: SMALL }),
-    app({ name: "audit-service", group: "platform", port: 3016, route: { kind: "gateway", prefix: "/audit" }, dataStores: ["mongodb", "elasticsearch"], replicas: 2, resources: SMALL }),
+    app({
+        name: "file-service",
+        group: "platform",
+        port: 3013,
+        route: { kind: "gateway", prefix: "/files" },
+        dataStores: ["mongodb"],
+        replicas: 2,
+        resources: { ...SMALL, ephemeralStorageLimit: "2Gi" },
+        scratchSize: "1Gi",
+    }),
+    app({
+        name: "analytics-service",
+        group: "platform",
+        port: 3014,
+        route: { kind: "gateway", prefix: "/analytics" },
+        dataStores: ["mongodb", "elasticsearch"],
+        replicas: 2,
+        resources: MEDIUM,
+    }),
+    app({
+        name: "content-service",
+        group: "platform",
+        port: 3015,
+        route: { kind: "gateway", prefix: "/content" },
+        dataStores: ["mongodb"],
+        replicas: 2,
+        resources: SMALL,
+    }),
+    app({
+        name: "audit-service",
+        group: "platform",
+        port: 3016,
+        route: { kind: "gateway", prefix: "/audit" },
+        dataStores: ["mongodb", "elasticsearch"],
+        replicas: 2,
+        resources: SMALL,
+    }),
     // frontends (static bundles served by an unprivileged web server on 8080)
-    app({ name: "web-app", group: "frontend", port: 8080, route: { kind: "host", host: "web" }, dataStores: [], replicas: 2, resources: FRONTEND }),
-    app({ name: "admin-panel", group: "frontend", port: 8080, route: { kind: "host", host: "admin" }, dataStores: [], replicas: 2, resources: FRONTEND }),
-    app({ name: "mobile-app", group: "frontend", port: 8080, route: { kind: "host", host: "mobile" }, dataStores: [], replicas: 2, resources: FRONTEND, enabledByDefault: false }),
+    app({
+        name: "web-app",
+        group: "frontend",
+        port: 8080,
+        route: { kind: "host", host: "web" },
+        dataStores: [],
+        replicas: 2,
+        resources: FRONTEND,
+    }),
+    app({
+        name: "admin-panel",
+        group: "frontend",
+        port: 8080,
+        route: { kind: "host", host: "admin" },
+        dataStores: [],
+        replicas: 2,
+        resources: FRONTEND,
+    }),
+    app({
+        name: "mobile-app",
+        group: "frontend",
+        port: 8080,
+        route: { kind: "host", host: "mobile" },
+        dataStores: [],
+        replicas: 2,
+        resources: FRONTEND,
+        enabledByDefault: false,
+    }),
 ];
 
 export const APP_NAMES: readonly string[] = CATALOG.map((a) => a.name);
@@ -181,7 +382,8 @@ export const DATA_STORE_PASSWORD_KEY: Record<DataStoreName, SecretKey> = {
 export const DATABASES_WITH_USERS = ["postgres", "mongodb"] as const;
 export type DatabaseWithUsers = (typeof DATABASES_WITH_USERS)[number];
 
-export const hasOwnUsers = (store: DataStoreName): store is DatabaseWithUsers => (DATABASES_WITH_USERS as readonly string[]).includes(store);
+export const hasOwnUsers = (store: DataStoreName): store is DatabaseWithUsers =>
+    (DATABASES_WITH_USERS as readonly string[]).includes(store);
 
 /**
  * Every platform Secret key an app may read: the passwords of its data stores that have no users of their own
@@ -189,7 +391,10 @@ export const hasOwnUsers = (store: DataStoreName): store is DatabaseWithUsers =>
  * them: those apps read their own user's credentials from their own Secret (databaseCredentialKeys).
  */
 export function secretKeysFor(spec: AppSpec): SecretKey[] {
-    const keys = new Set<SecretKey>([...spec.dataStores.filter((d) => !hasOwnUsers(d)).map((d) => DATA_STORE_PASSWORD_KEY[d]), ...spec.secrets]);
+    const keys = new Set<SecretKey>([
+        ...spec.dataStores.filter((d) => !hasOwnUsers(d)).map((d) => DATA_STORE_PASSWORD_KEY[d]),
+        ...spec.secrets,
+    ]);
     return SECRET_KEYS.filter((k) => keys.has(k));
 }
 

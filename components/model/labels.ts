@@ -1,6 +1,18 @@
 // The one source of labels, so selectors, NetworkPolicies and monitors can never drift apart.
 
-export type LabelComponent = "api" | "frontend" | "datastore" | "migration" | "database-users" | "pooler" | "storage" | "platform" | "edge" | "monitoring" | "verification" | "backup";
+export type LabelComponent =
+    | "api"
+    | "frontend"
+    | "datastore"
+    | "migration"
+    | "database-users"
+    | "pooler"
+    | "storage"
+    | "platform"
+    | "edge"
+    | "monitoring"
+    | "verification"
+    | "backup";
 
 /** Labels every object of an app or data store carries (`app` keeps the runbook's `-l app=<name>` working). */
 export function labels(name: string, component: LabelComponent): Record<string, string> {

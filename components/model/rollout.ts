@@ -28,7 +28,10 @@ export function settingsChecksum(values: Record<string, pulumi.Input<string>>): 
  * previews and outputs); only the digest, never a value, reaches the cluster. Undefined when the
  * workload reads no secret, so its template carries no annotation.
  */
-export function secretChecksum(values: Partial<Record<string, pulumi.Output<string>>>, keys: readonly string[]): pulumi.Output<string> | undefined {
+export function secretChecksum(
+    values: Partial<Record<string, pulumi.Output<string>>>,
+    keys: readonly string[],
+): pulumi.Output<string> | undefined {
     if (keys.length === 0) return undefined;
     const read: Record<string, pulumi.Output<string>> = {};
     for (const key of keys) {
@@ -40,7 +43,10 @@ export function secretChecksum(values: Partial<Record<string, pulumi.Output<stri
 }
 
 /** The pod-template annotations of a workload that reads these settings and secrets (undefined: it reads none). */
-export function rolloutAnnotations(checksums: { config?: pulumi.Input<string>; secret?: pulumi.Input<string> }): Record<string, pulumi.Input<string>> | undefined {
+export function rolloutAnnotations(checksums: {
+    config?: pulumi.Input<string>;
+    secret?: pulumi.Input<string>;
+}): Record<string, pulumi.Input<string>> | undefined {
     const out: Record<string, pulumi.Input<string>> = {};
     if (checksums.config !== undefined) out[CONFIG_CHECKSUM_ANNOTATION] = checksums.config;
     if (checksums.secret !== undefined) out[SECRET_CHECKSUM_ANNOTATION] = checksums.secret;

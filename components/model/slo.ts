@@ -26,9 +26,36 @@ export const METRICS = {
  * both windows must burn faster than `factor` times the budget; short window = long / 12.
  */
 export const BURN_RATE_ALERTS = [
-    { alert: "ErrorBudgetBurnFast", long: "1h", short: "5m", factor: 14.4, severity: "critical", action: "page", budgetSpent: "2 % of the 30-day error budget in 1 hour", for: "2m" },
-    { alert: "ErrorBudgetBurnSlow", long: "6h", short: "30m", factor: 6, severity: "critical", action: "page", budgetSpent: "5 % of the 30-day error budget in 6 hours", for: "15m" },
-    { alert: "ErrorBudgetBurnTicket", long: "3d", short: "6h", factor: 1, severity: "warning", action: "ticket", budgetSpent: "10 % of the 30-day error budget in 3 days", for: "1h" },
+    {
+        alert: "ErrorBudgetBurnFast",
+        long: "1h",
+        short: "5m",
+        factor: 14.4,
+        severity: "critical",
+        action: "page",
+        budgetSpent: "2 % of the 30-day error budget in 1 hour",
+        for: "2m",
+    },
+    {
+        alert: "ErrorBudgetBurnSlow",
+        long: "6h",
+        short: "30m",
+        factor: 6,
+        severity: "critical",
+        action: "page",
+        budgetSpent: "5 % of the 30-day error budget in 6 hours",
+        for: "15m",
+    },
+    {
+        alert: "ErrorBudgetBurnTicket",
+        long: "3d",
+        short: "6h",
+        factor: 1,
+        severity: "warning",
+        action: "ticket",
+        budgetSpent: "10 % of the 30-day error budget in 3 days",
+        for: "1h",
+    },
 ] as const;
 
 /** The windows the burn-rate alerts need recorded error ratios for, shortest first. */

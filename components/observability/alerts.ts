@@ -41,7 +41,15 @@ const pct = (ratio: number) => `${+(ratio * 100).toFixed(3)} %`;
 export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
     const ns = o.namespace;
     const runbook = (alert: string) => `${o.runbookBaseUrl}#${alert.toLowerCase()}`;
-    const rule = (alert: string, severity: Severity, expr: string, forDuration: string, summary: string, description: string, extra: Record<string, string> = {}): AlertRule => ({
+    const rule = (
+        alert: string,
+        severity: Severity,
+        expr: string,
+        forDuration: string,
+        summary: string,
+        description: string,
+        extra: Record<string, string> = {},
+    ): AlertRule => ({
         alert,
         expr,
         for: forDuration,
@@ -88,7 +96,10 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
                 "ServiceDown",
                 "critical",
                 // Down = no target of the service answers, or it has no target left (absent() keeps the service label).
-                [`sum by (namespace, service) (up${inNamespace(ns, ...appTargets)}) == 0`, ...o.services.map((s) => `absent(up${inNamespace(ns, `service="${s}"`)})`)].join(" or "),
+                [
+                    `sum by (namespace, service) (up${inNamespace(ns, ...appTargets)}) == 0`,
+                    ...o.services.map((s) => `absent(up${inNamespace(ns, `service="${s}"`)})`),
+                ].join(" or "),
                 "1m",
                 "Service is down",
                 "Service {{ $labels.service }} is down: Prometheus has scraped none of its pods for 1 minute.",
@@ -171,7 +182,10 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
 
     const dataStores: RuleGroup = {
         name: "ultramarket-data-stores",
-        rules: dataStoreAlerts(ns, exporters.map((e) => e.store)).map((a) =>
+        rules: dataStoreAlerts(
+            ns,
+            exporters.map((e) => e.store),
+        ).map((a) =>
             rule(a.alert, a.severity, a.expr, a.for, a.summary, a.description, { store: a.stores.length === 1 ? a.stores[0] : "any" }),
         ),
     };

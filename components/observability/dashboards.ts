@@ -25,7 +25,12 @@ interface PanelSpec {
 }
 
 const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
-const GROUP_TITLES: Record<AppGroup, string> = { core: "Core services", business: "Business services", platform: "Platform services", frontend: "Frontends" };
+const GROUP_TITLES: Record<AppGroup, string> = {
+    core: "Core services",
+    business: "Business services",
+    platform: "Platform services",
+    frontend: "Frontends",
+};
 
 /** Lays panels out left to right in rows of 24 columns, with a collapsible row header per section. */
 class Layout {
@@ -54,8 +59,16 @@ class Layout {
             datasource: DATASOURCE,
             gridPos: { h, w: p.w, x: this.x, y: this.y },
             fieldConfig: { defaults: { unit: p.unit, thresholds: { mode: "absolute", steps } }, overrides: [] },
-            options: p.type === "stat" ? { reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false }, colorMode: "background" } : { legend: { displayMode: "list", placement: "bottom" }, tooltip: { mode: "multi" } },
-            targets: p.targets.map((t, i) => ({ refId: String.fromCharCode(65 + i), datasource: DATASOURCE, expr: t.expr, legendFormat: t.legendFormat })),
+            options:
+                p.type === "stat"
+                    ? { reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false }, colorMode: "background" }
+                    : { legend: { displayMode: "list", placement: "bottom" }, tooltip: { mode: "multi" } },
+            targets: p.targets.map((t, i) => ({
+                refId: String.fromCharCode(65 + i),
+                datasource: DATASOURCE,
+                expr: t.expr,
+                legendFormat: t.legendFormat,
+            })),
         });
         this.x += p.w;
         this.rowHeight = Math.max(this.rowHeight, h);
@@ -95,17 +108,68 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
     const sel = (...m: string[]) => inNamespace(namespace, ...m);
     const errRatio = (by: string, ...m: string[]) =>
         `sum${by} (rate(${METRICS.requests}${sel(`${METRICS.status}=~"5.."`, ...m)}[5m])) / sum${by} (rate(${METRICS.requests}${sel(...m)}[5m]))`;
-    const p95 = (by: string, ...m: string[]) => `histogram_quantile(0.95, sum by (le${by}) (rate(${METRICS.duration}_bucket${sel(...m)}[5m])))`;
+    const p95 = (by: string, ...m: string[]) =>
+        `histogram_quantile(0.95, sum by (le${by}) (rate(${METRICS.duration}_bucket${sel(...m)}[5m])))`;
 
     l.row("Platform (success criteria)");
     // Live traffic, not capacity: the > 10 000 req/s criterion is what the k6 load test proves, so no red here.
-    l.panel({ title: "Requests per second", type: "stat", unit: "reqps", w: 6, h: 5, targets: [{ expr: `sum(rate(${METRICS.requests}${sel()}[5m]))`, legendFormat: "req/s" }] });
-    l.panel({ title: "Error ratio (5xx)", type: "stat", unit: "percentunit", w: 6, h: 5, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: errRatio(""), legendFormat: "errors" }] });
-    l.panel({ title: "p95 latency", type: "stat", unit: "s", w: 6, h: 5, redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000, targets: [{ expr: p95(""), legendFormat: "p95" }] });
-    l.panel({ title: "Services up", type: "stat", unit: "short", w: 6, h: 5, targets: [{ expr: `sum(up${sel()})`, legendFormat: "up" }, { expr: `count(up${sel()})`, legendFormat: "targets" }] });
-    l.panel({ title: "Requests per second by service", unit: "reqps", w: 8, targets: [{ expr: `${RECORDED.requestRate}${sel()}`, legendFormat: "{{service}}" }] });
-    l.panel({ title: "Error ratio by service", unit: "percentunit", w: 8, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: `${RECORDED.errorRatio("5m")}${sel()}`, legendFormat: "{{service}}" }] });
-    l.panel({ title: "p95 latency by service", unit: "s", w: 8, redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000, targets: [{ expr: `${RECORDED.latencyP95}${sel()}`, legendFormat: "{{service}}" }] });
+    l.panel({
+        title: "Requests per second",
+        type: "stat",
+        unit: "reqps",
+        w: 6,
+        h: 5,
+        targets: [{ expr: `sum(rate(${METRICS.requests}${sel()}[5m]))`, legendFormat: "req/s" }],
+    });
+    l.panel({
+        title: "Error ratio (5xx)",
+        type: "stat",
+        unit: "percentunit",
+        w: 6,
+        h: 5,
+        redAbove: SUCCESS_CRITERIA.errorBudget,
+        targets: [{ expr: errRatio(""), legendFormat: "errors" }],
+    });
+    l.panel({
+        title: "p95 latency",
+        type: "stat",
+        unit: "s",
+        w: 6,
+        h: 5,
+        redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000,
+        targets: [{ expr: p95(""), legendFormat: "p95" }],
+    });
+    l.panel({
+        title: "Services up",
+        type: "stat",
+        unit: "short",
+        w: 6,
+        h: 5,
+        targets: [
+            { expr: `sum(up${sel()})`, legendFormat: "up" },
+            { expr: `count(up${sel()})`, legendFormat: "targets" },
+        ],
+    });
+    l.panel({
+        title: "Requests per second by service",
+        unit: "reqps",
+        w: 8,
+        targets: [{ expr: `${RECORDED.requestRate}${sel()}`, legendFormat: "{{service}}" }],
+    });
+    l.panel({
+        title: "Error ratio by service",
+        unit: "percentunit",
+        w: 8,
+        redAbove: SUCCESS_CRITERIA.errorBudget,
+        targets: [{ expr: `${RECORDED.errorRatio("5m")}${sel()}`, legendFormat: "{{service}}" }],
+    });
+    l.panel({
+        title: "p95 latency by service",
+        unit: "s",
+        w: 8,
+        redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000,
+        targets: [{ expr: `${RECORDED.latencyP95}${sel()}`, legendFormat: "{{service}}" }],
+    });
 
     for (const group of Object.keys(GROUP_TITLES) as AppGroup[]) {
         const members = apps.filter((a) => a.group === group);
@@ -113,8 +177,24 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
         l.row(GROUP_TITLES[group]);
         for (const app of members) {
             const svc = `service="${app.name}"`;
-            l.panel({ title: `${app.name}: requests/s`, unit: "reqps", w: 8, targets: [{ expr: `sum by (${METRICS.status}) (rate(${METRICS.requests}${sel(svc)}[5m]))`, legendFormat: `{{${METRICS.status}}}` }] });
-            l.panel({ title: `${app.name}: error ratio`, unit: "percentunit", w: 8, redAbove: SUCCESS_CRITERIA.errorBudget, targets: [{ expr: errRatio("", svc), legendFormat: "5xx" }] });
+            l.panel({
+                title: `${app.name}: requests/s`,
+                unit: "reqps",
+                w: 8,
+                targets: [
+                    {
+                        expr: `sum by (${METRICS.status}) (rate(${METRICS.requests}${sel(svc)}[5m]))`,
+                        legendFormat: `{{${METRICS.status}}}`,
+                    },
+                ],
+            });
+            l.panel({
+                title: `${app.name}: error ratio`,
+                unit: "percentunit",
+                w: 8,
+                redAbove: SUCCESS_CRITERIA.errorBudget,
+                targets: [{ expr: errRatio("", svc), legendFormat: "5xx" }],
+            });
             l.panel({
                 title: `${app.name}: duration`,
                 unit: "s",
@@ -122,7 +202,10 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
                 redAbove: SUCCESS_CRITERIA.latencyP95Ms / 1000,
                 targets: [
                     { expr: p95("", svc), legendFormat: "p95" },
-                    { expr: `histogram_quantile(0.50, sum by (le) (rate(${METRICS.duration}_bucket${sel(svc)}[5m])))`, legendFormat: "p50" },
+                    {
+                        expr: `histogram_quantile(0.50, sum by (le) (rate(${METRICS.duration}_bucket${sel(svc)}[5m])))`,
+                        legendFormat: "p50",
+                    },
                 ],
             });
         }
@@ -141,21 +224,61 @@ export function dataStoresDashboard(namespace: string, stores: readonly DataStor
     for (const store of stores) {
         const pod = `pod=~"${store}-[0-9]+"`;
         l.row(store);
-        l.panel({ title: `${store}: ready replicas`, type: "stat", unit: "short", w: 4, redBelow: 1, targets: [{ expr: `kube_statefulset_status_replicas_ready${sel(`statefulset="${store}"`)}`, legendFormat: "ready" }] });
-        l.panel({ title: `${store}: restarts (1h)`, type: "stat", unit: "short", w: 4, redAbove: 1, targets: [{ expr: `sum(increase(kube_pod_container_status_restarts_total${sel(pod)}[1h]))`, legendFormat: "restarts" }] });
-        l.panel({ title: `${store}: CPU`, unit: "cores", w: 5, targets: [{ expr: `sum(rate(container_cpu_usage_seconds_total${sel(pod, `container="${store}"`)}[5m]))`, legendFormat: "cpu" }] });
-        l.panel({ title: `${store}: memory`, unit: "bytes", w: 5, targets: [{ expr: `sum(container_memory_working_set_bytes${sel(pod, `container="${store}"`)})`, legendFormat: "working set" }] });
+        l.panel({
+            title: `${store}: ready replicas`,
+            type: "stat",
+            unit: "short",
+            w: 4,
+            redBelow: 1,
+            targets: [{ expr: `kube_statefulset_status_replicas_ready${sel(`statefulset="${store}"`)}`, legendFormat: "ready" }],
+        });
+        l.panel({
+            title: `${store}: restarts (1h)`,
+            type: "stat",
+            unit: "short",
+            w: 4,
+            redAbove: 1,
+            targets: [{ expr: `sum(increase(kube_pod_container_status_restarts_total${sel(pod)}[1h]))`, legendFormat: "restarts" }],
+        });
+        l.panel({
+            title: `${store}: CPU`,
+            unit: "cores",
+            w: 5,
+            targets: [{ expr: `sum(rate(container_cpu_usage_seconds_total${sel(pod, `container="${store}"`)}[5m]))`, legendFormat: "cpu" }],
+        });
+        l.panel({
+            title: `${store}: memory`,
+            unit: "bytes",
+            w: 5,
+            targets: [{ expr: `sum(container_memory_working_set_bytes${sel(pod, `container="${store}"`)})`, legendFormat: "working set" }],
+        });
         l.panel({
             title: `${store}: volume used`,
             unit: "percentunit",
             w: 6,
             redAbove: 0.85,
-            targets: [{ expr: `1 - kubelet_volume_stats_available_bytes${sel(`persistentvolumeclaim=~"data-${store}-[0-9]+"`)} / kubelet_volume_stats_capacity_bytes${sel(`persistentvolumeclaim=~"data-${store}-[0-9]+"`)}`, legendFormat: "{{persistentvolumeclaim}}" }],
+            targets: [
+                {
+                    expr: `1 - kubelet_volume_stats_available_bytes${sel(`persistentvolumeclaim=~"data-${store}-[0-9]+"`)} / kubelet_volume_stats_capacity_bytes${sel(`persistentvolumeclaim=~"data-${store}-[0-9]+"`)}`,
+                    legendFormat: "{{persistentvolumeclaim}}",
+                },
+            ],
         });
         if (exporterMetrics) for (const p of storeMetricPanels(store, sel)) l.panel(p);
     }
     l.row("All volumes");
-    l.panel({ title: "Volume used by claim", unit: "percentunit", w: 24, redAbove: 0.85, targets: [{ expr: `1 - kubelet_volume_stats_available_bytes${sel()} / kubelet_volume_stats_capacity_bytes${sel()}`, legendFormat: "{{persistentvolumeclaim}}" }] });
+    l.panel({
+        title: "Volume used by claim",
+        unit: "percentunit",
+        w: 24,
+        redAbove: 0.85,
+        targets: [
+            {
+                expr: `1 - kubelet_volume_stats_available_bytes${sel()} / kubelet_volume_stats_capacity_bytes${sel()}`,
+                legendFormat: "{{persistentvolumeclaim}}",
+            },
+        ],
+    });
     return dashboard("ultramarket-data-stores", "UltraMarket / Data stores", l.done());
 }
 
@@ -166,33 +289,141 @@ function storeMetricPanels(store: DataStoreName, sel: (...m: string[]) => string
     switch (store) {
         case "postgres":
             return [
-                { title: "postgres: connections used", unit: "percentunit", w: 6, redAbove: t.connectionsUsed, targets: [{ expr: `sum(pg_stat_activity_count${sel()}) / max(pg_settings_max_connections${sel()})`, legendFormat: "of max_connections" }] },
-                { title: "postgres: connections by state", unit: "short", w: 6, targets: [{ expr: `sum by (state) (pg_stat_activity_count${sel()})`, legendFormat: "{{state}}" }] },
-                { title: "postgres: longest transaction", unit: "s", w: 6, redAbove: t.transactionSeconds, targets: [{ expr: `max by (datname) (pg_stat_activity_max_tx_duration${sel()})`, legendFormat: "{{datname}}" }] },
+                {
+                    title: "postgres: connections used",
+                    unit: "percentunit",
+                    w: 6,
+                    redAbove: t.connectionsUsed,
+                    targets: [
+                        {
+                            expr: `sum(pg_stat_activity_count${sel()}) / max(pg_settings_max_connections${sel()})`,
+                            legendFormat: "of max_connections",
+                        },
+                    ],
+                },
+                {
+                    title: "postgres: connections by state",
+                    unit: "short",
+                    w: 6,
+                    targets: [{ expr: `sum by (state) (pg_stat_activity_count${sel()})`, legendFormat: "{{state}}" }],
+                },
+                {
+                    title: "postgres: longest transaction",
+                    unit: "s",
+                    w: 6,
+                    redAbove: t.transactionSeconds,
+                    targets: [{ expr: `max by (datname) (pg_stat_activity_max_tx_duration${sel()})`, legendFormat: "{{datname}}" }],
+                },
                 // 0 on a primary: the single instance has no replica yet.
-                { title: "postgres: replication lag", unit: "s", w: 6, redAbove: t.replicationLagSeconds, targets: [{ expr: `max(pg_replication_lag_seconds${sel()})`, legendFormat: "lag" }] },
-                { title: "postgres: database size", unit: "bytes", w: 24, targets: [{ expr: `sum by (datname) (pg_database_size_bytes${sel()})`, legendFormat: "{{datname}}" }] },
+                {
+                    title: "postgres: replication lag",
+                    unit: "s",
+                    w: 6,
+                    redAbove: t.replicationLagSeconds,
+                    targets: [{ expr: `max(pg_replication_lag_seconds${sel()})`, legendFormat: "lag" }],
+                },
+                {
+                    title: "postgres: database size",
+                    unit: "bytes",
+                    w: 24,
+                    targets: [{ expr: `sum by (datname) (pg_database_size_bytes${sel()})`, legendFormat: "{{datname}}" }],
+                },
             ];
         case "mongodb": {
             const conn = (type: string) => `sum(mongodb_ss_connections${sel(`conn_type="${type}"`)})`;
             return [
-                { title: "mongodb: connections used", unit: "percentunit", w: 8, redAbove: t.connectionsUsed, targets: [{ expr: `${conn("current")} / (${conn("current")} + ${conn("available")})`, legendFormat: "of limit" }] },
-                { title: "mongodb: operation latency", unit: "µs", w: 8, redAbove: t.mongoLatencyMicros, targets: [{ expr: `sum by (op_type) (${rate("mongodb_ss_opLatencies_latency")}) / sum by (op_type) (${rate("mongodb_ss_opLatencies_ops")})`, legendFormat: "{{op_type}}" }] },
-                { title: "mongodb: operations/s", unit: "ops", w: 8, targets: [{ expr: `sum by (op_type) (${rate("mongodb_ss_opLatencies_ops")})`, legendFormat: "{{op_type}}" }] },
+                {
+                    title: "mongodb: connections used",
+                    unit: "percentunit",
+                    w: 8,
+                    redAbove: t.connectionsUsed,
+                    targets: [{ expr: `${conn("current")} / (${conn("current")} + ${conn("available")})`, legendFormat: "of limit" }],
+                },
+                {
+                    title: "mongodb: operation latency",
+                    unit: "µs",
+                    w: 8,
+                    redAbove: t.mongoLatencyMicros,
+                    targets: [
+                        {
+                            expr: `sum by (op_type) (${rate("mongodb_ss_opLatencies_latency")}) / sum by (op_type) (${rate("mongodb_ss_opLatencies_ops")})`,
+                            legendFormat: "{{op_type}}",
+                        },
+                    ],
+                },
+                {
+                    title: "mongodb: operations/s",
+                    unit: "ops",
+                    w: 8,
+                    targets: [{ expr: `sum by (op_type) (${rate("mongodb_ss_opLatencies_ops")})`, legendFormat: "{{op_type}}" }],
+                },
             ];
         }
         case "redis":
             return [
-                { title: "redis: memory used of maxmemory", unit: "percentunit", w: 6, redAbove: t.redisMemoryUsed, targets: [{ expr: `redis_memory_used_bytes${sel()} / redis_memory_max_bytes${sel()}`, legendFormat: "used" }] },
-                { title: "redis: evicted keys/s", unit: "short", w: 6, targets: [{ expr: `sum(${rate("redis_evicted_keys_total")})`, legendFormat: "evicted" }] },
-                { title: "redis: rejected connections/s", unit: "short", w: 6, redAbove: 0, targets: [{ expr: `sum(${rate("redis_rejected_connections_total")})`, legendFormat: "rejected" }] },
-                { title: "redis: clients", unit: "short", w: 6, targets: [{ expr: `sum(redis_connected_clients${sel()})`, legendFormat: "connected" }, { expr: `max(redis_config_maxclients${sel()})`, legendFormat: "maxclients" }] },
+                {
+                    title: "redis: memory used of maxmemory",
+                    unit: "percentunit",
+                    w: 6,
+                    redAbove: t.redisMemoryUsed,
+                    targets: [{ expr: `redis_memory_used_bytes${sel()} / redis_memory_max_bytes${sel()}`, legendFormat: "used" }],
+                },
+                {
+                    title: "redis: evicted keys/s",
+                    unit: "short",
+                    w: 6,
+                    targets: [{ expr: `sum(${rate("redis_evicted_keys_total")})`, legendFormat: "evicted" }],
+                },
+                {
+                    title: "redis: rejected connections/s",
+                    unit: "short",
+                    w: 6,
+                    redAbove: 0,
+                    targets: [{ expr: `sum(${rate("redis_rejected_connections_total")})`, legendFormat: "rejected" }],
+                },
+                {
+                    title: "redis: clients",
+                    unit: "short",
+                    w: 6,
+                    targets: [
+                        { expr: `sum(redis_connected_clients${sel()})`, legendFormat: "connected" },
+                        { expr: `max(redis_config_maxclients${sel()})`, legendFormat: "maxclients" },
+                    ],
+                },
             ];
         case "elasticsearch":
             return [
-                { title: "elasticsearch: search latency", unit: "s", w: 8, redAbove: t.searchLatencySeconds, targets: [{ expr: `sum(${rate("elasticsearch_indices_search_query_time_seconds")}) / sum(${rate("elasticsearch_indices_search_query_total")})`, legendFormat: "per query" }] },
-                { title: "elasticsearch: rejected tasks/s", unit: "short", w: 8, redAbove: 0, targets: [{ expr: `sum by (type) (${rate("elasticsearch_thread_pool_rejected_count", 'type=~"search|write"')})`, legendFormat: "{{type}}" }] },
-                { title: "elasticsearch: cluster status", type: "stat", unit: "short", w: 8, targets: [{ expr: `max by (color) (elasticsearch_cluster_health_status${sel()})`, legendFormat: "{{color}}" }] },
+                {
+                    title: "elasticsearch: search latency",
+                    unit: "s",
+                    w: 8,
+                    redAbove: t.searchLatencySeconds,
+                    targets: [
+                        {
+                            expr: `sum(${rate("elasticsearch_indices_search_query_time_seconds")}) / sum(${rate("elasticsearch_indices_search_query_total")})`,
+                            legendFormat: "per query",
+                        },
+                    ],
+                },
+                {
+                    title: "elasticsearch: rejected tasks/s",
+                    unit: "short",
+                    w: 8,
+                    redAbove: 0,
+                    targets: [
+                        {
+                            expr: `sum by (type) (${rate("elasticsearch_thread_pool_rejected_count", 'type=~"search|write"')})`,
+                            legendFormat: "{{type}}",
+                        },
+                    ],
+                },
+                {
+                    title: "elasticsearch: cluster status",
+                    type: "stat",
+                    unit: "short",
+                    w: 8,
+                    targets: [{ expr: `max by (color) (elasticsearch_cluster_health_status${sel()})`, legendFormat: "{{color}}" }],
+                },
             ];
     }
 }
@@ -217,7 +448,10 @@ export class Dashboards extends pulumi.ComponentResource {
 
     constructor(name: string, args: DashboardsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:monitoring:Dashboards", name, {}, opts);
-        for (const d of [platformOverviewDashboard(args.namespace, args.apps), dataStoresDashboard(args.namespace, args.dataStores, args.exporterMetrics)]) {
+        for (const d of [
+            platformOverviewDashboard(args.namespace, args.apps),
+            dataStoresDashboard(args.namespace, args.dataStores, args.exporterMetrics),
+        ]) {
             const json = JSON.stringify(d);
             this.json[d.uid] = json;
             new k8s.core.v1.ConfigMap(

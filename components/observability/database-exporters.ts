@@ -1,7 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DataStoreName, resourceRequirements, SecretKey } from "../model/catalog";
-import { CredentialRef, EXPORTER_PORT_NAME, EXPORTER_UID, exporterSecretName, ExporterSpec, EXPORTERS, platformSecretKeys } from "./exporters";
+import {
+    CredentialRef,
+    EXPORTER_PORT_NAME,
+    EXPORTER_UID,
+    exporterSecretName,
+    ExporterSpec,
+    EXPORTERS,
+    platformSecretKeys,
+} from "./exporters";
 import { labels, selectorLabels } from "../model/labels";
 import { AWAITED_THROUGH_ITS_DEPLOYMENT, rolloutAnnotations, secretChecksum } from "../model/rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
@@ -42,20 +50,35 @@ export class DatabaseExporters extends pulumi.ComponentResource {
         const meta = labels(spec.name, "monitoring");
         const store = args.dataStores[spec.store];
         const secretRef = (c: CredentialRef) =>
-            c.kind === "exporterSecret" ? { secretKeyRef: { name: exporterSecretName(spec.store), key: c.key } } : { secretKeyRef: { name: args.secretName, key: c.key } };
+            c.kind === "exporterSecret"
+                ? { secretKeyRef: { name: exporterSecretName(spec.store), key: c.key } }
+                : { secretKeyRef: { name: args.secretName, key: c.key } };
         const hostPort = pulumi.output(store.host);
         // A TCP connect on the metrics port: an HTTP probe of /metrics would query the store, and restart the exporter
         // while the store is down, exactly when its metrics (and `<store>_up` = 0) matter.
-        const probe = (period: number) => ({ tcpSocket: { port: EXPORTER_PORT_NAME }, periodSeconds: period, timeoutSeconds: 3, failureThreshold: 3 });
+        const probe = (period: number) => ({
+            tcpSocket: { port: EXPORTER_PORT_NAME },
+            periodSeconds: period,
+            timeoutSeconds: 3,
+            failureThreshold: 3,
+        });
         const deployment = new k8s.apps.v1.Deployment(
             spec.name,
             {
-                metadata: { name: spec.name, namespace: args.namespace, labels: meta, annotations: { [SINGLE_REPLICA_ANNOTATION]: "one scrape target per store" } },
+                metadata: {
+                    name: spec.name,
+                    namespace: args.namespace,
+                    labels: meta,
+                    annotations: { [SINGLE_REPLICA_ANNOTATION]: "one scrape target per store" },
+                },
                 spec: {
                     replicas: 1,
                     selector: { matchLabels: selectorLabels(spec.name) },
                     template: {
-                        metadata: { labels: meta, annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, platformSecretKeys(spec)) }) },
+                        metadata: {
+                            labels: meta,
+                            annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, platformSecretKeys(spec)) }),
+                        },
                         spec: {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
@@ -86,14 +109,20 @@ export class DatabaseExporters extends pulumi.ComponentResource {
         // Lets a node drain evict the single pod (production-pdb-per-deployment), never blocks it.
         new k8s.policy.v1.PodDisruptionBudget(
             spec.name,
-            { metadata: { name: spec.name, namespace: args.namespace, labels: meta }, spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(spec.name) } } },
+            {
+                metadata: { name: spec.name, namespace: args.namespace, labels: meta },
+                spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(spec.name) } },
+            },
             { parent: this },
         );
         const service = new k8s.core.v1.Service(
             `${spec.name}-service`,
             {
                 metadata: { name: spec.name, namespace: args.namespace, labels: meta, annotations: AWAITED_THROUGH_ITS_DEPLOYMENT },
-                spec: { selector: selectorLabels(spec.name), ports: [{ name: EXPORTER_PORT_NAME, port: spec.port, targetPort: EXPORTER_PORT_NAME }] },
+                spec: {
+                    selector: selectorLabels(spec.name),
+                    ports: [{ name: EXPORTER_PORT_NAME, port: spec.port, targetPort: EXPORTER_PORT_NAME }],
+                },
             },
             { parent: this, dependsOn: [deployment] },
         );

@@ -64,7 +64,8 @@ export function dataStoreAlerts(namespace: string, stores: readonly DataStoreNam
             expr: `pg_up${sel()} == 0 or mongodb_up${sel()} == 0 or redis_up${sel()} == 0`,
             for: "5m",
             summary: "An exporter cannot log in to its data store",
-            description: "{{ $labels.job }} answers but cannot query its store for 5 minutes: the store is down, or the monitoring user or its Secret is wrong.",
+            description:
+                "{{ $labels.job }} answers but cannot query its store for 5 minutes: the store is down, or the monitoring user or its Secret is wrong.",
         },
         {
             alert: "PostgresConnectionsNearLimit",
@@ -169,7 +170,8 @@ export function dataStoreAlerts(namespace: string, stores: readonly DataStoreNam
             expr: `rate(redis_evicted_keys_total${sel()}[5m]) > 0`,
             for: "15m",
             summary: "Redis keeps evicting keys",
-            description: "Redis has evicted {{ $value | humanize }} keys/s for 15 minutes: the cache is smaller than its working set (raise redisMaxMemoryPercent or Redis's memory).",
+            description:
+                "Redis has evicted {{ $value | humanize }} keys/s for 15 minutes: the cache is smaller than its working set (raise redisMaxMemoryPercent or Redis's memory).",
         },
         {
             alert: "RedisRejectedConnections",
@@ -189,7 +191,8 @@ export function dataStoreAlerts(namespace: string, stores: readonly DataStoreNam
             expr: `sum by (namespace, type) (rate(elasticsearch_thread_pool_rejected_count${sel(`type=~"search|write"`)}[5m])) > 0`,
             for: "5m",
             summary: "Elasticsearch rejects requests",
-            description: "The {{ $labels.type }} thread pool rejects {{ $value | humanize }} tasks/s: Elasticsearch is saturated, searches or indexing fail.",
+            description:
+                "The {{ $labels.type }} thread pool rejects {{ $value | humanize }} tasks/s: Elasticsearch is saturated, searches or indexing fail.",
         },
         {
             alert: "ElasticsearchClusterRed",

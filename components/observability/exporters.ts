@@ -28,7 +28,14 @@ export const EXPORTER_PORT_NAME = "metrics";
 export const EXPORTER_UID = 65534;
 
 // A Go binary holding one connection and one scrape's worth of metrics; its disk use is its logs only.
-const EXPORTER_RESOURCES: Resources = { cpuRequest: "50m", cpuLimit: "200m", memoryRequest: "64Mi", memoryLimit: "128Mi", ephemeralStorageRequest: "32Mi", ephemeralStorageLimit: "128Mi" };
+const EXPORTER_RESOURCES: Resources = {
+    cpuRequest: "50m",
+    cpuLimit: "200m",
+    memoryRequest: "64Mi",
+    memoryLimit: "128Mi",
+    ephemeralStorageRequest: "32Mi",
+    ephemeralStorageLimit: "128Mi",
+};
 
 export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
     postgres: {
@@ -41,7 +48,10 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
         // DATA_SOURCE_URI takes the host without credentials; user and password come from their own variables.
         // The store serves no TLS (in-cluster, behind its NetworkPolicy): lib/pq would otherwise require it.
         env: (host, port) => ({ DATA_SOURCE_URI: `${host}:${port}/ultramarket?sslmode=disable` }),
-        credentials: { DATA_SOURCE_USER: { kind: "exporterSecret", key: "username" }, DATA_SOURCE_PASS: { kind: "exporterSecret", key: "password" } },
+        credentials: {
+            DATA_SOURCE_USER: { kind: "exporterSecret", key: "username" },
+            DATA_SOURCE_PASS: { kind: "exporterSecret", key: "password" },
+        },
         resources: EXPORTER_RESOURCES,
     },
     mongodb: {
@@ -54,7 +64,10 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
         args: () => ["--collector.diagnosticdata", "--collector.dbstats", "--web.listen-address=:9216"],
         // MONGODB_USER/MONGODB_PASSWORD complete the URI inside the exporter, so no password is ever in a URI or argv.
         env: (host, port) => ({ MONGODB_URI: `mongodb://${host}:${port}/admin?directConnection=true` }),
-        credentials: { MONGODB_USER: { kind: "exporterSecret", key: "username" }, MONGODB_PASSWORD: { kind: "exporterSecret", key: "password" } },
+        credentials: {
+            MONGODB_USER: { kind: "exporterSecret", key: "username" },
+            MONGODB_PASSWORD: { kind: "exporterSecret", key: "password" },
+        },
         resources: EXPORTER_RESOURCES,
     },
     redis: {

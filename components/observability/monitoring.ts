@@ -70,7 +70,16 @@ export class Monitoring extends pulumi.ComponentResource {
                         grafana: {
                             adminPassword: grafanaAdmin.result,
                             // Our dashboards live in the platform namespace, next to what they show.
-                            sidecar: { dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL", folderAnnotation: "grafana_folder", provider: { foldersFromFilesStructure: true } } },
+                            sidecar: {
+                                dashboards: {
+                                    enabled: true,
+                                    label: "grafana_dashboard",
+                                    labelValue: "1",
+                                    searchNamespace: "ALL",
+                                    folderAnnotation: "grafana_folder",
+                                    provider: { foldersFromFilesStructure: true },
+                                },
+                            },
                         },
                     },
                 },
@@ -83,11 +92,35 @@ export class Monitoring extends pulumi.ComponentResource {
         const child: pulumi.ComponentResourceOptions = { parent: this };
         this.alertRules = new AlertRules(
             "alert-rules",
-            { objectNamespace: args.namespace, namespace: args.namespaceName, services: args.apps.map((a) => a.name), dataStores: args.dataStores, exporters: args.exporters, runbookBaseUrl: args.runbookBaseUrl, release: args.release, dependsOn },
+            {
+                objectNamespace: args.namespace,
+                namespace: args.namespaceName,
+                services: args.apps.map((a) => a.name),
+                dataStores: args.dataStores,
+                exporters: args.exporters,
+                runbookBaseUrl: args.runbookBaseUrl,
+                release: args.release,
+                dependsOn,
+            },
             child,
         );
-        this.serviceMonitors = new ServiceMonitors("service-monitors", { namespace: args.namespace, apps: args.apps, exporters: args.exporters, release: args.release, dependsOn }, child);
-        this.dashboards = new Dashboards("dashboards", { objectNamespace: args.namespace, namespace: args.namespaceName, apps: args.apps, dataStores: args.dataStores, exporterMetrics: (args.exporters ?? []).length > 0, dependsOn }, child);
+        this.serviceMonitors = new ServiceMonitors(
+            "service-monitors",
+            { namespace: args.namespace, apps: args.apps, exporters: args.exporters, release: args.release, dependsOn },
+            child,
+        );
+        this.dashboards = new Dashboards(
+            "dashboards",
+            {
+                objectNamespace: args.namespace,
+                namespace: args.namespaceName,
+                apps: args.apps,
+                dataStores: args.dataStores,
+                exporterMetrics: (args.exporters ?? []).length > 0,
+                dependsOn,
+            },
+            child,
+        );
         this.registerOutputs({ enabled: true });
     }
 }

@@ -66,7 +66,11 @@ export class ServiceMonitors extends pulumi.ComponentResource {
                 {
                     apiVersion: "monitoring.coreos.com/v1",
                     kind: "ServiceMonitor",
-                    metadata: { name: exporter.name, namespace: args.namespace, labels: { ...labels(exporter.name, "monitoring"), release: args.release } },
+                    metadata: {
+                        name: exporter.name,
+                        namespace: args.namespace,
+                        labels: { ...labels(exporter.name, "monitoring"), release: args.release },
+                    },
                     spec: exporterMonitorSpec(exporter, args.interval),
                 },
                 { parent: this, dependsOn: args.dependsOn },

@@ -88,16 +88,35 @@ export function buildVerificationPlan(input: PlanInput): VerificationPlan {
 
     const health = [
         { name: `health: ${gateway.name} ${gateway.healthPath}`, url: `${api}${gateway.healthPath}` },
-        ...input.apps.flatMap((a) => (a.route.kind === "gateway" ? [{ name: `health: ${a.name} via gateway ${a.route.prefix}${a.healthPath}`, url: `${api}${a.route.prefix}${a.healthPath}` }] : [])),
+        ...input.apps.flatMap((a) =>
+            a.route.kind === "gateway"
+                ? [
+                      {
+                          name: `health: ${a.name} via gateway ${a.route.prefix}${a.healthPath}`,
+                          url: `${api}${a.route.prefix}${a.healthPath}`,
+                      },
+                  ]
+                : [],
+        ),
         ...publicHosts
             .filter((p) => p.app !== gateway)
-            .map((p) => ({ name: `health: ${p.app.name} on ${p.host}`, url: `${origin(p.host)}${p.app.healthPath}`, ...(p.app.route.kind === "host" && p.app.route.host === "admin" ? { private: true } : {}) })),
+            .map((p) => ({
+                name: `health: ${p.app.name} on ${p.host}`,
+                url: `${origin(p.host)}${p.app.healthPath}`,
+                ...(p.app.route.kind === "host" && p.app.route.host === "admin" ? { private: true } : {}),
+            })),
     ];
     return {
         health,
         tls: scheme === "https" ? publicHosts.map((p) => ({ host: p.host, port: input.port ?? 443 })) : [],
-        securityHeaders: publicHosts.map((p) => ({ name: `security headers: ${p.host}`, url: `${origin(p.host)}${p.app.healthPath}`, required: input.securityHeaders ?? DEFAULT_SECURITY_HEADERS })),
-        rateLimit: input.rateLimit ? { url: `${api}${input.rateLimit.path ?? gateway.healthPath}`, max: input.rateLimit.perMinute, slack: 10 } : undefined,
+        securityHeaders: publicHosts.map((p) => ({
+            name: `security headers: ${p.host}`,
+            url: `${origin(p.host)}${p.app.healthPath}`,
+            required: input.securityHeaders ?? DEFAULT_SECURITY_HEADERS,
+        })),
+        rateLimit: input.rateLimit
+            ? { url: `${api}${input.rateLimit.path ?? gateway.healthPath}`, max: input.rateLimit.perMinute, slack: 10 }
+            : undefined,
         migrations: Object.entries(input.migrations ?? {}).map(([app, m]) => ({ app, job: m.job, succeeded: m.succeeded })),
         minCertificateDays: 7,
         timeoutMs: 10_000,
@@ -124,7 +143,8 @@ export function evaluateCertificate(host: string, cert: PeerCertificate, now: Da
     if (now < from) return fail(`certificate is not valid before ${from.toISOString()}`);
     const days = Math.floor((to.getTime() - now.getTime()) / 86_400_000);
     if (days < 0) return fail(`certificate expired on ${to.toISOString()}`);
-    if (!cert.subjectAltNames.some((san) => hostMatches(san, host))) return fail(`certificate does not name ${host} (it names ${cert.subjectAltNames.join(", ") || "nothing"})`);
+    if (!cert.subjectAltNames.some((san) => hostMatches(san, host)))
+        return fail(`certificate does not name ${host} (it names ${cert.subjectAltNames.join(", ") || "nothing"})`);
     if (days < minDays) return fail(`certificate expires in ${days} days (${to.toISOString()}); renewal is overdue`);
     return { name, category: "tls", ok: true, detail: `trusted, names ${host}, valid until ${to.toISOString()} (${days} days)` };
 }
@@ -141,7 +161,8 @@ export function evaluateSecurityHeaders(name: string, headers: Headers, rules: H
     for (const rule of rules) {
         const value = headers.get(rule.name);
         if (value === null) problems.push(`${rule.name} is missing`);
-        else if (rule.oneOf && !rule.oneOf.some((v) => v.toLowerCase() === value.trim().toLowerCase())) problems.push(`${rule.name} is "${value}" (expected ${rule.oneOf.join(" or ")})`);
+        else if (rule.oneOf && !rule.oneOf.some((v) => v.toLowerCase() === value.trim().toLowerCase()))
+            problems.push(`${rule.name} is "${value}" (expected ${rule.oneOf.join(" or ")})`);
     }
     return problems.length
         ? { name, category: "security-headers", ok: false, detail: problems.join("; ") }
@@ -150,8 +171,20 @@ export function evaluateSecurityHeaders(name: string, headers: Headers, rules: H
 
 export function evaluateMigration(m: VerificationPlan["migrations"][number]): CheckResult {
     const name = `migrations: ${m.app}`;
-    if (m.succeeded === null) return { name, category: "migrations", ok: false, detail: `job ${m.job} reported no status; check it with: kubectl get job ${m.job}` };
-    if (m.succeeded < 1) return { name, category: "migrations", ok: false, detail: `job ${m.job} has not completed; check it with: kubectl logs job/${m.job}` };
+    if (m.succeeded === null)
+        return {
+            name,
+            category: "migrations",
+            ok: false,
+            detail: `job ${m.job} reported no status; check it with: kubectl get job ${m.job}`,
+        };
+    if (m.succeeded < 1)
+        return {
+            name,
+            category: "migrations",
+            ok: false,
+            detail: `job ${m.job} has not completed; check it with: kubectl logs job/${m.job}`,
+        };
     return { name, category: "migrations", ok: true, detail: `job ${m.job} completed` };
 }
 
@@ -162,8 +195,12 @@ export function summarize(checks: CheckResult[], now = new Date()): Verification
 
 /** The human-readable report: what failed first, each with its reason. */
 export function formatReport(r: VerificationReport): string {
-    const head = r.ok ? `Post-deploy verification passed: ${r.passed} checks.` : `Post-deploy verification FAILED: ${r.failed.length} of ${r.checks.length} checks failed: ${r.failed.join(", ")}.`;
-    const lines = [...r.checks].sort((a, b) => Number(a.ok) - Number(b.ok)).map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
+    const head = r.ok
+        ? `Post-deploy verification passed: ${r.passed} checks.`
+        : `Post-deploy verification FAILED: ${r.failed.length} of ${r.checks.length} checks failed: ${r.failed.join(", ")}.`;
+    const lines = [...r.checks]
+        .sort((a, b) => Number(a.ok) - Number(b.ok))
+        .map((c) => `  ${c.ok ? "ok  " : "FAIL"} ${c.name}: ${c.detail}`);
     return [head, ...lines].join("\n");
 }
 
@@ -184,9 +221,22 @@ export async function checkHealth(check: VerificationPlan["health"][number], tim
     try {
         const res = await get(check.url, timeoutMs);
         await res.arrayBuffer();
-        if (check.private && res.status === 403) return { name: check.name, category: "health", ok: true, detail: `GET ${check.url} answered 403: the host is private and this machine is outside its allowlist (ultramarket:adminAllowedCidrs)` };
-        if (res.status === 429) return { name: check.name, category: "health", ok: false, detail: `GET ${check.url} was rate-limited (429, Retry-After ${res.headers.get("retry-after") ?? "?"} s); a verification run within the rate-limit window exhausts the budget: wait and rerun` };
-        if (res.status < 200 || res.status >= 300) return { name: check.name, category: "health", ok: false, detail: `GET ${check.url} answered ${res.status}` };
+        if (check.private && res.status === 403)
+            return {
+                name: check.name,
+                category: "health",
+                ok: true,
+                detail: `GET ${check.url} answered 403: the host is private and this machine is outside its allowlist (ultramarket:adminAllowedCidrs)`,
+            };
+        if (res.status === 429)
+            return {
+                name: check.name,
+                category: "health",
+                ok: false,
+                detail: `GET ${check.url} was rate-limited (429, Retry-After ${res.headers.get("retry-after") ?? "?"} s); a verification run within the rate-limit window exhausts the budget: wait and rerun`,
+            };
+        if (res.status < 200 || res.status >= 300)
+            return { name: check.name, category: "health", ok: false, detail: `GET ${check.url} answered ${res.status}` };
         return { name: check.name, category: "health", ok: true, detail: `GET ${check.url} answered ${res.status}` };
     } catch (e) {
         return { name: check.name, category: "health", ok: false, detail: `GET ${check.url} failed: ${reason(e)}` };
@@ -205,21 +255,24 @@ export async function checkSecurityHeaders(check: VerificationPlan["securityHead
 
 export function probeCertificate(host: string, port: number, timeoutMs: number): Promise<PeerCertificate> {
     return new Promise((resolve, reject) => {
-        const socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false, timeout: timeoutMs }, () => {
-            const cert = socket.getPeerCertificate();
-            socket.end();
-            resolve({
-                authorized: socket.authorized,
-                authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
-                validFrom: cert.valid_from,
-                validTo: cert.valid_to,
-                subjectAltNames: (cert.subjectaltname ?? "")
-                    .split(",")
-                    .map((s) => s.trim())
-                    .filter((s) => s.startsWith("DNS:"))
-                    .map((s) => s.slice(4)),
-            });
-        });
+        const socket = tls.connect(
+            { host, port, servername: net.isIP(host) ? undefined : host, rejectUnauthorized: false, timeout: timeoutMs },
+            () => {
+                const cert = socket.getPeerCertificate();
+                socket.end();
+                resolve({
+                    authorized: socket.authorized,
+                    authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+                    validFrom: cert.valid_from,
+                    validTo: cert.valid_to,
+                    subjectAltNames: (cert.subjectaltname ?? "")
+                        .split(",")
+                        .map((s) => s.trim())
+                        .filter((s) => s.startsWith("DNS:"))
+                        .map((s) => s.slice(4)),
+                });
+            },
+        );
         socket.on("timeout", () => socket.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })));
         socket.on("error", reject);
     });
@@ -229,7 +282,12 @@ export async function checkTls(t: { host: string; port: number }, plan: Verifica
     try {
         return evaluateCertificate(t.host, await probeCertificate(t.host, t.port, plan.timeoutMs), now(), plan.minCertificateDays);
     } catch (e) {
-        return { name: `tls: ${t.host}`, category: "tls", ok: false, detail: `TLS handshake with ${t.host}:${t.port} failed: ${reason(e)}` };
+        return {
+            name: `tls: ${t.host}`,
+            category: "tls",
+            ok: false,
+            detail: `TLS handshake with ${t.host}:${t.port} failed: ${reason(e)}`,
+        };
     }
 }
 
@@ -251,13 +309,24 @@ export async function checkRateLimit(rl: NonNullable<VerificationPlan["rateLimit
             );
             sent += n;
             for (const s of answers) statuses.set(s, (statuses.get(s) ?? 0) + 1);
-            if (answers.includes(429)) return { name, category: "rate-limit", ok: true, detail: `GET ${rl.url} answered 429 within ${sent} requests (the per-client limit is ${rl.max} a minute)` };
+            if (answers.includes(429))
+                return {
+                    name,
+                    category: "rate-limit",
+                    ok: true,
+                    detail: `GET ${rl.url} answered 429 within ${sent} requests (the per-client limit is ${rl.max} a minute)`,
+                };
         }
     } catch (e) {
         return { name, category: "rate-limit", ok: false, detail: `GET ${rl.url} failed after ${sent} requests: ${reason(e)}` };
     }
     const seen = [...statuses].map(([s, c]) => `${c}x ${s}`).join(", ");
-    return { name, category: "rate-limit", ok: false, detail: `no 429 after ${sent} requests to ${rl.url} (the per-client limit is ${rl.max} a minute; answers: ${seen})` };
+    return {
+        name,
+        category: "rate-limit",
+        ok: false,
+        detail: `no 429 after ${sent} requests to ${rl.url} (the per-client limit is ${rl.max} a minute; answers: ${seen})`,
+    };
 }
 
 /** Runs every check of the plan; the rate-limit check runs last because it spends this client's budget. */

@@ -17,7 +17,21 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/sec
 export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; command: string[] }> = {
     postgres: {
         passwordEnv: "PGPASSWORD",
-        command: ["psql", "-h", "$(DATASTORE_HOST)", "-p", "$(DATASTORE_PORT)", "-U", "postgres", "-d", "ultramarket", "-v", "ON_ERROR_STOP=1", "-tAc", "SELECT 1"],
+        command: [
+            "psql",
+            "-h",
+            "$(DATASTORE_HOST)",
+            "-p",
+            "$(DATASTORE_PORT)",
+            "-U",
+            "postgres",
+            "-d",
+            "ultramarket",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+            "SELECT 1",
+        ],
     },
     mongodb: {
         passwordEnv: "MONGODB_PASSWORD",
@@ -88,11 +102,37 @@ export class DeploymentVerification extends pulumi.ComponentResource {
             const peer = (name: string) => [{ podSelector: { matchLabels: selectorLabels(name) } }];
             const port = [{ protocol: "TCP", port: spec.port }];
             const policies = [
-                { name: `allow-${verificationJobName(store)}`, spec: { podSelector: { matchLabels: selectorLabels(verificationJobName(store)) }, policyTypes: ["Egress"], egress: [{ to: peer(store), ports: port }] } },
-                { name: `allow-${store}-from-verification`, spec: { podSelector: { matchLabels: selectorLabels(store) }, policyTypes: ["Ingress"], ingress: [{ from: peer(verificationJobName(store)), ports: port }] } },
+                {
+                    name: `allow-${verificationJobName(store)}`,
+                    spec: {
+                        podSelector: { matchLabels: selectorLabels(verificationJobName(store)) },
+                        policyTypes: ["Egress"],
+                        egress: [{ to: peer(store), ports: port }],
+                    },
+                },
+                {
+                    name: `allow-${store}-from-verification`,
+                    spec: {
+                        podSelector: { matchLabels: selectorLabels(store) },
+                        policyTypes: ["Ingress"],
+                        ingress: [{ from: peer(verificationJobName(store)), ports: port }],
+                    },
+                },
             ];
             const policyResources = policies.map(
-                (p) => new k8s.networking.v1.NetworkPolicy(p.name, { metadata: { name: p.name, namespace: args.namespace, labels: labels(verificationJobName(store), "verification") }, spec: p.spec }, { parent: this }),
+                (p) =>
+                    new k8s.networking.v1.NetworkPolicy(
+                        p.name,
+                        {
+                            metadata: {
+                                name: p.name,
+                                namespace: args.namespace,
+                                labels: labels(verificationJobName(store), "verification"),
+                            },
+                            spec: p.spec,
+                        },
+                        { parent: this },
+                    ),
             );
             this.dataStoreJobs[store] = new k8s.batch.v1.Job(
                 verificationJobName(store),
@@ -118,7 +158,10 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                                         env: [
                                             { name: "DATASTORE_HOST", value: args.dataStores[store].host },
                                             { name: "DATASTORE_PORT", value: String(args.dataStores[store].port) },
-                                            { name: check.passwordEnv, valueFrom: { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } } },
+                                            {
+                                                name: check.passwordEnv,
+                                                valueFrom: { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } },
+                                            },
                                             // mongosh and psql keep state in $HOME; the root filesystem is read-only.
                                             { name: "HOME", value: "/tmp" },
                                         ],
@@ -140,7 +183,9 @@ export class DeploymentVerification extends pulumi.ComponentResource {
         }
 
         const migrations = Object.entries(args.migrationJobs).map(([app, job]) =>
-            pulumi.all([job.metadata.name, job.status]).apply(([jobName, status]) => ({ app, job: jobName, succeeded: status?.succeeded ?? null })),
+            pulumi
+                .all([job.metadata.name, job.status])
+                .apply(([jobName, status]) => ({ app, job: jobName, succeeded: status?.succeeded ?? null })),
         );
         this.plan = pulumi.all([pulumi.output(args.plan), pulumi.all(migrations)]).apply(([plan, m]) => ({ ...plan, migrations: m }));
 

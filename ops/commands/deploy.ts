@@ -9,7 +9,10 @@ export function policyPacksFor(repoRoot: string, disabled: boolean): string[] | 
     const dir = path.join(repoRoot, "policies");
     if (disabled || !fs.existsSync(path.join(dir, "PulumiPolicy.yaml"))) return undefined;
     if (!fs.existsSync(path.join(dir, "node_modules"))) {
-        throw new OpsError(ExitCode.Refused, `the policy pack in ${dir} has no dependencies installed; run: npm ci --prefix policies (or pass --no-policy)`);
+        throw new OpsError(
+            ExitCode.Refused,
+            `the policy pack in ${dir} has no dependencies installed; run: npm ci --prefix policies (or pass --no-policy)`,
+        );
     }
     return [dir];
 }

@@ -11,7 +11,13 @@ export const doctorCommand: Command = {
         const stackName = String(values.stack);
         // doctor reads the stack's settings file without the CLI: a name without one is refused like an unknown stack.
         assertStackExists(stackName, stackFiles(deps.repoRoot), `in ${deps.repoRoot} (no Pulumi.${stackName}.yaml)`);
-        const checks = await runDoctor({ stackName, repoRoot: deps.repoRoot, env: deps.env, probe: deps.probe, nodeVersion: process.versions.node });
+        const checks = await runDoctor({
+            stackName,
+            repoRoot: deps.repoRoot,
+            env: deps.env,
+            probe: deps.probe,
+            nodeVersion: process.versions.node,
+        });
         for (const line of formatChecks(stackName, checks)) deps.io.out(line);
         return checks.some((c) => !c.ok) ? ExitCode.ChecksFailed : ExitCode.Ok;
     },

@@ -9,17 +9,37 @@ const RESTORE_TIMEOUT_SECONDS = 2 * 3600;
 const LIST_TIMEOUT_SECONDS = 300;
 
 const utc = (d: Date) => `${d.toISOString().slice(0, 19).replace("T", " ")} UTC`;
-const sizeOf = (bytes: number) => (bytes >= 1024 ** 3 ? `${(bytes / 1024 ** 3).toFixed(1)} GiB` : bytes >= 1024 ** 2 ? `${(bytes / 1024 ** 2).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
+const sizeOf = (bytes: number) =>
+    bytes >= 1024 ** 3
+        ? `${(bytes / 1024 ** 3).toFixed(1)} GiB`
+        : bytes >= 1024 ** 2
+          ? `${(bytes / 1024 ** 2).toFixed(1)} MiB`
+          : `${Math.ceil(bytes / 1024)} KiB`;
 
 /** The flags, checked before anything is read or run. */
-export function parseRestoreArgs(values: Record<string, string | boolean | undefined>): { list: true } | { list: false; to: string; stores: DatabaseWithUsers[]; yes: boolean } {
+export function parseRestoreArgs(
+    values: Record<string, string | boolean | undefined>,
+): { list: true } | { list: false; to: string; stores: DatabaseWithUsers[]; yes: boolean } {
     const to = values.to === undefined ? undefined : String(values.to);
-    if (values.list === true && to !== undefined) throw new OpsError(ExitCode.Usage, "--list and --to go separately: list the backups first (--list), then restore one (--to <backup> --yes)");
+    if (values.list === true && to !== undefined)
+        throw new OpsError(
+            ExitCode.Usage,
+            "--list and --to go separately: list the backups first (--list), then restore one (--to <backup> --yes)",
+        );
     if (values.list === true) return { list: true };
-    if (to === undefined) throw new OpsError(ExitCode.Usage, "say what to do: --list shows the backups, --to <backup> --yes restores one (e.g. --to 20261127T110340Z-3f2a9c1b7d)");
-    if (!BACKUP_NAME.test(to)) throw new OpsError(ExitCode.Usage, `--to expects a backup name such as 20261127T110340Z-3f2a9c1b7d (see --list), got "${to}"`);
+    if (to === undefined)
+        throw new OpsError(
+            ExitCode.Usage,
+            "say what to do: --list shows the backups, --to <backup> --yes restores one (e.g. --to 20261127T110340Z-3f2a9c1b7d)",
+        );
+    if (!BACKUP_NAME.test(to))
+        throw new OpsError(ExitCode.Usage, `--to expects a backup name such as 20261127T110340Z-3f2a9c1b7d (see --list), got "${to}"`);
     const store = values.store === undefined ? undefined : String(values.store);
-    if (store !== undefined && !(BACKED_UP_STORES as readonly string[]).includes(store)) throw new OpsError(ExitCode.Usage, `--store expects one of ${BACKED_UP_STORES.join(", ")} (or leave it out to restore both), got "${store}"`);
+    if (store !== undefined && !(BACKED_UP_STORES as readonly string[]).includes(store))
+        throw new OpsError(
+            ExitCode.Usage,
+            `--store expects one of ${BACKED_UP_STORES.join(", ")} (or leave it out to restore both), got "${store}"`,
+        );
     return { list: false, to, stores: store ? [store as DatabaseWithUsers] : [...BACKED_UP_STORES], yes: values.yes === true };
 }
 
@@ -27,20 +47,35 @@ export function parseRestoreArgs(values: Record<string, string | boolean | undef
 /** A deployed store's address: plain strings (the stack's outputs), where the program's StoreAddress takes Inputs. */
 type DeployedAddress = { host: string; port: string };
 
-function deployedStack(stackName: string, outputs: Record<string, { value?: unknown }>): { namespace: string; addresses: Record<DatabaseWithUsers, DeployedAddress> } {
+function deployedStack(
+    stackName: string,
+    outputs: Record<string, { value?: unknown }>,
+): { namespace: string; addresses: Record<DatabaseWithUsers, DeployedAddress> } {
     const namespace = outputs.namespace?.value;
     const stores = outputs.dataStores?.value as Record<string, string> | undefined;
     if (typeof namespace !== "string" || !stores || BACKED_UP_STORES.some((s) => typeof stores[s] !== "string")) {
-        throw new OpsError(ExitCode.Refused, `stack "${stackName}" has no namespace and dataStores outputs: it was never deployed with backups; deploy it first (npm run deploy -- --stack ${stackName})`);
+        throw new OpsError(
+            ExitCode.Refused,
+            `stack "${stackName}" has no namespace and dataStores outputs: it was never deployed with backups; deploy it first (npm run deploy -- --stack ${stackName})`,
+        );
     }
-    const address = (hostPort: string) => ({ host: hostPort.slice(0, hostPort.lastIndexOf(":")), port: hostPort.slice(hostPort.lastIndexOf(":") + 1) });
-    return { namespace, addresses: Object.fromEntries(BACKED_UP_STORES.map((s) => [s, address(stores[s])])) as Record<DatabaseWithUsers, DeployedAddress> };
+    const address = (hostPort: string) => ({
+        host: hostPort.slice(0, hostPort.lastIndexOf(":")),
+        port: hostPort.slice(hostPort.lastIndexOf(":") + 1),
+    });
+    return {
+        namespace,
+        addresses: Object.fromEntries(BACKED_UP_STORES.map((s) => [s, address(stores[s])])) as Record<DatabaseWithUsers, DeployedAddress>,
+    };
 }
 
 async function listBackups(jobs: JobRunner, namespace: string): Promise<Backup[]> {
     const result = await jobs.run(listJob(namespace), { timeoutSeconds: LIST_TIMEOUT_SECONDS, keep: false });
     if (!result.succeeded) {
-        throw new OpsError(ExitCode.OperationFailed, `could not list the ${BACKUP_VOLUME} volume in namespace ${namespace} (${jobs.where}): ${result.reason ?? "the list Job failed"}\n${result.logs.trim()}`);
+        throw new OpsError(
+            ExitCode.OperationFailed,
+            `could not list the ${BACKUP_VOLUME} volume in namespace ${namespace} (${jobs.where}): ${result.reason ?? "the list Job failed"}\n${result.logs.trim()}`,
+        );
     }
     return parseListing(result.logs);
 }
@@ -52,9 +87,16 @@ function describe(b: Backup): string {
 }
 
 export const restoreCommand: Command = {
-    summary: "list the database backups taken before migrations (--list), or restore one (--to <backup> --yes): overwrites PostgreSQL's and MongoDB's ultramarket database",
+    summary:
+        "list the database backups taken before migrations (--list), or restore one (--to <backup> --yes): overwrites PostgreSQL's and MongoDB's ultramarket database",
     usage: "restore [--stack <name>] --list | --to <backup> [--store postgres|mongodb] --yes",
-    options: { ...STACK_OPTION, list: { type: "boolean", default: false }, to: { type: "string" }, store: { type: "string" }, yes: { type: "boolean", default: false } },
+    options: {
+        ...STACK_OPTION,
+        list: { type: "boolean", default: false },
+        to: { type: "string" },
+        store: { type: "string" },
+        yes: { type: "boolean", default: false },
+    },
     async run(values, deps) {
         const args = parseRestoreArgs(values);
         const stackName = String(values.stack);
@@ -65,17 +107,34 @@ export const restoreCommand: Command = {
         const complete = backups.filter(isComplete);
 
         if (args.list) {
-            if (backups.length === 0) deps.io.out(`no backups on the ${BACKUP_VOLUME} volume of namespace ${namespace} yet: one is taken before every migration (ultramarket:backupBeforeMigrations)`);
-            else deps.io.out([`backups on the ${BACKUP_VOLUME} volume of namespace ${namespace}, newest first:`, ...backups.map(describe)].join("\n"));
+            if (backups.length === 0)
+                deps.io.out(
+                    `no backups on the ${BACKUP_VOLUME} volume of namespace ${namespace} yet: one is taken before every migration (ultramarket:backupBeforeMigrations)`,
+                );
+            else
+                deps.io.out(
+                    [`backups on the ${BACKUP_VOLUME} volume of namespace ${namespace}, newest first:`, ...backups.map(describe)].join(
+                        "\n",
+                    ),
+                );
             return ExitCode.Ok;
         }
 
-        const choices = complete.length ? `choose one of: ${complete.map((b) => b.name).join(", ")}` : "there is no complete backup to restore";
+        const choices = complete.length
+            ? `choose one of: ${complete.map((b) => b.name).join(", ")}`
+            : "there is no complete backup to restore";
         const chosen = backups.find((b) => b.name === args.to);
-        if (!chosen) throw new OpsError(ExitCode.Refused, `backup "${args.to}" is not on the ${BACKUP_VOLUME} volume of namespace ${namespace}; ${choices} (npm run restore -- --stack ${stackName} --list). Nothing was changed.`);
+        if (!chosen)
+            throw new OpsError(
+                ExitCode.Refused,
+                `backup "${args.to}" is not on the ${BACKUP_VOLUME} volume of namespace ${namespace}; ${choices} (npm run restore -- --stack ${stackName} --list). Nothing was changed.`,
+            );
         const missing = args.stores.filter((s) => chosen.files[s] === undefined);
         if (!isComplete(chosen) || missing.length) {
-            throw new OpsError(ExitCode.Refused, `backup "${args.to}" did not complete (${missing.length ? `no ${missing.join(" or ")} file` : "no manifest"}); ${choices}. Nothing was changed.`);
+            throw new OpsError(
+                ExitCode.Refused,
+                `backup "${args.to}" did not complete (${missing.length ? `no ${missing.join(" or ")} file` : "no manifest"}); ${choices}. Nothing was changed.`,
+            );
         }
         const what = args.stores.map((s) => `${s} (${addresses[s].host})`).join(" and ");
         if (!args.yes) {
@@ -87,7 +146,9 @@ export const restoreCommand: Command = {
         }
 
         const job = restoreJob(namespace, chosen.name, args.stores, addresses);
-        deps.io.out(`restoring ${chosen.name} (taken ${utc(chosen.takenAt)}) into ${what} of namespace ${namespace} with Job ${job.metadata.name} (${jobs.where}) ...`);
+        deps.io.out(
+            `restoring ${chosen.name} (taken ${utc(chosen.takenAt)}) into ${what} of namespace ${namespace} with Job ${job.metadata.name} (${jobs.where}) ...`,
+        );
         const result = await jobs.run(job, { timeoutSeconds: RESTORE_TIMEOUT_SECONDS, keep: true });
         if (result.logs.trim()) deps.io.out(result.logs.trim());
         if (!result.succeeded) {
@@ -97,7 +158,9 @@ export const restoreCommand: Command = {
                     `Read the output above (kubectl -n ${namespace} logs job/${job.metadata.name} --all-containers), fix the cause and run the same command again.`,
             );
         }
-        deps.io.out(`restored ${chosen.name} into ${what}. The Job ${job.metadata.name} is kept for a week (kubectl -n ${namespace} logs job/${job.metadata.name} --all-containers).`);
+        deps.io.out(
+            `restored ${chosen.name} into ${what}. The Job ${job.metadata.name} is kept for a week (kubectl -n ${namespace} logs job/${job.metadata.name} --all-containers).`,
+        );
         return ExitCode.Ok;
     },
 };

@@ -6,7 +6,8 @@ import { policyPacksFor } from "./deploy";
 export function parseVersion(raw: string | boolean | undefined): number | undefined {
     if (raw === undefined) return undefined;
     const text = String(raw).replace(/^v/, "");
-    if (!/^[1-9][0-9]*$/.test(text)) throw new OpsError(ExitCode.Usage, `--to expects a stack version number such as 12 (see npm run status), got "${String(raw)}"`);
+    if (!/^[1-9][0-9]*$/.test(text))
+        throw new OpsError(ExitCode.Usage, `--to expects a stack version number such as 12 (see npm run status), got "${String(raw)}"`);
     return Number(text);
 }
 
@@ -25,7 +26,18 @@ export const rollbackCommand: Command = {
         const dryRun = values["dry-run"] === true;
         const policyPacks = dryRun ? undefined : policyPacksFor(deps.repoRoot, values["no-policy"] === true);
         const stack = await deps.openStack(String(values.stack));
-        const report = await rollback({ stack, io: deps.io, code: deps.code, verifier: deps.verifier, to, force: values.force === true, dryRun, policyPacks, reason: "manual", signal: deps.signal });
+        const report = await rollback({
+            stack,
+            io: deps.io,
+            code: deps.code,
+            verifier: deps.verifier,
+            to,
+            force: values.force === true,
+            dryRun,
+            policyPacks,
+            reason: "manual",
+            signal: deps.signal,
+        });
         if (dryRun) return ExitCode.Ok;
         deps.io.out(afterRollbackAdvice(stack.name, report));
         if (report.verification?.status === "failed") {

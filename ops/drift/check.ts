@@ -68,7 +68,11 @@ export async function checkDrift({ stack, io, cluster }: DriftCheckArgs): Promis
     for (const d of refresh.drifted) {
         const o = objectOf.get(d.urn);
         if (o && isHpaScaleOnly(d, hpa.has(objectKey(o)))) {
-            addExpected(expected, { who: "spec.replicas of an HPA target", reason: "the HorizontalPodAutoscaler owns the replica count", fields: 1 });
+            addExpected(expected, {
+                who: "spec.replicas of an HPA target",
+                reason: "the HorizontalPodAutoscaler owns the replica count",
+                fields: 1,
+            });
             continue;
         }
         entry(d.urn, d.type, o).refresh = d;
@@ -94,7 +98,14 @@ export async function checkDrift({ stack, io, cluster }: DriftCheckArgs): Promis
     const drifted = [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
     // A refresh that counted changes without naming the resources is drift too (listed as such).
     if (refresh.exitCode === ExitCode.Drift && refresh.drifted.length === 0) {
-        drifted.push({ urn: "(refresh)", type: "refresh", name: "counted changes it did not itemise (see its output above)", foreign: [], missing: false, scaledByHpa: false });
+        drifted.push({
+            urn: "(refresh)",
+            type: "refresh",
+            name: "counted changes it did not itemise (see its output above)",
+            foreign: [],
+            missing: false,
+            scaledByHpa: false,
+        });
     }
     const check: DriftCheck = {
         exitCode: drifted.length > 0 ? ExitCode.Drift : unreadable.length > 0 ? ExitCode.OperationFailed : ExitCode.Ok,
@@ -109,12 +120,24 @@ export async function checkDrift({ stack, io, cluster }: DriftCheckArgs): Promis
 
 /** The foreign fields of one live object. */
 export function analyse(o: ProgramObject, live: LiveObject, scaledByHpa: boolean): ReturnType<typeof foreignFields> {
-    return foreignFields({ kind: o.kind, apiVersion: o.apiVersion, managedFields: live.metadata.managedFields ?? [], fieldManager: o.fieldManager, manifest: o.manifest, scaledByHpa });
+    return foreignFields({
+        kind: o.kind,
+        apiVersion: o.apiVersion,
+        managedFields: live.metadata.managedFields ?? [],
+        fieldManager: o.fieldManager,
+        manifest: o.manifest,
+        scaledByHpa,
+    });
 }
 
 /** A refresh that found only `spec.replicas` changed on an object an HPA scales: the HPA's doing, not drift. */
 function isHpaScaleOnly(d: DriftedResource, scaledByHpa: boolean): boolean {
-    return scaledByHpa && d.op === "update" && d.properties.includes("spec.replicas") && d.properties.every((p) => p === "spec" || p === "spec.replicas");
+    return (
+        scaledByHpa &&
+        d.op === "update" &&
+        d.properties.includes("spec.replicas") &&
+        d.properties.every((p) => p === "spec" || p === "spec.replicas")
+    );
 }
 
 function addExpected(into: Map<string, ExpectedWrite>, e: ExpectedWrite): void {
@@ -125,12 +148,16 @@ function addExpected(into: Map<string, ExpectedWrite>, e: ExpectedWrite): void {
 
 export function formatDriftCheck(stackName: string, check: DriftCheck): string[] {
     const lines: string[] = [];
-    if (check.drifted.length === 0) lines.push(`==> ${stackName}: no drift (${check.checked} object(s): refresh found no change, no field written by another manager)`);
+    if (check.drifted.length === 0)
+        lines.push(`==> ${stackName}: no drift (${check.checked} object(s): refresh found no change, no field written by another manager)`);
     else lines.push(`==> ${stackName}: DRIFT: ${check.drifted.length} object(s) differ from the program's state`);
     for (const d of check.drifted) {
         lines.push(`  ${d.type} ${d.name}${d.object ? ` (${describeObject(d.object)})` : ""}`);
         if (d.refresh?.op === "delete") lines.push("    deleted  gone from the cluster (refresh)");
-        else if (d.refresh) lines.push(`    ${d.refresh.op === "replace" ? "replace" : "changed"}  ${d.refresh.properties.join(", ") || "(properties not reported)"} (refresh)`);
+        else if (d.refresh)
+            lines.push(
+                `    ${d.refresh.op === "replace" ? "replace" : "changed"}  ${d.refresh.properties.join(", ") || "(properties not reported)"} (refresh)`,
+            );
         if (d.missing) lines.push("    missing  not in the cluster");
         for (const f of d.foreign) {
             const how = [f.operation, f.subresource ? `subresource ${f.subresource}` : "", f.time ?? ""].filter(Boolean).join(", ");
@@ -188,7 +215,10 @@ export async function healDrift({ stack, io, cluster }: DriftCheckArgs): Promise
         try {
             await cluster.jsonPatch(d.object, patch, HEAL_FIELD_MANAGER);
         } catch (err) {
-            throw new OpsError(ExitCode.OperationFailed, `stack "${stack.name}": heal could not patch ${describeObject(d.object)}: ${err instanceof Error ? err.message : String(err)}`);
+            throw new OpsError(
+                ExitCode.OperationFailed,
+                `stack "${stack.name}": heal could not patch ${describeObject(d.object)}: ${err instanceof Error ? err.message : String(err)}`,
+            );
         }
         healed.push({ object: d.object, removed });
         for (const f of removed) io.out(`  healed   ${describeObject(d.object)}: removed ${f.display} (added by ${f.manager})`);
@@ -199,8 +229,10 @@ export async function healDrift({ stack, io, cluster }: DriftCheckArgs): Promise
     io.out(`==> ${stack.name}: up --refresh (program values win conflicts: ${FORCE_CONFLICTS_ENV}=true), recorded as "${message}"`);
     let up: HealReport["up"];
     try {
-        const result = await withEnv(stack, { [FORCE_CONFLICTS_ENV]: "true" }, () => stack.up({ refresh: true, message, onOutput: io.stream }));
-        up = { version: result.summary.version, changes: (result.summary.resourceChanges ?? {}) };
+        const result = await withEnv(stack, { [FORCE_CONFLICTS_ENV]: "true" }, () =>
+            stack.up({ refresh: true, message, onOutput: io.stream }),
+        );
+        up = { version: result.summary.version, changes: result.summary.resourceChanges ?? {} };
     } catch (err) {
         throw explainPulumiError(stack.name, "up --refresh (drift --heal)", err);
     }

@@ -64,7 +64,10 @@ export class KubectlCluster implements ClusterClient {
             for (let start = 0; start < indexes.length; start += 100) {
                 const batch = indexes.slice(start, start + 100);
                 try {
-                    const found = await this.get(batch.map((i) => refs[i]), namespace);
+                    const found = await this.get(
+                        batch.map((i) => refs[i]),
+                        namespace,
+                    );
                     for (const i of batch) results[i] = { object: found.get(objectKey(refs[i])) };
                 } catch {
                     for (const i of batch) {
@@ -82,22 +85,45 @@ export class KubectlCluster implements ClusterClient {
 
     async jsonPatch(ref: ObjectRef, patch: readonly JsonPatchOp[], fieldManager: string): Promise<void> {
         // On the command line: the patch holds paths, list keys and remove operations, never a value of the object.
-        await this.kubectl(["patch", kubectlResource(ref), ...(ref.namespace ? ["-n", ref.namespace] : []), "--type=json", `--field-manager=${fieldManager}`, "-p", JSON.stringify(patch)]);
+        await this.kubectl([
+            "patch",
+            kubectlResource(ref),
+            ...(ref.namespace ? ["-n", ref.namespace] : []),
+            "--type=json",
+            `--field-manager=${fieldManager}`,
+            "-p",
+            JSON.stringify(patch),
+        ]);
     }
 
     private async get(refs: readonly ObjectRef[], namespace: string): Promise<Map<string, LiveObject>> {
-        const out = await this.kubectl(["get", ...refs.map(kubectlResource), ...(namespace ? ["-n", namespace] : []), "--ignore-not-found", "--show-managed-fields", "-o", "json"]);
+        const out = await this.kubectl([
+            "get",
+            ...refs.map(kubectlResource),
+            ...(namespace ? ["-n", namespace] : []),
+            "--ignore-not-found",
+            "--show-managed-fields",
+            "-o",
+            "json",
+        ]);
         const found = new Map<string, LiveObject>();
         if (out.trim() === "") return found;
         const doc = JSON.parse(out) as LiveObject & { items?: LiveObject[] };
         for (const item of doc.kind === "List" ? (doc.items ?? []) : [doc]) {
-            found.set(objectKey({ apiVersion: item.apiVersion, kind: item.kind, name: item.metadata.name, namespace: item.metadata.namespace }), item);
+            found.set(
+                objectKey({ apiVersion: item.apiVersion, kind: item.kind, name: item.metadata.name, namespace: item.metadata.namespace }),
+                item,
+            );
         }
         return found;
     }
 
     private kubectl(args: string[]): Promise<string> {
-        const base = [...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []), ...(this.opts.context ? ["--context", this.opts.context] : []), "--request-timeout=30s"];
+        const base = [
+            ...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []),
+            ...(this.opts.context ? ["--context", this.opts.context] : []),
+            "--request-timeout=30s",
+        ];
         return new Promise((resolve, reject) => {
             execFile(this.bin, [...base, ...args], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
                 if (err) reject(new Error(`kubectl ${args[0]} failed (${this.where}): ${String(stderr).trim() || err.message}`));

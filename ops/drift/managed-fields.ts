@@ -69,7 +69,10 @@ export function formatPath(path: readonly PathSegment[]): string {
     let out = "";
     for (const s of path) {
         if (s.kind === "field") out += /^[A-Za-z0-9_$-]+$/.test(s.name) ? `${out ? "." : ""}${s.name}` : `[${JSON.stringify(s.name)}]`;
-        else if (s.kind === "key") out += `[${Object.entries(s.keys).map(([k, v]) => `${k}=${scalar(v)}`).join(",")}]`;
+        else if (s.kind === "key")
+            out += `[${Object.entries(s.keys)
+                .map(([k, v]) => `${k}=${scalar(v)}`)
+                .join(",")}]`;
         else if (s.kind === "value") out += `[${scalar(s.value)}]`;
         else out += `[${s.index}]`;
     }
@@ -117,7 +120,8 @@ export function expectedWriter(entry: ManagedFieldsEntry): string | undefined {
 /** The fields of `obj` that managers other than Pulumi's own added or changed, minus the expected writes. */
 export function foreignFields(obj: ObjectFields): { foreign: ForeignField[]; expected: ExpectedWrite[] } {
     const own: FieldSet = {};
-    for (const e of obj.managedFields) if (e.manager !== undefined && isProgramManager(e.manager, obj.fieldManager) && e.fieldsV1) mergeInto(own, e.fieldsV1);
+    for (const e of obj.managedFields)
+        if (e.manager !== undefined && isProgramManager(e.manager, obj.fieldManager) && e.fieldsV1) mergeInto(own, e.fieldsV1);
     const foreign: ForeignField[] = [];
     const expected = new Map<string, ExpectedWrite>();
     const countExpected = (who: string, reason: string, n: number) => {
@@ -139,13 +143,23 @@ export function foreignFields(obj: ObjectFields): { foreign: ForeignField[]; exp
         for (const path of paths) {
             const top = path[0]?.kind === "field" ? path[0].name : "";
             if (obj.scaledByHpa && path.length === 2 && top === "spec" && path[1].kind === "field" && path[1].name === "replicas") {
-                countExpected("spec.replicas of an HPA target", "the HorizontalPodAutoscaler owns the replica count (kubectl scale does what it does)", 1);
+                countExpected(
+                    "spec.replicas of an HPA target",
+                    "the HorizontalPodAutoscaler owns the replica count (kubectl scale does what it does)",
+                    1,
+                );
                 continue;
             }
             const base = { manager, operation: entry.operation ?? "", time: entry.time, subresource: entry.subresource };
             if (isSecret && (top === "data" || top === "stringData")) {
                 // Secret values and key names stay out of the report; "changed" so heal re-applies, never deletes.
-                if (!secretParts.has(top)) foreign.push({ ...base, path: [{ kind: "field", name: top }], display: `${top} (Secret values not shown)`, change: "changed" });
+                if (!secretParts.has(top))
+                    foreign.push({
+                        ...base,
+                        path: [{ kind: "field", name: top }],
+                        display: `${top} (Secret values not shown)`,
+                        change: "changed",
+                    });
                 secretParts.add(top);
                 continue;
             }
@@ -208,7 +222,11 @@ function sameScalar(a: unknown, b: unknown): boolean {
 
 /** An encrypted value in an exported Pulumi state. */
 function isSecretValue(v: unknown): boolean {
-    return typeof v === "object" && v !== null && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270";
+    return (
+        typeof v === "object" &&
+        v !== null &&
+        (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270"
+    );
 }
 
 /** Does the program's manifest set this field? Unknown (no manifest, or encrypted on the way) counts as yes: heal never deletes what the program may own. */

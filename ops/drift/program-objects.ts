@@ -32,7 +32,7 @@ interface StateResource {
 
 /** The custom Kubernetes resources of an exported deployment that are real objects (not Helm releases or providers). */
 export function programObjects(exported: { deployment?: unknown }): { objects: ProgramObject[]; unreadable: string[] } {
-    const resources = ((exported.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []);
+    const resources = (exported.deployment as { resources?: StateResource[] } | undefined)?.resources ?? [];
     const objects: ProgramObject[] = [];
     const unreadable: string[] = [];
     for (const r of resources) {
@@ -75,7 +75,8 @@ export function hpaTargets(objects: readonly ProgramObject[]): Set<string> {
     for (const o of objects) {
         if (o.kind !== "HorizontalPodAutoscaler") continue;
         const ref = ((o.manifest?.spec ?? {}) as { scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string } }).scaleTargetRef;
-        if (ref?.kind && ref.name) targets.add(objectKey({ apiVersion: ref.apiVersion ?? "apps/v1", kind: ref.kind, name: ref.name, namespace: o.namespace }));
+        if (ref?.kind && ref.name)
+            targets.add(objectKey({ apiVersion: ref.apiVersion ?? "apps/v1", kind: ref.kind, name: ref.name, namespace: o.namespace }));
     }
     return targets;
 }

@@ -36,7 +36,9 @@ export function locate(live: unknown, path: readonly PathSegment[]): { pointer: 
         const index = s.kind === "index" ? s.index : elementIndex(cur, s);
         if (index < 0 || index >= cur.length) return undefined;
         pointer += `/${index}`;
-        if (s.kind === "key") for (const k of Object.keys(s.keys)) tests.push({ op: "test", path: `${pointer}/${escapeToken(k)}`, value: (cur[index] as Record<string, unknown>)[k] });
+        if (s.kind === "key")
+            for (const k of Object.keys(s.keys))
+                tests.push({ op: "test", path: `${pointer}/${escapeToken(k)}`, value: (cur[index] as Record<string, unknown>)[k] });
         if (s.kind === "value") tests.push({ op: "test", path: pointer, value: cur[index] });
         cur = cur[index];
     }

@@ -18,7 +18,9 @@ export class GitCodeInspector implements CodeInspector {
 
     private git(args: string[]): Promise<{ ok: boolean; stdout: string }> {
         return new Promise((resolve) => {
-            execFile("git", args, { cwd: this.repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => resolve({ ok: !err, stdout: String(stdout) }));
+            execFile("git", args, { cwd: this.repoRoot, maxBuffer: 16 * 1024 * 1024 }, (err, stdout) =>
+                resolve({ ok: !err, stdout: String(stdout) }),
+            );
         });
     }
 

@@ -64,7 +64,12 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     let own: UpdateRecord | undefined;
     try {
         const result = await withUpdateId(stack, updateId, () =>
-            stack.up({ message: updateMessage("deploy", commit, { updateId }), onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }),
+            stack.up({
+                message: updateMessage("deploy", commit, { updateId }),
+                onOutput: io.stream,
+                policyPacks: opts.policyPacks,
+                signal: opts.signal,
+            }),
         );
         if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
         own = await findUpdate(stack, updateId);
@@ -111,7 +116,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         }
         if (!own) {
             report.exitCode = ExitCode.OperationFailed;
-            report.summary.push(`the update of stack "${stack.name}" never started (no update=${updateId} in its history), so nothing changed and nothing is rolled back`);
+            report.summary.push(
+                `the update of stack "${stack.name}" never started (no update=${updateId} in its history), so nothing changed and nothing is rolled back`,
+            );
             return report;
         }
         report.version = own.version;
@@ -125,7 +132,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         }
     }
 
-    const what = report.upError !== undefined ? `the update (version ${report.version}) failed` : `verification of version ${report.version ?? "?"} failed`;
+    const what =
+        report.upError !== undefined
+            ? `the update (version ${report.version}) failed`
+            : `verification of version ${report.version ?? "?"} failed`;
     if (opts.autoRollback === false) {
         report.exitCode = ExitCode.RollbackFailed;
         report.summary.push(`${what}; automatic rollback is off. Roll back with: npm run rollback -- --stack ${stack.name}`);
@@ -146,9 +156,14 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         });
         const verified = report.rollback.verification?.status !== "failed";
         report.exitCode = verified ? ExitCode.RolledBack : ExitCode.RollbackFailed;
-        report.summary.push(`${what}; rolled back stack "${stack.name}" to version ${report.rollback.to} (new version ${report.rollback.version ?? "?"}); ${report.rollback.verification?.summary ?? ""}`);
+        report.summary.push(
+            `${what}; rolled back stack "${stack.name}" to version ${report.rollback.to} (new version ${report.rollback.version ?? "?"}); ${report.rollback.verification?.summary ?? ""}`,
+        );
         report.summary.push(afterRollbackAdvice(stack.name, report.rollback));
-        if (!verified) report.summary.push(`the rolled-back version does not verify either: investigate now (npm run doctor -- --stack ${stack.name})`);
+        if (!verified)
+            report.summary.push(
+                `the rolled-back version does not verify either: investigate now (npm run doctor -- --stack ${stack.name})`,
+            );
     } catch (err) {
         report.exitCode = ExitCode.RollbackFailed;
         report.rollbackError = err instanceof Error ? err.message : String(err);

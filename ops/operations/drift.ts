@@ -23,7 +23,8 @@ export function collectDrift(events: readonly EngineEvent[]): DriftedResource[] 
         if (meta.type === "pulumi:pulumi:Stack" || meta.type.startsWith("pulumi:providers:")) continue;
         let properties = [...new Set([...(meta.diffs ?? []), ...Object.keys(meta.detailedDiff ?? {})])].sort();
         // Some providers report no diff on refresh: compare the recorded and the live outputs ourselves.
-        if (properties.length === 0 && meta.op !== "delete" && meta.old && meta.new) properties = changedPaths(meta.old.outputs, meta.new.outputs);
+        if (properties.length === 0 && meta.op !== "delete" && meta.old && meta.new)
+            properties = changedPaths(meta.old.outputs, meta.new.outputs);
         byUrn.set(meta.urn, { urn: meta.urn, type: meta.type, name: meta.urn.split("::").pop() ?? meta.urn, op: meta.op, properties });
     }
     return [...byUrn.values()].sort((a, b) => a.urn.localeCompare(b.urn));
@@ -46,7 +47,10 @@ export function changedPaths(before: unknown, after: unknown, prefix = "", depth
 }
 
 export function formatDrift(drifted: readonly DriftedResource[]): string[] {
-    return drifted.map((d) => `  ${d.op === "delete" ? "deleted " : "changed "} ${d.type} ${d.name}${d.properties.length ? `: ${d.properties.join(", ")}` : ""}`);
+    return drifted.map(
+        (d) =>
+            `  ${d.op === "delete" ? "deleted " : "changed "} ${d.type} ${d.name}${d.properties.length ? `: ${d.properties.join(", ")}` : ""}`,
+    );
 }
 
 export interface DriftReport {
@@ -75,6 +79,8 @@ export async function detectDrift(stack: OpsStack, io: OpsIO): Promise<DriftRepo
     }
     io.out(`==> ${stack.name}: DRIFT: ${drifted.length || counted} resource(s) differ from the stack's state`);
     for (const line of formatDrift(drifted)) io.out(line);
-    io.out(`What to do: if the change was intended, put it in the program and deploy; otherwise deploy to revert it (npm run deploy -- --stack ${stack.name}).`);
+    io.out(
+        `What to do: if the change was intended, put it in the program and deploy; otherwise deploy to revert it (npm run deploy -- --stack ${stack.name}).`,
+    );
     return { exitCode: ExitCode.Drift, drifted };
 }

@@ -55,7 +55,8 @@ export function updateMessage(
     detail: { to?: number; from?: number; reason?: string; updateId?: string } = {},
 ): string {
     const parts = [`ops ${action}`];
-    if (action === "rollback" && detail.to !== undefined) parts[0] += ` to=v${detail.to}${detail.from !== undefined ? ` from=v${detail.from}` : ""}`;
+    if (action === "rollback" && detail.to !== undefined)
+        parts[0] += ` to=v${detail.to}${detail.from !== undefined ? ` from=v${detail.from}` : ""}`;
     if (commit) parts.push(`commit=${commit}`);
     if (detail.updateId) parts.push(`update=${detail.updateId}`);
     if (detail.reason) parts.push(`(${detail.reason})`);
@@ -69,7 +70,9 @@ export function updateMessage(
  */
 export function parseHistory(raw: readonly unknown[]): UpdateRecord[] {
     const records = raw.map(parseUpdate);
-    const numbered = records.every((r) => Number.isInteger(r.version) && r.version > 0) && new Set(records.map((r) => r.version)).size === records.length;
+    const numbered =
+        records.every((r) => Number.isInteger(r.version) && r.version > 0) &&
+        new Set(records.map((r) => r.version)).size === records.length;
     if (numbered) return records.sort((a, b) => b.version - a.version);
     return records.map((r, i) => ({ ...r, version: records.length - i }));
 }

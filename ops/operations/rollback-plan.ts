@@ -23,7 +23,10 @@ export function chooseRollbackTarget(stackName: string, history: readonly Update
     const updates = history.filter((r) => r.kind === "update");
     const current = updates[0];
     if (!current) {
-        throw new OpsError(ExitCode.Refused, `stack "${stackName}" has no updates in its history, so there is nothing to roll back to; deploy first: npm run deploy -- --stack ${stackName}`);
+        throw new OpsError(
+            ExitCode.Refused,
+            `stack "${stackName}" has no updates in its history, so there is nothing to roll back to; deploy first: npm run deploy -- --stack ${stackName}`,
+        );
     }
     const undone = new Set(updates.filter((r) => r.rollback?.from !== undefined && r.result === "succeeded").map((r) => r.rollback!.from!));
     const warnings: string[] = [];
@@ -43,20 +46,32 @@ export function chooseRollbackTarget(stackName: string, history: readonly Update
 
     const target = history.find((r) => r.version === to);
     const known = updates.filter((r) => r.result === "succeeded").map((r) => r.version);
-    const knownText = known.length ? `successful updates: ${known.slice(0, 15).join(", ")}${known.length > 15 ? ", ..." : ""}` : "no successful updates";
+    const knownText = known.length
+        ? `successful updates: ${known.slice(0, 15).join(", ")}${known.length > 15 ? ", ..." : ""}`
+        : "no successful updates";
     if (!target) {
-        throw new OpsError(ExitCode.Refused, `stack "${stackName}" has no version ${to} (${knownText}); pick one with: npm run status -- --stack ${stackName}`);
+        throw new OpsError(
+            ExitCode.Refused,
+            `stack "${stackName}" has no version ${to} (${knownText}); pick one with: npm run status -- --stack ${stackName}`,
+        );
     }
     if (target.kind !== "update") {
-        throw new OpsError(ExitCode.Refused, `version ${to} of stack "${stackName}" is a ${target.kind}, not an update: it recorded no deployment to return to (${knownText})`);
+        throw new OpsError(
+            ExitCode.Refused,
+            `version ${to} of stack "${stackName}" is a ${target.kind}, not an update: it recorded no deployment to return to (${knownText})`,
+        );
     }
     if (target.result !== "succeeded") {
-        throw new OpsError(ExitCode.Refused, `version ${to} of stack "${stackName}" is an update that ${target.result === "failed" ? "failed" : `is ${target.result}`}; roll back only to a successful one (${knownText})`);
+        throw new OpsError(
+            ExitCode.Refused,
+            `version ${to} of stack "${stackName}" is an update that ${target.result === "failed" ? "failed" : `is ${target.result}`}; roll back only to a successful one (${knownText})`,
+        );
     }
     if (target.version === current.version) {
         throw new OpsError(ExitCode.Refused, `version ${to} is already the current version of stack "${stackName}"; nothing to roll back`);
     }
-    if (undone.has(target.version)) warnings.push(`version ${to} was rolled back once already (see npm run status); restoring it anyway because you asked for it`);
+    if (undone.has(target.version))
+        warnings.push(`version ${to} was rolled back once already (see npm run status); restoring it anyway because you asked for it`);
     return { target, current, warnings };
 }
 
@@ -64,10 +79,16 @@ export function chooseRollbackTarget(stackName: string, history: readonly Update
  * Refuses (before anything changes) when the program of `target` cannot be checked out: no commit recorded (unless
  * --force runs the program checked out now), or a commit this repository does not have (the message says how to fetch it).
  */
-export async function assertCommitAvailable(stackName: string, target: UpdateRecord, code: CodeInspector, force = false): Promise<string[]> {
+export async function assertCommitAvailable(
+    stackName: string,
+    target: UpdateRecord,
+    code: CodeInspector,
+    force = false,
+): Promise<string[]> {
     const retry = `npm run rollback -- --stack ${stackName} --to ${target.version}`;
     if (!target.commit) {
-        if (force) return [`--force: version ${target.version} recorded no git commit; running the program checked out now with its config`];
+        if (force)
+            return [`--force: version ${target.version} recorded no git commit; running the program checked out now with its config`];
         throw new OpsError(
             ExitCode.Refused,
             `version ${target.version} of stack "${stackName}" recorded no git commit, so its program cannot be restored; nothing was changed. ` +
@@ -81,7 +102,11 @@ export async function assertCommitAvailable(stackName: string, target: UpdateRec
                 `so its program cannot be restored; nothing was changed. Fetch it (git fetch origin ${target.commit}, or git fetch --all when it is on another remote), then run: ${retry}`,
         );
     }
-    return target.dirty ? [`version ${target.version} was deployed from commit ${target.commit} with uncommitted changes; the restored program is the commit without them`] : [];
+    return target.dirty
+        ? [
+              `version ${target.version} was deployed from commit ${target.commit} with uncommitted changes; the restored program is the commit without them`,
+          ]
+        : [];
 }
 
 export interface ConfigRestorePlan {
@@ -130,7 +155,11 @@ export function planConfigRestore(
         }
         if (!now) changes.push(`${key}: add ${recorded.secret ? "[secret]" : JSON.stringify(recorded.value)}`);
         else if (now.value !== recorded.value || Boolean(now.secret) !== recorded.secret) {
-            changes.push(recorded.secret || now.secret ? `${key}: [secret] changed` : `${key}: ${JSON.stringify(now.value)} -> ${JSON.stringify(recorded.value)}`);
+            changes.push(
+                recorded.secret || now.secret
+                    ? `${key}: [secret] changed`
+                    : `${key}: ${JSON.stringify(now.value)} -> ${JSON.stringify(recorded.value)}`,
+            );
         }
     }
     const remove = Object.keys(current).filter((key) => inScope(key) && !(key in target.config));

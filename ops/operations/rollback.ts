@@ -73,7 +73,11 @@ const PATH_KEYS = [`${PROJECT}:kubeconfig`, `${PROJECT}:sourceRoot`];
  * In build mode, the digests version `target` ran (its `images` output), pinned so nothing is rebuilt; in prebuilt
  * mode nothing (its tags are in its config). Refuses, naming what is missing, rather than rebuild.
  */
-export async function imagesToPin(stack: OpsStack, target: UpdateRecord, images: ImageHistory): Promise<Record<string, string> | undefined> {
+export async function imagesToPin(
+    stack: OpsStack,
+    target: UpdateRecord,
+    images: ImageHistory,
+): Promise<Record<string, string> | undefined> {
     if (target.config[`${PROJECT}:buildImages`]?.value !== "true") return undefined;
     const recorded = await images.imagesOf(stack, target);
     if (!recorded) {
@@ -89,11 +93,15 @@ export async function imagesToPin(stack: OpsStack, target: UpdateRecord, images:
 }
 
 /** Relative paths (kubeconfig, sourceRoot) made absolute against the repository, for the program run from a checkout. */
-export function absolutePathsFor(config: Record<string, { value?: string; secret?: boolean }>, repoDir: string): Record<string, RecordedConfigValue> {
+export function absolutePathsFor(
+    config: Record<string, { value?: string; secret?: boolean }>,
+    repoDir: string,
+): Record<string, RecordedConfigValue> {
     const out: Record<string, RecordedConfigValue> = {};
     for (const key of PATH_KEYS) {
         const v = config[key];
-        if (v && !v.secret && typeof v.value === "string" && v.value !== "" && !path.isAbsolute(v.value)) out[key] = { value: path.resolve(repoDir, v.value), secret: false };
+        if (v && !v.secret && typeof v.value === "string" && v.value !== "" && !path.isAbsolute(v.value))
+            out[key] = { value: path.resolve(repoDir, v.value), secret: false };
     }
     return out;
 }
@@ -106,7 +114,10 @@ export function absolutePathsFor(config: Record<string, { value?: string; secret
  */
 export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     const { stack, io } = opts;
-    const recovery = opts.recovery === false ? undefined : await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, opts.dryRun, opts.signal);
+    const recovery =
+        opts.recovery === false
+            ? undefined
+            : await recoverInterruptedUpdate(stack, io, opts.recovery ?? realRecoveryDeps, opts.dryRun, opts.signal);
     io.out(`==> ${stack.name}: reading stack history`);
     const history = await readHistory(stack, true);
     const choice = chooseRollbackTarget(stack.name, history, opts.to);
@@ -127,11 +138,22 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
     if (pins) {
         plan.set[PINNED_IMAGES_KEY] = { value: JSON.stringify(pins), secret: false };
         plan.remove = plan.remove.filter((k) => k !== PINNED_IMAGES_KEY);
-        plan.changes.push(`${PINNED_IMAGES_KEY}: the ${Object.keys(pins).length} images version ${target.version} ran (${formatPins(pins)})`);
+        plan.changes.push(
+            `${PINNED_IMAGES_KEY}: the ${Object.keys(pins).length} images version ${target.version} ran (${formatPins(pins)})`,
+        );
     }
-    const report: RollbackReport = { from: choice.current.version, to: target.version, commit: target.commit, changes: plan.changes, warnings, recovery };
+    const report: RollbackReport = {
+        from: choice.current.version,
+        to: target.version,
+        commit: target.commit,
+        changes: plan.changes,
+        warnings,
+        recovery,
+    };
     const images = pins ? "its pinned images" : `image tags ${formatImageTags(target.imageTags)}`;
-    io.out(`==> ${stack.name}: rolling back from version ${report.from} to version ${report.to} (program at commit ${target.commit ?? "checked out now"}, ${images})`);
+    io.out(
+        `==> ${stack.name}: rolling back from version ${report.from} to version ${report.to} (program at commit ${target.commit ?? "checked out now"}, ${images})`,
+    );
     for (const w of warnings) io.out(`    warning: ${w}`);
     for (const c of plan.changes.length ? plan.changes : ["(config already equal; re-applying it)"]) io.out(`    ${c}`);
     if (opts.dryRun) {
@@ -154,17 +176,27 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
                 );
             }
             run = await withPulumiErrors(stack.name, "stack select (in the worktree)", () => stackInCheckout(stack, checkout));
-            const after: Record<string, { value?: string; secret?: boolean }> = { ...(currentConfig as Record<string, { value?: string; secret?: boolean }>), ...plan.set };
+            const after: Record<string, { value?: string; secret?: boolean }> = {
+                ...(currentConfig as Record<string, { value?: string; secret?: boolean }>),
+                ...plan.set,
+            };
             for (const key of plan.remove) delete after[key];
             Object.assign(plan.set, absolutePathsFor(after, checkout.repoDir));
         }
         await applyConfigRestore(run, plan);
-        const message = updateMessage("rollback", checkout?.commit ?? (await opts.code.head()), { to: report.to, from: report.from, reason: opts.reason, updateId: report.updateId });
+        const message = updateMessage("rollback", checkout?.commit ?? (await opts.code.head()), {
+            to: report.to,
+            from: report.from,
+            reason: opts.reason,
+            updateId: report.updateId,
+        });
         const retry = `npm run rollback -- --stack ${stack.name} --to ${report.to}`;
         const failed = (what: string, err: unknown): OpsError => {
             if (opts.signal?.aborted) return cancelled(stack.name, "rollback");
             const e = isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "rollback") : explainPulumiError(stack.name, what, err);
-            const where = checkout ? `Version ${report.to}'s config was written only to the temporary worktree, which is removed; Pulumi.${stack.name}.yaml is unchanged.` : `Pulumi.${stack.name}.yaml already holds version ${report.to}'s config; undo it with: git checkout -- Pulumi.${stack.name}.yaml.`;
+            const where = checkout
+                ? `Version ${report.to}'s config was written only to the temporary worktree, which is removed; Pulumi.${stack.name}.yaml is unchanged.`
+                : `Pulumi.${stack.name}.yaml already holds version ${report.to}'s config; undo it with: git checkout -- Pulumi.${stack.name}.yaml.`;
             return new OpsError(e.exitCode, `${e.message}\n${where} Fix the cause and re-run: ${retry}`);
         };
         io.out(`==> ${stack.name}: preview of version ${report.to}${checkout ? ` (commit ${checkout.commit})` : ""}`);
@@ -177,24 +209,40 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
         io.out(`==> ${stack.name}: up with the program, config and images of version ${report.to} (update ${report.updateId})`);
         let result: UpResult;
         try {
-            result = await withUpdateId(run, report.updateId, () => run.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }));
+            result = await withUpdateId(run, report.updateId, () =>
+                run.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }),
+            );
         } catch (err) {
             throw failed("up (rollback)", err);
         }
         const own = await findUpdate(run, report.updateId);
         report.version = own?.version ?? (result.summary?.version || undefined);
         report.verification = await opts.verifier.verify(run, report.updateId);
-        io.out(`==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`);
+        io.out(
+            `==> ${stack.name}: rollback to version ${report.to} done (new version ${report.version ?? "?"}); ${report.verification.summary}`,
+        );
         return report;
     } finally {
         if (checkout) {
-            await checkout.remove().catch((err: unknown) => io.out(`    warning: could not remove the worktree ${checkout.dir}: ${err instanceof Error ? err.message : String(err)}; remove it with: git worktree remove --force ${checkout.dir}`));
+            await checkout
+                .remove()
+                .catch((err: unknown) =>
+                    io.out(
+                        `    warning: could not remove the worktree ${checkout.dir}: ${err instanceof Error ? err.message : String(err)}; remove it with: git worktree remove --force ${checkout.dir}`,
+                    ),
+                );
         }
     }
 }
 
 /** The target's program as a temporary worktree; a failure (git, npm ci, cancel) is an operation that failed, nothing changed. */
-async function checkOut(stackName: string, target: UpdateRecord, code: CodeInspector, io: OpsIO, signal?: AbortSignal): Promise<ProgramCheckout> {
+async function checkOut(
+    stackName: string,
+    target: UpdateRecord,
+    code: CodeInspector,
+    io: OpsIO,
+    signal?: AbortSignal,
+): Promise<ProgramCheckout> {
     io.out(`==> ${stackName}: checking out the program of version ${target.version} (commit ${target.commit})`);
     try {
         return await code.checkout(target.commit!, (line) => io.out(line), signal);
@@ -218,6 +266,9 @@ export function afterRollbackAdvice(stackName: string, r: Pick<RollbackReport, "
 }
 
 function formatPins(pins: Record<string, string>): string {
-    const shown = Object.entries(pins).sort(([a], [b]) => a.localeCompare(b)).slice(0, 3).map(([app, ref]) => `${app}=${ref}`);
+    const shown = Object.entries(pins)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .slice(0, 3)
+        .map(([app, ref]) => `${app}=${ref}`);
     return shown.join(", ") + (Object.keys(pins).length > 3 ? ", ..." : "");
 }

@@ -1,5 +1,16 @@
 // What every operation talks to: the part of the Automation API Stack used, where output goes, and shared constants.
-import type { ConfigMap, Deployment, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, RefreshResult, UpOptions, UpResult, UpdateSummary } from "@pulumi/pulumi/automation";
+import type {
+    ConfigMap,
+    Deployment,
+    OutputMap,
+    PreviewOptions,
+    PreviewResult,
+    RefreshOptions,
+    RefreshResult,
+    UpOptions,
+    UpResult,
+    UpdateSummary,
+} from "@pulumi/pulumi/automation";
 
 export const PROJECT = "ultramarket";
 /** Config keys that say where the cluster is, not what is deployed: a rollback keeps their current values. */

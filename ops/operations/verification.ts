@@ -37,25 +37,49 @@ export class StackOutputVerifier implements Verifier {
  */
 export function interpretVerificationOutput(value: unknown, expectedUpdateId?: string): VerificationVerdict {
     if (value === undefined || value === null) {
-        return { status: "skipped", summary: `the stack exports no "${VERIFICATION_OUTPUT}" output; post-deployment verification did not run`, failures: [] };
+        return {
+            status: "skipped",
+            summary: `the stack exports no "${VERIFICATION_OUTPUT}" output; post-deployment verification did not run`,
+            failures: [],
+        };
     }
     const report = (typeof value === "string" ? tryJson(value) : value) as Record<string, unknown> | undefined;
-    if (!isObject(report)) return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output is not a report object; treated as not verified`, failures: [] };
+    if (!isObject(report))
+        return {
+            status: "skipped",
+            summary: `the "${VERIFICATION_OUTPUT}" output is not a report object; treated as not verified`,
+            failures: [],
+        };
 
-    const checks = Array.isArray(report.checks) ? (report.checks as unknown[]).filter(isObject).map((c) => c as Record<string, unknown>) : [];
-    const failedChecks = checks.filter((c) => passedFlag(c) === false).map((c) => `${scalarText(c.name, "check")}: ${scalarText(c.detail ?? c.message, "failed")}`);
+    const checks = Array.isArray(report.checks)
+        ? (report.checks as unknown[]).filter(isObject).map((c) => c as Record<string, unknown>)
+        : [];
+    const failedChecks = checks
+        .filter((c) => passedFlag(c) === false)
+        .map((c) => `${scalarText(c.name, "check")}: ${scalarText(c.detail ?? c.message, "failed")}`);
     const listed = Array.isArray(report.failures) ? (report.failures as unknown[]).map(String) : [];
     const failures = [...failedChecks, ...listed];
     const overall = passedFlag(report);
     if (overall === undefined && typeof report.status === "string" && checks.length === 0) {
         // The program says it did not verify (e.g. {status: "skipped", reason}, or "pending" before the check ran).
-        return { status: "skipped", summary: `verification ${report.status}${typeof report.reason === "string" ? `: ${report.reason}` : ""}`, failures: [] };
+        return {
+            status: "skipped",
+            summary: `verification ${report.status}${typeof report.reason === "string" ? `: ${report.reason}` : ""}`,
+            failures: [],
+        };
     }
     if (overall === undefined && checks.length === 0 && listed.length === 0) {
-        return { status: "skipped", summary: `the "${VERIFICATION_OUTPUT}" output has no passed/status field; treated as not verified`, failures: [] };
+        return {
+            status: "skipped",
+            summary: `the "${VERIFICATION_OUTPUT}" output has no passed/status field; treated as not verified`,
+            failures: [],
+        };
     }
     if (expectedUpdateId !== undefined && report.updateId !== expectedUpdateId) {
-        const owner = typeof report.updateId === "string" && report.updateId !== "" ? `update ${report.updateId}` : "an update that recorded no updateId";
+        const owner =
+            typeof report.updateId === "string" && report.updateId !== ""
+                ? `update ${report.updateId}`
+                : "an update that recorded no updateId";
         const failure = `verification report belongs to another update (${owner}, not this update ${expectedUpdateId}): the checks did not run for this update`;
         return { status: "failed", stale: true, summary: "verification failed: the report is stale", failures: [failure] };
     }
@@ -63,7 +87,11 @@ export function interpretVerificationOutput(value: unknown, expectedUpdateId?: s
     const total = checks.length ? ` (${checks.length - failedChecks.length}/${checks.length} checks passed)` : "";
     return passed && failures.length === 0
         ? { status: "passed", summary: `verification passed${total}`, failures: [] }
-        : { status: "failed", summary: `verification failed${total}`, failures: failures.length ? failures : ["the report says it failed without naming a check"] };
+        : {
+              status: "failed",
+              summary: `verification failed${total}`,
+              failures: failures.length ? failures : ["the report says it failed without naming a check"],
+          };
 }
 
 function passedFlag(o: Record<string, unknown>): boolean | undefined {

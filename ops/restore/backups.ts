@@ -43,7 +43,8 @@ export function parseListing(output: string): Backup[] {
         const name = file?.split(".")[0] ?? "";
         if (!BACKUP_NAME.test(name)) continue;
         if (kind === "images" && file === manifestFile(name)) entry(name).images = (value ?? "").trim().split(/\s+/).filter(Boolean);
-        for (const store of BACKED_UP_STORES) if (kind === "file" && file === BACKUP_FILES[store](name)) entry(name).files[store] = Number(value);
+        for (const store of BACKED_UP_STORES)
+            if (kind === "file" && file === BACKUP_FILES[store](name)) entry(name).files[store] = Number(value);
     }
     return [...byName.values()].sort((a, b) => b.name.localeCompare(a.name));
 }
@@ -73,7 +74,12 @@ export function listJob(namespace: string): JobManifest {
  * Restores `stores` from `backup`, PostgreSQL first. Not retried (backoffLimit 0): the operator sees the failure and
  * re-runs, which is safe since both restores replace what they restore. Kept a week for its logs.
  */
-export function restoreJob(namespace: string, backup: string, stores: DatabaseWithUsers[], addresses: Record<DatabaseWithUsers, StoreAddress>): JobManifest {
+export function restoreJob(
+    namespace: string,
+    backup: string,
+    stores: DatabaseWithUsers[],
+    addresses: Record<DatabaseWithUsers, StoreAddress>,
+): JobManifest {
     const ordered = BACKED_UP_STORES.filter((s) => stores.includes(s));
     return job(namespace, `${RESTORE_JOB}-${suffix()}`, RESTORE_JOB, {
         backoffLimit: 0,
@@ -83,7 +89,13 @@ export function restoreJob(namespace: string, backup: string, stores: DatabaseWi
             metadata: { labels: backupLabels(RESTORE_JOB) },
             spec: sequentialPod(
                 ordered.map((s) => RESTORE_STEPS[s]),
-                { secretName: PLATFORM_SECRET_NAME, claimName: BACKUP_VOLUME, stores: addresses, env: [{ name: "BACKUP_NAME", value: backup }], readOnly: true },
+                {
+                    secretName: PLATFORM_SECRET_NAME,
+                    claimName: BACKUP_VOLUME,
+                    stores: addresses,
+                    env: [{ name: "BACKUP_NAME", value: backup }],
+                    readOnly: true,
+                },
             ),
         },
     });

@@ -34,9 +34,7 @@ export class KubectlJobRunner implements JobRunner {
     readonly where: string;
     private readonly bin: string;
 
-    constructor(
-        private readonly opts: { kubeconfig?: string; context?: string; kubectl?: string; pollMs?: number } = {},
-    ) {
+    constructor(private readonly opts: { kubeconfig?: string; context?: string; kubectl?: string; pollMs?: number } = {}) {
         this.bin = opts.kubectl ?? process.env.ULTRAMARKET_KUBECTL ?? "kubectl";
         this.where = `context ${opts.context ?? "(current)"} of ${opts.kubeconfig ?? "the ambient kubeconfig"}`;
     }
@@ -51,8 +49,17 @@ export class KubectlJobRunner implements JobRunner {
         while (!outcome) {
             const status = (JSON.parse(await this.kubectl(["get", ref, ...ns, "-o", "json"])) as { status?: JobStatus }).status ?? {};
             const done = (status.conditions ?? []).find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
-            if (done) outcome = { succeeded: done.type === "Complete", reason: done.type === "Failed" ? `${done.reason ?? "Failed"}: ${done.message ?? ""}`.trim() : undefined };
-            else if (Date.now() > deadline) return { succeeded: false, logs: await this.logs(ref, ns), reason: `still running after ${opts.timeoutSeconds}s; it was left running (kubectl -n ${job.metadata.namespace} get ${ref})` };
+            if (done)
+                outcome = {
+                    succeeded: done.type === "Complete",
+                    reason: done.type === "Failed" ? `${done.reason ?? "Failed"}: ${done.message ?? ""}`.trim() : undefined,
+                };
+            else if (Date.now() > deadline)
+                return {
+                    succeeded: false,
+                    logs: await this.logs(ref, ns),
+                    reason: `still running after ${opts.timeoutSeconds}s; it was left running (kubectl -n ${job.metadata.namespace} get ${ref})`,
+                };
             else await new Promise((r) => setTimeout(r, this.opts.pollMs ?? 2000));
         }
         const logs = await this.logs(ref, ns);
@@ -61,11 +68,17 @@ export class KubectlJobRunner implements JobRunner {
     }
 
     private logs(ref: string, ns: string[]): Promise<string> {
-        return this.kubectl(["logs", ref, ...ns, "--all-containers=true"]).catch((err: Error) => `(no logs: ${err.message.split("\n")[0]})`);
+        return this.kubectl(["logs", ref, ...ns, "--all-containers=true"]).catch(
+            (err: Error) => `(no logs: ${err.message.split("\n")[0]})`,
+        );
     }
 
     private kubectl(args: string[], stdin?: string): Promise<string> {
-        const base = [...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []), ...(this.opts.context ? ["--context", this.opts.context] : []), "--request-timeout=30s"];
+        const base = [
+            ...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []),
+            ...(this.opts.context ? ["--context", this.opts.context] : []),
+            "--request-timeout=30s",
+        ];
         return new Promise((resolve, reject) => {
             const child = execFile(this.bin, [...base, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
                 if (err) reject(new Error(`kubectl ${args[0]} failed (${this.where}): ${String(stderr).trim() || err.message}`));
@@ -79,5 +92,8 @@ export class KubectlJobRunner implements JobRunner {
 /** The runner for a stack: its `ultramarket:kubeconfig` (relative to the repository) and `ultramarket:kubeContext`. */
 export function jobsForStack(config: Record<string, { value?: string } | undefined>, repoRoot: string): KubectlJobRunner {
     const kubeconfig = config["ultramarket:kubeconfig"]?.value;
-    return new KubectlJobRunner({ kubeconfig: kubeconfig ? path.resolve(repoRoot, kubeconfig) : undefined, context: config["ultramarket:kubeContext"]?.value || undefined });
+    return new KubectlJobRunner({
+        kubeconfig: kubeconfig ? path.resolve(repoRoot, kubeconfig) : undefined,
+        context: config["ultramarket:kubeContext"]?.value || undefined,
+    });
 }

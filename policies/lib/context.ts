@@ -1,9 +1,7 @@
 // What a policy needs to know beyond the object itself: which stack it runs in, and the
 // per-policy config (read with defaults, since the engine passes only what the operator set).
 import * as pulumi from "@pulumi/pulumi";
-import type {
-    PolicyConfigSchema, ReportViolation, ResourceValidation, ResourceValidationArgs, StackValidationArgs,
-} from "@pulumi/policy";
+import type { PolicyConfigSchema, ReportViolation, ResourceValidation, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
 import { asWorkload, Workload } from "./objects";
 
 export interface PolicyContext {

@@ -29,21 +29,49 @@ interface PodCarrier {
 const template = (props: any) => props?.spec?.template;
 
 const POD_CARRIERS: PodCarrier[] = [
-    { cls: k8s.apps.v1.Deployment, kind: "Deployment", longRunning: true,
-      podSpec: p => template(p)?.spec, podLabels: p => template(p)?.metadata?.labels ?? {} },
-    { cls: k8s.apps.v1.StatefulSet, kind: "StatefulSet", longRunning: true,
-      podSpec: p => template(p)?.spec, podLabels: p => template(p)?.metadata?.labels ?? {} },
-    { cls: k8s.apps.v1.DaemonSet, kind: "DaemonSet", longRunning: true,
-      podSpec: p => template(p)?.spec, podLabels: p => template(p)?.metadata?.labels ?? {} },
-    { cls: k8s.apps.v1.ReplicaSet, kind: "ReplicaSet", longRunning: true,
-      podSpec: p => template(p)?.spec, podLabels: p => template(p)?.metadata?.labels ?? {} },
-    { cls: k8s.core.v1.Pod, kind: "Pod", longRunning: true,
-      podSpec: p => p?.spec, podLabels: p => p?.metadata?.labels ?? {} },
-    { cls: k8s.batch.v1.Job, kind: "Job", longRunning: false,
-      podSpec: p => template(p)?.spec, podLabels: p => template(p)?.metadata?.labels ?? {} },
-    { cls: k8s.batch.v1.CronJob, kind: "CronJob", longRunning: false,
-      podSpec: p => p?.spec?.jobTemplate?.spec?.template?.spec,
-      podLabels: p => p?.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {} },
+    {
+        cls: k8s.apps.v1.Deployment,
+        kind: "Deployment",
+        longRunning: true,
+        podSpec: (p) => template(p)?.spec,
+        podLabels: (p) => template(p)?.metadata?.labels ?? {},
+    },
+    {
+        cls: k8s.apps.v1.StatefulSet,
+        kind: "StatefulSet",
+        longRunning: true,
+        podSpec: (p) => template(p)?.spec,
+        podLabels: (p) => template(p)?.metadata?.labels ?? {},
+    },
+    {
+        cls: k8s.apps.v1.DaemonSet,
+        kind: "DaemonSet",
+        longRunning: true,
+        podSpec: (p) => template(p)?.spec,
+        podLabels: (p) => template(p)?.metadata?.labels ?? {},
+    },
+    {
+        cls: k8s.apps.v1.ReplicaSet,
+        kind: "ReplicaSet",
+        longRunning: true,
+        podSpec: (p) => template(p)?.spec,
+        podLabels: (p) => template(p)?.metadata?.labels ?? {},
+    },
+    { cls: k8s.core.v1.Pod, kind: "Pod", longRunning: true, podSpec: (p) => p?.spec, podLabels: (p) => p?.metadata?.labels ?? {} },
+    {
+        cls: k8s.batch.v1.Job,
+        kind: "Job",
+        longRunning: false,
+        podSpec: (p) => template(p)?.spec,
+        podLabels: (p) => template(p)?.metadata?.labels ?? {},
+    },
+    {
+        cls: k8s.batch.v1.CronJob,
+        kind: "CronJob",
+        longRunning: false,
+        podSpec: (p) => p?.spec?.jobTemplate?.spec?.template?.spec,
+        podLabels: (p) => p?.spec?.jobTemplate?.spec?.template?.metadata?.labels ?? {},
+    },
 ];
 
 /** A resource that runs pods, reduced to what the policies look at. */
@@ -83,7 +111,7 @@ export function refOf(kind: string, props: any, pulumiName: string): string {
 
 /** Returns the workload view of a resource, or undefined when it does not run pods. */
 export function asWorkload(resource: Typed): Workload | undefined {
-    const carrier = POD_CARRIERS.find(c => resource.isType(c.cls));
+    const carrier = POD_CARRIERS.find((c) => resource.isType(c.cls));
     if (!carrier) {
         return undefined;
     }
@@ -95,13 +123,13 @@ export function asWorkload(resource: Typed): Workload | undefined {
         name: nameOf(props, resource.name),
         longRunning: carrier.longRunning,
         metadata: props?.metadata ?? {},
-        podSpec: carrier.podSpec(props) ?? {} as PodSpec,
+        podSpec: carrier.podSpec(props) ?? ({} as PodSpec),
         podLabels: carrier.podLabels(props),
         props,
     };
 }
 
-export const WORKLOAD_KINDS = POD_CARRIERS.map(c => c.kind);
+export const WORKLOAD_KINDS = POD_CARRIERS.map((c) => c.kind);
 
 /** A container of a pod spec with how to name it in a message. */
 export interface NamedContainer {
@@ -114,8 +142,10 @@ export interface NamedContainer {
 /** Regular and init containers (ephemeral debug containers are not part of a manifest we ship). */
 export function containersOf(spec: PodSpec, opts: { includeInit?: boolean } = {}): NamedContainer[] {
     const includeInit = opts.includeInit ?? true;
-    const init = includeInit ? (spec.initContainers ?? []).map(c => ({ container: c, label: `init container "${c.name}"`, init: true })) : [];
-    const main = (spec.containers ?? []).map(c => ({ container: c, label: `container "${c.name}"`, init: false }));
+    const init = includeInit
+        ? (spec.initContainers ?? []).map((c) => ({ container: c, label: `init container "${c.name}"`, init: true }))
+        : [];
+    const main = (spec.containers ?? []).map((c) => ({ container: c, label: `container "${c.name}"`, init: false }));
     return [...init, ...main];
 }
 
@@ -138,11 +168,28 @@ export function selectorMatches(selector: LabelSelector | undefined, labels: Rec
         const has = Object.prototype.hasOwnProperty.call(labels, e.key);
         const values = e.values ?? [];
         switch (e.operator) {
-            case "In": if (!has || !values.includes(labels[e.key])) { return false; } break;
-            case "NotIn": if (has && values.includes(labels[e.key])) { return false; } break;
-            case "Exists": if (!has) { return false; } break;
-            case "DoesNotExist": if (has) { return false; } break;
-            default: return false;
+            case "In":
+                if (!has || !values.includes(labels[e.key])) {
+                    return false;
+                }
+                break;
+            case "NotIn":
+                if (has && values.includes(labels[e.key])) {
+                    return false;
+                }
+                break;
+            case "Exists":
+                if (!has) {
+                    return false;
+                }
+                break;
+            case "DoesNotExist":
+                if (has) {
+                    return false;
+                }
+                break;
+            default:
+                return false;
         }
     }
     return true;

@@ -9,12 +9,18 @@ import { awaited, KubeObject, RunbookStep, waitedCondition } from "./manifests";
 /** Runs kubectl against the local cluster only; resolves with its output, rejects naming the command. */
 export function kubectlAsync(args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-        const child = spawn(path.join(TOOLCHAIN_BIN, "kubectl"), ["--kubeconfig", KUBECONFIG, "--context", KUBE_CONTEXT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn(path.join(TOOLCHAIN_BIN, "kubectl"), ["--kubeconfig", KUBECONFIG, "--context", KUBE_CONTEXT, ...args], {
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         let out = "";
         child.stdout.on("data", (d) => (out += d));
         child.stderr.on("data", (d) => (out += d));
         child.on("error", reject);
-        child.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`kubectl ${args.join(" ")} failed (${code}): ${out.trim().split("\n").slice(-3).join(" / ")}`))));
+        child.on("close", (code) =>
+            code === 0
+                ? resolve(out)
+                : reject(new Error(`kubectl ${args.join(" ")} failed (${code}): ${out.trim().split("\n").slice(-3).join(" / ")}`)),
+        );
     });
 }
 
@@ -45,7 +51,9 @@ export async function runbookWay(dir: string, steps: RunbookStep[]): Promise<voi
 
 export async function kubectlFloor(dir: string, objects: KubeObject[]): Promise<void> {
     await kubectlAsync(["apply", "--server-side", "-f", writeManifest(dir, "floor-all", objects)]);
-    const namespaces = [...new Set(objects.filter((o) => o.kind === "Deployment" || o.kind === "Job").map((o) => o.metadata.namespace ?? "default"))];
+    const namespaces = [
+        ...new Set(objects.filter((o) => o.kind === "Deployment" || o.kind === "Job").map((o) => o.metadata.namespace ?? "default")),
+    ];
     await Promise.all([
         ...namespaces.flatMap((ns) => [
             kubectlAsync(["wait", "--for=condition=available", "deployment", "--all", "-n", ns, "--timeout=300s"]),
@@ -61,7 +69,15 @@ export async function kubectlFloor(dir: string, objects: KubeObject[]): Promise<
  */
 export async function removeObjects(dir: string, objects: KubeObject[]): Promise<void> {
     const clusterScoped = objects.filter((o) => !o.metadata.namespace && o.kind !== "Namespace");
-    if (clusterScoped.length) await kubectlAsync(["delete", "-f", writeManifest(dir, "cleanup", clusterScoped), "--ignore-not-found", "--wait=true", "--timeout=300s"]);
+    if (clusterScoped.length)
+        await kubectlAsync([
+            "delete",
+            "-f",
+            writeManifest(dir, "cleanup", clusterScoped),
+            "--ignore-not-found",
+            "--wait=true",
+            "--timeout=300s",
+        ]);
     const namespaces = objects.filter((o) => o.kind === "Namespace").map((o) => `namespace/${o.metadata.name}`);
     if (namespaces.length) await kubectlAsync(["delete", ...namespaces, "--ignore-not-found", "--wait=true", "--timeout=300s"]);
 }

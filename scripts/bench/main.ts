@@ -66,21 +66,49 @@ async function main(): Promise<void> {
     const passphrase = crypto.randomBytes(24).toString("hex");
     // The parallelism operators get from ops and the workflows (ENGINE_PARALLELISM), unless PULUMI_PARALLEL is set here.
     const parallel = process.env.PULUMI_PARALLEL || String(ENGINE_PARALLELISM);
-    const engine: EngineEnv = { env: { PULUMI_CONFIG_PASSPHRASE: passphrase, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_PARALLEL: parallel }, logDir: tmp };
-    const config: Record<string, { value: string; secret?: boolean }> = { ...throwawayStackConfig(), [`${PROJECT}:namespace`]: { value: NAMESPACE } };
+    const engine: EngineEnv = {
+        env: { PULUMI_CONFIG_PASSPHRASE: passphrase, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_PARALLEL: parallel },
+        logDir: tmp,
+    };
+    const config: Record<string, { value: string; secret?: boolean }> = {
+        ...throwawayStackConfig(),
+        [`${PROJECT}:namespace`]: { value: NAMESPACE },
+    };
     const plain = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v.value]));
-    const secretKeys = Object.entries(config).filter(([, v]) => v.secret).map(([k]) => k.slice(PROJECT.length + 1));
+    const secretKeys = Object.entries(config)
+        .filter(([, v]) => v.secret)
+        .map(([k]) => k.slice(PROJECT.length + 1));
     const objects = await renderObjects(plain, secretKeys);
     const steps = runbookSteps(objects);
     console.log(`[bench] ${objects.length} objects, ${steps.length} runbook steps; ${runs} run(s) each; logs in ${tmp}`);
 
     const measurements: Measurement[] = [
-        { label: M.runbook, seconds: [], what: `${steps.length} kubectl apply steps in the runbook's order, each data store and then every Deployment, Job, Gateway and Certificate awaited in turn` },
-        { label: M.floor, seconds: [], what: `kubectl apply --server-side of all ${objects.length} objects, then kubectl wait/rollout status for all at once (workloads, Gateway Programmed, Certificates Ready)` },
-        { label: M.up, seconds: [], what: `pulumi up --yes --skip-preview on a new stack (the same objects, every workload awaited), PULUMI_PARALLEL=${parallel}` },
+        {
+            label: M.runbook,
+            seconds: [],
+            what: `${steps.length} kubectl apply steps in the runbook's order, each data store and then every Deployment, Job, Gateway and Certificate awaited in turn`,
+        },
+        {
+            label: M.floor,
+            seconds: [],
+            what: `kubectl apply --server-side of all ${objects.length} objects, then kubectl wait/rollout status for all at once (workloads, Gateway Programmed, Certificates Ready)`,
+        },
+        {
+            label: M.up,
+            seconds: [],
+            what: `pulumi up --yes --skip-preview on a new stack (the same objects, every workload awaited), PULUMI_PARALLEL=${parallel}`,
+        },
         { label: M.noop, seconds: [], what: "pulumi preview --expect-no-changes right after that up" },
-        { label: M.empty, seconds: [], what: "pulumi preview of a TypeScript program that registers nothing, run with Pulumi.yaml's runtime options (transpile-only) and the same node_modules" },
-        { label: M.emptyDefault, seconds: [], what: "the same empty program as `pulumi new typescript` sets it up (ts-node type-checks it at run time)" },
+        {
+            label: M.empty,
+            seconds: [],
+            what: "pulumi preview of a TypeScript program that registers nothing, run with Pulumi.yaml's runtime options (transpile-only) and the same node_modules",
+        },
+        {
+            label: M.emptyDefault,
+            seconds: [],
+            what: "the same empty program as `pulumi new typescript` sets it up (ts-node type-checks it at run time)",
+        },
         { label: M.image, seconds: [], what: `serviceImageTags.${IMAGE_CHANGE_APP} set to a new tag, then pulumi up --yes --skip-preview` },
         { label: M.setting, seconds: [], what: "logLevel changed, then pulumi up --yes --skip-preview (ConfigMap + every app rolls)" },
         { label: M.refresh, seconds: [], what: "pulumi refresh --preview-only on the deployed stack" },
@@ -94,7 +122,10 @@ async function main(): Promise<void> {
 
     const emptyEngine: EngineEnv = { ...engine, env: { ...engine.env, PULUMI_BACKEND_URL: `file://${path.join(tmp, "state-empty")}` } };
     fs.mkdirSync(path.join(tmp, "state-empty"));
-    const emptyDirs = { same: emptyProgram(path.join(tmp, "empty-same"), true), template: emptyProgram(path.join(tmp, "empty-template"), false) };
+    const emptyDirs = {
+        same: emptyProgram(path.join(tmp, "empty-same"), true),
+        template: emptyProgram(path.join(tmp, "empty-template"), false),
+    };
     for (const dir of Object.values(emptyDirs)) await pulumi(emptyEngine, ["stack", "init", "empty"], dir);
 
     const freshStack = async (round: string): Promise<EngineEnv> => {
@@ -128,7 +159,20 @@ async function main(): Promise<void> {
             const eventLog = path.join(tmp, `up-r${round}.events.jsonl`);
             const started = Date.now();
             // --event-log is one of the CLI's debug commands (PULUMI_DEBUG_COMMANDS): where the time went.
-            record(M.up, (await pulumi({ ...stack, env: { ...stack.env, PULUMI_DEBUG_COMMANDS: "true" } }, ["up", "--stack", STACK, "--yes", "--skip-preview", "--event-log", eventLog])).seconds);
+            record(
+                M.up,
+                (
+                    await pulumi({ ...stack, env: { ...stack.env, PULUMI_DEBUG_COMMANDS: "true" } }, [
+                        "up",
+                        "--stack",
+                        STACK,
+                        "--yes",
+                        "--skip-preview",
+                        "--event-log",
+                        eventLog,
+                    ])
+                ).seconds,
+            );
             const tl = timeline(eventLog, started);
             if (tl) timelines.push(tl);
             record(M.noop, (await pulumi(stack, ["preview", "--stack", STACK, "--expect-no-changes"])).seconds);
@@ -146,10 +190,16 @@ async function main(): Promise<void> {
         const sweepResults: Measurement[] = [];
         for (const parallel of sweep) {
             console.log(`[bench] --parallel ${parallel}`);
-            const m: Measurement = { label: `pulumi up from empty, --parallel ${parallel}`, seconds: [], what: `as "${M.up}" with --parallel ${parallel}` };
+            const m: Measurement = {
+                label: `pulumi up from empty, --parallel ${parallel}`,
+                seconds: [],
+                what: `as "${M.up}" with --parallel ${parallel}`,
+            };
             for (let round = 1; round <= runs; round++) {
                 const stack = await freshStack(`p${parallel}-r${round}`);
-                m.seconds.push((await pulumi(stack, ["up", "--stack", STACK, "--yes", "--skip-preview", "--parallel", String(parallel)])).seconds);
+                m.seconds.push(
+                    (await pulumi(stack, ["up", "--stack", STACK, "--yes", "--skip-preview", "--parallel", String(parallel)])).seconds,
+                );
                 console.log(`[bench]   ${m.seconds[m.seconds.length - 1].toFixed(1)} s`);
                 await clean();
             }
@@ -170,13 +220,17 @@ async function main(): Promise<void> {
         await clean().catch((err) => console.error(`[bench] cleanup: ${err instanceof Error ? err.message : err}`));
         fs.rmSync(STACK_FILE, { force: true });
         // The manifests hold the Secret's (throwaway) values: nothing of the run is kept but the engine log.
-        for (const f of fs.readdirSync(tmp)) if (f.endsWith(".json") || f.startsWith("state-")) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+        for (const f of fs.readdirSync(tmp))
+            if (f.endsWith(".json") || f.startsWith("state-")) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
     }
 }
 
 function describeMachine(): string {
     const cpus = os.cpus();
-    return `machine: ${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`;
+    return `machine: ${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}`;
 }
 
 main().catch((err) => {

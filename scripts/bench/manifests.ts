@@ -63,21 +63,42 @@ export function runbookSteps(objects: KubeObject[]): RunbookStep[] {
     const taken = new Set<KubeObject>();
     const take = (pick: (o: KubeObject) => boolean) => objects.filter((o) => !taken.has(o) && pick(o)).map((o) => (taken.add(o), o));
     const steps: RunbookStep[] = [];
-    const step = (title: string, picked: KubeObject[], waits: KubeObject[] = []) => (picked.length || waits.length) && steps.push({ title, objects: picked, waits });
+    const step = (title: string, picked: KubeObject[], waits: KubeObject[] = []) =>
+        (picked.length || waits.length) && steps.push({ title, objects: picked, waits });
 
-    step("1.1 namespace", take((o) => o.kind === "Namespace"));
-    step("1.2 secrets", take((o) => o.kind === "Secret" && !o.metadata.labels?.app));
-    step("1.3 config maps", take((o) => o.kind === "ConfigMap" && !o.metadata.labels?.app));
+    step(
+        "1.1 namespace",
+        take((o) => o.kind === "Namespace"),
+    );
+    step(
+        "1.2 secrets",
+        take((o) => o.kind === "Secret" && !o.metadata.labels?.app),
+    );
+    step(
+        "1.3 config maps",
+        take((o) => o.kind === "ConfigMap" && !o.metadata.labels?.app),
+    );
     for (const store of DATA_STORE_NAMES) {
         const picked = take((o) => ownerOf(o, DATA_STORE_NAMES) === store);
         step(`2.1 ${store}`, picked, picked.filter(awaited));
     }
     // The users Jobs and PgBouncer: after the stores, before any service that logs in as its own user.
-    const dataAccess = take((o) => o.metadata.labels?.app?.startsWith("database-users-") === true || o.metadata.labels?.app === PGBOUNCER.name);
+    const dataAccess = take(
+        (o) => o.metadata.labels?.app?.startsWith("database-users-") === true || o.metadata.labels?.app === PGBOUNCER.name,
+    );
     step("2.1 database users and PgBouncer", dataAccess, dataAccess.filter(awaited));
-    step("2.2 storage", take((o) => o.kind === "PersistentVolumeClaim"));
-    step("2.3 network policies", take((o) => o.kind === "NetworkPolicy"));
-    step("2.3 ingress", take((o) => o.kind === "Ingress"));
+    step(
+        "2.2 storage",
+        take((o) => o.kind === "PersistentVolumeClaim"),
+    );
+    step(
+        "2.3 network policies",
+        take((o) => o.kind === "NetworkPolicy"),
+    );
+    step(
+        "2.3 ingress",
+        take((o) => o.kind === "Ingress"),
+    );
     const services: KubeObject[] = [];
     for (const app of APP_NAMES) {
         const picked = take((o) => ownerOf(o, APP_NAMES) === app);

@@ -20,16 +20,28 @@ export interface Timed {
 export function pulumi(engine: EngineEnv, args: string[], cwd = REPO_ROOT): Promise<Timed> {
     return new Promise((resolve, reject) => {
         const start = process.hrtime.bigint();
-        const child = spawn("pulumi", [...args, "--non-interactive"], { cwd, env: { ...process.env, ...engine.env }, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("pulumi", [...args, "--non-interactive"], {
+            cwd,
+            env: { ...process.env, ...engine.env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
         let output = "";
         child.stdout.on("data", (d) => (output += d));
         child.stderr.on("data", (d) => (output += d));
         child.on("error", reject);
         child.on("close", (code) => {
             const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-            fs.appendFileSync(path.join(engine.logDir, "pulumi.log"), `$ pulumi ${args.join(" ")}  (${seconds.toFixed(1)} s, exit ${code})\n${output}\n`);
+            fs.appendFileSync(
+                path.join(engine.logDir, "pulumi.log"),
+                `$ pulumi ${args.join(" ")}  (${seconds.toFixed(1)} s, exit ${code})\n${output}\n`,
+            );
             if (code === 0) resolve({ seconds, output });
-            else reject(new Error(`pulumi ${args.join(" ")} failed with exit code ${code}:\n${output.trim().split("\n").slice(-15).join("\n")}`));
+            else
+                reject(
+                    new Error(
+                        `pulumi ${args.join(" ")} failed with exit code ${code}:\n${output.trim().split("\n").slice(-15).join("\n")}`,
+                    ),
+                );
         });
     });
 }
@@ -56,17 +68,33 @@ export function emptyProgram(dir: string, sameOptions: boolean): string {
     fs.mkdirSync(dir, { recursive: true });
     const runtime = fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8").match(/^runtime:\n(?:[ \t].*\n)+/m)?.[0];
     if (!runtime) throw new Error("Pulumi.yaml has no runtime block to copy");
-    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), `name: bench-empty-${sameOptions ? "same" : "template"}\n${sameOptions ? runtime : "runtime: nodejs\n"}`);
+    fs.writeFileSync(
+        path.join(dir, "Pulumi.yaml"),
+        `name: bench-empty-${sameOptions ? "same" : "template"}\n${sameOptions ? runtime : "runtime: nodejs\n"}`,
+    );
     fs.writeFileSync(path.join(dir, "index.ts"), `import * as pulumi from "@pulumi/pulumi";\n\nexport const stack = pulumi.getStack();\n`);
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: "bench-empty", private: true, main: "index.ts" }));
     if (sameOptions) {
         for (const f of ["tsconfig.json", "tsconfig.pulumi.json"]) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(dir, f));
     } else {
         // The template's tsconfig (pulumi/templates typescript/tsconfig.json).
-        const compilerOptions = { strict: true, outDir: "bin", target: "es2020", module: "commonjs", moduleResolution: "node", sourceMap: true, experimentalDecorators: true, pretty: true, noFallthroughCasesInSwitch: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true };
+        const compilerOptions = {
+            strict: true,
+            outDir: "bin",
+            target: "es2020",
+            module: "commonjs",
+            moduleResolution: "node",
+            sourceMap: true,
+            experimentalDecorators: true,
+            pretty: true,
+            noFallthroughCasesInSwitch: true,
+            noImplicitReturns: true,
+            forceConsistentCasingInFileNames: true,
+        };
         fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["index.ts"] }, null, 2));
     }
-    if (!fs.existsSync(path.join(dir, "node_modules"))) fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+    if (!fs.existsSync(path.join(dir, "node_modules")))
+        fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
     return dir;
 }
 
@@ -88,7 +116,11 @@ export function timeline(eventLog: string, startedAt: number): UpTimeline | unde
     let last = 0;
     for (const line of fs.readFileSync(eventLog, "utf8").split("\n")) {
         if (!line.trim()) continue;
-        const e = JSON.parse(line) as { timestamp: number; resourcePreEvent?: { metadata: { urn: string; op: string; type: string } }; resOutputsEvent?: { metadata: { urn: string } } };
+        const e = JSON.parse(line) as {
+            timestamp: number;
+            resourcePreEvent?: { metadata: { urn: string; op: string; type: string } };
+            resOutputsEvent?: { metadata: { urn: string } };
+        };
         const t = e.timestamp * 1000;
         const pre = e.resourcePreEvent?.metadata;
         // Kubernetes objects only: a component's span is its children's.

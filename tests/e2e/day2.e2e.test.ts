@@ -15,7 +15,16 @@ import { PROJECT } from "../../config";
 import { CONFIG_CHECKSUM_ANNOTATION, SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { openStack } from "../../ops/workspace";
 import { kubectl, kubectlJson, REPO_ROOT, timed } from "./support/env";
-import { changedSteps, DESTRUCTIVE_OPS, getLive, KubeObjectRef, kubeObjectsInState, requireLocalEngine, Step, throwawayStackConfig } from "./support/stack";
+import {
+    changedSteps,
+    DESTRUCTIVE_OPS,
+    getLive,
+    KubeObjectRef,
+    kubeObjectsInState,
+    requireLocalEngine,
+    Step,
+    throwawayStackConfig,
+} from "./support/stack";
 
 const STACK = "e2e-day2";
 const NAMESPACE = `ultramarket-${STACK}`;
@@ -41,7 +50,14 @@ function workloads(): Map<string, Workload> {
     const out = new Map<string, Workload>();
     for (const kind of ["deployments.v1.apps", "statefulsets.v1.apps"]) {
         for (const o of kubectlJson<{ items: any[] }>(["get", kind, "-n", NAMESPACE]).items) {
-            out.set(`${o.kind}/${o.metadata.name}`, { kind: o.kind, name: o.metadata.name, uid: o.metadata.uid, generation: o.metadata.generation, template: o.spec.template, replicas: o.spec.replicas });
+            out.set(`${o.kind}/${o.metadata.name}`, {
+                kind: o.kind,
+                name: o.metadata.name,
+                uid: o.metadata.uid,
+                generation: o.metadata.generation,
+                template: o.spec.template,
+                replicas: o.spec.replicas,
+            });
         }
     }
     return out;
@@ -80,12 +96,18 @@ function assertNothingDestroyed(steps: Step[], what: string): void {
  */
 function assertBackedUpBefore(backup: KubeObjectRef, migrations: KubeObjectRef[]): void {
     const live = getLive(backup);
-    assert.ok((live?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `backup Job ${backup.name} did not complete`);
+    assert.ok(
+        (live?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"),
+        `backup Job ${backup.name} did not complete`,
+    );
     const done = Date.parse(live.status.completionTime);
     assert.ok(migrations.length > 0, "no migration Job to compare with");
     for (const m of migrations) {
         const created = Date.parse(getLive(m)?.metadata.creationTimestamp);
-        assert.ok(done <= created, `migration Job ${m.name} was created at ${getLive(m)?.metadata.creationTimestamp}, before the backup completed (${live.status.completionTime})`);
+        assert.ok(
+            done <= created,
+            `migration Job ${m.name} was created at ${getLive(m)?.metadata.creationTimestamp}, before the backup completed (${live.status.completionTime})`,
+        );
     }
 }
 
@@ -109,7 +131,10 @@ describe("e2e: day two on the local control plane", function () {
 
     before(async function () {
         requireLocalEngine(this);
-        assert.ok(!fs.existsSync(path.join(REPO_ROOT, STACK_FILE)), `${STACK_FILE} exists: another e2e run is in progress, or a previous one did not clean up; delete it and rerun`);
+        assert.ok(
+            !fs.existsSync(path.join(REPO_ROOT, STACK_FILE)),
+            `${STACK_FILE} exists: another e2e run is in progress, or a previous one did not clean up; delete it and rerun`,
+        );
         owned = true;
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-day2-state-"));
@@ -128,15 +153,21 @@ describe("e2e: day two on the local control plane", function () {
     });
 
     it("carries a stack deployed by the program before the root component to this commit: no replace, no delete, same UIDs", async function () {
-        const sha = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--verify", `${BASELINE_COMMIT}^{commit}`], { encoding: "utf8" }).trim();
+        const sha = execFileSync("git", ["-C", REPO_ROOT, "rev-parse", "--verify", `${BASELINE_COMMIT}^{commit}`], {
+            encoding: "utf8",
+        }).trim();
         worktree = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-baseline-"));
         fs.rmdirSync(worktree);
         execFileSync("git", ["-C", REPO_ROOT, "worktree", "prune"], { stdio: "pipe" });
         execFileSync("git", ["-C", REPO_ROOT, "worktree", "add", "--detach", worktree, sha], { stdio: "pipe" });
         // Same lockfile: the baseline runs on this checkout's dependencies.
-        const sameLock = execFileSync("git", ["-C", REPO_ROOT, "diff", "--stat", sha, "--", "package-lock.json"], { encoding: "utf8" }).trim() === "";
+        const sameLock =
+            execFileSync("git", ["-C", REPO_ROOT, "diff", "--stat", sha, "--", "package-lock.json"], { encoding: "utf8" }).trim() === "";
         if (sameLock) fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(worktree, "node_modules"), "dir");
-        else await timed("npm ci (baseline commit)", async () => execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }));
+        else
+            await timed("npm ci (baseline commit)", async () =>
+                execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: worktree, stdio: "pipe" }),
+            );
 
         const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase, create: true });
         // The baseline knows no `edge` key (it always rendered the ingress-nginx Ingresses), nor the database users' seed.
@@ -162,22 +193,36 @@ describe("e2e: day two on the local control plane", function () {
         // Job is replaced (created before the old one is deleted) and runs again before its Deployment rolls. Nothing
         // else may be replaced or deleted.
         const rerun = (steps: Step[]) => steps.filter((x) => isMigrationJob(x.urn));
-        assertNothingDestroyed(changedSteps(previewEvents).filter((x) => !isMigrationJob(x.urn)), "preview of the upgrade");
+        assertNothingDestroyed(
+            changedSteps(previewEvents).filter((x) => !isMigrationJob(x.urn)),
+            "preview of the upgrade",
+        );
         const steps = await up("up (baseline -> this commit)");
-        assertNothingDestroyed(steps.filter((x) => !isMigrationJob(x.urn)), "up of the upgrade");
-        for (const job of new Set(rerun(steps).map((x) => x.urn))) console.log(`    note: migration Job re-run by the upgrade (new pod template): ${job}`);
+        assertNothingDestroyed(
+            steps.filter((x) => !isMigrationJob(x.urn)),
+            "up of the upgrade",
+        );
+        for (const job of new Set(rerun(steps).map((x) => x.urn)))
+            console.log(`    note: migration Job re-run by the upgrade (new pod template): ${job}`);
         for (const o of await kubeObjectsInState(stack)) {
             const key = o.urn.split("::").pop() + "/" + o.kind;
             // New with this commit: the users Jobs run before any app switches to its own user, and must complete.
             if (o.urn.includes("ultramarket:data:DatabaseUsers$kubernetes:batch/v1:Job::")) {
-                assert.ok((getLive(o)?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `database users Job ${o.name} did not complete`);
+                assert.ok(
+                    (getLive(o)?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"),
+                    `database users Job ${o.name} did not complete`,
+                );
                 continue;
             }
             if (isMigrationJob(o.urn)) {
-                assert.ok((getLive(o)?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"), `migration Job ${o.name} did not complete`);
+                assert.ok(
+                    (getLive(o)?.status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"),
+                    `migration Job ${o.name} did not complete`,
+                );
                 continue;
             }
-            if (uids.has(key)) assert.strictEqual(getLive(o)?.metadata.uid, uids.get(key), `${o.kind} ${o.name} was recreated by the upgrade`);
+            if (uids.has(key))
+                assert.strictEqual(getLive(o)?.metadata.uid, uids.get(key), `${o.kind} ${o.name} was recreated by the upgrade`);
         }
         const noop: EngineEvent[] = [];
         await timed("preview (no-op after the upgrade)", () => stack.preview({ onEvent: (e) => noop.push(e) }));
@@ -187,7 +232,10 @@ describe("e2e: day two on the local control plane", function () {
             const md = e.resourcePreEvent?.metadata;
             if (!md || md.op === "same" || md.op === "read" || md.type === "pulumi:pulumi:Stack") return [];
             const detailed = Object.keys(md.detailedDiff ?? {});
-            const recheck = md.type === "kubernetes:batch/v1:Job" && md.op === "update" && detailed.every((k) => k.includes("pulumi.com/replaceUnready")) &&
+            const recheck =
+                md.type === "kubernetes:batch/v1:Job" &&
+                md.op === "update" &&
+                detailed.every((k) => k.includes("pulumi.com/replaceUnready")) &&
                 JSON.stringify(md.old?.inputs) === JSON.stringify(md.new?.inputs);
             if (recheck) console.log(`    note: provider re-check of a completed Job (no input change): ${md.urn}`);
             return recheck ? [] : [{ op: md.op, urn: md.urn, detailedDiff: md.detailedDiff }];
@@ -201,14 +249,27 @@ describe("e2e: day two on the local control plane", function () {
         await stack.setConfig(`${PROJECT}:logLevel`, { value: "debug" });
         const steps = await up("up (logLevel debug)");
         assertNothingDestroyed(steps, "logLevel change");
-        assert.ok(steps.some((s) => s.type === "kubernetes:core/v1:ConfigMap" && s.op === "update"), "the ConfigMap was not updated in place");
+        assert.ok(
+            steps.some((s) => s.type === "kubernetes:core/v1:ConfigMap" && s.op === "update"),
+            "the ConfigMap was not updated in place",
+        );
         assert.strictEqual(uidOf("configmaps", "ultramarket-config"), cmUid, "the ConfigMap was recreated");
         assert.strictEqual(kubectlJson<any>(["get", "configmaps", "ultramarket-config", "-n", NAMESPACE]).data.LOG_LEVEL, "debug");
         const rolled = rolledSince(before);
         // The data stores' exporters read none of the ConfigMap: they stay, as the stores do.
-        const apps = [...before.keys()].filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer").sort();
-        assert.deepStrictEqual(rolled, apps, "exactly the apps (every reader of the ConfigMap) roll; no data store, exporter or PgBouncer (which reads its own)");
-        for (const key of apps) assert.notStrictEqual(workloads().get(key)!.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION], before.get(key)!.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION]);
+        const apps = [...before.keys()]
+            .filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer")
+            .sort();
+        assert.deepStrictEqual(
+            rolled,
+            apps,
+            "exactly the apps (every reader of the ConfigMap) roll; no data store, exporter or PgBouncer (which reads its own)",
+        );
+        for (const key of apps)
+            assert.notStrictEqual(
+                workloads().get(key)!.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION],
+                before.get(key)!.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION],
+            );
     });
 
     it("an HPA-style scale survives an unrelated change (rateLimitMax), which rolls the apps without replacing them", async function () {
@@ -220,7 +281,12 @@ describe("e2e: day two on the local control plane", function () {
         assertNothingDestroyed(steps, "rateLimitMax change");
         const after = workloads();
         assert.strictEqual(after.get(`Deployment/${target}`)!.replicas, 5, "the scaled replica count was reset by the update");
-        assert.deepStrictEqual(rolledSince(before), [...before.keys()].filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer").sort());
+        assert.deepStrictEqual(
+            rolledSince(before),
+            [...before.keys()]
+                .filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer")
+                .sort(),
+        );
         assert.strictEqual(kubectlJson<any>(["get", "configmaps", "ultramarket-config", "-n", NAMESPACE]).data.RATE_LIMIT_MAX, "250");
     });
 
@@ -238,36 +304,55 @@ describe("e2e: day two on the local control plane", function () {
             assertNothingDestroyed(steps, `${rotation.key} rotation`);
             assert.strictEqual(uidOf("secrets", "ultramarket-secrets"), secretUid, "the Secret was recreated");
             const live = kubectlJson<any>(["get", "secrets", "ultramarket-secrets", "-n", NAMESPACE]);
-            assert.strictEqual(Buffer.from(live.data[rotation.secretKey], "base64").toString(), value, "the Secret does not hold the new value");
+            assert.strictEqual(
+                Buffer.from(live.data[rotation.secretKey], "base64").toString(),
+                value,
+                "the Secret does not hold the new value",
+            );
             assert.deepStrictEqual(rolledSince(before), rotation.readers.map((r) => `Deployment/${r}`).sort());
-            for (const r of rotation.readers) assert.match(workloads().get(`Deployment/${r}`)!.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
+            for (const r of rotation.readers)
+                assert.match(
+                    workloads().get(`Deployment/${r}`)!.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION],
+                    /^[0-9a-f]{64}$/,
+                );
 
             const state = JSON.stringify(await stack.exportStack());
             assert.ok(!state.includes(value), "the new value is in the stack state in plain text");
             assert.ok(!JSON.stringify(await stack.outputs()).includes(value), "the new value is in the stack outputs");
             assert.ok(!engineLog.includes(value), "the new value is in the engine's log");
-            assert.ok(!fs.readFileSync(path.join(REPO_ROOT, STACK_FILE), "utf8").includes(value), "the new value is in the stack file in plain text");
+            assert.ok(
+                !fs.readFileSync(path.join(REPO_ROOT, STACK_FILE), "utf8").includes(value),
+                "the new value is in the stack file in plain text",
+            );
             const others = kubectl(["get", "configmaps,deployments,statefulsets,replicasets,pods,jobs", "-n", NAMESPACE, "-o", "json"]);
-            assert.ok(!others.includes(value) && !others.includes(Buffer.from(value).toString("base64")), "the new value is in a live object other than the Secret");
+            assert.ok(
+                !others.includes(value) && !others.includes(Buffer.from(value).toString("base64")),
+                "the new value is in a live object other than the Secret",
+            );
         });
     }
 
     it("a migration Job that failed is re-run by the next up without a new tag, and the fixed one succeeds", async function () {
         // The migration's Jobs in the state (a replacement that failed leaves the old one pending deletion beside it).
-        const migrationJobs = async () => (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.urn.endsWith("::auth-service-migrate"));
-        const hasFailed = (o: KubeObjectRef) => ((getLive(o)?.status?.conditions ?? []) as any[]).some((c) => c.type === "Failed" && c.status === "True");
+        const migrationJobs = async () =>
+            (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.urn.endsWith("::auth-service-migrate"));
+        const hasFailed = (o: KubeObjectRef) =>
+            ((getLive(o)?.status?.conditions ?? []) as any[]).some((c) => c.type === "Failed" && c.status === "True");
         /**
          * The newest backup Job taken before migrations (components/data/backups.ts). A failed update leaves the Job it
          * replaced in the state, pending deletion, until an update succeeds: `only` asserts that none is left.
          */
         const backupJob = async (only = false) => {
-            const jobs = (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.urn.endsWith("ultramarket:data:DatabaseBackups$kubernetes:batch/v1:Job::database-backup"));
+            const jobs = (await kubeObjectsInState(stack)).filter(
+                (o) => o.kind === "Job" && o.urn.endsWith("ultramarket:data:DatabaseBackups$kubernetes:batch/v1:Job::database-backup"),
+            );
             assert.ok(jobs.length >= 1, "no backup Job in the state");
             if (only) assert.strictEqual(jobs.length, 1, `expected one backup Job in the state, got ${jobs.length}`);
             const created = (o: KubeObjectRef) => Date.parse(getLive(o)?.metadata.creationTimestamp ?? "");
             return jobs.reduce((newest, o) => (created(o) > created(newest) ? o : newest));
         };
-        const deploymentImage = () => kubectlJson<any>(["get", "deployments.v1.apps", "auth-service", "-n", NAMESPACE]).spec.template.spec.containers[0].image;
+        const deploymentImage = () =>
+            kubectlJson<any>(["get", "deployments.v1.apps", "auth-service", "-n", NAMESPACE]).spec.template.spec.containers[0].image;
         const goodImage = deploymentImage();
         const backupBefore = await backupJob(true);
         await stack.setConfig(`${PROJECT}:serviceImageTags`, { value: JSON.stringify({ "auth-service": UNRUNNABLE_TAG }) });
@@ -284,12 +369,20 @@ describe("e2e: day two on the local control plane", function () {
 
         // The retry: nothing changed in the program or config, yet the failed Job is replaced and runs again.
         const events: EngineEvent[] = [];
-        await assert.rejects(timed("up (retry: the failed Job is replaced and re-run)", () => stack.up({ onEvent: (e) => events.push(e) })));
+        await assert.rejects(
+            timed("up (retry: the failed Job is replaced and re-run)", () => stack.up({ onEvent: (e) => events.push(e) })),
+        );
         const retried = changedSteps(events).filter((s) => s.urn.endsWith("::auth-service-migrate"));
         assert.strictEqual((await backupJob()).uid, backupForTag.uid, "the retry took another backup although the images did not change");
-        assert.ok(retried.some((s) => s.op === "replace" || s.op === "create-replacement"), `the failed Job was not re-run; steps: ${JSON.stringify(retried)}`);
+        assert.ok(
+            retried.some((s) => s.op === "replace" || s.op === "create-replacement"),
+            `the failed Job was not re-run; steps: ${JSON.stringify(retried)}`,
+        );
         const rerun = (await migrationJobs()).filter(hasFailed);
-        assert.ok(rerun.some((o) => o.uid !== undefined && o.uid !== failedUid), "the retry awaited the old Job instead of running a new one");
+        assert.ok(
+            rerun.some((o) => o.uid !== undefined && o.uid !== failedUid),
+            "the retry awaited the old Job instead of running a new one",
+        );
 
         await stack.removeConfig(`${PROJECT}:serviceImageTags`);
         await up("up (fixed: migration succeeds, auth-service rolls out)");

@@ -53,14 +53,21 @@ describe("e2e: drift sees every change (managedFields) and --heal reverts it", f
         kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
 
         stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-e2e-drift-state-"));
-        stack = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: crypto.randomBytes(24).toString("hex"), create: true });
+        stack = await openStack({
+            stackName: STACK,
+            backendUrl: `file://${stateDir}`,
+            passphrase: crypto.randomBytes(24).toString("hex"),
+            create: true,
+        });
         await stack.setAllConfig(throwawayStackConfig());
     });
 
     after(async function () {
         if (!stack) return;
         try {
-            await timed("drift: delete namespace", async () => kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]));
+            await timed("drift: delete namespace", async () =>
+                kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]),
+            );
         } finally {
             if (!stackFileExisted) fs.rmSync(STACK_FILE, { force: true });
             if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
@@ -71,7 +78,11 @@ describe("e2e: drift sees every change (managedFields) and --heal reverts it", f
         const res = await timed("drift: up (full platform)", () => stack.up({ onOutput: io.stream }));
         assert.strictEqual(res.summary.result, "succeeded");
         const report = await timed("drift: check (clean)", () => checkDrift({ stack, io, cluster }));
-        assert.deepStrictEqual(report.drifted.map((d) => `${d.name}: ${d.foreign.map((f) => `${f.display} by ${f.manager}`).join(", ")}`), [], "false positives right after up");
+        assert.deepStrictEqual(
+            report.drifted.map((d) => `${d.name}: ${d.foreign.map((f) => `${f.display} by ${f.manager}`).join(", ")}`),
+            [],
+            "false positives right after up",
+        );
         assert.deepStrictEqual(report.unreadable, []);
         assert.strictEqual(report.exitCode, ExitCode.Ok);
         assert.ok(report.checked > 50, `only ${report.checked} objects were checked`);
@@ -85,8 +96,20 @@ describe("e2e: drift sees every change (managedFields) and --heal reverts it", f
 
         await timed("drift: kubectl set env / patch / delete / scale", async () => {
             kubectl(["set", "env", `deployment/${TARGET}`, "-n", NAMESPACE, `${BACKDOOR}=1`]);
-            kubectl(["patch", "deployments.v1.apps", TARGET, "-n", NAMESPACE, "--type=strategic", "-p",
-                JSON.stringify({ spec: { template: { spec: { containers: [{ name: TARGET, ports: [{ containerPort: EXTRA_PORT, protocol: "TCP" }] }] } } } })]);
+            kubectl([
+                "patch",
+                "deployments.v1.apps",
+                TARGET,
+                "-n",
+                NAMESPACE,
+                "--type=strategic",
+                "-p",
+                JSON.stringify({
+                    spec: {
+                        template: { spec: { containers: [{ name: TARGET, ports: [{ containerPort: EXTRA_PORT, protocol: "TCP" }] }] } },
+                    },
+                }),
+            ]);
             kubectl(["delete", "networkpolicies.v1.networking.k8s.io", deletedPolicy, "-n", NAMESPACE, "--wait=true"]);
             kubectl(["scale", `deployment/${SCALED}`, "-n", NAMESPACE, "--replicas=5"]);
         });
@@ -97,23 +120,61 @@ describe("e2e: drift sees every change (managedFields) and --heal reverts it", f
         const target = report.drifted.find((d) => d.object?.kind === "Deployment" && d.object.name === TARGET);
         assert.ok(target, `no drift reported for Deployment ${TARGET}`);
         const fields = target.foreign.map((f) => `${f.change} ${f.display} by ${f.manager}`);
-        assert.ok(fields.includes(`added spec.template.spec.containers[name=${TARGET}].env[name=${BACKDOOR}] by kubectl-set`), fields.join("\n"));
-        assert.ok(fields.some((f) => f.startsWith(`added spec.template.spec.containers[name=${TARGET}].ports[containerPort=${EXTRA_PORT},protocol=TCP] by kubectl-patch`)), fields.join("\n"));
+        assert.ok(
+            fields.includes(`added spec.template.spec.containers[name=${TARGET}].env[name=${BACKDOOR}] by kubectl-set`),
+            fields.join("\n"),
+        );
+        assert.ok(
+            fields.some((f) =>
+                f.startsWith(
+                    `added spec.template.spec.containers[name=${TARGET}].ports[containerPort=${EXTRA_PORT},protocol=TCP] by kubectl-patch`,
+                ),
+            ),
+            fields.join("\n"),
+        );
         const policy = report.drifted.find((d) => d.object?.kind === "NetworkPolicy" && d.object.name === deletedPolicy);
-        assert.ok(policy && (policy.refresh?.op === "delete" || policy.missing), `the deleted NetworkPolicy ${deletedPolicy} is not reported`);
-        assert.ok(!report.drifted.some((d) => d.object?.name === SCALED && d.object.kind === "Deployment"), `the HPA-style scale of ${SCALED} is reported`);
+        assert.ok(
+            policy && (policy.refresh?.op === "delete" || policy.missing),
+            `the deleted NetworkPolicy ${deletedPolicy} is not reported`,
+        );
+        assert.ok(
+            !report.drifted.some((d) => d.object?.name === SCALED && d.object.kind === "Deployment"),
+            `the HPA-style scale of ${SCALED} is reported`,
+        );
         assert.strictEqual(deployment(SCALED).spec.replicas, 5, "the scale did not happen");
     });
 
     it("--heal reverts all three and checks clean afterwards", async function () {
         const report = await timed("drift: heal (patch, up --refresh, check again)", () => healDrift({ stack, io, cluster }));
-        assert.strictEqual(report.exitCode, ExitCode.Ok, `drift left after heal: ${JSON.stringify(report.after?.drifted.map((d) => [d.name, d.refresh?.op, d.foreign.map((f) => f.display)]))}`);
+        assert.strictEqual(
+            report.exitCode,
+            ExitCode.Ok,
+            `drift left after heal: ${JSON.stringify(report.after?.drifted.map((d) => [d.name, d.refresh?.op, d.foreign.map((f) => f.display)]))}`,
+        );
         const container = appContainer(TARGET);
         assert.ok(!(container.env ?? []).some((e: { name: string }) => e.name === BACKDOOR), `${BACKDOOR} is still set`);
-        assert.ok(!(container.ports ?? []).some((p: { containerPort: number }) => p.containerPort === EXTRA_PORT), `port ${EXTRA_PORT} is still there`);
-        assert.ok(kubectl(["get", "networkpolicies.v1.networking.k8s.io", deletedPolicy, "-n", NAMESPACE, "--ignore-not-found", "-o", "name"]).trim() !== "", `NetworkPolicy ${deletedPolicy} was not recreated`);
+        assert.ok(
+            !(container.ports ?? []).some((p: { containerPort: number }) => p.containerPort === EXTRA_PORT),
+            `port ${EXTRA_PORT} is still there`,
+        );
+        assert.ok(
+            kubectl([
+                "get",
+                "networkpolicies.v1.networking.k8s.io",
+                deletedPolicy,
+                "-n",
+                NAMESPACE,
+                "--ignore-not-found",
+                "-o",
+                "name",
+            ]).trim() !== "",
+            `NetworkPolicy ${deletedPolicy} was not recreated`,
+        );
         const managers = (deployment(TARGET).metadata.managedFields as Array<{ manager: string }>).map((m) => m.manager);
-        assert.ok(!managers.includes("kubectl-set") && !managers.includes("kubectl-patch"), `kubectl still owns fields: ${managers.join(", ")}`);
+        assert.ok(
+            !managers.includes("kubectl-set") && !managers.includes("kubectl-patch"),
+            `kubectl still owns fields: ${managers.join(", ")}`,
+        );
         const history = await stack.history(1);
         assert.match(history[0].message ?? "", /^drift --heal: removed 2 field\(s\)/);
     });

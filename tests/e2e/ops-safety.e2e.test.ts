@@ -33,7 +33,9 @@ const verifier = SKIPPED_VERIFIER;
 
 /** The namespace's Jobs (the objects an interrupted update creates first: migrations). */
 function liveJobs(): string[] {
-    return (kubectlJson<{ items: Array<{ metadata: { name: string } }> }>(["get", "jobs.v1.batch", "-n", NAMESPACE]).items ?? []).map((j) => j.metadata.name).sort();
+    return (kubectlJson<{ items: Array<{ metadata: { name: string } }> }>(["get", "jobs.v1.batch", "-n", NAMESPACE]).items ?? [])
+        .map((j) => j.metadata.name)
+        .sort();
 }
 
 async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
@@ -66,7 +68,9 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
     after(async function () {
         if (!stack) return;
         try {
-            await timed("ops-safety: delete namespace", async () => kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]));
+            await timed("ops-safety: delete namespace", async () =>
+                kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]),
+            );
         } finally {
             if (!stackFileExisted) fs.rmSync(STACK_FILE, { force: true });
             fs.rmSync(path.join(REPO_ROOT, `Pulumi.${TYPO}.yaml`), { force: true });
@@ -77,7 +81,19 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
     it("a mistyped stack name exits 3 with a suggestion, and creates no stack and no stack file", async function () {
         for (const command of ["drift", "status", "deploy"]) {
             const r = await timed(`ops-safety: ${command} --stack ${TYPO}`, async () =>
-                spawnSync(process.execPath, [require.resolve("ts-node/dist/bin"), "--transpile-only", "ops/cli.ts", command, "--stack", TYPO, ...(command === "deploy" ? ["--no-policy"] : [])], { cwd: REPO_ROOT, env, encoding: "utf8" }),
+                spawnSync(
+                    process.execPath,
+                    [
+                        require.resolve("ts-node/dist/bin"),
+                        "--transpile-only",
+                        "ops/cli.ts",
+                        command,
+                        "--stack",
+                        TYPO,
+                        ...(command === "deploy" ? ["--no-policy"] : []),
+                    ],
+                    { cwd: REPO_ROOT, env, encoding: "utf8" },
+                ),
             );
             assert.strictEqual(r.status, ExitCode.Refused, `${command}: ${r.stderr}`);
             assert.match(r.stderr, new RegExp(`stack "${TYPO}" does not exist .*Did you mean "${STACK}"\\?`), command);
@@ -88,7 +104,9 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
     });
 
     it("deploys the platform through ops deploy", async function () {
-        const report = await timed("ops-safety: deploy (full platform)", () => deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }));
+        const report = await timed("ops-safety: deploy (full platform)", () =>
+            deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }),
+        );
         assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
     });
 
@@ -96,28 +114,41 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         // A new tag: the next up replaces the migration Jobs (new, generated names) before the services roll.
         await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.1-e2e" });
         const jobsBefore = liveJobs();
-        const engine: ChildProcess = spawn(path.join(TOOLCHAIN_BIN, "pulumi"), ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK], {
-            cwd: REPO_ROOT,
-            env,
-            stdio: "ignore",
-            detached: true, // its own process group: the kill below reaches the engine and its plugins at once
-        });
-        await timed("ops-safety: up until a new Job exists", () => waitFor("a Job created by the interrupted up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))));
+        const engine: ChildProcess = spawn(
+            path.join(TOOLCHAIN_BIN, "pulumi"),
+            ["up", "--yes", "--skip-preview", "--non-interactive", "--stack", STACK],
+            {
+                cwd: REPO_ROOT,
+                env,
+                stdio: "ignore",
+                detached: true, // its own process group: the kill below reaches the engine and its plugins at once
+            },
+        );
+        await timed("ops-safety: up until a new Job exists", () =>
+            waitFor("a Job created by the interrupted up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
+        );
         process.kill(-engine.pid!, "SIGKILL");
         await new Promise((r) => engine.once("exit", r));
 
         const pendingBefore = pendingOperationsOf(await stack.exportStack());
         assert.ok(pendingBefore.length > 0, "the killed up left no pending operation: it was killed too late to test recovery");
         const locks = path.join(stateDir, ".pulumi", "locks");
-        assert.ok(fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json")), "the killed up left no lock");
+        assert.ok(
+            fs.existsSync(locks) && fs.readdirSync(locks, { recursive: true }).some((f) => String(f).endsWith(".json")),
+            "the killed up left no lock",
+        );
 
-        const report = await timed("ops-safety: deploy after the kill (recovery + up)", () => deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }));
+        const report = await timed("ops-safety: deploy after the kill (recovery + up)", () =>
+            deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }),
+        );
         assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
         assert.ok((report.recovery?.cancelledLocks.length ?? 0) > 0, "the stale lock was not cancelled");
         assert.ok((report.recovery?.adopted.length ?? 0) + (report.recovery?.cleared.length ?? 0) > 0, "no pending create was resolved");
         assert.deepStrictEqual(pendingOperationsOf(await stack.exportStack()), [], "pending operations remain");
 
-        const inState = new Set((await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.namespace === NAMESPACE).map((o) => o.name));
+        const inState = new Set(
+            (await kubeObjectsInState(stack)).filter((o) => o.kind === "Job" && o.namespace === NAMESPACE).map((o) => o.name),
+        );
         const orphans = liveJobs().filter((j) => !inState.has(j));
         assert.deepStrictEqual(orphans, [], `Jobs in the cluster that the state does not know: ${orphans.join(", ")}`);
     });
@@ -131,17 +162,26 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
                 [stack, second].map((s) =>
                     // The one that finds the other's live lock before its own up is refused by the recovery step (an OpsError).
                     deploy({ stack: s, io, code: new GitCodeInspector(REPO_ROOT), verifier }).catch((err: unknown) => {
-                        if (err instanceof OpsError) return { exitCode: err.exitCode, summary: [err.message], updateId: "", upError: undefined };
+                        if (err instanceof OpsError)
+                            return { exitCode: err.exitCode, summary: [err.message], updateId: "", upError: undefined };
                         throw err;
                     }),
                 ),
             ),
         );
-        assert.deepStrictEqual(reports.map((r) => r.exitCode).sort(), [ExitCode.Ok, ExitCode.Conflict], reports.map((r) => r.summary.join("\n")).join("\n---\n"));
+        assert.deepStrictEqual(
+            reports.map((r) => r.exitCode).sort(),
+            [ExitCode.Ok, ExitCode.Conflict],
+            reports.map((r) => r.summary.join("\n")).join("\n---\n"),
+        );
         const loser = reports.find((r) => r.exitCode === ExitCode.Conflict)!;
         assert.match(loser.summary.join("\n") + (loser.upError ?? ""), /locked by another update/);
         const newer = (await stack.history()).slice(0, (await stack.history()).length - before);
-        assert.deepStrictEqual(newer.map((h) => h.kind), ["update"], "exactly one update ran");
+        assert.deepStrictEqual(
+            newer.map((h) => h.kind),
+            ["update"],
+            "exactly one update ran",
+        );
         assert.ok(!newer.some((h) => /ops rollback/.test(h.message ?? "")), "something was rolled back");
         assert.match(newer[0].message ?? "", new RegExp(`update=${reports.find((r) => r.exitCode === ExitCode.Ok)!.updateId}`));
     });

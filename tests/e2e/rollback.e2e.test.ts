@@ -51,7 +51,9 @@ function liveView(): LiveView {
         env[d.metadata.name] = (c.env ?? []).map((e: { name: string }) => e.name).sort();
         images[d.metadata.name] = c.image;
     }
-    const policies = kubectlJson<{ items: any[] }>(["get", "networkpolicies.v1.networking.k8s.io", "-n", NAMESPACE]).items.map((p) => p.metadata.name as string).sort();
+    const policies = kubectlJson<{ items: any[] }>(["get", "networkpolicies.v1.networking.k8s.io", "-n", NAMESPACE])
+        .items.map((p) => p.metadata.name as string)
+        .sort();
     return { env, images, policies };
 }
 
@@ -86,18 +88,26 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
         const passphrase = crypto.randomBytes(24).toString("hex");
         stack = await openStack({ stackName: STACK, workDir: clone, backendUrl: `file://${stateDir}`, passphrase, create: true });
         const config: Record<string, { value: string }> = {};
-        for (const [k, v] of Object.entries({ ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT })) config[k] = { value: v };
+        for (const [k, v] of Object.entries({
+            ...localStackConfig(),
+            [`${PROJECT}:kubeconfig`]: KUBECONFIG,
+            [`${PROJECT}:kubeContext`]: KUBE_CONTEXT,
+        }))
+            config[k] = { value: v };
         await stack.setAllConfig(config);
         // Every generated secret set (the local toolchain has no random provider), on stdin as ops writes them:
         // the rollback carries them into its worktree.
         const writer = secretConfigWriterFor(stack);
-        for (const key of Object.keys(GENERATED_SECRETS)) await writer.setSecretConfig(`${PROJECT}:${key}`, crypto.randomBytes(24).toString("base64url"));
+        for (const key of Object.keys(GENERATED_SECRETS))
+            await writer.setSecretConfig(`${PROJECT}:${key}`, crypto.randomBytes(24).toString("base64url"));
     });
 
     after(async function () {
         if (!stateDir) return;
         try {
-            await timed("rollback: delete namespace", async () => kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]));
+            await timed("rollback: delete namespace", async () =>
+                kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]),
+            );
         } finally {
             for (const dir of [clone, otherClone].filter(Boolean)) fs.rmSync(path.dirname(dir), { recursive: true, force: true });
             fs.rmSync(stateDir, { recursive: true, force: true });
@@ -105,7 +115,9 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
     });
 
     it("deploys v1 from the clone through ops deploy", async function () {
-        const report = await timed("rollback: deploy v1 (full platform)", () => deploy({ stack, io, code: new GitCodeInspector(clone), verifier }));
+        const report = await timed("rollback: deploy v1 (full platform)", () =>
+            deploy({ stack, io, code: new GitCodeInspector(clone), verifier }),
+        );
         assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
         v1 = report.version!;
         v1View = liveView();
@@ -116,17 +128,28 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
 
     it("deploys v2: a committed program change (a new env var, one NetworkPolicy removed)", async function () {
         const microservice = path.join(clone, "components", "microservice.ts");
-        const withMarker = fs.readFileSync(microservice, "utf8").replace(`{ name: "SERVICE_NAME", value: spec.name },`, `{ name: "SERVICE_NAME", value: spec.name },\n            { name: "${MARKER}", value: "v2" },`);
+        const withMarker = fs
+            .readFileSync(microservice, "utf8")
+            .replace(
+                `{ name: "SERVICE_NAME", value: spec.name },`,
+                `{ name: "SERVICE_NAME", value: spec.name },\n            { name: "${MARKER}", value: "v2" },`,
+            );
         assert.ok(withMarker.includes(MARKER), "the env var could not be added to components/apps/microservice.ts");
         fs.writeFileSync(microservice, withMarker);
         const policies = path.join(clone, "components", "networkpolicies.ts");
         const source = fs.readFileSync(policies, "utf8");
         const withoutDns = source.replace(/\n {8}policy\("allow-dns", \{[\s\S]*?\n {8}\}\);/, "");
-        assert.notStrictEqual(withoutDns, source, `the ${REMOVED_POLICY} policy could not be removed from components/foundation/network-policies.ts`);
+        assert.notStrictEqual(
+            withoutDns,
+            source,
+            `the ${REMOVED_POLICY} policy could not be removed from components/foundation/network-policies.ts`,
+        );
         fs.writeFileSync(policies, withoutDns);
         git(clone, ["commit", "--quiet", "-am", `e2e: ${MARKER} in every app, no ${REMOVED_POLICY} policy`]);
 
-        const report = await timed("rollback: deploy v2 (program change)", () => deploy({ stack, io, code: new GitCodeInspector(clone), verifier }));
+        const report = await timed("rollback: deploy v2 (program change)", () =>
+            deploy({ stack, io, code: new GitCodeInspector(clone), verifier }),
+        );
         assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
         v2 = report.version!;
         const view = liveView();
@@ -136,7 +159,9 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
 
     it("rollback --to v1 deploys v1's program from its commit: live objects equal v1's, history shows the rollback, no worktree left", async function () {
         const v2Head = git(clone, ["rev-parse", "HEAD"]);
-        const report = await timed("rollback: rollback --to v1 (worktree, preview, up)", () => rollback({ stack, io, code: new GitCodeInspector(clone), verifier, to: v1, reason: "e2e" }));
+        const report = await timed("rollback: rollback --to v1 (worktree, preview, up)", () =>
+            rollback({ stack, io, code: new GitCodeInspector(clone), verifier, to: v1, reason: "e2e" }),
+        );
         assert.strictEqual(report.to, v1);
         assert.strictEqual(report.from, v2);
         assert.deepStrictEqual(liveView(), v1View, "the live objects differ from v1's");
@@ -146,13 +171,18 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
         assert.strictEqual(newest.result, "succeeded");
         assert.match(newest.message ?? "", new RegExp(`^ops rollback to=v${v1} from=v${v2} commit=[0-9a-f]{40} update=${report.updateId}`));
         const v1Commit = git(clone, ["rev-parse", "HEAD~1"]);
-        assert.ok((newest.message ?? "").includes(`commit=${v1Commit}`), `the rollback did not run v1's commit ${v1Commit}: ${newest.message}`);
+        assert.ok(
+            (newest.message ?? "").includes(`commit=${v1Commit}`),
+            `the rollback did not run v1's commit ${v1Commit}: ${newest.message}`,
+        );
         const head = newest.environment?.["git.head"];
         if (head !== undefined) assert.strictEqual(head, v1Commit, "Pulumi recorded another program commit for the rollback");
 
         // The clone is untouched: same HEAD, and the only worktree left is the clone itself.
         assert.strictEqual(git(clone, ["rev-parse", "HEAD"]), v2Head);
-        const worktrees = git(clone, ["worktree", "list", "--porcelain"]).split("\n").filter((l) => l.startsWith("worktree "));
+        const worktrees = git(clone, ["worktree", "list", "--porcelain"])
+            .split("\n")
+            .filter((l) => l.startsWith("worktree "));
         assert.deepStrictEqual(worktrees, [`worktree ${clone}`], "the rollback left a worktree behind");
     });
 
@@ -174,7 +204,9 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
         assert.match(err.message, new RegExp(`commit ${v2Commit}, which this repository does not have.*git fetch origin ${v2Commit}`, "s"));
         assert.strictEqual((await stack.history()).length, historyBefore, "the refused rollback recorded an update");
         assert.deepStrictEqual(liveView(), viewBefore, "the refused rollback changed the cluster");
-        const worktrees = git(otherClone, ["worktree", "list", "--porcelain"]).split("\n").filter((l) => l.startsWith("worktree "));
+        const worktrees = git(otherClone, ["worktree", "list", "--porcelain"])
+            .split("\n")
+            .filter((l) => l.startsWith("worktree "));
         assert.deepStrictEqual(worktrees, [`worktree ${otherClone}`]);
     });
 });

@@ -28,16 +28,36 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         let output = "";
         for (const step of steps) {
             const script = step.script.split("/run/backup").join(work).split("/backups").join(dir);
-            const r = spawnSync("sh", ["-c", script], { env: { PATH: `${root}/bin:${process.env.PATH}`, FAKE_LOG: log, MONGODB_PASSWORD: password, MONGODB_HOST: "mongodb-service", MONGODB_PORT: "27017", ...env }, encoding: "utf8" });
+            const r = spawnSync("sh", ["-c", script], {
+                env: {
+                    PATH: `${root}/bin:${process.env.PATH}`,
+                    FAKE_LOG: log,
+                    MONGODB_PASSWORD: password,
+                    MONGODB_HOST: "mongodb-service",
+                    MONGODB_PORT: "27017",
+                    ...env,
+                },
+                encoding: "utf8",
+            });
             output += r.stdout + r.stderr;
             if (r.status !== 0) return { ok: false, output };
         }
         return { ok: true, output };
     }
     const backup = (date: string, trigger: string, extra: Record<string, string> = {}) =>
-        runPod(BACKUP_STEPS, { FAKE_DATE: date, BACKUP_TRIGGER: trigger, BACKUP_IMAGES: `auth-service=reg/auth-service:${trigger} user-service=reg/user-service:1`, BACKUP_RETENTION: "2", ...extra });
+        runPod(BACKUP_STEPS, {
+            FAKE_DATE: date,
+            BACKUP_TRIGGER: trigger,
+            BACKUP_IMAGES: `auth-service=reg/auth-service:${trigger} user-service=reg/user-service:1`,
+            BACKUP_RETENTION: "2",
+            ...extra,
+        });
     /** The files under their real names (a failed run leaves its hidden partial file until the next one). */
-    const files = () => fs.readdirSync(dir).filter((f) => !f.startsWith(".")).sort();
+    const files = () =>
+        fs
+            .readdirSync(dir)
+            .filter((f) => !f.startsWith("."))
+            .sort();
 
     before(function () {
         if (spawnSync("sh", ["-c", "true"]).status !== 0) this.skip();
@@ -45,7 +65,8 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         dir = path.join(root, "volume");
         fs.mkdirSync(dir);
         fs.mkdirSync(path.join(root, "bin"));
-        for (const [name, body] of Object.entries(FAKES)) fs.writeFileSync(path.join(root, "bin", name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+        for (const [name, body] of Object.entries(FAKES))
+            fs.writeFileSync(path.join(root, "bin", name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
         log = path.join(root, "log");
     });
     after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -55,7 +76,10 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         assert.ok(r.ok, r.output);
         const name = "20261127T100000Z-aaaaaaaaaa";
         assert.deepEqual(files(), [`${name}.images`, `${name}.mongodb.archive.gz`, `${name}.postgres.dump`]);
-        assert.equal(fs.readFileSync(path.join(dir, `${name}.images`), "utf8"), "auth-service=reg/auth-service:aaaaaaaaaa\nuser-service=reg/user-service:1\n");
+        assert.equal(
+            fs.readFileSync(path.join(dir, `${name}.images`), "utf8"),
+            "auth-service=reg/auth-service:aaaaaaaaaa\nuser-service=reg/user-service:1\n",
+        );
         assert.match(r.output, /backup 20261127T100000Z-aaaaaaaaaa complete/);
     });
 
@@ -64,15 +88,24 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         assert.equal(content, 'password: "pa\\"ss\\\\wörd$1"', "the YAML string must carry the password exactly");
         assert.equal(mode, "600");
         assert.ok(!fs.readFileSync(log, "utf8").includes("wörd"), "the password reached a command line");
-        assert.match(fs.readFileSync(log, "utf8"), /mongodump --host "?\S*"? .*--username root --authenticationDatabase admin --config \S+mongo\.yaml --db ultramarket --archive=\S+ --gzip/);
+        assert.match(
+            fs.readFileSync(log, "utf8"),
+            /mongodump --host "?\S*"? .*--username root --authenticationDatabase admin --config \S+mongo\.yaml --db ultramarket --archive=\S+ --gzip/,
+        );
     });
 
     it("leaves no file under a real name when a dump fails, and the next backup clears what the failed one left", () => {
         const failed = backup("20261127T110000Z", "bbbbbbbbbb", { FAIL_MONGO: "1" });
         assert.equal(failed.ok, false);
-        assert.ok(!files().some((f) => f.startsWith("20261127T110000Z") && f.endsWith(".mongodb.archive.gz")), "a partial archive under its real name");
+        assert.ok(
+            !files().some((f) => f.startsWith("20261127T110000Z") && f.endsWith(".mongodb.archive.gz")),
+            "a partial archive under its real name",
+        );
         assert.ok(!files().includes("20261127T110000Z-bbbbbbbbbb.images"), "a failed backup is marked complete");
-        assert.ok(fs.readdirSync(dir).some((f) => f.endsWith(".partial")), "the fake did not leave its partial file");
+        assert.ok(
+            fs.readdirSync(dir).some((f) => f.endsWith(".partial")),
+            "the fake did not leave its partial file",
+        );
         assert.ok(backup("20261127T120000Z", "cccccccccc").ok);
         assert.ok(!files().some((f) => f.startsWith("20261127T110000Z")), "the failed backup's dump was kept");
         assert.ok(!fs.readdirSync(dir).some((f) => f.endsWith(".partial")), "a partial file was kept");
@@ -88,17 +121,37 @@ describe("backup scripts, run by sh on a scratch directory", () => {
 
     it("lists the volume as file and images lines", () => {
         const out = execFileSync("sh", ["-c", LIST_SCRIPT.split("/backups").join(dir)], { encoding: "utf8" });
-        const lines = out.trim().split("\n").map((l) => l.split("\t"));
-        assert.ok(lines.some(([kind, file, images]) => kind === "images" && file === "20261127T130000Z-dddddddddd.images" && images.includes("auth-service=reg/auth-service:dddddddddd")));
-        assert.ok(lines.some(([kind, file, size]) => kind === "file" && file === "20261127T130000Z-dddddddddd.postgres.dump" && Number(size) > 0));
+        const lines = out
+            .trim()
+            .split("\n")
+            .map((l) => l.split("\t"));
+        assert.ok(
+            lines.some(
+                ([kind, file, images]) =>
+                    kind === "images" &&
+                    file === "20261127T130000Z-dddddddddd.images" &&
+                    images.includes("auth-service=reg/auth-service:dddddddddd"),
+            ),
+        );
+        assert.ok(
+            lines.some(([kind, file, size]) => kind === "file" && file === "20261127T130000Z-dddddddddd.postgres.dump" && Number(size) > 0),
+        );
     });
 
     it("restores with pg_restore --clean --if-exists --single-transaction and mongorestore --drop, from the named backup", () => {
         fs.writeFileSync(log, "");
         assert.ok(runPod([RESTORE_STEPS.postgres, RESTORE_STEPS.mongodb], { BACKUP_NAME: "20261127T130000Z-dddddddddd" }).ok);
         const [pg, mongo] = fs.readFileSync(log, "utf8").trim().split("\n");
-        assert.equal(pg, `pg_restore --clean --if-exists --single-transaction -d ultramarket ${dir}/20261127T130000Z-dddddddddd.postgres.dump`);
-        assert.match(mongo, new RegExp(`^mongorestore .*--config \\S+ --nsInclude ultramarket\\.\\* --drop --archive=${dir}/20261127T130000Z-dddddddddd\\.mongodb\\.archive\\.gz --gzip$`));
+        assert.equal(
+            pg,
+            `pg_restore --clean --if-exists --single-transaction -d ultramarket ${dir}/20261127T130000Z-dddddddddd.postgres.dump`,
+        );
+        assert.match(
+            mongo,
+            new RegExp(
+                `^mongorestore .*--config \\S+ --nsInclude ultramarket\\.\\* --drop --archive=${dir}/20261127T130000Z-dddddddddd\\.mongodb\\.archive\\.gz --gzip$`,
+            ),
+        );
         assert.ok(!mongo.includes("wörd"));
     });
 });

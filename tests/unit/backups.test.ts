@@ -12,9 +12,12 @@ import { evaluateProduction, productionValues } from "./support/platform";
 const backupJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-backup");
 const podOf = (r: Registration) => r.inputs.spec.template.spec;
 const stepsOf = (r: Registration): any[] => [...(podOf(r).initContainers ?? []), ...podOf(r).containers];
-const migrationJobs = (regs: Registration[]) => regs.filter((r) => r.type === JOB && r.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");
+const migrationJobs = (regs: Registration[]) =>
+    regs.filter((r) => r.type === JOB && r.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");
 const selected = (policy: Registration, rule: "ingress" | "egress") =>
-    (policy.inputs.spec[rule] ?? []).flatMap((r: any) => (r.from ?? r.to).map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"]));
+    (policy.inputs.spec[rule] ?? []).flatMap((r: any) =>
+        (r.from ?? r.to).map((p: any) => p.podSelector?.matchLabels["app.kubernetes.io/name"]),
+    );
 
 describe("backups before migrations (issue 14)", () => {
     let regs: Registration[];
@@ -29,36 +32,55 @@ describe("backups before migrations (issue 14)", () => {
         const migrations = migrationJobs(regs);
         assert.deepEqual(migrations.map((m) => m.name).sort(), ["auth-service-migrate", "user-service-migrate"]);
         for (const m of migrations) assert.ok(m.dependencies.includes(job.urn), `${m.name} does not wait for the backup`);
-        for (const store of ["postgres", "mongodb"]) assert.ok(job.dependencies.includes(named(regs, STS, store).urn), `the backup does not wait for ${store}`);
+        for (const store of ["postgres", "mongodb"])
+            assert.ok(job.dependencies.includes(named(regs, STS, store).urn), `the backup does not wait for ${store}`);
     });
 
     it("dumps PostgreSQL with pg_dump -Fc and MongoDB with mongodump --archive --gzip, with the stores' own images, one after the other", () => {
         const steps = stepsOf(job);
-        assert.deepEqual(steps.map((c) => [c.name, c.image]), [
-            ["dump-postgres", named(regs, STS, "postgres").inputs.spec.template.spec.containers[0].image],
-            ["dump-mongodb", named(regs, STS, "mongodb").inputs.spec.template.spec.containers[0].image],
-            ["finish", "postgres:16.4-alpine"],
-        ]);
+        assert.deepEqual(
+            steps.map((c) => [c.name, c.image]),
+            [
+                ["dump-postgres", named(regs, STS, "postgres").inputs.spec.template.spec.containers[0].image],
+                ["dump-mongodb", named(regs, STS, "mongodb").inputs.spec.template.spec.containers[0].image],
+                ["finish", "postgres:16.4-alpine"],
+            ],
+        );
         assert.match(steps[0].command.join(" "), /pg_dump -Fc -d ultramarket -f "\$partial"/);
         assert.match(steps[1].command.join(" "), /mongodump .*--db ultramarket --archive="\$partial" --gzip/);
     });
 
     it("reads the superuser passwords only through secretKeyRefs to the platform Secret, never on a command line", () => {
         const steps = stepsOf(job);
-        const secretEnv = (c: any) => c.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
+        const secretEnv = (c: any) =>
+            c.env
+                .filter((e: any) => e.valueFrom?.secretKeyRef)
+                .map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
         assert.deepEqual(secretEnv(steps[0]), [["PGPASSWORD", PLATFORM_SECRET_NAME, DATA_STORE_PASSWORD_KEY.postgres]]);
         assert.deepEqual(secretEnv(steps[1]), [["MONGODB_PASSWORD", PLATFORM_SECRET_NAME, DATA_STORE_PASSWORD_KEY.mongodb]]);
         assert.deepEqual(secretEnv(steps[2]), [], "the finishing step connects to nothing and gets no password");
         for (const c of steps) {
-            assert.ok(c.env.every((e: any) => e.valueFrom || !/PASSWORD/.test(e.name)), `${c.name} has a literal password variable`);
+            assert.ok(
+                c.env.every((e: any) => e.valueFrom || !/PASSWORD/.test(e.name)),
+                `${c.name} has a literal password variable`,
+            );
             const argv = c.command.join(" ");
-            for (const name of [...SECRET_KEYS, "PGPASSWORD"]) assert.doesNotMatch(argv, new RegExp(`\\$[({]?${name}\\b`), `${c.name} expands ${name} on its command line`);
+            for (const name of [...SECRET_KEYS, "PGPASSWORD"])
+                assert.doesNotMatch(argv, new RegExp(`\\$[({]?${name}\\b`), `${c.name} expands ${name} on its command line`);
             assert.doesNotMatch(argv, /--pass(word)?[\s=]|-p\s+\S*assword/, c.name);
         }
         // mongodump reads it from a 0600 file written from its environment.
-        assert.match(stepsOf(job)[1].command.join(" "), /\(umask 077 && awk .*ENVIRON\["MONGODB_PASSWORD"\].*> \/run\/backup\/mongo\.yaml\).*--config \/run\/backup\/mongo\.yaml/);
+        assert.match(
+            stepsOf(job)[1].command.join(" "),
+            /\(umask 077 && awk .*ENVIRON\["MONGODB_PASSWORD"\].*> \/run\/backup\/mongo\.yaml\).*--config \/run\/backup\/mongo\.yaml/,
+        );
         const text = JSON.stringify(job.inputs);
-        for (const value of [...Object.values(PRODUCTION_SECRET_VALUES), generatedValue("postgres-password"), generatedValue("mongodb-password")]) assert.ok(!text.includes(value), "a secret value is in the Job");
+        for (const value of [
+            ...Object.values(PRODUCTION_SECRET_VALUES),
+            generatedValue("postgres-password"),
+            generatedValue("mongodb-password"),
+        ])
+            assert.ok(!text.includes(value), "a secret value is in the Job");
     });
 
     it("writes to the database-backups volume, which is protected, retained and sized from config", async () => {
@@ -68,7 +90,11 @@ describe("backups before migrations (issue 14)", () => {
         assert.deepEqual(pvc.inputs.spec.accessModes, ["ReadWriteOnce"]);
         const volume = podOf(job).volumes.find((v: any) => v.persistentVolumeClaim);
         assert.equal(volume.persistentVolumeClaim.claimName, BACKUP_VOLUME);
-        for (const c of stepsOf(job)) assert.ok(c.volumeMounts.some((m: any) => m.name === volume.name && m.mountPath === BACKUP_DIR && !m.readOnly), c.name);
+        for (const c of stepsOf(job))
+            assert.ok(
+                c.volumeMounts.some((m: any) => m.name === volume.name && m.mountPath === BACKUP_DIR && !m.readOnly),
+                c.name,
+            );
         const resized = await evaluateProduction({ storageSizes: JSON.stringify({ backups: "200Gi" }) });
         assert.equal(named(resized.registrations, PVC, BACKUP_VOLUME).inputs.spec.resources.requests.storage, "200Gi");
         const unprotected = await evaluateProduction({ protectData: "false" });
@@ -78,7 +104,10 @@ describe("backups before migrations (issue 14)", () => {
     it("keeps the newest backupRetention backups (default 7), read from a ConfigMap when the Job runs", async () => {
         assert.equal(named(regs, CM, "database-backups").inputs.data.retention, "7");
         const finish = stepsOf(job)[2];
-        assert.deepEqual(finish.env.find((e: any) => e.name === "BACKUP_RETENTION").valueFrom.configMapKeyRef, { name: "database-backups", key: "retention" });
+        assert.deepEqual(finish.env.find((e: any) => e.name === "BACKUP_RETENTION").valueFrom.configMapKeyRef, {
+            name: "database-backups",
+            key: "retention",
+        });
         assert.match(finish.command.join(" "), /tail -n \+\$\(\(BACKUP_RETENTION \+ 1\)\)/);
         const three = await evaluateProduction({ backupRetention: "3" });
         assert.equal(named(three.registrations, CM, "database-backups").inputs.data.retention, "3");
@@ -92,7 +121,12 @@ describe("backups before migrations (issue 14)", () => {
         const authUpgrade = await render({ serviceImageTags: JSON.stringify({ "auth-service": "1.0.1" }) });
         assert.notEqual(trigger(authUpgrade), trigger(job.inputs), "an auth-service image change does not re-run the backup");
         assert.match(JSON.stringify(authUpgrade), /auth-service:1\.0\.1/);
-        const unrelated: Record<string, string>[] = [{ logLevel: "debug" }, { rateLimitMax: "250" }, { postgresPassword: "a-new-postgres-password-0123456789" }, { serviceImageTags: JSON.stringify({ "cart-service": "1.0.1" }) }];
+        const unrelated: Record<string, string>[] = [
+            { logLevel: "debug" },
+            { rateLimitMax: "250" },
+            { postgresPassword: "a-new-postgres-password-0123456789" },
+            { serviceImageTags: JSON.stringify({ "cart-service": "1.0.1" }) },
+        ];
         for (const overrides of unrelated) {
             assert.deepEqual(await render(overrides), job.inputs, `${JSON.stringify(overrides)} re-runs the backup`);
         }
@@ -111,8 +145,15 @@ describe("backups before migrations (issue 14)", () => {
         assert.equal(pod.automountServiceAccountToken, false);
         for (const c of stepsOf(job)) {
             const sc = c.securityContext;
-            assert.ok(sc.readOnlyRootFilesystem && sc.allowPrivilegeEscalation === false && sc.capabilities.drop.includes("ALL") && sc.runAsUser > 0, c.name);
-            for (const kind of ["requests", "limits"]) for (const r of ["cpu", "memory", "ephemeral-storage"]) assert.ok(c.resources[kind][r], `${c.name} ${kind}.${r}`);
+            assert.ok(
+                sc.readOnlyRootFilesystem &&
+                    sc.allowPrivilegeEscalation === false &&
+                    sc.capabilities.drop.includes("ALL") &&
+                    sc.runAsUser > 0,
+                c.name,
+            );
+            for (const kind of ["requests", "limits"])
+                for (const r of ["cpu", "memory", "ephemeral-storage"]) assert.ok(c.resources[kind][r], `${c.name} ${kind}.${r}`);
         }
         const scratch = pod.volumes.filter((v: any) => v.emptyDir);
         assert.ok(scratch.length >= 1 && scratch.every((v: any) => v.emptyDir.sizeLimit), "an emptyDir without sizeLimit");
@@ -124,8 +165,10 @@ describe("backups before migrations (issue 14)", () => {
             assert.deepEqual(selected(policy, "egress").sort(), ["mongodb", "postgres"], name);
             assert.deepEqual(policy.inputs.spec.egress.map((r: any) => r.ports[0].port).sort(), [27017, 5432]);
             assert.deepEqual(policy.inputs.spec.ingress, [], `${name} admits traffic`);
-            for (const store of ["postgres", "mongodb"]) assert.ok(selected(named(regs, NP, `allow-${store}`), "ingress").includes(name), `${store} does not admit ${name}`);
-            for (const store of ["redis", "elasticsearch"]) assert.ok(!selected(named(regs, NP, `allow-${store}`), "ingress").includes(name), `${store} admits ${name}`);
+            for (const store of ["postgres", "mongodb"])
+                assert.ok(selected(named(regs, NP, `allow-${store}`), "ingress").includes(name), `${store} does not admit ${name}`);
+            for (const store of ["redis", "elasticsearch"])
+                assert.ok(!selected(named(regs, NP, `allow-${store}`), "ingress").includes(name), `${store} admits ${name}`);
         }
     });
 
@@ -138,12 +181,30 @@ describe("backups before migrations (issue 14)", () => {
     });
 
     it("validates backupRetention in config/, naming the key and the fix; warns when production turns backups off", () => {
-        const parse = (values: Record<string, string>) => parseConfig({ stack: "production", values: productionValues(values), secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+        const parse = (values: Record<string, string>) =>
+            parseConfig({
+                stack: "production",
+                values: productionValues(values),
+                secretKeys: new Set(SECRET_CONFIG_KEYS),
+                baseDir: REPO_ROOT,
+            });
         for (const bad of ["0", "many", "101"]) {
-            assert.throws(() => parse({ backupRetention: bad }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith("ultramarket:backupRetention") && p.includes("pulumi config set backupRetention")));
+            assert.throws(
+                () => parse({ backupRetention: bad }),
+                (e: unknown) =>
+                    e instanceof ConfigError &&
+                    e.problems.some((p) => p.startsWith("ultramarket:backupRetention") && p.includes("pulumi config set backupRetention")),
+            );
         }
-        assert.throws(() => parse({ backupBeforeMigrations: "sometimes" }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith("ultramarket:backupBeforeMigrations")));
+        assert.throws(
+            () => parse({ backupBeforeMigrations: "sometimes" }),
+            (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith("ultramarket:backupBeforeMigrations")),
+        );
         assert.equal(parse({}).backups.retention, 7);
-        assert.ok(parse({ backupBeforeMigrations: "false" }).warnings.some((w) => w.includes("ultramarket:backupBeforeMigrations") && w.includes("pulumi config set backupBeforeMigrations true")));
+        assert.ok(
+            parse({ backupBeforeMigrations: "false" }).warnings.some(
+                (w) => w.includes("ultramarket:backupBeforeMigrations") && w.includes("pulumi config set backupBeforeMigrations true"),
+            ),
+        );
     });
 });

@@ -2,7 +2,14 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { ConfigError, DEFAULT_RUNBOOK_BASE_URL, parseConfig, RawConfig, REQUIRED_PRODUCTION_SECRETS, SECRET_CONFIG_KEYS } from "../../config";
+import {
+    ConfigError,
+    DEFAULT_RUNBOOK_BASE_URL,
+    parseConfig,
+    RawConfig,
+    REQUIRED_PRODUCTION_SECRETS,
+    SECRET_CONFIG_KEYS,
+} from "../../config";
 import { CATALOG } from "../../components/model/catalog";
 import { makeAppRepo, PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
 import { productionValues } from "./support/platform";
@@ -33,9 +40,17 @@ describe("config validation", () => {
     it("accepts the production stack file with its secrets", () => {
         const cfg = parseConfig(raw("production", productionValues()));
         assert.equal(cfg.namespace, "ultramarket-production");
-        assert.deepEqual(cfg.hosts, { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" });
+        assert.deepEqual(cfg.hosts, {
+            web: "ultramarket.uz",
+            api: "api.ultramarket.uz",
+            admin: "admin.ultramarket.uz",
+            mobile: "m.ultramarket.uz",
+        });
         assert.equal(cfg.isProduction, true);
-        assert.ok(cfg.apps.every((a) => a.replicas >= 2), "production runs at least 2 replicas of everything");
+        assert.ok(
+            cfg.apps.every((a) => a.replicas >= 2),
+            "production runs at least 2 replicas of everything",
+        );
         assert.ok(!cfg.apps.some((a) => a.name === "mobile-app"), "mobile-app is off unless enabled");
     });
 
@@ -48,11 +63,20 @@ describe("config validation", () => {
         assert.equal(cfg.protectData, true);
         assert.equal(cfg.app.rateLimitMax, 1000);
         assert.equal(cfg.storage.sizes.postgres, "20Gi");
-        assert.deepEqual(cfg.generatedSecrets.sort(), ["ELASTICSEARCH_PASSWORD", "JWT_REFRESH_SECRET", "JWT_SECRET", "MONGODB_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD"]);
+        assert.deepEqual(cfg.generatedSecrets.sort(), [
+            "ELASTICSEARCH_PASSWORD",
+            "JWT_REFRESH_SECRET",
+            "JWT_SECRET",
+            "MONGODB_PASSWORD",
+            "POSTGRES_PASSWORD",
+            "REDIS_PASSWORD",
+        ]);
     });
 
     it("parses booleans, numbers and structured values as Pulumi stores them", () => {
-        const cfg = parseConfig(raw("dev", { enableMobileApp: "true", rateLimitMax: "250", replicas: '{"cart-service":4}', storageSizes: '{"redis":"8Gi"}' }));
+        const cfg = parseConfig(
+            raw("dev", { enableMobileApp: "true", rateLimitMax: "250", replicas: '{"cart-service":4}', storageSizes: '{"redis":"8Gi"}' }),
+        );
         assert.ok(cfg.apps.some((a) => a.name === "mobile-app"));
         assert.equal(cfg.app.rateLimitMax, 250);
         assert.equal(cfg.apps.find((a) => a.name === "cart-service")!.replicas, 4);
@@ -66,7 +90,10 @@ describe("config validation", () => {
 
     it("refuses a stack name that cannot form the default namespace", () => {
         const list = problems("My_Stack", {});
-        assert.ok(list.some((p) => /stack name "My_Stack"/.test(p) && /ultramarket:namespace/.test(p)), list.join("\n"));
+        assert.ok(
+            list.some((p) => /stack name "My_Stack"/.test(p) && /ultramarket:namespace/.test(p)),
+            list.join("\n"),
+        );
     });
 
     it("refuses a domain that is not a host name", () => {
@@ -93,7 +120,12 @@ describe("config validation", () => {
         it(`requires the secret ${key} in the production stack, and says how to set it`, () => {
             const values = productionValues();
             delete values[key];
-            mentions(problems("production", values), key, /required in the production stack/, new RegExp(`pulumi config set --secret ${key}`));
+            mentions(
+                problems("production", values),
+                key,
+                /required in the production stack/,
+                new RegExp(`pulumi config set --secret ${key}`),
+            );
         });
     }
 
@@ -114,10 +146,20 @@ describe("config validation", () => {
     });
 
     it("validates pinnedImages: full image references of catalog apps, each error naming the key", () => {
-        mentions(problems("dev", { pinnedImages: JSON.stringify({ "cart-service": "not a reference" }) }), "pinnedImages.cart-service", /must be a full image reference/);
-        mentions(problems("dev", { pinnedImages: JSON.stringify({ "cart-servce": `r/cart-service@sha256:${"c".repeat(64)}` }) }), "pinnedImages.cart-servce", /names no app in the catalog/);
+        mentions(
+            problems("dev", { pinnedImages: JSON.stringify({ "cart-service": "not a reference" }) }),
+            "pinnedImages.cart-service",
+            /must be a full image reference/,
+        );
+        mentions(
+            problems("dev", { pinnedImages: JSON.stringify({ "cart-servce": `r/cart-service@sha256:${"c".repeat(64)}` }) }),
+            "pinnedImages.cart-servce",
+            /names no app in the catalog/,
+        );
         const ref = `registry.example.com:5000/ultramarket/cart-service@sha256:${"c".repeat(64)}`;
-        assert.deepEqual(parseConfig(raw("dev", { pinnedImages: JSON.stringify({ "cart-service": ref }) })).images.pinned, { "cart-service": ref });
+        assert.deepEqual(parseConfig(raw("dev", { pinnedImages: JSON.stringify({ "cart-service": ref }) })).images.pinned, {
+            "cart-service": ref,
+        });
         assert.deepEqual(parseConfig(raw("dev", {})).images.pinned, {});
     });
 
@@ -125,7 +167,11 @@ describe("config validation", () => {
         mentions(problems("dev", { buildImages: "true" }), "sourceRoot", /required when ultramarket:buildImages is true/);
         mentions(problems("dev", { buildImages: "true", sourceRoot: "./no/such/checkout" }), "sourceRoot", /not a directory/);
         const empty = fs.mkdtempSync(path.join(os.tmpdir(), "um-src-"));
-        mentions(problems("dev", { buildImages: "true", sourceRoot: empty }), "sourceRoot", /missing microservices\/core\/auth-service\/Dockerfile/);
+        mentions(
+            problems("dev", { buildImages: "true", sourceRoot: empty }),
+            "sourceRoot",
+            /missing microservices\/core\/auth-service\/Dockerfile/,
+        );
         const repo = makeAppRepo(CATALOG.map((a) => a.context));
         assert.equal(parseConfig(raw("dev", { buildImages: "true", sourceRoot: repo })).images.sourceRoot, repo);
     });
@@ -141,7 +187,12 @@ describe("config validation", () => {
     });
 
     it("refuses values of the wrong type, naming the key and the value", () => {
-        const list = problems("dev", { buildImages: "yes please", rateLimitMax: "many", storageSizes: '{"postgres":"lots"}', replicas: "{not json" });
+        const list = problems("dev", {
+            buildImages: "yes please",
+            rateLimitMax: "many",
+            storageSizes: '{"postgres":"lots"}',
+            replicas: "{not json",
+        });
         mentions(list, "buildImages", /"true" or "false"/, /yes please/);
         mentions(list, "rateLimitMax", /whole number/);
         mentions(list, "storageSizes.postgres", /storage quantity/, /--path storageSizes.postgres/);
@@ -151,15 +202,32 @@ describe("config validation", () => {
     it("links alerts to an absolute http(s) runbook URL by default, and refuses a relative path naming the key and the command", () => {
         assert.equal(parseConfig(raw("dev", {})).monitoring.runbookBaseUrl, DEFAULT_RUNBOOK_BASE_URL);
         assert.match(DEFAULT_RUNBOOK_BASE_URL, /^https:\/\/.+\/docs\/observability\.md$/);
-        assert.equal(parseConfig(raw("dev", { runbookBaseUrl: "http://wiki.internal/ultramarket/observability" })).monitoring.runbookBaseUrl, "http://wiki.internal/ultramarket/observability");
-        for (const bad of ["docs/observability.md", "/docs/observability.md", "ftp://docs.example/observability.md", "https://docs.example/observability.md#alerts", "https://"]) {
-            mentions(problems("dev", { runbookBaseUrl: bad }), "runbookBaseUrl", /absolute http\(s\) URL/, /pulumi config set runbookBaseUrl/);
+        assert.equal(
+            parseConfig(raw("dev", { runbookBaseUrl: "http://wiki.internal/ultramarket/observability" })).monitoring.runbookBaseUrl,
+            "http://wiki.internal/ultramarket/observability",
+        );
+        for (const bad of [
+            "docs/observability.md",
+            "/docs/observability.md",
+            "ftp://docs.example/observability.md",
+            "https://docs.example/observability.md#alerts",
+            "https://",
+        ]) {
+            mentions(
+                problems("dev", { runbookBaseUrl: bad }),
+                "runbookBaseUrl",
+                /absolute http\(s\) URL/,
+                /pulumi config set runbookBaseUrl/,
+            );
         }
     });
 
     it("bounds Redis at 75% of its memory limit with volatile-lru unless configured, and refuses bounds and policies Redis would not survive", () => {
         assert.deepEqual(parseConfig(raw("dev", {})).redis, { maxMemoryPercent: 75, evictionPolicy: "volatile-lru" });
-        assert.deepEqual(parseConfig(raw("dev", { redisMaxMemoryPercent: "60", redisEvictionPolicy: "allkeys-lfu" })).redis, { maxMemoryPercent: 60, evictionPolicy: "allkeys-lfu" });
+        assert.deepEqual(parseConfig(raw("dev", { redisMaxMemoryPercent: "60", redisEvictionPolicy: "allkeys-lfu" })).redis, {
+            maxMemoryPercent: 60,
+            evictionPolicy: "allkeys-lfu",
+        });
         const list = problems("dev", { redisMaxMemoryPercent: "100", redisEvictionPolicy: "lru" });
         mentions(list, "redisMaxMemoryPercent", /at most 90/, /pulumi config set redisMaxMemoryPercent/);
         mentions(list, "redisEvictionPolicy", /volatile-lru/);
@@ -208,8 +276,14 @@ describe("config validation", () => {
             err = e;
         }
         assert.ok(err instanceof ConfigError);
-        assert.ok(err.problems.some((p) => p.includes("ULTRAMARKET_UPDATE_ID")), err.problems.join("\n"));
-        assert.equal(parseConfig({ ...raw("production", productionValues()), updateId: "deploy-20261127-1a2b" }).verification.updateId, "deploy-20261127-1a2b");
+        assert.ok(
+            err.problems.some((p) => p.includes("ULTRAMARKET_UPDATE_ID")),
+            err.problems.join("\n"),
+        );
+        assert.equal(
+            parseConfig({ ...raw("production", productionValues()), updateId: "deploy-20261127-1a2b" }).verification.updateId,
+            "deploy-20261127-1a2b",
+        );
     });
 
     describe("the public edge", () => {
@@ -224,7 +298,13 @@ describe("config validation", () => {
 
         it("requires the admin allowlist in production, naming the key and the command that sets it", () => {
             const list = problems("production", productionValues({ adminAllowedCidrs: "[]" }));
-            mentions(list, "adminAllowedCidrs", /required in the production stack/, /admin\.ultramarket\.uz/, /pulumi config set --path 'adminAllowedCidrs\[0\]' <cidr>/);
+            mentions(
+                list,
+                "adminAllowedCidrs",
+                /required in the production stack/,
+                /admin\.ultramarket\.uz/,
+                /pulumi config set --path 'adminAllowedCidrs\[0\]' <cidr>/,
+            );
         });
 
         it("refuses an allowlist that opens admin to the internet, and ranges that are not CIDRs", () => {
@@ -233,7 +313,10 @@ describe("config validation", () => {
             mentions(problems("staging", { adminAllowedCidrs: '["10.0.0.300/8"]' }), "adminAllowedCidrs.0", /CIDR/);
             mentions(problems("staging", { rateLimitExemptCidr: "::/0" }), "rateLimitExemptCidr", /every client/);
             mentions(problems("staging", { rateLimitExemptCidr: "load-generator" }), "rateLimitExemptCidr", /CIDR/);
-            assert.equal(parseConfig(raw("staging", { adminAllowedCidrs: '["2001:db8::/48"]' })).edge.adminAllowedCidrs[0], "2001:db8::/48");
+            assert.equal(
+                parseConfig(raw("staging", { adminAllowedCidrs: '["2001:db8::/48"]' })).edge.adminAllowedCidrs[0],
+                "2001:db8::/48",
+            );
         });
 
         it("warns that ingress-nginx is retired (March 2026) whenever a stack opts into it", () => {
@@ -247,7 +330,11 @@ describe("config validation", () => {
 
         it("refuses installing a controller the chosen edge does not use, and unknown edges", () => {
             mentions(problems("staging", { installIngressController: "true" }), "installIngressController", /edge is "gateway"/);
-            mentions(problems("staging", { edge: "none", installGatewayController: "true" }), "installGatewayController", /nothing would use Envoy Gateway/);
+            mentions(
+                problems("staging", { edge: "none", installGatewayController: "true" }),
+                "installGatewayController",
+                /nothing would use Envoy Gateway/,
+            );
             mentions(problems("staging", { edge: "traefik" }), "edge");
         });
 

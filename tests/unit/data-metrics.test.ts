@@ -26,7 +26,6 @@ const containerOf = (regs: Registration[], store: DataStoreName) => podOf(export
 const podName = (p: any) => p.podSelector?.matchLabels?.["app.kubernetes.io/name"];
 const namespaceName = (p: any) => p.namespaceSelector?.matchLabels?.["kubernetes.io/metadata.name"];
 
-
 describe("database metrics (issue 14): exporters on the production stack", () => {
     let regs: Registration[];
     before(async () => {
@@ -42,7 +41,11 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             assert.equal(d.inputs.metadata.namespace, NS);
             assert.equal(podOf(d).containers.length, 1);
             // The store's pod template is untouched: its only container is the store itself.
-            assert.deepEqual(podOf(named(regs, STS, store)).containers.map((c: any) => c.name), [store], `${store} has no sidecar`);
+            assert.deepEqual(
+                podOf(named(regs, STS, store)).containers.map((c: any) => c.name),
+                [store],
+                `${store} has no sidecar`,
+            );
         }
     });
 
@@ -65,7 +68,12 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             assert.doesNotMatch(image, /latest/);
         }
         const source = fs.readFileSync(path.join(REPO_ROOT, "components/observability/exporters.ts"), "utf8");
-        for (const e of EXPORTERS) assert.match(source, new RegExp(`v${e.image.split(":").pop()!.replace(/^v/, "").replace(/\./g, "\\.")} \\(`), `${e.name}: say which release`);
+        for (const e of EXPORTERS)
+            assert.match(
+                source,
+                new RegExp(`v${e.image.split(":").pop()!.replace(/^v/, "").replace(/\./g, "\\.")} \\(`),
+                `${e.name}: say which release`,
+            );
     });
 
     it("runs each exporter restricted: non-root, no privilege escalation, all capabilities dropped, read-only root, no token", () => {
@@ -78,7 +86,8 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             assert.equal(c.securityContext.readOnlyRootFilesystem, true);
             assert.equal(c.securityContext.allowPrivilegeEscalation, false);
             assert.deepEqual(c.securityContext.capabilities.drop, ["ALL"]);
-            for (const kind of ["requests", "limits"]) for (const r of ["cpu", "memory", "ephemeral-storage"]) assert.ok(c.resources[kind][r], `${store}: ${kind}.${r}`);
+            for (const kind of ["requests", "limits"])
+                for (const r of ["cpu", "memory", "ephemeral-storage"]) assert.ok(c.resources[kind][r], `${store}: ${kind}.${r}`);
         }
     });
 
@@ -90,13 +99,20 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             assert.equal(port.containerPort, EXPORTER_SPECS[store].port);
             for (const p of [c.readinessProbe, c.livenessProbe]) assert.equal(p.tcpSocket.port, port.name, store);
             const svc = named(regs, SVC, EXPORTER_SPECS[store].name);
-            assert.deepEqual(svc.inputs.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]), [[port.name, port.containerPort, port.name]]);
-            for (const [k, v] of Object.entries<string>(svc.inputs.spec.selector)) assert.equal(d.inputs.spec.template.metadata.labels[k], v);
+            assert.deepEqual(
+                svc.inputs.spec.ports.map((p: any) => [p.name, p.port, p.targetPort]),
+                [[port.name, port.containerPort, port.name]],
+            );
+            for (const [k, v] of Object.entries<string>(svc.inputs.spec.selector))
+                assert.equal(d.inputs.spec.template.metadata.labels[k], v);
         }
     });
 
     it("passes every credential through secretKeyRef: no secret in an env literal or on a command line", () => {
-        const values = [...Object.values(PRODUCTION_SECRET_VALUES), ...Object.values(GENERATED_SECRETS).flatMap((k) => (k === null ? [] : [generatedValue(k.toLowerCase().replace(/_/g, "-"))]))];
+        const values = [
+            ...Object.values(PRODUCTION_SECRET_VALUES),
+            ...Object.values(GENERATED_SECRETS).flatMap((k) => (k === null ? [] : [generatedValue(k.toLowerCase().replace(/_/g, "-"))])),
+        ];
         for (const store of DATA_STORE_NAMES) {
             const c = containerOf(regs, store);
             const argv = [...(c.command ?? []), ...(c.args ?? [])].join(" ");
@@ -111,27 +127,48 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
     });
 
     it("connects the PostgreSQL and MongoDB exporters as the read-only monitoring user of EXPORTER_CREDENTIALS, never the superuser", () => {
-        const expected: Record<"postgres" | "mongodb", string[]> = { postgres: ["DATA_SOURCE_USER", "DATA_SOURCE_PASS"], mongodb: ["MONGODB_USER", "MONGODB_PASSWORD"] };
+        const expected: Record<"postgres" | "mongodb", string[]> = {
+            postgres: ["DATA_SOURCE_USER", "DATA_SOURCE_PASS"],
+            mongodb: ["MONGODB_USER", "MONGODB_PASSWORD"],
+        };
         for (const store of ["postgres", "mongodb"] as const) {
             const c = containerOf(regs, store);
-            const refs = c.env.filter((e: any) => e.valueFrom).map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
+            const refs = c.env
+                .filter((e: any) => e.valueFrom)
+                .map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
             const secret = EXPORTER_CREDENTIALS[store].secretName;
-            assert.deepEqual(refs, [[expected[store][0], secret, "username"], [expected[store][1], secret, "password"]]);
+            assert.deepEqual(refs, [
+                [expected[store][0], secret, "username"],
+                [expected[store][1], secret, "password"],
+            ]);
             // (MONGODB_PASSWORD is also the exporter's own variable name: what matters is the Secret and key it comes from.)
-            assert.ok(!refs.some(([, , key]: string[]) => key === DATA_STORE_PASSWORD_KEY[store]), `${store} exporter never reads ${DATA_STORE_PASSWORD_KEY[store]}`);
+            assert.ok(
+                !refs.some(([, , key]: string[]) => key === DATA_STORE_PASSWORD_KEY[store]),
+                `${store} exporter never reads ${DATA_STORE_PASSWORD_KEY[store]}`,
+            );
             assert.ok(!JSON.stringify(c).includes("ultramarket-secrets"), `${store} exporter reads nothing of the platform Secret`);
         }
-        assert.equal(containerOf(regs, "postgres").env.find((e: any) => e.name === "DATA_SOURCE_URI").value, "postgres-service:5432/ultramarket?sslmode=disable");
-        assert.match(containerOf(regs, "mongodb").env.find((e: any) => e.name === "MONGODB_URI").value, /^mongodb:\/\/mongodb-service:27017\//);
+        assert.equal(
+            containerOf(regs, "postgres").env.find((e: any) => e.name === "DATA_SOURCE_URI").value,
+            "postgres-service:5432/ultramarket?sslmode=disable",
+        );
+        assert.match(
+            containerOf(regs, "mongodb").env.find((e: any) => e.name === "MONGODB_URI").value,
+            /^mongodb:\/\/mongodb-service:27017\//,
+        );
     });
 
     it("reads Redis's and Elasticsearch's passwords from the platform Secret and rolls when that key is rotated", async () => {
-        const refs = (store: DataStoreName) => containerOf(regs, store).env.filter((e: any) => e.valueFrom).map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
+        const refs = (store: DataStoreName) =>
+            containerOf(regs, store)
+                .env.filter((e: any) => e.valueFrom)
+                .map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
         assert.deepEqual(refs("redis"), [["REDIS_PASSWORD", "ultramarket-secrets", "REDIS_PASSWORD"]]);
         assert.deepEqual(refs("elasticsearch"), [["ES_PASSWORD", "ultramarket-secrets", "ELASTICSEARCH_PASSWORD"]]);
         assert.equal(containerOf(regs, "elasticsearch").env.find((e: any) => e.name === "ES_USERNAME").value, "elastic");
         assert.deepEqual(containerOf(regs, "elasticsearch").args, ["--es.uri=http://elasticsearch-service:9200", "--es.timeout=8s"]);
-        const checksum = (rs: Registration[], store: DataStoreName) => exporterOf(rs, store).inputs.spec.template.metadata.annotations?.[SECRET_CHECKSUM_ANNOTATION];
+        const checksum = (rs: Registration[], store: DataStoreName) =>
+            exporterOf(rs, store).inputs.spec.template.metadata.annotations?.[SECRET_CHECKSUM_ANNOTATION];
         const { registrations: rotated } = await evaluateProduction({ redisPassword: "a-rotated-redis-password-1234" });
         assert.ok(checksum(regs, "redis") && checksum(regs, "elasticsearch"));
         assert.notEqual(checksum(rotated, "redis"), checksum(regs, "redis"), "the Redis exporter rolls onto the new password");
@@ -146,12 +183,24 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             const policy = named(regs, NP, `allow-${spec.name}`).inputs.spec;
             assert.equal(podName(policy), spec.name);
             assert.deepEqual(policy.policyTypes, ["Ingress", "Egress"]);
-            assert.deepEqual(policy.egress.map((r: any) => [r.to.map(podName), r.ports.map((p: any) => p.port)]), [[[store], [named(regs, SVC, `${store}-service`).inputs.spec.ports[0].port]]]);
-            assert.deepEqual(policy.ingress.map((r: any) => [r.from.map(namespaceName), r.ports.map((p: any) => p.port)]), [[["ultramarket-monitoring"], [spec.port]]]);
+            assert.deepEqual(
+                policy.egress.map((r: any) => [r.to.map(podName), r.ports.map((p: any) => p.port)]),
+                [[[store], [named(regs, SVC, `${store}-service`).inputs.spec.ports[0].port]]],
+            );
+            assert.deepEqual(
+                policy.ingress.map((r: any) => [r.from.map(namespaceName), r.ports.map((p: any) => p.port)]),
+                [[["ultramarket-monitoring"], [spec.port]]],
+            );
             const storeIngress = named(regs, NP, `allow-${store}`).inputs.spec.ingress;
-            assert.ok(storeIngress.some((r: any) => r.from.some((p: any) => podName(p) === spec.name)), `${store} admits its exporter`);
+            assert.ok(
+                storeIngress.some((r: any) => r.from.some((p: any) => podName(p) === spec.name)),
+                `${store} admits its exporter`,
+            );
             for (const other of DATA_STORE_NAMES.filter((s) => s !== store)) {
-                assert.ok(!storeIngress.some((r: any) => r.from.some((p: any) => podName(p) === EXPORTER_SPECS[other].name)), `${store} does not admit ${other}'s exporter`);
+                assert.ok(
+                    !storeIngress.some((r: any) => r.from.some((p: any) => podName(p) === EXPORTER_SPECS[other].name)),
+                    `${store} does not admit ${other}'s exporter`,
+                );
             }
         }
     });
@@ -163,8 +212,12 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
             const svc = named(regs, SVC, spec.name);
             assert.equal(monitor.inputs.metadata.labels.release, "kube-prometheus-stack");
             assert.equal(monitor.inputs.metadata.namespace, NS);
-            for (const [k, v] of Object.entries<string>(monitor.inputs.spec.selector.matchLabels)) assert.equal(svc.inputs.metadata.labels[k], v, `${spec.name}: ${k}`);
-            assert.deepEqual(monitor.inputs.spec.endpoints.map((e: any) => [e.port, e.path]), [[svc.inputs.spec.ports[0].name, "/metrics"]]);
+            for (const [k, v] of Object.entries<string>(monitor.inputs.spec.selector.matchLabels))
+                assert.equal(svc.inputs.metadata.labels[k], v, `${spec.name}: ${k}`);
+            assert.deepEqual(
+                monitor.inputs.spec.endpoints.map((e: any) => [e.port, e.path]),
+                [[svc.inputs.spec.ports[0].name, "/metrics"]],
+            );
         }
     });
 
@@ -189,9 +242,16 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
 
         it("covers, for every store, its connections, latency, replication, disk, memory, rejections and exporter as they apply", () => {
             const spec = dataStoreAlerts(NS, DATA_STORE_NAMES);
-            assert.deepEqual(alerts.map((a) => a.alert), spec.map((a) => a.alert));
+            assert.deepEqual(
+                alerts.map((a) => a.alert),
+                spec.map((a) => a.alert),
+            );
             for (const store of DATA_STORE_NAMES) {
-                for (const category of REQUIRED[store]) assert.ok(spec.some((a) => a.category === category && a.stores.includes(store)), `${store}: no ${category} alert`);
+                for (const category of REQUIRED[store])
+                    assert.ok(
+                        spec.some((a) => a.category === category && a.stores.includes(store)),
+                        `${store}: no ${category} alert`,
+                    );
             }
         });
 
@@ -205,19 +265,44 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
         });
 
         it("uses each store's own metrics with sensible thresholds and durations", () => {
-            assert.match(alert("PostgresConnectionsNearLimit").expr, /^sum by \(namespace\) \(pg_stat_activity_count\{[^}]*\}\) \/ max by \(namespace\) \(pg_settings_max_connections\{[^}]*\}\) > 0\.8$/);
+            assert.match(
+                alert("PostgresConnectionsNearLimit").expr,
+                /^sum by \(namespace\) \(pg_stat_activity_count\{[^}]*\}\) \/ max by \(namespace\) \(pg_settings_max_connections\{[^}]*\}\) > 0\.8$/,
+            );
             assert.match(alert("MongodbConnectionsNearLimit").expr, /conn_type="current".*conn_type="available".*> 0\.8$/);
-            assert.match(alert("PostgresReplicationLag").expr, /pg_replication_lag_seconds\{[^}]*\} > 30 and pg_replication_is_replica\{[^}]*\} == 1/);
+            assert.match(
+                alert("PostgresReplicationLag").expr,
+                /pg_replication_lag_seconds\{[^}]*\} > 30 and pg_replication_is_replica\{[^}]*\} == 1/,
+            );
             assert.match(alert("PostgresLongRunningTransaction").expr, /pg_stat_activity_max_tx_duration\{[^}]*\}\) > 300$/);
-            assert.match(alert("MongodbSlowOperations").expr, /rate\(mongodb_ss_opLatencies_latency\{[^}]*\}\[5m\]\).*rate\(mongodb_ss_opLatencies_ops\{[^}]*\}\[5m\]\)\) > 100000$/);
-            assert.match(alert("ElasticsearchSlowSearches").expr, /elasticsearch_indices_search_query_time_seconds.*elasticsearch_indices_search_query_total.* > 0\.5$/);
-            assert.match(alert("DataStoreDiskUsageHigh").expr, /kubelet_volume_stats_available_bytes\{namespace="ultramarket-production",persistentvolumeclaim=~"data-\(postgres\|mongodb\|redis\|elasticsearch\)-\[0-9\]\+"\} \/ kubelet_volume_stats_capacity_bytes\{[^}]*\} < 0\.2$/);
-            assert.match(alert("RedisMemoryNearMaxmemory").expr, /^redis_memory_used_bytes\{[^}]*\} \/ redis_memory_max_bytes\{[^}]*\} > 0\.9/);
+            assert.match(
+                alert("MongodbSlowOperations").expr,
+                /rate\(mongodb_ss_opLatencies_latency\{[^}]*\}\[5m\]\).*rate\(mongodb_ss_opLatencies_ops\{[^}]*\}\[5m\]\)\) > 100000$/,
+            );
+            assert.match(
+                alert("ElasticsearchSlowSearches").expr,
+                /elasticsearch_indices_search_query_time_seconds.*elasticsearch_indices_search_query_total.* > 0\.5$/,
+            );
+            assert.match(
+                alert("DataStoreDiskUsageHigh").expr,
+                /kubelet_volume_stats_available_bytes\{namespace="ultramarket-production",persistentvolumeclaim=~"data-\(postgres\|mongodb\|redis\|elasticsearch\)-\[0-9\]\+"\} \/ kubelet_volume_stats_capacity_bytes\{[^}]*\} < 0\.2$/,
+            );
+            assert.match(
+                alert("RedisMemoryNearMaxmemory").expr,
+                /^redis_memory_used_bytes\{[^}]*\} \/ redis_memory_max_bytes\{[^}]*\} > 0\.9/,
+            );
             assert.match(alert("RedisEvictingKeys").expr, /^rate\(redis_evicted_keys_total\{[^}]*\}\[5m\]\) > 0$/);
             assert.match(alert("RedisRejectedConnections").expr, /redis_rejected_connections_total/);
-            assert.match(alert("ElasticsearchThreadPoolRejections").expr, /rate\(elasticsearch_thread_pool_rejected_count\{[^}]*type=~"search\|write"\}\[5m\]\)\) > 0$/);
+            assert.match(
+                alert("ElasticsearchThreadPoolRejections").expr,
+                /rate\(elasticsearch_thread_pool_rejected_count\{[^}]*type=~"search\|write"\}\[5m\]\)\) > 0$/,
+            );
             for (const store of DATA_STORE_NAMES) {
-                assert.match(alert("DataStoreExporterDown").expr, new RegExp(`absent\\(up\\{namespace="${NS}",job="${store}-exporter"\\}\\)`), store);
+                assert.match(
+                    alert("DataStoreExporterDown").expr,
+                    new RegExp(`absent\\(up\\{namespace="${NS}",job="${store}-exporter"\\}\\)`),
+                    store,
+                );
             }
             const seconds = (d: string) => Number(d.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[d.slice(-1) as "s" | "m" | "h"];
             for (const a of alerts) {
@@ -227,21 +312,31 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
         });
 
         it("keeps exporters out of ServiceDown (an exporter is not an app; DataStoreExporterDown watches it)", () => {
-            const serviceDown = named(regs, RULE, "ultramarket-alerts").inputs.spec.groups.flatMap((g: any) => g.rules).find((r: any) => r.alert === "ServiceDown");
-            assert.match(serviceDown.expr, /^sum by \(namespace, service\) \(up\{namespace="ultramarket-production",service!~"postgres-exporter\|mongodb-exporter\|redis-exporter\|elasticsearch-exporter"\}\) == 0 or /);
+            const serviceDown = named(regs, RULE, "ultramarket-alerts")
+                .inputs.spec.groups.flatMap((g: any) => g.rules)
+                .find((r: any) => r.alert === "ServiceDown");
+            assert.match(
+                serviceDown.expr,
+                /^sum by \(namespace, service\) \(up\{namespace="ultramarket-production",service!~"postgres-exporter\|mongodb-exporter\|redis-exporter\|elasticsearch-exporter"\}\) == 0 or /,
+            );
         });
 
         it("links every alert to its own section of docs/observability.md by an absolute URL", () => {
             const doc = fs.readFileSync(path.join(REPO_ROOT, "docs/observability.md"), "utf8");
             for (const a of alerts) {
-                assert.equal(a.annotations.runbook_url, `https://github.com/ultramarket/platform/blob/main/docs/observability.md#${a.alert.toLowerCase()}`);
+                assert.equal(
+                    a.annotations.runbook_url,
+                    `https://github.com/ultramarket/platform/blob/main/docs/observability.md#${a.alert.toLowerCase()}`,
+                );
                 assert.match(doc, new RegExp(`^### ${a.alert}$`, "m"), a.alert);
             }
         });
     });
 
     it("graphs connections, latency, replication, database size, Redis memory and evictions and Elasticsearch rejections", () => {
-        const cm = byType(regs, "kubernetes:core/v1:ConfigMap").find((c) => c.inputs.metadata.name === "ultramarket-data-stores-dashboard")!;
+        const cm = byType(regs, "kubernetes:core/v1:ConfigMap").find(
+            (c) => c.inputs.metadata.name === "ultramarket-data-stores-dashboard",
+        )!;
         const d = JSON.parse(Object.values<string>(cm.inputs.data)[0]);
         const titles: string[] = d.panels.map((p: any) => p.title);
         for (const t of [
@@ -279,8 +374,18 @@ describe("database metrics: network rules (networkRules)", () => {
     const rule = (name: string) => rules.find((r) => r.name === name)!;
 
     it("gives an exporter egress to its store's port only and ingress from the monitoring namespace on its metrics port only", () => {
-        assert.deepEqual(rule("redis-exporter").egress, [{ to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "ultramarket" } } }], ports: [{ protocol: "TCP", port: 6379 }] }]);
-        assert.deepEqual(rule("redis-exporter").ingress, [{ from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "mon" } } }], ports: [{ protocol: "TCP", port: 9121 }] }]);
+        assert.deepEqual(rule("redis-exporter").egress, [
+            {
+                to: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "ultramarket" } } }],
+                ports: [{ protocol: "TCP", port: 6379 }],
+            },
+        ]);
+        assert.deepEqual(rule("redis-exporter").ingress, [
+            {
+                from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "mon" } } }],
+                ports: [{ protocol: "TCP", port: 9121 }],
+            },
+        ]);
     });
 
     it("has the store admit its exporter, and no other store admit it", () => {
@@ -290,8 +395,16 @@ describe("database metrics: network rules (networkRules)", () => {
     });
 
     it("adds no rule without exporters (as before)", () => {
-        const without = networkRules({ apps: [], dataStores: { postgres: { port: 5432 }, mongodb: { port: 27017 }, redis: { port: 6379 }, elasticsearch: { port: 9200 } }, edgePeers: [], monitoringNamespace: "mon" });
-        assert.deepEqual(without.map((r) => r.name), ["postgres", "mongodb", "redis", "elasticsearch"]);
+        const without = networkRules({
+            apps: [],
+            dataStores: { postgres: { port: 5432 }, mongodb: { port: 27017 }, redis: { port: 6379 }, elasticsearch: { port: 9200 } },
+            edgePeers: [],
+            monitoringNamespace: "mon",
+        });
+        assert.deepEqual(
+            without.map((r) => r.name),
+            ["postgres", "mongodb", "redis", "elasticsearch"],
+        );
     });
 });
 

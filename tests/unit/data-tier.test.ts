@@ -37,9 +37,14 @@ describe("data tier (issue 14): bounded and robust stores", () => {
         for (const { r, c } of checked) {
             const secretEnv = (c.env ?? []).filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name);
             const argv = commandLines(c).join(" ");
-            for (const name of [...secretEnv, ...SECRET_KEYS]) assert.doesNotMatch(argv, expands(name), `${ref(r, c)} expands ${name} on a command line`);
+            for (const name of [...secretEnv, ...SECRET_KEYS])
+                assert.doesNotMatch(argv, expands(name), `${ref(r, c)} expands ${name} on a command line`);
             assert.doesNotMatch(argv, /--requirepass|-u\s+"?elastic:|--pass(word)?[\s=]/, ref(r, c));
-            for (const value of [...Object.values(PRODUCTION_SECRET_VALUES), generatedValue("redis-password"), generatedValue("elasticsearch-password")]) {
+            for (const value of [
+                ...Object.values(PRODUCTION_SECRET_VALUES),
+                generatedValue("redis-password"),
+                generatedValue("elasticsearch-password"),
+            ]) {
                 assert.ok(!argv.includes(value), `${ref(r, c)} carries a secret value`);
             }
         }
@@ -68,22 +73,38 @@ describe("data tier (issue 14): bounded and robust stores", () => {
         const script = init.command.join(" ");
         assert.match(script, /umask 077/);
         assert.match(script, new RegExp(`requirepass .*> ${authFile}$`));
-        assert.deepEqual(init.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.key]), [["REDIS_PASSWORD", "REDIS_PASSWORD"]]);
+        assert.deepEqual(
+            init.env.map((e: any) => [e.name, e.valueFrom.secretKeyRef.key]),
+            [["REDIS_PASSWORD", "REDIS_PASSWORD"]],
+        );
         const dir = authFile.slice(0, authFile.lastIndexOf("/"));
         const volumeAt = (c: any) => c.volumeMounts.find((m: any) => m.mountPath === dir)?.name;
         assert.ok(volumeAt(init) && volumeAt(init) === volumeAt(main), "the init step and Redis share the file's directory");
-        assert.ok(pod.volumes.find((v: any) => v.name === volumeAt(main)).emptyDir, "the password file lives in an emptyDir, never on the data volume");
-        assert.deepEqual(main.env.map((e: any) => e.name), ["REDISCLI_AUTH"]);
-        for (const p of [main.startupProbe, main.readinessProbe, main.livenessProbe]) assert.match(p.exec.command.join(" "), /redis-cli ping/);
+        assert.ok(
+            pod.volumes.find((v: any) => v.name === volumeAt(main)).emptyDir,
+            "the password file lives in an emptyDir, never on the data volume",
+        );
+        assert.deepEqual(
+            main.env.map((e: any) => e.name),
+            ["REDISCLI_AUTH"],
+        );
+        for (const p of [main.startupProbe, main.readinessProbe, main.livenessProbe])
+            assert.match(p.exec.command.join(" "), /redis-cli ping/);
     });
 
     it("has Elasticsearch's probes and verification check authenticate through curl's stdin, never -u on argv", () => {
         const es = podOf(named(regs, STS, "elasticsearch")).containers[0];
         for (const p of [es.startupProbe, es.readinessProbe, es.livenessProbe]) {
-            assert.match(p.exec.command[2], /ENVIRON\["ELASTIC_PASSWORD"\].*\| curl -fsS -K - "http:\/\/127\.0\.0\.1:9200\/_cluster\/health/);
+            assert.match(
+                p.exec.command[2],
+                /ENVIRON\["ELASTIC_PASSWORD"\].*\| curl -fsS -K - "http:\/\/127\.0\.0\.1:9200\/_cluster\/health/,
+            );
         }
         const check = podOf(named(regs, "kubernetes:batch/v1:Job", "verify-elasticsearch")).containers[0];
-        assert.match(check.command[2], /ENVIRON\["ELASTIC_PASSWORD"\].*\| curl -fsS -K - "http:\/\/\$DATASTORE_HOST:\$DATASTORE_PORT\/_cluster\/health/);
+        assert.match(
+            check.command[2],
+            /ENVIRON\["ELASTIC_PASSWORD"\].*\| curl -fsS -K - "http:\/\/\$DATASTORE_HOST:\$DATASTORE_PORT\/_cluster\/health/,
+        );
     });
 
     it("gives every store a startup probe of at least 10 minutes, so liveness never kills a store still recovering", () => {
@@ -101,9 +122,15 @@ describe("data tier (issue 14): bounded and robust stores", () => {
             const spec = named(regs, STS, store).inputs.spec;
             assert.equal(spec.serviceName, `${store}-service`);
             assert.equal(spec.podManagementPolicy, undefined);
-            assert.deepEqual(spec.selector, { matchLabels: { "app.kubernetes.io/name": store, "app.kubernetes.io/part-of": "ultramarket" } });
+            assert.deepEqual(spec.selector, {
+                matchLabels: { "app.kubernetes.io/name": store, "app.kubernetes.io/part-of": "ultramarket" },
+            });
             assert.deepEqual(
-                spec.volumeClaimTemplates.map((t: any) => ({ name: t.metadata.name, accessModes: t.spec.accessModes, keys: Object.keys(t.spec).sort() })),
+                spec.volumeClaimTemplates.map((t: any) => ({
+                    name: t.metadata.name,
+                    accessModes: t.spec.accessModes,
+                    keys: Object.keys(t.spec).sort(),
+                })),
                 [{ name: "data", accessModes: ["ReadWriteOnce"], keys: ["accessModes", "resources", "storageClassName"] }],
             );
         }
@@ -111,7 +138,8 @@ describe("data tier (issue 14): bounded and robust stores", () => {
 
     it("bounds every emptyDir with a sizeLimit and gives every container and init container an ephemeral-storage request and limit", () => {
         for (const r of workloads(regs)) {
-            for (const v of (podOf(r).volumes ?? []).filter((x: any) => x.emptyDir)) assert.ok(v.emptyDir.sizeLimit, `${r.name} volume ${v.name} is unbounded`);
+            for (const v of (podOf(r).volumes ?? []).filter((x: any) => x.emptyDir))
+                assert.ok(v.emptyDir.sizeLimit, `${r.name} volume ${v.name} is unbounded`);
             for (const c of containersOf(r)) {
                 assert.ok(c.resources.requests["ephemeral-storage"], `${ref(r, c)} has no ephemeral-storage request`);
                 assert.ok(c.resources.limits["ephemeral-storage"], `${ref(r, c)} has no ephemeral-storage limit`);
@@ -122,7 +150,9 @@ describe("data tier (issue 14): bounded and robust stores", () => {
     it("sizes each pod's ephemeral storage above its scratch volumes plus logs, so the limit never cuts a volume short", () => {
         const LOGS = 64 * 1024 ** 2;
         for (const r of workloads(regs)) {
-            const scratch = (podOf(r).volumes ?? []).filter((x: any) => x.emptyDir).reduce((n: number, v: any) => n + quantityBytes(v.emptyDir.sizeLimit), 0);
+            const scratch = (podOf(r).volumes ?? [])
+                .filter((x: any) => x.emptyDir)
+                .reduce((n: number, v: any) => n + quantityBytes(v.emptyDir.sizeLimit), 0);
             const limit = podOf(r).containers.reduce((n: number, c: any) => n + quantityBytes(c.resources.limits["ephemeral-storage"]), 0);
             assert.ok(limit >= scratch + LOGS, `${r.name}: ephemeral-storage limit ${limit} < scratch ${scratch} + logs`);
         }

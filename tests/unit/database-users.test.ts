@@ -1,7 +1,14 @@
 // Issue 14 item 2: every app connects to PostgreSQL and MongoDB as its own least-privileged user; the superuser
 // passwords reach only the stores and the users Jobs.
 import { strict as assert } from "assert";
-import { CATALOG, DATABASE_CREDENTIAL_KEYS, databaseSecretName, databasesOf, EXPORTER_CREDENTIALS, hasOwnUsers } from "../../components/model/catalog";
+import {
+    CATALOG,
+    DATABASE_CREDENTIAL_KEYS,
+    databaseSecretName,
+    databasesOf,
+    EXPORTER_CREDENTIALS,
+    hasOwnUsers,
+} from "../../components/model/catalog";
 import { databaseUsersJobName } from "../../components/data/database-users";
 import { databasePrincipals, derivePassword, passwordEnv, userName } from "../../components/data/principals";
 import { mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../../components/data/user-scripts";
@@ -15,8 +22,10 @@ import { evaluatePlatform, evaluateProduction } from "./support/platform";
 const deployed = CATALOG.filter((a) => a.enabledByDefault);
 const withUsers = deployed.filter((a) => databasesOf(a).length > 0);
 const podOf = (r: Registration) => r.inputs.spec.template.spec;
-const migrationJobs = (regs: Registration[]) => byType(regs, JOB).filter((j) => j.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");
-const usersJob = (regs: Registration[], store: "postgres" | "mongodb") => byType(regs, JOB).find((j) => j.name === databaseUsersJobName(store))!;
+const migrationJobs = (regs: Registration[]) =>
+    byType(regs, JOB).filter((j) => j.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");
+const usersJob = (regs: Registration[], store: "postgres" | "mongodb") =>
+    byType(regs, JOB).find((j) => j.name === databaseUsersJobName(store))!;
 const dependsOn = (r: Registration, target: Registration) => r.dependencies.includes(target.urn);
 const SEED = generatedValue("database-users-seed");
 
@@ -63,8 +72,12 @@ describe("database users (issue 14): a user per app, the superuser for the store
                 }
             }
         }
-        assert.ok(withUsers.some((a) => a.migrations), "migration Jobs are covered");
-        for (const app of deployed.filter((a) => databasesOf(a).length === 0)) assert.ok(!regs.some((r) => r.type === SECRET && r.inputs.metadata.name === databaseSecretName(app.name)), app.name);
+        assert.ok(
+            withUsers.some((a) => a.migrations),
+            "migration Jobs are covered",
+        );
+        for (const app of deployed.filter((a) => databasesOf(a).length === 0))
+            assert.ok(!regs.some((r) => r.type === SECRET && r.inputs.metadata.name === databaseSecretName(app.name)), app.name);
     });
 
     it("creates the exporters' read-only monitoring users: postgres-exporter-credentials and mongodb-exporter-credentials with username and password", () => {
@@ -78,7 +91,11 @@ describe("database users (issue 14): a user per app, the superuser for the store
         assert.match(sql, /\('ultramarket_monitor', 'monitor'\)/);
         assert.match(sql, /IF r\.kind = 'monitor' THEN\s+EXECUTE format\('GRANT pg_monitor TO %I', r\.name\);\s+CONTINUE;/);
         const mongo = mongodbUsersScript(databasePrincipals(deployed));
-        assert.ok(mongo.includes('{"user":"ultramarket_monitor","env":"USER_PASSWORD_ULTRAMARKET_MONITOR","roles":[{"role":"clusterMonitor","db":"admin"},{"role":"read","db":"local"}]}'));
+        assert.ok(
+            mongo.includes(
+                '{"user":"ultramarket_monitor","env":"USER_PASSWORD_ULTRAMARKET_MONITOR","roles":[{"role":"clusterMonitor","db":"admin"},{"role":"read","db":"local"}]}',
+            ),
+        );
     });
 
     it("runs a users Job per store with the store's own image, after the store, reading every password from a Secret", () => {
@@ -89,7 +106,9 @@ describe("database users (issue 14): a user per app, the superuser for the store
             const c = podOf(job).containers[0];
             assert.equal(c.image, DATA_STORE_SPECS[store].image);
             const secretEnv = c.env.filter((e: any) => e.valueFrom?.secretKeyRef);
-            const superuser = secretEnv.filter((e: any) => e.valueFrom.secretKeyRef.name === "ultramarket-secrets").map((e: any) => e.valueFrom.secretKeyRef.key);
+            const superuser = secretEnv
+                .filter((e: any) => e.valueFrom.secretKeyRef.name === "ultramarket-secrets")
+                .map((e: any) => e.valueFrom.secretKeyRef.key);
             assert.deepEqual(superuser, [store === "postgres" ? "POSTGRES_PASSWORD" : "MONGODB_PASSWORD"]);
             const principals = databasePrincipals(deployed).filter((p) => p.store === store);
             for (const p of principals) {
@@ -98,7 +117,8 @@ describe("database users (issue 14): a user per app, the superuser for the store
             }
             // Passwords never on a command line: no value, and no shell expansion of a password variable.
             const argv = JSON.stringify(c.command ?? []) + JSON.stringify(c.args ?? []);
-            for (const p of principals) assert.ok(!argv.includes(derivePassword(SEED, store, p.user)), `${job.name} carries ${p.user}'s password in argv`);
+            for (const p of principals)
+                assert.ok(!argv.includes(derivePassword(SEED, store, p.user)), `${job.name} carries ${p.user}'s password in argv`);
             for (const e of secretEnv) assert.doesNotMatch(argv, new RegExp(`\\$[({]?${e.name}\\b`), `${job.name} expands ${e.name}`);
             assert.equal(c.securityContext.readOnlyRootFilesystem, true);
             assert.equal(podOf(job).securityContext.runAsNonRoot, true);
@@ -121,17 +141,31 @@ describe("database users (issue 14): a user per app, the superuser for the store
         assert.match(job.inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
         assert.deepEqual(job.inputs.metadata.annotations, { "pulumi.com/replaceUnready": "true" });
         const reseeded = (await evaluateProduction({ databaseUsersSeed: "an-operator-chosen-seed-0123456789abcdef" })).registrations;
-        assert.notEqual(usersJob(reseeded, "postgres").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION], job.inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION]);
-        assert.ok(!byType(reseeded, RANDOM_PASSWORD).some((r) => r.name === "database-users-seed"), "a configured seed is used, not generated");
+        assert.notEqual(
+            usersJob(reseeded, "postgres").inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION],
+            job.inputs.spec.template.metadata.annotations[SECRET_CHECKSUM_ANNOTATION],
+        );
+        assert.ok(
+            !byType(reseeded, RANDOM_PASSWORD).some((r) => r.name === "database-users-seed"),
+            "a configured seed is used, not generated",
+        );
         const script = postgresUsersCommand(databasePrincipals(deployed)).join(" ");
-        for (const app of withUsers.filter((a) => a.dataStores.includes("postgres"))) assert.ok(script.includes(`('${userName(app.name)}', 'service')`), app.name);
+        for (const app of withUsers.filter((a) => a.dataStores.includes("postgres")))
+            assert.ok(script.includes(`('${userName(app.name)}', 'service')`), app.name);
     });
 
     it("creates PostgreSQL roles idempotently, without superuser rights, each in its own schema, and keeps everyone out of public", () => {
         const sql = postgresUsersSql(databasePrincipals(deployed));
-        assert.match(sql, /IF NOT EXISTS \(SELECT FROM pg_roles WHERE rolname = r\.name\) THEN\s+EXECUTE format\('CREATE ROLE %I', r\.name\);/);
+        assert.match(
+            sql,
+            /IF NOT EXISTS \(SELECT FROM pg_roles WHERE rolname = r\.name\) THEN\s+EXECUTE format\('CREATE ROLE %I', r\.name\);/,
+        );
         assert.match(sql, /ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L/);
-        assert.match(sql, /current_setting\('ultramarket\.user_password_' \|\| r\.name\)/, "the password comes from the session, not the statement");
+        assert.match(
+            sql,
+            /current_setting\('ultramarket\.user_password_' \|\| r\.name\)/,
+            "the password comes from the session, not the statement",
+        );
         assert.match(sql, /REVOKE CREATE ON SCHEMA public FROM PUBLIC;/);
         assert.match(sql, /CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I/);
         assert.match(sql, /REVOKE ALL ON SCHEMA %I FROM PUBLIC/);
@@ -146,7 +180,12 @@ describe("database users (issue 14): a user per app, the superuser for the store
     it("gives each MongoDB service readWrite on the shared ultramarket database only", () => {
         const script = mongodbUsersScript(databasePrincipals(deployed));
         for (const app of withUsers.filter((a) => a.dataStores.includes("mongodb"))) {
-            assert.ok(script.includes(`{"user":"${userName(app.name)}","env":"${passwordEnv({ user: userName(app.name) })}","roles":[{"role":"readWrite","db":"ultramarket"}]}`), app.name);
+            assert.ok(
+                script.includes(
+                    `{"user":"${userName(app.name)}","env":"${passwordEnv({ user: userName(app.name) })}","roles":[{"role":"readWrite","db":"ultramarket"}]}`,
+                ),
+                app.name,
+            );
         }
         assert.match(script, /admin\.auth\('root', process\.env\.MONGODB_ROOT_PASSWORD\)/);
         assert.match(script, /if \(admin\.getUser\(u\.user\) === null\) admin\.createUser\(.*\);\s+else admin\.updateUser\(/);
@@ -164,7 +203,11 @@ describe("database users (issue 14): a user per app, the superuser for the store
     });
 
     it("keeps derived passwords and the seed out of every object but the database Secrets and PgBouncer's userlist", () => {
-        const holders = new Set([...withUsers.map((a) => databaseSecretName(a.name)), ...Object.values(EXPORTER_CREDENTIALS).map((e) => e.secretName), "pgbouncer-userlist"]);
+        const holders = new Set([
+            ...withUsers.map((a) => databaseSecretName(a.name)),
+            ...Object.values(EXPORTER_CREDENTIALS).map((e) => e.secretName),
+            "pgbouncer-userlist",
+        ]);
         const values = databasePrincipals(deployed).map((p) => derivePassword(SEED, p.store, p.user));
         for (const r of regs.filter((x) => !x.type.startsWith("random:") && !(x.type === SECRET && holders.has(x.inputs.metadata.name)))) {
             const text = JSON.stringify(r.inputs);

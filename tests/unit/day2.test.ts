@@ -14,7 +14,8 @@ const JOB = "kubernetes:batch/v1:Job";
 /** Pod templates of every Deployment and StatefulSet, by kind/name. */
 function podTemplates(regs: Registration[]): Map<string, any> {
     const out = new Map<string, any>();
-    for (const r of regs.filter((x) => x.type === DEPLOYMENT || x.type === STATEFULSET)) out.set(`${r.type.split(":").pop()}/${r.inputs.metadata.name}`, r.inputs.spec.template);
+    for (const r of regs.filter((x) => x.type === DEPLOYMENT || x.type === STATEFULSET))
+        out.set(`${r.type.split(":").pop()}/${r.inputs.metadata.name}`, r.inputs.spec.template);
     return out;
 }
 
@@ -32,7 +33,15 @@ function changedBesidesChecksums(before: Registration[], after: Registration[], 
         const ann = r.inputs?.spec?.template?.metadata?.annotations;
         if (!ann) return normalise(JSON.stringify(r.inputs));
         const { [CONFIG_CHECKSUM_ANNOTATION]: _c, [SECRET_CHECKSUM_ANNOTATION]: _s, ...rest } = ann;
-        return normalise(JSON.stringify({ ...r.inputs, spec: { ...r.inputs.spec, template: { ...r.inputs.spec.template, metadata: { ...r.inputs.spec.template.metadata, annotations: rest } } } }));
+        return normalise(
+            JSON.stringify({
+                ...r.inputs,
+                spec: {
+                    ...r.inputs.spec,
+                    template: { ...r.inputs.spec.template, metadata: { ...r.inputs.spec.template.metadata, annotations: rest } },
+                },
+            }),
+        );
     };
     const a = new Map(before.map((r) => [r.urn, strip(r)]));
     const b = new Map(after.map((r) => [r.urn, strip(r)]));
@@ -60,19 +69,30 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         const after = (await evaluateProduction({ logLevel: "debug" })).registrations;
         const apps = podTemplates(base);
         // The data stores' exporters read no setting of the ConfigMap, and PgBouncer reads its own: they stay.
-        const appDeployments = [...apps.keys()].filter((k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer");
+        const appDeployments = [...apps.keys()].filter(
+            (k) => k.startsWith("Deployment/") && !k.endsWith("-exporter") && k !== "Deployment/pgbouncer",
+        );
         assert.ok(appDeployments.length >= 19, `expected every app's Deployment, got ${appDeployments.length}`);
         assert.deepEqual(rolled(base, after), appDeployments.sort());
         const others = changedBesidesChecksums(base, after, (t) => t.replace(/"LOG_LEVEL":"debug"/g, '"LOG_LEVEL":"info"'));
         // Besides the readers, only the post-deploy verification changes: it runs again for what was deployed.
         const verification = others.filter((u) => u.includes("ultramarket:verification:DeploymentVerification$"));
-        assert.ok(verification.some((u) => u.endsWith("::verify-deployment")), "the verification does not run again after a setting change");
-        assert.deepEqual(others.filter((u) => !verification.includes(u)), [], "objects other than the readers' pod templates changed");
+        assert.ok(
+            verification.some((u) => u.endsWith("::verify-deployment")),
+            "the verification does not run again after a setting change",
+        );
+        assert.deepEqual(
+            others.filter((u) => !verification.includes(u)),
+            [],
+            "objects other than the readers' pod templates changed",
+        );
     });
 
     it("a rate-limit change rolls the apps; the ConfigMap keeps its name", async () => {
         const after = await evaluateProduction({ rateLimitMax: "250" });
-        const cm = after.registrations.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.inputs.metadata.name === "ultramarket-config");
+        const cm = after.registrations.find(
+            (r) => r.type === "kubernetes:core/v1:ConfigMap" && r.inputs.metadata.name === "ultramarket-config",
+        );
         assert.ok(cm, "the ConfigMap ultramarket-config is gone");
         assert.equal(cm.inputs.data.RATE_LIMIT_MAX, "250");
         assert.ok(rolled(base, after.registrations).every((k) => k.startsWith("Deployment/")));
@@ -102,21 +122,29 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
     it("rotating the Elasticsearch password rolls Elasticsearch (its probes authenticate with the pod's environment) and its clients", async () => {
         const after = (await evaluateProduction({ elasticsearchPassword: "a-new-elastic-password-0123456789" })).registrations;
         const clients = enabledApps.filter((a) => a.dataStores.includes("elasticsearch")).map((a) => a.name);
-        assert.deepEqual(rolled(base, after), [...deploymentsOf([...clients, "elasticsearch-exporter"]), "StatefulSet/elasticsearch"].sort());
+        assert.deepEqual(
+            rolled(base, after),
+            [...deploymentsOf([...clients, "elasticsearch-exporter"]), "StatefulSet/elasticsearch"].sort(),
+        );
     });
 
     it("rotating the PostgreSQL superuser password rolls nothing: no app reads it, and PostgreSQL applies it only at initialisation", async () => {
         const after = (await evaluateProduction({ postgresPassword: "a-new-postgres-password-0123456789" })).registrations;
-        assert.deepEqual(enabledApps.filter((a) => secretKeysFor(a).includes(DATA_STORE_PASSWORD_KEY.postgres)), []);
+        assert.deepEqual(
+            enabledApps.filter((a) => secretKeysFor(a).includes(DATA_STORE_PASSWORD_KEY.postgres)),
+            [],
+        );
         assert.deepEqual(rolled(base, after), []);
     });
 
     it("rotating one service's database password rolls that service and PgBouncer only, and re-runs the users Job", async () => {
         const after = (await evaluateProduction({ databasePasswordVersions: JSON.stringify({ "order-service": 2 }) })).registrations;
         assert.deepEqual(rolled(base, after), ["Deployment/order-service", "Deployment/pgbouncer"]);
-        const usersJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-users-postgres")!.inputs.spec.template;
+        const usersJob = (regs: Registration[]) =>
+            regs.find((r) => r.type === JOB && r.name === "database-users-postgres")!.inputs.spec.template;
         assert.notDeepEqual(usersJob(after), usersJob(base), "the users Job must run again to set the new password");
-        const mongoJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-users-mongodb")!.inputs.spec.template;
+        const mongoJob = (regs: Registration[]) =>
+            regs.find((r) => r.type === JOB && r.name === "database-users-mongodb")!.inputs.spec.template;
         assert.deepEqual(mongoJob(after), mongoJob(base), "MongoDB's users are untouched");
     });
 
@@ -125,7 +153,8 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         const template = ev.platform.apps.services["payment-service"].deployment.spec.template.metadata.annotations;
         const isSecret = await (template as any).isSecret;
         assert.equal(isSecret, true, "the pod template annotations holding the secret digest are not marked secret");
-        const annotations = ev.registrations.find((r) => r.type === DEPLOYMENT && r.inputs.metadata.name === "payment-service")!.inputs.spec.template.metadata.annotations;
+        const annotations = ev.registrations.find((r) => r.type === DEPLOYMENT && r.inputs.metadata.name === "payment-service")!.inputs.spec
+            .template.metadata.annotations;
         assert.match(annotations[SECRET_CHECKSUM_ANNOTATION], /^[0-9a-f]{64}$/);
         assert.ok(!JSON.stringify(annotations).includes("payme-secret-ZX9r1"));
     });
@@ -137,7 +166,10 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         for (const j of jobs) {
             assert.deepEqual(j.inputs.metadata.annotations, REPLACE_UNREADY, `${j.name} would be awaited again after failing`);
             const ann = j.inputs.spec.template.metadata?.annotations ?? {};
-            assert.ok(!(CONFIG_CHECKSUM_ANNOTATION in ann) && !(SECRET_CHECKSUM_ANNOTATION in ann), `${j.name}: a setting change would re-run it`);
+            assert.ok(
+                !(CONFIG_CHECKSUM_ANNOTATION in ann) && !(SECRET_CHECKSUM_ANNOTATION in ann),
+                `${j.name}: a setting change would re-run it`,
+            );
         }
     });
 
@@ -149,12 +181,27 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
     });
 
     it("an update started by deploy (its update id) runs the verification again, and the report names that update", async () => {
-        const withId = (await evaluatePlatform("production", productionValues(), { adjust: (c) => ({ ...c, verification: { ...c.verification, updateId: "deploy-7f3a" } }) })).registrations;
+        const withId = (
+            await evaluatePlatform("production", productionValues(), {
+                adjust: (c) => ({ ...c, verification: { ...c.verification, updateId: "deploy-7f3a" } }),
+            })
+        ).registrations;
         const changed = changedBesidesChecksums(base, withId);
-        assert.ok(changed.length > 0 && changed.every((u) => u.includes("ultramarket:verification:DeploymentVerification$")), `unexpected changes: ${changed.join(", ")}`);
+        assert.ok(
+            changed.length > 0 && changed.every((u) => u.includes("ultramarket:verification:DeploymentVerification$")),
+            `unexpected changes: ${changed.join(", ")}`,
+        );
         const command = withId.find((r) => r.type === "command:local:Command" && r.name === "verify-deployment")!;
         assert.equal(JSON.parse(command.inputs.environment.ULTRAMARKET_VERIFY_PLAN).updateId, "deploy-7f3a");
-        const report = await runChecks({ health: [], tls: [], securityHeaders: [], migrations: [], minCertificateDays: 14, timeoutMs: 1000, updateId: "deploy-7f3a" });
+        const report = await runChecks({
+            health: [],
+            tls: [],
+            securityHeaders: [],
+            migrations: [],
+            minCertificateDays: 14,
+            timeoutMs: 1000,
+            updateId: "deploy-7f3a",
+        });
         assert.equal(report.updateId, "deploy-7f3a");
     });
 });

@@ -7,10 +7,15 @@ import { byType, named, Registration } from "./support/harness";
 import { BACKEND_POLICY, CERT, DEP, GATEWAY_CLASS, GATEWAY_KIND, ING, NP, RELEASE, ROUTE, SECURITY_POLICY } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 
-const HOSTS: Record<string, string> = { "web-app": "ultramarket.uz", "admin-panel": "admin.ultramarket.uz", [GATEWAY]: "api.ultramarket.uz" };
+const HOSTS: Record<string, string> = {
+    "web-app": "ultramarket.uz",
+    "admin-panel": "admin.ultramarket.uz",
+    [GATEWAY]: "api.ultramarket.uz",
+};
 const dependsOn = (r: Registration, target: Registration) => r.dependencies.includes(target.urn);
 const targets = (p: Registration) => p.inputs.spec.targetRefs.map((t: any) => `${t.kind}/${t.name}`);
-const policiesFor = (regs: Registration[], type: string, route: string) => byType(regs, type).filter((p) => targets(p).includes(`HTTPRoute/${route}`));
+const policiesFor = (regs: Registration[], type: string, route: string) =>
+    byType(regs, type).filter((p) => targets(p).includes(`HTTPRoute/${route}`));
 
 // What the standard-channel v1 CRDs (sigs.k8s.io/gateway-api v1.7.0 config/crd/standard) accept, for the fields used here.
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -28,14 +33,20 @@ const STANDARD_FILTERS: Record<string, string> = {
 
 function assertStandardRoute(route: Registration) {
     assert.equal(route.inputs.apiVersion, "gateway.networking.k8s.io/v1");
-    for (const ref of route.inputs.spec.parentRefs) assert.deepEqual(Object.keys(ref).sort(), ["group", "kind", "name", "sectionName"], route.name);
+    for (const ref of route.inputs.spec.parentRefs)
+        assert.deepEqual(Object.keys(ref).sort(), ["group", "kind", "name", "sectionName"], route.name);
     for (const rule of route.inputs.spec.rules) {
         for (const key of Object.keys(rule)) assert.ok(RULE_KEYS.includes(key), `${route.name}: rule field ${key}`);
         for (const f of rule.filters ?? []) {
             assert.ok(f.type in STANDARD_FILTERS, `${route.name}: filter ${f.type} is not in the standard channel`);
-            assert.deepEqual(Object.keys(f).sort(), ["type", STANDARD_FILTERS[f.type]].sort(), `${route.name}: a ${f.type} filter carries exactly its own field`);
+            assert.deepEqual(
+                Object.keys(f).sort(),
+                ["type", STANDARD_FILTERS[f.type]].sort(),
+                `${route.name}: a ${f.type} filter carries exactly its own field`,
+            );
         }
-        for (const m of rule.matches ?? []) assert.ok(["Exact", "PathPrefix"].includes(m.path.type), `${route.name}: path match ${m.path.type}`);
+        for (const m of rule.matches ?? [])
+            assert.ok(["Exact", "PathPrefix"].includes(m.path.type), `${route.name}: path match ${m.path.type}`);
     }
 }
 
@@ -75,7 +86,10 @@ describe("production stack: the Gateway API edge", () => {
         assert.equal(http.length, 1);
         assert.equal(http[0].port, 80);
         const onHttp = byType(regs, ROUTE).filter((r) => r.inputs.spec.parentRefs.some((p: any) => p.sectionName === http[0].name));
-        assert.deepEqual(onHttp.map((r) => r.name), ["https-redirect"]);
+        assert.deepEqual(
+            onHttp.map((r) => r.name),
+            ["https-redirect"],
+        );
         assert.deepEqual(onHttp[0].inputs.spec.hostnames.sort(), Object.values(HOSTS).sort());
         for (const rule of onHttp[0].inputs.spec.rules) {
             assert.equal(rule.backendRefs, undefined);
@@ -89,7 +103,9 @@ describe("production stack: the Gateway API edge", () => {
             assertStandardRoute(route);
             assert.deepEqual(route.inputs.spec.hostnames, [host]);
             assert.equal(route.inputs.spec.parentRefs[0].name, "ultramarket");
-            const listener = named(regs, GATEWAY_KIND, "ultramarket").inputs.spec.listeners.find((l: any) => l.name === route.inputs.spec.parentRefs[0].sectionName);
+            const listener = named(regs, GATEWAY_KIND, "ultramarket").inputs.spec.listeners.find(
+                (l: any) => l.name === route.inputs.spec.parentRefs[0].sectionName,
+            );
             assert.equal(listener.hostname, host);
             const [rule] = route.inputs.spec.rules;
             assert.equal(rule.backendRefs[0].name, app);
@@ -106,7 +122,10 @@ describe("production stack: the Gateway API edge", () => {
         const rules = policy.inputs.spec.rateLimit.local.rules;
         assert.deepEqual(
             rules.map((r: any) => r.clientSelectors[0].sourceCIDR),
-            [{ type: "Distinct", value: "0.0.0.0/0" }, { type: "Distinct", value: "::/0" }],
+            [
+                { type: "Distinct", value: "0.0.0.0/0" },
+                { type: "Distinct", value: "::/0" },
+            ],
             "one bucket per source address, IPv4 and IPv6",
         );
         for (const r of rules) assert.deepEqual(r.limit, { requests: 600, unit: "Minute" });
@@ -118,7 +137,9 @@ describe("production stack: the Gateway API edge", () => {
         assertStandardRoute(probe);
         const [rule] = probe.inputs.spec.rules;
         assert.deepEqual(rule.matches, [{ path: { type: "Exact", value: RATE_LIMIT_PROBE_PATH } }]);
-        assert.deepEqual(rule.filters.find((f: any) => f.type === "URLRewrite").urlRewrite, { path: { type: "ReplaceFullPath", replaceFullPath: "/health" } });
+        assert.deepEqual(rule.filters.find((f: any) => f.type === "URLRewrite").urlRewrite, {
+            path: { type: "ReplaceFullPath", replaceFullPath: "/health" },
+        });
         const [limit] = policiesFor(regs, BACKEND_POLICY, "api-gateway-rate-limit-probe");
         assert.deepEqual(limit.inputs.spec.rateLimit, policiesFor(regs, BACKEND_POLICY, GATEWAY)[0].inputs.spec.rateLimit);
     });
@@ -147,23 +168,38 @@ describe("production stack: the Gateway API edge", () => {
 
     it("carries the live Certificates over from the Ingress edge component (an alias, no reissue)", () => {
         for (const cert of byType(regs, CERT)) {
-            assert.deepEqual(cert.aliasParents, ["urn:pulumi:production::ultramarket::ultramarket:index:Platform$ultramarket:network:EdgeIngress::edge"], cert.name);
+            assert.deepEqual(
+                cert.aliasParents,
+                ["urn:pulumi:production::ultramarket::ultramarket:index:Platform$ultramarket:network:EdgeIngress::edge"],
+                cert.name,
+            );
         }
     });
 });
 
 describe("the edge under other settings", () => {
     it("exempts the load generator's range from the API limit, but not from the rate-limit probe", async () => {
-        const { registrations: regs } = await evaluatePlatform("production", productionValues({ rateLimitExemptCidr: "198.51.100.7/32", apiRateLimitPerMinute: "1200" }));
+        const { registrations: regs } = await evaluatePlatform(
+            "production",
+            productionValues({ rateLimitExemptCidr: "198.51.100.7/32", apiRateLimitPerMinute: "1200" }),
+        );
         const api = policiesFor(regs, BACKEND_POLICY, GATEWAY)[0].inputs.spec.rateLimit.local.rules;
-        assert.deepEqual(api, [{ clientSelectors: [{ sourceCIDR: { type: "Distinct", value: "198.51.100.7/32", invert: true } }], limit: { requests: 1200, unit: "Minute" } }]);
+        assert.deepEqual(api, [
+            {
+                clientSelectors: [{ sourceCIDR: { type: "Distinct", value: "198.51.100.7/32", invert: true } }],
+                limit: { requests: 1200, unit: "Minute" },
+            },
+        ]);
         const probe = policiesFor(regs, BACKEND_POLICY, "api-gateway-rate-limit-probe")[0].inputs.spec.rateLimit.local.rules;
         assert.ok(probe.every((r: any) => !r.clientSelectors[0].sourceCIDR.invert));
     });
 
     it("admin with no allowlist (outside production) still answers nobody: default deny, no allow rule", async () => {
         const { registrations: regs } = await evaluatePlatform("staging", {});
-        assert.deepEqual(policiesFor(regs, SECURITY_POLICY, "admin-panel")[0].inputs.spec.authorization, { defaultAction: "Deny", rules: [] });
+        assert.deepEqual(policiesFor(regs, SECURITY_POLICY, "admin-panel")[0].inputs.spec.authorization, {
+            defaultAction: "Deny",
+            rules: [],
+        });
     });
 
     it("installs Envoy Gateway from its pinned OCI chart and registers the GatewayClass before the Gateway", async () => {
@@ -178,19 +214,27 @@ describe("the edge under other settings", () => {
         assert.ok(dependsOn(cls, release));
         const gw = named(regs, GATEWAY_KIND, "ultramarket");
         assert.ok(dependsOn(gw, release) && dependsOn(gw, cls));
-        for (const p of [...byType(regs, BACKEND_POLICY), ...byType(regs, SECURITY_POLICY), ...byType(regs, ROUTE)]) assert.ok(dependsOn(p, release), `${p.name} waits for the CRDs`);
+        for (const p of [...byType(regs, BACKEND_POLICY), ...byType(regs, SECURITY_POLICY), ...byType(regs, ROUTE)])
+            assert.ok(dependsOn(p, release), `${p.name} waits for the CRDs`);
     });
 
     it("installs cert-manager (current release by default) with Gateway API support when the edge is the Gateway, so HTTP-01 can answer through it", async () => {
         const gateway = named((await evaluatePlatform("staging", { installCertManager: "true" })).registrations, RELEASE, "cert-manager");
         assert.equal(gateway.inputs.version, "v1.21.2");
         assert.equal(gateway.inputs.values.config.enableGatewayAPI, true);
-        const nginx = named((await evaluatePlatform("staging", { installCertManager: "true", edge: "ingress-nginx" })).registrations, RELEASE, "cert-manager");
+        const nginx = named(
+            (await evaluatePlatform("staging", { installCertManager: "true", edge: "ingress-nginx" })).registrations,
+            RELEASE,
+            "cert-manager",
+        );
         assert.equal(nginx.inputs.values.config, undefined);
     });
 
     it("keeps ingress-nginx as an explicit opt-in: Ingresses with the API-only limit, CORS and the admin allowlist", async () => {
-        const { registrations: regs, config } = await evaluatePlatform("production", productionValues({ edge: "ingress-nginx", rateLimitExemptCidr: "198.51.100.7/32" }));
+        const { registrations: regs, config } = await evaluatePlatform(
+            "production",
+            productionValues({ edge: "ingress-nginx", rateLimitExemptCidr: "198.51.100.7/32" }),
+        );
         assert.match(config.warnings.join("\n"), /retired .* March 2026/);
         assert.equal(byType(regs, GATEWAY_KIND).length, 0);
         const a = (app: string) => named(regs, ING, app).inputs.metadata.annotations;
@@ -216,13 +260,22 @@ describe("the edge under other settings", () => {
     });
 
     it("without an edge (the local stack: no Gateway API CRDs) renders no edge object and never opens the public apps to everyone", async () => {
-        const { registrations: regs } = await evaluatePlatform("local-test", { edge: "none", certManager: "false", prometheusOperator: "false", verifyDeployment: "false" });
+        const { registrations: regs } = await evaluatePlatform("local-test", {
+            edge: "none",
+            certManager: "false",
+            prometheusOperator: "false",
+            verifyDeployment: "false",
+        });
         assert.ok(byType(regs, DEP).length > 10, "the apps still deploy");
-        for (const type of [GATEWAY_KIND, ROUTE, BACKEND_POLICY, SECURITY_POLICY, ING, CERT]) assert.equal(byType(regs, type).length, 0, type);
+        for (const type of [GATEWAY_KIND, ROUTE, BACKEND_POLICY, SECURITY_POLICY, ING, CERT])
+            assert.equal(byType(regs, type).length, 0, type);
         assert.ok(!regs.some((r) => r.type.startsWith("kubernetes:gateway.")), "nothing needs the Gateway API or Envoy Gateway CRDs");
         for (const app of ["web-app", GATEWAY]) {
             const rules = named(regs, NP, `allow-${app}`).inputs.spec.ingress;
-            assert.ok(rules.every((r: any) => r.from?.length > 0), `${app}: an ingress rule without peers would admit everyone`);
+            assert.ok(
+                rules.every((r: any) => r.from?.length > 0),
+                `${app}: an ingress rule without peers would admit everyone`,
+            );
         }
     });
 

@@ -5,14 +5,39 @@ import { byType, generatedValue, named, PRODUCTION_SECRET_VALUES, Registration }
 import { CM, NS, PVC, RANDOM_PASSWORD, SECRET, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";
 
-
 const RUNBOOK_CONFIG_KEYS = [
-    "NODE_ENV", "LOG_LEVEL", "REDIS_URL", "MONGODB_URL", "POSTGRES_URL", "ALLOWED_ORIGINS", "JWT_EXPIRES_IN", "RATE_LIMIT_WINDOW",
-    "RATE_LIMIT_MAX", "CACHE_TTL", "CORS_ENABLED", "HELMET_ENABLED", "COMPRESSION_ENABLED", "MONITORING_ENABLED", "ANALYTICS_ENABLED",
+    "NODE_ENV",
+    "LOG_LEVEL",
+    "REDIS_URL",
+    "MONGODB_URL",
+    "POSTGRES_URL",
+    "ALLOWED_ORIGINS",
+    "JWT_EXPIRES_IN",
+    "RATE_LIMIT_WINDOW",
+    "RATE_LIMIT_MAX",
+    "CACHE_TTL",
+    "CORS_ENABLED",
+    "HELMET_ENABLED",
+    "COMPRESSION_ENABLED",
+    "MONITORING_ENABLED",
+    "ANALYTICS_ENABLED",
 ];
 const RUNBOOK_SECRET_KEYS = [
-    "POSTGRES_PASSWORD", "MONGODB_PASSWORD", "REDIS_PASSWORD", "JWT_SECRET", "JWT_REFRESH_SECRET", "CLICK_MERCHANT_ID", "CLICK_SECRET_KEY",
-    "PAYME_MERCHANT_ID", "PAYME_SECRET_KEY", "ESKIZ_EMAIL", "ESKIZ_PASSWORD", "PLAY_MOBILE_LOGIN", "PLAY_MOBILE_PASSWORD", "SENDGRID_API_KEY", "SMTP_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "MONGODB_PASSWORD",
+    "REDIS_PASSWORD",
+    "JWT_SECRET",
+    "JWT_REFRESH_SECRET",
+    "CLICK_MERCHANT_ID",
+    "CLICK_SECRET_KEY",
+    "PAYME_MERCHANT_ID",
+    "PAYME_SECRET_KEY",
+    "ESKIZ_EMAIL",
+    "ESKIZ_PASSWORD",
+    "PLAY_MOBILE_LOGIN",
+    "PLAY_MOBILE_PASSWORD",
+    "SENDGRID_API_KEY",
+    "SMTP_PASSWORD",
 ];
 
 const containerOf = (sts: Registration) => sts.inputs.spec.template.spec.containers[0];
@@ -30,7 +55,9 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     });
 
     it("puts every namespaced object in the configured namespace", () => {
-        const namespaced = regs.filter((r) => r.custom && r.type.startsWith("kubernetes:") && r.type !== NS && r.type !== "pulumi:providers:kubernetes");
+        const namespaced = regs.filter(
+            (r) => r.custom && r.type.startsWith("kubernetes:") && r.type !== NS && r.type !== "pulumi:providers:kubernetes",
+        );
         assert.ok(namespaced.length >= 11, `expected the foundation's objects, got ${namespaced.length}`);
         for (const r of namespaced) assert.equal(r.inputs.metadata?.namespace, "ultramarket-production", `${r.type} ${r.name}`);
     });
@@ -45,7 +72,15 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     it("generates the unset data-store passwords and JWT secrets with @pulumi/random, protected", () => {
         const generated = byType(regs, RANDOM_PASSWORD);
         // database-users-seed: the database users' passwords derive from it (it never enters the platform Secret).
-        assert.deepEqual(generated.map((g) => g.name).sort(), ["database-users-seed", "elasticsearch-password", "jwt-refresh-secret", "jwt-secret", "mongodb-password", "postgres-password", "redis-password"]);
+        assert.deepEqual(generated.map((g) => g.name).sort(), [
+            "database-users-seed",
+            "elasticsearch-password",
+            "jwt-refresh-secret",
+            "jwt-secret",
+            "mongodb-password",
+            "postgres-password",
+            "redis-password",
+        ]);
         for (const g of generated) {
             assert.equal(g.protect, true, `${g.name} must survive an accidental replace`);
             assert.ok(g.inputs.length >= 32);
@@ -57,7 +92,12 @@ describe("production stack: namespace, secrets, config map and data stores", () 
         for (const key of RUNBOOK_CONFIG_KEYS) assert.ok(key in cm.inputs.data, `missing ${key}`);
         assert.equal(cm.inputs.data.ALLOWED_ORIGINS, "https://ultramarket.uz,https://admin.ultramarket.uz");
         const serviceNames = byType(regs, SVC).map((s) => s.inputs.metadata.name);
-        for (const [key, scheme] of [["POSTGRES_URL", "postgresql"], ["MONGODB_URL", "mongodb"], ["REDIS_URL", "redis"], ["ELASTICSEARCH_URL", "http"]]) {
+        for (const [key, scheme] of [
+            ["POSTGRES_URL", "postgresql"],
+            ["MONGODB_URL", "mongodb"],
+            ["REDIS_URL", "redis"],
+            ["ELASTICSEARCH_URL", "http"],
+        ]) {
             const url = new URL(cm.inputs.data[key]);
             assert.equal(url.protocol, `${scheme}:`);
             assert.ok(serviceNames.includes(url.hostname), `${key} host ${url.hostname} is not a Service`);
@@ -67,7 +107,12 @@ describe("production stack: namespace, secrets, config map and data stores", () 
 
     it("no secret value, configured or generated, appears in any object other than the Secret", () => {
         const seed = generatedValue("database-users-seed");
-        const secretValues = [...Object.values(PRODUCTION_SECRET_VALUES), ...byType(regs, RANDOM_PASSWORD).map((g) => generatedValue(g.name)).filter((v) => v !== seed)];
+        const secretValues = [
+            ...Object.values(PRODUCTION_SECRET_VALUES),
+            ...byType(regs, RANDOM_PASSWORD)
+                .map((g) => generatedValue(g.name))
+                .filter((v) => v !== seed),
+        ];
         const secret = named(regs, SECRET, "ultramarket-secrets");
         const inSecret = JSON.stringify(secret.inputs);
         for (const v of secretValues) assert.ok(inSecret.includes(v), "control: the Secret holds every value");

@@ -78,7 +78,10 @@ describe("k6 scripts (tests/performance) encode the success criteria", () => {
     });
 
     it("stops before loading an unhealthy gateway", () => {
-        const mod = loadK6Script(script("load-test.js"), newShim({ BASE_URL }, () => ({ status: 503 })));
+        const mod = loadK6Script(
+            script("load-test.js"),
+            newShim({ BASE_URL }, () => ({ status: 503 })),
+        );
         assert.throws(() => mod.setup(), /\/health answered 503/);
     });
 
@@ -106,7 +109,10 @@ describe("k6 scripts (tests/performance) encode the success criteria", () => {
     });
 
     it("rejects a TARGET_RPS that is not a number", () => {
-        assert.throws(() => loadK6Script(script("load-test.js"), newShim({ BASE_URL, TARGET_RPS: "fast" })), /TARGET_RPS must be a positive number/);
+        assert.throws(
+            () => loadK6Script(script("load-test.js"), newShim({ BASE_URL, TARGET_RPS: "fast" })),
+            /TARGET_RPS must be a positive number/,
+        );
     });
 
     it("maps every loadTest profile to an existing script run with BASE_URL, and explains a missing k6", () => {

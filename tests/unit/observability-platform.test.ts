@@ -25,7 +25,12 @@ describe("production stack: observability and post-deploy verification", () => {
         assert.equal(rule.inputs.metadata.labels.release, "kube-prometheus-stack");
         assert.equal(rule.inputs.metadata.namespace, "ultramarket-production");
         const exporters = ["postgres-exporter", "mongodb-exporter", "redis-exporter", "elasticsearch-exporter"];
-        assert.deepEqual(byType(regs, MONITOR).map((m) => m.inputs.metadata.name).sort(), [...ev.config.apps.filter((a) => a.metricsPath).map((a) => a.name), ...exporters].sort());
+        assert.deepEqual(
+            byType(regs, MONITOR)
+                .map((m) => m.inputs.metadata.name)
+                .sort(),
+            [...ev.config.apps.filter((a) => a.metricsPath).map((a) => a.name), ...exporters].sort(),
+        );
         assert.ok(byType(regs, MONITOR).length >= 17, "every service is scraped");
     });
 
@@ -37,15 +42,26 @@ describe("production stack: observability and post-deploy verification", () => {
     it("verifies after every Deployment, migration Job, Gateway object and certificate has rolled out", () => {
         const verify = command(regs, "verify-deployment");
         assert.ok(verify, "the verification command is registered");
-        const readyTypes = ["kubernetes:apps/v1:Deployment", "kubernetes:gateway.networking.k8s.io/v1:Gateway", "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "kubernetes:cert-manager.io/v1:Certificate"];
-        const ready = regs.filter((r) => readyTypes.includes(r.type) || (r.type === "kubernetes:batch/v1:Job" && r.name.endsWith("-migrate")));
+        const readyTypes = [
+            "kubernetes:apps/v1:Deployment",
+            "kubernetes:gateway.networking.k8s.io/v1:Gateway",
+            "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+            "kubernetes:cert-manager.io/v1:Certificate",
+        ];
+        const ready = regs.filter(
+            (r) => readyTypes.includes(r.type) || (r.type === "kubernetes:batch/v1:Job" && r.name.endsWith("-migrate")),
+        );
         assert.ok(ready.length >= ev.config.apps.length + 2 + 3, `${ready.length} readiness resources`);
         for (const r of ready) assert.ok(verify.dependencies.includes(r.urn), `verification waits for ${r.type} ${r.name}`);
         const plan = JSON.parse(verify.inputs.environment.ULTRAMARKET_VERIFY_PLAN) as VerificationPlan;
         assert.equal(plan.health[0].url, "https://api.ultramarket.uz/health");
         assert.deepEqual(plan.migrations.map((m) => m.app).sort(), ["auth-service", "user-service"]);
         assert.equal(plan.rateLimit?.max, ev.config.edge.apiRateLimitPerMinute, "the check proves the edge's per-client API limit");
-        assert.equal(plan.rateLimit?.url, "https://api.ultramarket.uz/.well-known/ultramarket/rate-limit-probe", "on its own route, so it leaves the API's budget alone");
+        assert.equal(
+            plan.rateLimit?.url,
+            "https://api.ultramarket.uz/.well-known/ultramarket/rate-limit-probe",
+            "on its own route, so it leaves the API's budget alone",
+        );
         assert.ok(plan.securityHeaders[0].required.some((h) => h.name === "Strict-Transport-Security"));
     });
 
@@ -59,7 +75,8 @@ describe("production stack: observability and post-deploy verification", () => {
         const verify = command(regs, "verify-deployment")!;
         const text = JSON.stringify(verify.inputs);
         const secret = byType(regs, "kubernetes:core/v1:Secret").find((s) => s.inputs.metadata.name === "ultramarket-secrets")!;
-        for (const [key, value] of Object.entries<string>(secret.inputs.stringData)) assert.ok(!text.includes(value), `${key} leaks into the verification`);
+        for (const [key, value] of Object.entries<string>(secret.inputs.stringData))
+            assert.ok(!text.includes(value), `${key} leaks into the verification`);
     });
 
     it("runs no load test unless loadTest is set", () => {
@@ -71,7 +88,10 @@ describe("production stack: the switches", () => {
     it("loadTest=smoke runs the k6 smoke profile after the verification, against the gateway", async () => {
         const { registrations } = await evaluateProduction({ loadTest: "smoke" });
         const k6 = command(registrations, "k6-smoke")!;
-        assert.match(k6.inputs.create, /k6 run --quiet --env BASE_URL=https:\/\/api\.ultramarket\.uz --env PROFILE=smoke tests\/performance\/load-test\.js$/);
+        assert.match(
+            k6.inputs.create,
+            /k6 run --quiet --env BASE_URL=https:\/\/api\.ultramarket\.uz --env PROFILE=smoke tests\/performance\/load-test\.js$/,
+        );
         assert.ok(k6.dependencies.includes(command(registrations, "verify-deployment")!.urn));
     });
 
@@ -79,7 +99,10 @@ describe("production stack: the switches", () => {
         const { registrations, platform } = await evaluateProduction({ verifyDeployment: "false" });
         assert.equal(command(registrations, "verify-deployment"), undefined);
         assert.equal(registrations.filter((r) => r.name.startsWith("verify-")).length, 0);
-        assert.deepEqual(await outputValue(platform.outputs.verification as pulumi.Output<any>), { status: "skipped", reason: "ultramarket:verifyDeployment is false" });
+        assert.deepEqual(await outputValue(platform.outputs.verification as pulumi.Output<any>), {
+            status: "skipped",
+            reason: "ultramarket:verifyDeployment is false",
+        });
     });
 
     it("prometheusOperator=false without the install creates no CRD objects (and warns)", async () => {
@@ -89,7 +112,10 @@ describe("production stack: the switches", () => {
     });
 
     it("installMonitoringStack=true installs kube-prometheus-stack at the configured chart version", async () => {
-        const { registrations } = await evaluateProduction({ installMonitoringStack: "true", monitoringStackChart: JSON.stringify({ version: "66.2.0" }) });
+        const { registrations } = await evaluateProduction({
+            installMonitoringStack: "true",
+            monitoringStackChart: JSON.stringify({ version: "66.2.0" }),
+        });
         const [release] = byType(registrations, "kubernetes:helm.sh/v3:Release").filter((r) => r.inputs.chart === "kube-prometheus-stack");
         assert.equal(release.inputs.version, "66.2.0");
         assert.equal(release.inputs.name, "kube-prometheus-stack");

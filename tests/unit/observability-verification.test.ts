@@ -70,24 +70,48 @@ const localPlan = (port: number, rateLimitMax: number) =>
     });
 
 describe("verification plan (from the catalog)", () => {
-    const plan = buildVerificationPlan({ hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" }, apps: APPS, rateLimit: { perMinute: 600, path: "/.well-known/ultramarket/rate-limit-probe" } });
+    const plan = buildVerificationPlan({
+        hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" },
+        apps: APPS,
+        rateLimit: { perMinute: 600, path: "/.well-known/ultramarket/rate-limit-probe" },
+    });
 
     it("checks the gateway's /health and every service's health through the gateway, as runbook 4.1.4/4.1.5", () => {
         const urls = plan.health.map((h) => h.url);
         assert.equal(urls[0], "https://api.ultramarket.uz/health");
-        for (const u of ["https://api.ultramarket.uz/auth/health", "https://api.ultramarket.uz/users/health", "https://api.ultramarket.uz/products/health"]) assert.ok(urls.includes(u), u);
-        for (const app of GATEWAY_ROUTED) assert.ok(plan.health.some((h) => h.name.includes(app.name)), app.name);
+        for (const u of [
+            "https://api.ultramarket.uz/auth/health",
+            "https://api.ultramarket.uz/users/health",
+            "https://api.ultramarket.uz/products/health",
+        ])
+            assert.ok(urls.includes(u), u);
+        for (const app of GATEWAY_ROUTED)
+            assert.ok(
+                plan.health.some((h) => h.name.includes(app.name)),
+                app.name,
+            );
     });
 
     it("checks TLS and security headers on every public host, and the per-client limit on the API's probe path", () => {
-        assert.deepEqual(plan.tls.map((t) => `${t.host}:${t.port}`).sort(), ["admin.ultramarket.uz:443", "api.ultramarket.uz:443", "ultramarket.uz:443"]);
+        assert.deepEqual(plan.tls.map((t) => `${t.host}:${t.port}`).sort(), [
+            "admin.ultramarket.uz:443",
+            "api.ultramarket.uz:443",
+            "ultramarket.uz:443",
+        ]);
         assert.equal(plan.securityHeaders.length, 3);
-        assert.deepEqual(plan.rateLimit, { url: "https://api.ultramarket.uz/.well-known/ultramarket/rate-limit-probe", max: 600, slack: 10 });
+        assert.deepEqual(plan.rateLimit, {
+            url: "https://api.ultramarket.uz/.well-known/ultramarket/rate-limit-probe",
+            max: 600,
+            slack: 10,
+        });
     });
 
     it("spends the rate-limit budget on the API's health path when no probe path is given, and skips the check without a limit", () => {
         const hosts = { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" };
-        assert.equal(buildVerificationPlan({ hosts, apps: APPS, rateLimit: { perMinute: 60 } }).rateLimit?.url, "https://api.ultramarket.uz/health");
+        assert.equal(
+            buildVerificationPlan({ hosts, apps: APPS, rateLimit: { perMinute: 60 } }).rateLimit?.url,
+            "https://api.ultramarket.uz/health",
+        );
         assert.equal(buildVerificationPlan({ hosts, apps: APPS }).rateLimit, undefined);
     });
 
@@ -99,7 +123,11 @@ describe("verification plan (from the catalog)", () => {
 
     it("grows with the catalog: a new gateway-routed service gets its health check", () => {
         const extra = { ...GATEWAY_ROUTED[0], name: "wishlist-service", route: { kind: "gateway" as const, prefix: "/wishlist" } };
-        const bigger = buildVerificationPlan({ hosts: { web: "a.b", api: "api.a.b", admin: "admin.a.b", mobile: "m.a.b" }, apps: [...APPS, extra], rateLimit: { perMinute: 5 } });
+        const bigger = buildVerificationPlan({
+            hosts: { web: "a.b", api: "api.a.b", admin: "admin.a.b", mobile: "m.a.b" },
+            apps: [...APPS, extra],
+            rateLimit: { perMinute: 5 },
+        });
         assert.ok(bigger.health.some((h) => h.url === "https://api.a.b/wishlist/health"));
     });
 });
@@ -145,7 +173,10 @@ describe("verification checks against a fake platform on 127.0.0.1", () => {
             assert.ok(report.failed.includes("rate limiting answers 429"));
             const text = formatReport(report);
             assert.match(text, /^Post-deploy verification FAILED: \d+ of \d+ checks failed: /);
-            assert.match(text, /FAIL health: user-service via gateway \/users\/health: GET http:\/\/127\.0\.0\.1:\d+\/users\/health answered 503/);
+            assert.match(
+                text,
+                /FAIL health: user-service via gateway \/users\/health: GET http:\/\/127\.0\.0\.1:\d+\/users\/health answered 503/,
+            );
             assert.match(text, /FAIL security headers: 127\.0\.0\.1: X-Frame-Options is missing/);
             assert.match(text, /FAIL rate limiting answers 429: no 429 after 30 requests/);
             // Failures first, so the reason is on the first lines of the update's error.
@@ -211,14 +242,22 @@ describe("TLS certificate evaluation", () => {
 describe("migrations applied", () => {
     it("passes only for a migration Job that completed, and says how to look otherwise", () => {
         assert.equal(evaluateMigration({ app: "auth-service", job: "j", succeeded: 1 }).ok, true);
-        assert.match(evaluateMigration({ app: "auth-service", job: "j", succeeded: 0 }).detail, /has not completed; check it with: kubectl logs job\/j/);
+        assert.match(
+            evaluateMigration({ app: "auth-service", job: "j", succeeded: 0 }).detail,
+            /has not completed; check it with: kubectl logs job\/j/,
+        );
         assert.equal(evaluateMigration({ app: "user-service", job: "j", succeeded: null }).ok, false);
     });
 });
 
 describe("npm run verify (scripts/verify.ts)", () => {
     const run = (args: string[], env: Record<string, string> = {}) =>
-        spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/verify.ts", ...args], { cwd: REPO_ROOT, encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+        spawnSync(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/verify.ts", ...args], {
+            cwd: REPO_ROOT,
+            encoding: "utf8",
+            env: { ...process.env, ...env },
+            timeout: 60_000,
+        });
 
     it("prints the JSON report on stdout, the readable report on stderr, and exits 1 when a check fails", async () => {
         const fake = await fakePlatform({ failPaths: ["/auth/health"], limit: 1000 });
@@ -227,7 +266,9 @@ describe("npm run verify (scripts/verify.ts)", () => {
             const plan: VerificationPlan = { ...localPlan(fake.port, 5), rateLimit: undefined };
             fs.writeFileSync(file, JSON.stringify(plan));
             // The runner is async: spawnSync would block this process's fake server, so run it in the background.
-            const child = spawn(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/verify.ts", "--plan", file], { cwd: REPO_ROOT });
+            const child = spawn(process.execPath, ["--require", "ts-node/register/transpile-only", "scripts/verify.ts", "--plan", file], {
+                cwd: REPO_ROOT,
+            });
             let stdout = "";
             let stderr = "";
             child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -235,7 +276,10 @@ describe("npm run verify (scripts/verify.ts)", () => {
             const code = await new Promise<number>((r) => child.on("close", r));
             assert.equal(code, 1, stderr);
             assert.deepEqual(JSON.parse(stdout).failed, ["health: auth-service via gateway /auth/health"]);
-            assert.match(stderr, /Post-deploy verification FAILED: 1 of \d+ checks failed: health: auth-service via gateway \/auth\/health\./);
+            assert.match(
+                stderr,
+                /Post-deploy verification FAILED: 1 of \d+ checks failed: health: auth-service via gateway \/auth\/health\./,
+            );
         } finally {
             await fake.close();
         }
@@ -258,13 +302,26 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
     let readyUrns: string[];
     before(async () => {
         regs = installMocks("production");
-        const ready = ["api-gateway", "auth-service"].map((n) => new k8s.apps.v1.Deployment(n, { metadata: { name: n, namespace: "ns" }, spec: { selector: { matchLabels: { a: n } }, template: { spec: { containers: [{ name: n, image: `${n}:1` }] } } } }));
-        const migration = new k8s.batch.v1.Job("auth-service-migrate", { metadata: { namespace: "ns" }, spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "m", image: "auth:1" }] } } } });
+        const ready = ["api-gateway", "auth-service"].map(
+            (n) =>
+                new k8s.apps.v1.Deployment(n, {
+                    metadata: { name: n, namespace: "ns" },
+                    spec: { selector: { matchLabels: { a: n } }, template: { spec: { containers: [{ name: n, image: `${n}:1` }] } } },
+                }),
+        );
+        const migration = new k8s.batch.v1.Job("auth-service-migrate", {
+            metadata: { namespace: "ns" },
+            spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "m", image: "auth:1" }] } } },
+        });
         new DeploymentVerification("verification", {
             namespace: "ns",
             secretName: SECRET_NAME,
             dataStores: Object.fromEntries(DATA_STORE_NAMES.map((n) => [n, { host: `${n}-service`, port: 1000 + n.length }])) as any,
-            plan: buildVerificationPlan({ hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" }, apps: APPS, rateLimit: { perMinute: 600 } }),
+            plan: buildVerificationPlan({
+                hosts: { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" },
+                apps: APPS,
+                rateLimit: { perMinute: 600 },
+            }),
             migrationJobs: { "auth-service": migration },
             dependsOn: [...ready, migration],
             trigger: "fingerprint-1",
@@ -284,7 +341,11 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
             assert.equal(j.inputs.spec.template.metadata.annotations["ultramarket.uz/verification-trigger"], "fingerprint-1");
             assert.equal(c.securityContext.readOnlyRootFilesystem, true);
         }
-        assert.deepEqual(jobs.find((j) => j.name === "verify-postgres")!.inputs.spec.template.spec.containers[0].command.slice(0, 3), ["psql", "-h", "$(DATASTORE_HOST)"]);
+        assert.deepEqual(jobs.find((j) => j.name === "verify-postgres")!.inputs.spec.template.spec.containers[0].command.slice(0, 3), [
+            "psql",
+            "-h",
+            "$(DATASTORE_HOST)",
+        ]);
     });
 
     it("opens exactly each check's path through the default-deny network: its pods to its store's port", () => {
@@ -300,7 +361,10 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
             assert.equal(ingress.inputs.spec.ingress[0].from[0].podSelector.matchLabels["app.kubernetes.io/name"], `verify-${store}`);
             assert.deepEqual(ingress.inputs.spec.ingress[0].ports, egress.inputs.spec.egress[0].ports);
             const job = byType(regs, "kubernetes:batch/v1:Job").find((j) => j.name === `verify-${store}`)!;
-            assert.ok(job.dependencies.includes(egress.urn) && job.dependencies.includes(ingress.urn), "the Job starts once its path is open");
+            assert.ok(
+                job.dependencies.includes(egress.urn) && job.dependencies.includes(ingress.urn),
+                "the Job starts once its path is open",
+            );
         }
     });
 
@@ -319,12 +383,17 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
     it("runs the outside-in checks last, after the readiness resources and the data-store Jobs, with the plan in its environment", () => {
         const [cmd] = byType(regs, "command:local:Command");
         assert.equal(cmd.inputs.create, VERIFY_COMMAND);
-        const jobUrns = byType(regs, "kubernetes:batch/v1:Job").filter((j) => j.name.startsWith("verify-")).map((j) => j.urn);
+        const jobUrns = byType(regs, "kubernetes:batch/v1:Job")
+            .filter((j) => j.name.startsWith("verify-"))
+            .map((j) => j.urn);
         for (const u of [...readyUrns, ...jobUrns]) assert.ok(cmd.dependencies.includes(u), `the check waits for ${u}`);
         assert.deepEqual(cmd.inputs.triggers, ["fingerprint-1"]);
         const plan = JSON.parse(cmd.inputs.environment.ULTRAMARKET_VERIFY_PLAN) as VerificationPlan;
         assert.equal(plan.health[0].url, "https://api.ultramarket.uz/health");
-        assert.deepEqual(plan.migrations.map((m) => m.app), ["auth-service"]);
+        assert.deepEqual(
+            plan.migrations.map((m) => m.app),
+            ["auth-service"],
+        );
         assert.equal(cmd.inputs.logging, "stderr");
     });
 });

@@ -20,7 +20,12 @@ const MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
 const CM = "kubernetes:core/v1:ConfigMap";
 const RELEASE = "kubernetes:helm.sh/v3:Release";
 
-const groups = alertRuleGroups({ namespace: NS, services: ["api-gateway", "auth-service"], dataStores: DATA_STORE_NAMES, runbookBaseUrl: "https://docs.example/observability.md" });
+const groups = alertRuleGroups({
+    namespace: NS,
+    services: ["api-gateway", "auth-service"],
+    dataStores: DATA_STORE_NAMES,
+    runbookBaseUrl: "https://docs.example/observability.md",
+});
 const alerts = groups.flatMap((g) => g.rules).filter((r): r is AlertRule => "alert" in r);
 const recordings = groups.flatMap((g) => g.rules).filter((r): r is RecordingRule => "record" in r);
 const alert = (name: string) => {
@@ -53,7 +58,10 @@ describe("alert rules (PrometheusRule)", () => {
         const a = alert("HighLatencyP95");
         assert.equal(a.expr, `${RECORDED.latencyP95}{namespace="${NS}"} > 0.2`);
         const p95 = recordings.find((r) => r.record === RECORDED.latencyP95)!;
-        assert.match(p95.expr, /^histogram_quantile\(0\.95, sum by \(namespace, service, le\) \(rate\(http_request_duration_seconds_bucket\{namespace="ultramarket-production"\}\[5m\]\)\)\)$/);
+        assert.match(
+            p95.expr,
+            /^histogram_quantile\(0\.95, sum by \(namespace, service, le\) \(rate\(http_request_duration_seconds_bucket\{namespace="ultramarket-production"\}\[5m\]\)\)\)$/,
+        );
     });
 
     it("pages at 14.4x over 1h and 5m, pages at 6x over 6h and 30m, tickets at 1x over 3d and 6h (99.9 % SLO)", () => {
@@ -65,13 +73,19 @@ describe("alert rules (PrometheusRule)", () => {
         for (const [name, long, short, factor, severity] of expected) {
             const a = alert(name);
             const threshold = `(${factor} * 0.001)`;
-            assert.equal(a.expr, `${RECORDED.errorRatio(long)}{namespace="${NS}"} > ${threshold} and ${RECORDED.errorRatio(short)}{namespace="${NS}"} > ${threshold}`);
+            assert.equal(
+                a.expr,
+                `${RECORDED.errorRatio(long)}{namespace="${NS}"} > ${threshold} and ${RECORDED.errorRatio(short)}{namespace="${NS}"} > ${threshold}`,
+            );
             assert.equal(a.labels.severity, severity);
             // Both windows must be recorded, as the 5xx share of all requests over that window.
             for (const w of [long, short]) {
                 const rec = recordings.find((r) => r.record === RECORDED.errorRatio(w));
                 assert.ok(rec, `error ratio over ${w} is recorded`);
-                assert.equal(rec.expr, `sum by (namespace, service) (rate(http_requests_total{namespace="${NS}",status=~"5.."}[${w}])) / sum by (namespace, service) (rate(http_requests_total{namespace="${NS}"}[${w}]))`);
+                assert.equal(
+                    rec.expr,
+                    `sum by (namespace, service) (rate(http_requests_total{namespace="${NS}",status=~"5.."}[${w}])) / sum by (namespace, service) (rate(http_requests_total{namespace="${NS}"}[${w}]))`,
+                );
             }
         }
         assert.equal(BURN_RATE_ALERTS.length, 3);
@@ -79,15 +93,27 @@ describe("alert rules (PrometheusRule)", () => {
 
     it("warns when throughput falls below half of last week's, only where last week had traffic", () => {
         const a = alert("ThroughputDrop");
-        assert.match(a.expr, /< 0\.5 \* sum by \(namespace\) \(ultramarket:http_requests:rate5m\{namespace="ultramarket-production"\} offset 1w\)/);
+        assert.match(
+            a.expr,
+            /< 0\.5 \* sum by \(namespace\) \(ultramarket:http_requests:rate5m\{namespace="ultramarket-production"\} offset 1w\)/,
+        );
         assert.match(a.expr, / and sum by \(namespace\) \(ultramarket:http_requests:rate5m\{[^}]*\} offset 1w\) > 1$/);
     });
 
     it("watches crash-looping pods, data stores with no ready replica and filling volumes (kube-state-metrics, kubelet)", () => {
-        assert.match(alert("PodCrashLooping").expr, /kube_pod_container_status_waiting_reason\{namespace="ultramarket-production",reason="CrashLoopBackOff"\}/);
-        assert.equal(alert("DataStoreDown").expr, `kube_statefulset_status_replicas_ready{namespace="${NS}",statefulset=~"postgres|mongodb|redis|elasticsearch"} == 0`);
+        assert.match(
+            alert("PodCrashLooping").expr,
+            /kube_pod_container_status_waiting_reason\{namespace="ultramarket-production",reason="CrashLoopBackOff"\}/,
+        );
+        assert.equal(
+            alert("DataStoreDown").expr,
+            `kube_statefulset_status_replicas_ready{namespace="${NS}",statefulset=~"postgres|mongodb|redis|elasticsearch"} == 0`,
+        );
         assert.equal(alert("DataStoreDown").labels.severity, "critical");
-        assert.match(alert("VolumeFillingUp").expr, /kubelet_volume_stats_available_bytes\{namespace="ultramarket-production"\} \/ kubelet_volume_stats_capacity_bytes\{namespace="ultramarket-production"\} < 0\.15 and predict_linear\(/);
+        assert.match(
+            alert("VolumeFillingUp").expr,
+            /kubelet_volume_stats_available_bytes\{namespace="ultramarket-production"\} \/ kubelet_volume_stats_capacity_bytes\{namespace="ultramarket-production"\} < 0\.15 and predict_linear\(/,
+        );
         assert.match(alert("VolumeAlmostFull").expr, /< 0\.03$/);
     });
 
@@ -104,7 +130,7 @@ describe("alert rules (PrometheusRule)", () => {
     it("scopes every expression to the platform namespace", () => {
         for (const r of [...alerts, ...recordings]) {
             const selectors = r.expr.match(/[a-z_:]+\{[^}]*\}/g) ?? [];
-            assert.ok(selectors.length > 0, "expr" in r ? (r as any).alert ?? (r as any).record : "");
+            assert.ok(selectors.length > 0, "expr" in r ? ((r as any).alert ?? (r as any).record) : "");
             for (const s of selectors) assert.match(s, /namespace="ultramarket-production"/, s);
         }
     });
@@ -122,12 +148,14 @@ describe("ServiceMonitors", () => {
         assert.deepEqual(spec.selector.matchLabels, selectorLabels("wishlist-service"));
         // The Service's labels (labels(app, "api")) must contain the selector.
         for (const [k, v] of Object.entries(spec.selector.matchLabels)) assert.equal(labels("wishlist-service", "api")[k], v);
-        assert.deepEqual(spec.endpoints.map((e) => [e.port, e.path]), [["http", "/internal/metrics"]]);
+        assert.deepEqual(
+            spec.endpoints.map((e) => [e.port, e.path]),
+            [["http", "/internal/metrics"]],
+        );
     });
 });
 
 const ids = (panels: any[]) => panels.map((p) => p.id);
-
 
 describe("PromQL syntax (Prometheus's lezer grammar)", () => {
     it("finds errors in a broken expression (the check itself works)", () => {
@@ -164,7 +192,11 @@ describe("Grafana dashboards", () => {
     it("shows rate, errors and duration for every app of the catalog", () => {
         for (const app of CATALOG) {
             const panels = overview.panels.filter((p: any) => p.title.startsWith(`${app.name}: `));
-            assert.deepEqual(panels.map((p: any) => p.title.slice(app.name.length + 2)), ["requests/s", "error ratio", "duration"], app.name);
+            assert.deepEqual(
+                panels.map((p: any) => p.title.slice(app.name.length + 2)),
+                ["requests/s", "error ratio", "duration"],
+                app.name,
+            );
             for (const p of panels) for (const t of p.targets) assert.match(t.expr, new RegExp(`service="${app.name}"`));
         }
     });
@@ -187,7 +219,10 @@ describe("Grafana dashboards", () => {
         const d = dataStoresDashboard(NS, DATA_STORE_NAMES);
         for (const store of DATA_STORE_NAMES) {
             const titles = d.panels.filter((p: any) => p.title.startsWith(`${store}: `)).map((p: any) => p.title);
-            assert.deepEqual(titles, ["ready replicas", "restarts (1h)", "CPU", "memory", "volume used"].map((t) => `${store}: ${t}`));
+            assert.deepEqual(
+                titles,
+                ["ready replicas", "restarts (1h)", "CPU", "memory", "volume used"].map((t) => `${store}: ${t}`),
+            );
         }
     });
 });
@@ -217,9 +252,13 @@ describe("Monitoring component on the mock monitor", () => {
         const [rule] = byType(regs, RULE);
         assert.equal(rule.inputs.metadata.labels.release, "kps");
         assert.equal(rule.inputs.metadata.namespace, NS);
-        assert.deepEqual(rule.inputs.spec.groups.map((g: RuleGroup) => g.name), ["ultramarket.recording", "ultramarket-alerts", "ultramarket-slo", "ultramarket-infrastructure"]);
+        assert.deepEqual(
+            rule.inputs.spec.groups.map((g: RuleGroup) => g.name),
+            ["ultramarket.recording", "ultramarket-alerts", "ultramarket-slo", "ultramarket-infrastructure"],
+        );
         const serviceDown = rule.inputs.spec.groups.flatMap((g: RuleGroup) => g.rules).find((r: any) => r.alert === "ServiceDown");
-        for (const app of CATALOG.filter((a) => a.enabledByDefault)) assert.ok(serviceDown.expr.includes(`service="${app.name}"`), `ServiceDown covers ${app.name}`);
+        for (const app of CATALOG.filter((a) => a.enabledByDefault))
+            assert.ok(serviceDown.expr.includes(`service="${app.name}"`), `ServiceDown covers ${app.name}`);
     });
 
     it("creates a ServiceMonitor per deployed app, labelled release: <prometheusRelease>", async () => {
@@ -230,10 +269,13 @@ describe("Monitoring component on the mock monitor", () => {
         for (const m of monitors) assert.equal(m.inputs.metadata.labels.release, "kps");
     });
 
-    it("stores the dashboards in ConfigMaps labelled grafana_dashboard: \"1\", as valid JSON", async () => {
+    it('stores the dashboards in ConfigMaps labelled grafana_dashboard: "1", as valid JSON', async () => {
         const { regs } = await evaluateMonitoring({});
         const cms = byType(regs, CM).filter((c) => c.inputs.metadata.labels?.grafana_dashboard === "1");
-        assert.deepEqual(cms.map((c) => c.inputs.metadata.name).sort(), ["ultramarket-data-stores-dashboard", "ultramarket-overview-dashboard"]);
+        assert.deepEqual(cms.map((c) => c.inputs.metadata.name).sort(), [
+            "ultramarket-data-stores-dashboard",
+            "ultramarket-overview-dashboard",
+        ]);
         for (const cm of cms) for (const json of Object.values<string>(cm.inputs.data)) assert.ok(JSON.parse(json).panels.length > 0);
     });
 

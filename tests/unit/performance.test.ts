@@ -27,14 +27,19 @@ describe("performance: awaits and ordering", () => {
         const skipped = regs.filter((r) => kind(r) === "Service" && r.inputs?.metadata?.annotations?.[SKIP_AWAIT] === "true");
         // The apps', the data-store exporters' (components/observability/exporters.ts) and PgBouncer's Services, each behind its awaited Deployment.
         const behindDeployments = [...APP_NAMES, ...EXPORTERS.map((e) => e.name)].filter((a) => deployments.has(a));
-        assert.deepEqual(skipped.map((r) => r.inputs.metadata.name).sort(), [...behindDeployments, "pgbouncer"].sort(), "exactly the Services behind an awaited Deployment skip the await");
+        assert.deepEqual(
+            skipped.map((r) => r.inputs.metadata.name).sort(),
+            [...behindDeployments, "pgbouncer"].sort(),
+            "exactly the Services behind an awaited Deployment skip the await",
+        );
         for (const svc of skipped) {
             const deployment = deployments.get(svc.inputs.metadata.name)!;
             assert.ok(svc.dependencies.includes(deployment.urn), `${svc.urn} must wait for its (awaited) Deployment`);
             // What the provider's Service await would have caught: a selector that matches no pod of the Deployment.
             const podLabels = deployment.inputs.spec.template.metadata.labels;
             assert.deepEqual(svc.inputs.spec.selector, deployment.inputs.spec.selector.matchLabels);
-            for (const [k, v] of Object.entries(svc.inputs.spec.selector)) assert.equal(podLabels[k], v, `${svc.urn} selects ${k}=${String(v)}, which its pods lack`);
+            for (const [k, v] of Object.entries(svc.inputs.spec.selector))
+                assert.equal(podLabels[k], v, `${svc.urn} selects ${k}=${String(v)}, which its pods lack`);
         }
     });
 
@@ -82,24 +87,47 @@ describe("performance: the benchmark's runbook order and figures", () => {
         const at = (t: string) => titles.findIndex((x) => x.startsWith(t));
         for (const store of DATA_STORE_NAMES) {
             const step = steps[at(`2.1 ${store}`)];
-            assert.ok(step.waits.some((w) => w.kind === "StatefulSet" && w.metadata.name === store), `the runbook waits for ${store}`);
+            assert.ok(
+                step.waits.some((w) => w.kind === "StatefulSet" && w.metadata.name === store),
+                `the runbook waits for ${store}`,
+            );
             assert.ok(at(`2.1 ${store}`) < at("3 "), `${store} before any service`);
         }
         assert.ok(at("3 api-gateway") < at("3 web-app"), "catalog order: the gateway before the frontends");
         const rollout = steps[at("3.5 rollout status")];
         const ofApp = (o: KubeObject) => APP_NAMES.some((a) => o.metadata.labels?.app === a || o.metadata.labels?.app?.startsWith(`${a}-`));
-        const waitsFor = (o: KubeObject) => (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/waitFor"] !== undefined;
-        const awaited = objects.filter((o) => (o.kind === "Deployment" && ofApp(o)) || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)));
-        assert.ok(awaited.some((o) => o.kind === "Certificate"), "an app's Certificate is waited for, as pulumi up does");
-        assert.deepEqual(new Set(rollout.waits), new Set(awaited), "rollout status for every Deployment and migration Job, and a wait on each app's awaited custom resource");
+        const waitsFor = (o: KubeObject) =>
+            (o.metadata.annotations as Record<string, string> | undefined)?.["pulumi.com/waitFor"] !== undefined;
+        const awaited = objects.filter(
+            (o) => (o.kind === "Deployment" && ofApp(o)) || (o.kind === "Job" && ofApp(o)) || (waitsFor(o) && ofApp(o)),
+        );
+        assert.ok(
+            awaited.some((o) => o.kind === "Certificate"),
+            "an app's Certificate is waited for, as pulumi up does",
+        );
+        assert.deepEqual(
+            new Set(rollout.waits),
+            new Set(awaited),
+            "rollout status for every Deployment and migration Job, and a wait on each app's awaited custom resource",
+        );
         // A data store's exporter is rolled out with its store, before any service.
         for (const store of DATA_STORE_NAMES) {
-            assert.ok(steps[at(`2.1 ${store}`)].waits.some((w) => w.kind === "Deployment" && w.metadata.name === `${store}-exporter`), `the runbook waits for ${store}-exporter`);
+            assert.ok(
+                steps[at(`2.1 ${store}`)].waits.some((w) => w.kind === "Deployment" && w.metadata.name === `${store}-exporter`),
+                `the runbook waits for ${store}-exporter`,
+            );
         }
         // The users Jobs and PgBouncer are awaited after the stores and before the first service, as pulumi up orders them.
         const access = steps[at("2.1 database users")];
-        assert.ok(at("2.1 database users") > at("2.1 postgres") && at("2.1 database users") < at("3 "), "database users between the stores and the services");
-        assert.deepEqual(access.waits.map((o) => `${o.kind}/${o.metadata.labels?.app}`).sort(), ["Deployment/pgbouncer", "Job/database-users-mongodb", "Job/database-users-postgres"]);
+        assert.ok(
+            at("2.1 database users") > at("2.1 postgres") && at("2.1 database users") < at("3 "),
+            "database users between the stores and the services",
+        );
+        assert.deepEqual(access.waits.map((o) => `${o.kind}/${o.metadata.labels?.app}`).sort(), [
+            "Deployment/pgbouncer",
+            "Job/database-users-mongodb",
+            "Job/database-users-postgres",
+        ]);
     });
 
     it("summarizes runs by median and spread, and ratios of medians against their targets", () => {

@@ -18,7 +18,12 @@ describe("the program (index.ts) on the production stack", () => {
 
     it("exports the namespace, the hosts and the data-store endpoints an operator needs", async () => {
         assert.equal(await outputValue(exports.namespace), "ultramarket-production");
-        assert.deepEqual(exports.hosts, { web: "ultramarket.uz", api: "api.ultramarket.uz", admin: "admin.ultramarket.uz", mobile: "m.ultramarket.uz" });
+        assert.deepEqual(exports.hosts, {
+            web: "ultramarket.uz",
+            api: "api.ultramarket.uz",
+            admin: "admin.ultramarket.uz",
+            mobile: "m.ultramarket.uz",
+        });
         assert.equal(await outputValue(exports.dataStores.postgres), "postgres-service.ultramarket-production.svc.cluster.local:5432");
     });
 
@@ -29,7 +34,12 @@ describe("the program (index.ts) on the production stack", () => {
 
 describe("the program with bad configuration", () => {
     it("fails with one error naming every bad key and registers nothing", async () => {
-        const values: Record<string, string> = { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES, imageTag: "latest", namespace: "Prod!" };
+        const values: Record<string, string> = {
+            ...stackFileConfig("production"),
+            ...PRODUCTION_SECRET_VALUES,
+            imageTag: "latest",
+            namespace: "Prod!",
+        };
         delete values.sendgridApiKey;
         const { registrations, error } = await runProgram("production", values, Object.keys(PRODUCTION_SECRET_VALUES));
         assert.ok(error instanceof Error);
@@ -40,7 +50,11 @@ describe("the program with bad configuration", () => {
     });
 
     it("refuses secrets that were set without --secret", async () => {
-        const { registrations, error } = await runProgram("production", { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES }, []);
+        const { registrations, error } = await runProgram(
+            "production",
+            { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES },
+            [],
+        );
         assert.ok(error instanceof Error);
         assert.match(error.message, /ultramarket:clickSecretKey is stored in plain text/);
         assert.equal(registrations.length, 0);

@@ -18,7 +18,9 @@ const ROOT_TYPE = "ultramarket:index:Platform";
 const RETIRED_EDGE = [
     "urn:pulumi:production::ultramarket::ultramarket:network:EdgeIngress::edge",
     "urn:pulumi:production::ultramarket::ultramarket:network:EdgeIngress$kubernetes:core/v1:ConfigMap::security-headers",
-    ...["admin-panel", "api-gateway", "web-app"].map((app) => `urn:pulumi:production::ultramarket::ultramarket:network:EdgeIngress$kubernetes:networking.k8s.io/v1:Ingress::${app}`),
+    ...["admin-panel", "api-gateway", "web-app"].map(
+        (app) => `urn:pulumi:production::ultramarket::ultramarket:network:EdgeIngress$kubernetes:networking.k8s.io/v1:Ingress::${app}`,
+    ),
 ];
 /** The URN a resource had under the parent an alias names (the mock's scheme: the parent's own type, then the resource's). */
 const underFormerParent = (r: Registration, parentUrn: string) => {
@@ -29,7 +31,11 @@ const underFormerParent = (r: Registration, parentUrn: string) => {
 const readList = (file: string) => fs.readFileSync(file, "utf8").split("\n").filter(Boolean);
 
 async function productionRegistrations(): Promise<Registration[]> {
-    const { registrations, error } = await runProgram("production", { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES }, Object.keys(PRODUCTION_SECRET_VALUES));
+    const { registrations, error } = await runProgram(
+        "production",
+        { ...stackFileConfig("production"), ...PRODUCTION_SECRET_VALUES },
+        Object.keys(PRODUCTION_SECRET_VALUES),
+    );
     if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
     return registrations;
 }
@@ -47,7 +53,11 @@ describe("resource URNs of the production stack", () => {
         const pinned = readList(SNAPSHOT);
         const added = urns.filter((u) => !pinned.includes(u));
         const removed = pinned.filter((u) => !urns.includes(u));
-        assert.deepEqual({ added, removed }, { added: [], removed: [] }, "URNs changed: live objects would be replaced. Add aliases, then run UPDATE_URN_SNAPSHOT=1 npm test");
+        assert.deepEqual(
+            { added, removed },
+            { added: [], removed: [] },
+            "URNs changed: live objects would be replaced. Add aliases, then run UPDATE_URN_SNAPSHOT=1 npm test",
+        );
     });
 
     it("carry every stack deployed before the root component across: each old URN is what the engine derives from an alias", () => {
@@ -55,11 +65,14 @@ describe("resource URNs of the production stack", () => {
         assert.ok(root, `no ${ROOT_TYPE} root component`);
         const top = registrations.filter((r) => r.parent === root.urn);
         assert.ok(top.length > 5, "the components are not children of the root");
-        for (const r of top) assert.ok(r.aliasParents.length > 0, `${r.urn} moved under the root without an alias to its old parent (the stack)`);
+        for (const r of top)
+            assert.ok(r.aliasParents.length > 0, `${r.urn} moved under the root without an alias to its old parent (the stack)`);
         // The engine derives a child's alias from its parent's: the same URN without the root in the type chain.
         const derived = new Set(urns.filter((u) => u !== root.urn).map((u) => u.replace(`::${ROOT_TYPE}$`, "::")));
         // A resource moved to another component carries an alias naming its former parent.
-        for (const r of registrations) for (const p of r.aliasParents) if (p.startsWith("urn:") && p !== root.urn) derived.add(underFormerParent(r, p).replace(`::${ROOT_TYPE}$`, "::"));
+        for (const r of registrations)
+            for (const p of r.aliasParents)
+                if (p.startsWith("urn:") && p !== root.urn) derived.add(underFormerParent(r, p).replace(`::${ROOT_TYPE}$`, "::"));
         const lost = readList(BEFORE_ROOT).filter((u) => !derived.has(u) && !RETIRED_EDGE.includes(u));
         assert.deepEqual(lost, [], "these resources of an existing stack would be replaced");
     });

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
-export const TOOLCHAIN_DIR = process.env.ULTRAMARKET_TOOLCHAIN_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "ultramarket-toolchain");
+export const TOOLCHAIN_DIR =
+    process.env.ULTRAMARKET_TOOLCHAIN_DIR ?? path.join(process.env.HOME ?? "/root", ".cache", "ultramarket-toolchain");
 export const TOOLCHAIN_BIN = path.join(TOOLCHAIN_DIR, "bin");
 export const KUBECONFIG = process.env.ULTRAMARKET_KUBECONFIG ?? path.join(REPO_ROOT, ".local", "kubeconfig");
 export const KUBE_CONTEXT = "ultramarket-local";
@@ -30,7 +31,8 @@ export function missingPrerequisites(): string | undefined {
         const stderr = String((err as { stderr?: Buffer }).stderr ?? "").trim();
         return `the local engine toolchain is incomplete (${stderr}); build it with: npm run toolchain`;
     }
-    if (!fs.existsSync(KUBECONFIG)) return `no local cluster kubeconfig at ${KUBECONFIG}; start it with: bash scripts/local-cluster.sh start`;
+    if (!fs.existsSync(KUBECONFIG))
+        return `no local cluster kubeconfig at ${KUBECONFIG}; start it with: bash scripts/local-cluster.sh start`;
     try {
         kubectl(["get", "--raw", "/readyz"]);
     } catch (err) {

@@ -57,7 +57,10 @@ export async function kubeObjectsInState(stack: Stack): Promise<KubeObjectRef[]>
     return (await stateResources(stack)).filter(isKubeResource).map((r) => {
         const out = r.outputs ?? {};
         const meta = out.metadata ?? {};
-        assert.ok(typeof out.apiVersion === "string" && typeof out.kind === "string" && typeof meta.name === "string", `state of ${r.urn} lacks apiVersion/kind/metadata.name`);
+        assert.ok(
+            typeof out.apiVersion === "string" && typeof out.kind === "string" && typeof meta.name === "string",
+            `state of ${r.urn} lacks apiVersion/kind/metadata.name`,
+        );
         return {
             urn: r.urn,
             type: r.type,
@@ -85,16 +88,25 @@ export function changedSteps(events: EngineEvent[]): Step[] {
     for (const e of events) {
         const md = e.resourcePreEvent?.metadata;
         if (!md || md.op === "same" || md.op === "read" || md.type === "pulumi:pulumi:Stack") continue;
-        const labels = (md.new?.inputs?.metadata?.labels ?? md.old?.inputs?.metadata?.labels ?? md.new?.outputs?.metadata?.labels ?? md.old?.outputs?.metadata?.labels) as
-            | Record<string, string>
-            | undefined;
+        const labels = (md.new?.inputs?.metadata?.labels ??
+            md.old?.inputs?.metadata?.labels ??
+            md.new?.outputs?.metadata?.labels ??
+            md.old?.outputs?.metadata?.labels) as Record<string, string> | undefined;
         steps.push({ urn: md.urn, op: md.op, type: md.type, app: labels?.app, ...(md.diffs?.length ? { diffs: md.diffs } : {}) });
     }
     return steps;
 }
 
 /** Steps that delete or replace something (a create of a new resource is not one). */
-export const DESTRUCTIVE_OPS = new Set(["replace", "create-replacement", "delete-replaced", "delete", "discard", "discard-replaced", "remove-pending-replace"]);
+export const DESTRUCTIVE_OPS = new Set([
+    "replace",
+    "create-replacement",
+    "delete-replaced",
+    "delete",
+    "discard",
+    "discard-replaced",
+    "remove-pending-replace",
+]);
 
 /** The local stack file's plain config values (Pulumi.local.yaml), as the e2e stacks start from them. */
 export function localStackConfig(): Record<string, string> {
@@ -140,7 +152,9 @@ export function recordingIO(): OpsIO & { lines: string[] } {
 }
 
 /** The local stack runs without in-cluster verification (verifyDeployment false): its report is "skipped". */
-export const SKIPPED_VERIFIER = { verify: async (): Promise<VerificationVerdict> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }) };
+export const SKIPPED_VERIFIER = {
+    verify: async (): Promise<VerificationVerdict> => ({ status: "skipped", summary: "e2e checks the cluster itself", failures: [] }),
+};
 
 /** Random values for the secrets the program would generate with @pulumi/random (not buildable here), by config key. */
 export function generatedSecretValues(): Record<string, string> {
@@ -148,9 +162,16 @@ export function generatedSecretValues(): Record<string, string> {
 }
 
 /** A throwaway e2e stack's config: Pulumi.local.yaml's plain values, the local cluster, and the generated secrets. */
-export function throwawayStackConfig(generated: Record<string, string> = generatedSecretValues()): Record<string, { value: string; secret?: boolean }> {
+export function throwawayStackConfig(
+    generated: Record<string, string> = generatedSecretValues(),
+): Record<string, { value: string; secret?: boolean }> {
     const config: Record<string, { value: string; secret?: boolean }> = {};
-    for (const [k, v] of Object.entries({ ...localStackConfig(), [`${PROJECT}:kubeconfig`]: KUBECONFIG, [`${PROJECT}:kubeContext`]: KUBE_CONTEXT })) config[k] = { value: v };
+    for (const [k, v] of Object.entries({
+        ...localStackConfig(),
+        [`${PROJECT}:kubeconfig`]: KUBECONFIG,
+        [`${PROJECT}:kubeContext`]: KUBE_CONTEXT,
+    }))
+        config[k] = { value: v };
     for (const [key, value] of Object.entries(generated)) config[`${PROJECT}:${key}`] = { value, secret: true };
     return config;
 }

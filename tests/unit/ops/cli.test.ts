@@ -6,7 +6,12 @@ import { ExitCode, OpsError, explainPulumiError } from "../../../ops/errors";
 import { REPO_ROOT } from "../../../ops/workspace";
 import { fakeCliDeps, FakeStack, SHA_OLD } from "./fakes";
 
-function deps(stack = new FakeStack("local", [{ version: 1, imageTag: "1.0.0", commit: SHA_OLD }, { version: 2, imageTag: "1.1.0", commit: SHA_OLD }])) {
+function deps(
+    stack = new FakeStack("local", [
+        { version: 1, imageTag: "1.0.0", commit: SHA_OLD },
+        { version: 2, imageTag: "1.1.0", commit: SHA_OLD },
+    ]),
+) {
     const { d, io, opened } = fakeCliDeps(stack);
     return { d, io, opened, stack };
 }
@@ -65,14 +70,33 @@ describe("ops: the CLI", () => {
         assert.equal(e.message.split("\n")[0], 'stack "production": up failed.');
         assert.match(e.message, /\n {2}error: Missing required configuration variable 'ultramarket:imageTag'\n/);
         assert.ok(!/Command failed|Outputs: big/.test(e.message), e.message);
-        assert.match(e.message, /What to do: set the missing key \(pulumi config set <key> <value> --stack production\); npm run doctor -- --stack production/);
-        assert.match(explainPulumiError("local", "up", new Error("error: the stack is currently locked by 1 lock(s)")).message, /pulumi cancel --stack local/);
+        assert.match(
+            e.message,
+            /What to do: set the missing key \(pulumi config set <key> <value> --stack production\); npm run doctor -- --stack production/,
+        );
+        assert.match(
+            explainPulumiError("local", "up", new Error("error: the stack is currently locked by 1 lock(s)")).message,
+            /pulumi cancel --stack local/,
+        );
     });
 
     it("drift exits 5 on drift", async () => {
         const a = deps();
         a.stack.refreshThrows = true;
-        a.stack.refreshEvents = [{ sequence: 1, timestamp: 0, resOutputsEvent: { metadata: { op: "delete", urn: "urn:pulumi:local::ultramarket::kubernetes:core/v1:Service::x", type: "kubernetes:core/v1:Service", provider: "" } } }];
+        a.stack.refreshEvents = [
+            {
+                sequence: 1,
+                timestamp: 0,
+                resOutputsEvent: {
+                    metadata: {
+                        op: "delete",
+                        urn: "urn:pulumi:local::ultramarket::kubernetes:core/v1:Service::x",
+                        type: "kubernetes:core/v1:Service",
+                        provider: "",
+                    },
+                },
+            },
+        ];
         assert.equal(await main(["drift"], a.d), ExitCode.Drift);
     });
 
@@ -80,11 +104,17 @@ describe("ops: the CLI", () => {
         const codes = Object.entries(ExitCode).filter(([, v]) => typeof v === "number") as Array<[string, number]>;
         assert.equal(new Set(codes.map(([, v]) => v)).size, codes.length);
         const doc = fs.readFileSync(path.join(REPO_ROOT, "docs", "operations.md"), "utf8");
-        for (const [name, code] of codes) assert.match(doc, new RegExp(`\\|\\s*${code}\\s*\\|[^\\n]*\\b${name}\\b`), `exit code ${code} (${name}) is not in the docs table`);
+        for (const [name, code] of codes)
+            assert.match(
+                doc,
+                new RegExp(`\\|\\s*${code}\\s*\\|[^\\n]*\\b${name}\\b`),
+                `exit code ${code} (${name}) is not in the docs table`,
+            );
     });
 
     it("every npm script of the CLI names a command that exists, and every command has a script", () => {
         const scripts = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
-        for (const name of Object.keys(COMMANDS)) assert.equal(scripts[name], `ts-node --transpile-only ops/cli.ts ${name}`, `npm script ${name}`);
+        for (const name of Object.keys(COMMANDS))
+            assert.equal(scripts[name], `ts-node --transpile-only ops/cli.ts ${name}`, `npm script ${name}`);
     });
 });

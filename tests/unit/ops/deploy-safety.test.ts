@@ -24,7 +24,10 @@ function foreignUpdate(stack: FakeStack, result = "succeeded") {
 
 /** The program's report as it will be: the checks' result plus the update id it ran for. */
 const echoingProgram = (stack: FakeStack, ...reports: Array<Record<string, unknown>>) => {
-    stack.afterUp = (s) => s.outputsQueue.push({ verification: { value: { ...(reports.shift() ?? { ok: true }), updateId: s.workspace.envVars[UPDATE_ID_ENV] }, secret: false } });
+    stack.afterUp = (s) =>
+        s.outputsQueue.push({
+            verification: { value: { ...(reports.shift() ?? { ok: true }), updateId: s.workspace.envVars[UPDATE_ID_ENV] }, secret: false },
+        });
 };
 
 describe("ops: deploy never undoes another's update", () => {
@@ -33,7 +36,10 @@ describe("ops: deploy never undoes another's update", () => {
         stack.upScript = ["fail-before-start"];
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]) });
         assert.equal(report.exitCode, ExitCode.Conflict);
-        assert.match(report.summary.join("\n"), /stack "production" is locked by another update that is running now, so this deploy did not start: nothing changed and nothing is rolled back/);
+        assert.match(
+            report.summary.join("\n"),
+            /stack "production" is locked by another update that is running now, so this deploy did not start: nothing changed and nothing is rolled back/,
+        );
         assert.equal(stack.callsTo("up").length, 1);
         assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("setSecretConfig").length, 0);
     });
@@ -69,7 +75,10 @@ describe("ops: deploy never undoes another's update", () => {
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]) });
         assert.equal(report.exitCode, ExitCode.RollbackFailed);
         assert.equal(report.version, 3);
-        assert.match(report.rollbackError ?? "", /the newest update of stack "production" \(version 4: "manual pulumi up by someone else"\) is not the one this deploy started \(update=[0-9a-f]{16}\): another update ran since/);
+        assert.match(
+            report.rollbackError ?? "",
+            /the newest update of stack "production" \(version 4: "manual pulumi up by someone else"\) is not the one this deploy started \(update=[0-9a-f]{16}\): another update ran since/,
+        );
         assert.equal(stack.callsTo("up").length, 1);
         assert.equal(stack.callsTo("setAllConfigJson").length, 0);
     });
@@ -106,19 +115,33 @@ describe("ops: verification belongs to this update", () => {
         };
         const report = await deploy({ stack, io, code, verifier: new StackOutputVerifier() });
         assert.equal(report.verification?.status, "failed");
-        assert.match(io.text, new RegExp(`FAILED verification report belongs to another update \\(update 0123456789abcdef, not this update ${report.updateId}\\)`));
+        assert.match(
+            io.text,
+            new RegExp(
+                `FAILED verification report belongs to another update \\(update 0123456789abcdef, not this update ${report.updateId}\\)`,
+            ),
+        );
         assert.equal(report.exitCode, ExitCode.RolledBack);
         assert.equal(report.rollback?.verification?.status, "passed");
         assert.notEqual(report.rollback?.updateId, report.updateId);
     });
 
     it("reads the report's updateId: missing or different is stale; skipped and pending reports stay not-verified", () => {
-        assert.equal(interpretVerificationOutput({ ok: true, checks: [], updateId: "aaaaaaaaaaaaaaaa" }, "aaaaaaaaaaaaaaaa").status, "passed");
+        assert.equal(
+            interpretVerificationOutput({ ok: true, checks: [], updateId: "aaaaaaaaaaaaaaaa" }, "aaaaaaaaaaaaaaaa").status,
+            "passed",
+        );
         const missing = interpretVerificationOutput({ ok: true, checks: [] }, "aaaaaaaaaaaaaaaa");
         assert.deepEqual([missing.status, missing.stale], ["failed", true]);
-        assert.match(missing.failures[0], /verification report belongs to another update \(an update that recorded no updateId, not this update aaaaaaaaaaaaaaaa\)/);
+        assert.match(
+            missing.failures[0],
+            /verification report belongs to another update \(an update that recorded no updateId, not this update aaaaaaaaaaaaaaaa\)/,
+        );
         assert.equal(interpretVerificationOutput({ ok: false, checks: [], updateId: "bbbbbbbbbbbbbbbb" }, "aaaaaaaaaaaaaaaa").stale, true);
-        assert.equal(interpretVerificationOutput({ status: "skipped", reason: "ultramarket:verifyDeployment is false" }, "aaaaaaaaaaaaaaaa").status, "skipped");
+        assert.equal(
+            interpretVerificationOutput({ status: "skipped", reason: "ultramarket:verifyDeployment is false" }, "aaaaaaaaaaaaaaaa").status,
+            "skipped",
+        );
         assert.equal(interpretVerificationOutput({ status: "pending", plan: {} }, "aaaaaaaaaaaaaaaa").status, "skipped");
         assert.equal(interpretVerificationOutput(undefined, "aaaaaaaaaaaaaaaa").status, "skipped");
     });
@@ -157,9 +180,15 @@ describe("ops: a cancelled deploy stops the engine cleanly", () => {
         };
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]), signal: controller.signal });
         assert.equal(report.exitCode, ExitCode.OperationFailed);
-        assert.match(report.summary.join("\n"), /deploy of stack "production" was cancelled \(SIGINT\/SIGTERM\): the engine was asked to stop at a safe point and nothing is rolled back/);
+        assert.match(
+            report.summary.join("\n"),
+            /deploy of stack "production" was cancelled \(SIGINT\/SIGTERM\): the engine was asked to stop at a safe point and nothing is rolled back/,
+        );
         assert.equal(stack.callsTo("up").length, 1);
-        assert.equal(stack.callsTo("preview")[0].args[0] && (stack.callsTo("preview")[0].args[0] as { signal?: AbortSignal }).signal, controller.signal);
+        assert.equal(
+            stack.callsTo("preview")[0].args[0] && (stack.callsTo("preview")[0].args[0] as { signal?: AbortSignal }).signal,
+            controller.signal,
+        );
     });
 });
 
@@ -167,9 +196,14 @@ describe("ops: a preview refused by another update's lock", () => {
     it("is a conflict (exit 9), not an operation failure", async () => {
         const stack = new FakeStack("production", HISTORY);
         stack.preview = async () => {
-            throw new Error("code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.");
+            throw new Error(
+                "code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.",
+            );
         };
-        await assert.rejects(deploy({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]) }), (err: unknown) => (err as { exitCode?: number }).exitCode === ExitCode.Conflict);
+        await assert.rejects(
+            deploy({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]) }),
+            (err: unknown) => (err as { exitCode?: number }).exitCode === ExitCode.Conflict,
+        );
         assert.equal(stack.callsTo("up").length, 0);
     });
 });
@@ -185,7 +219,10 @@ describe("ops: a failed up whose history cannot be read", () => {
         };
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]) });
         assert.equal(report.exitCode, ExitCode.RollbackFailed);
-        assert.match(report.summary.join("\n"), /the stack history could not be read to tell whether this deploy's update \(update=[0-9a-f]{16}\) ran, so nothing is rolled back/);
+        assert.match(
+            report.summary.join("\n"),
+            /the stack history could not be read to tell whether this deploy's update \(update=[0-9a-f]{16}\) ran, so nothing is rolled back/,
+        );
         assert.equal(stack.callsTo("up").length, 1);
     });
 });

@@ -21,11 +21,20 @@ describe("ops: deploy", () => {
         const { stack, io, code } = newDeploy();
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]), policyPacks: ["/repo/policies"] });
         assert.equal(report.exitCode, ExitCode.Ok);
-        assert.deepEqual(stack.calls.map((c) => c.method).filter((m) => m !== "history"), ["exportStack", "preview", "up"]);
+        assert.deepEqual(
+            stack.calls.map((c) => c.method).filter((m) => m !== "history"),
+            ["exportStack", "preview", "up"],
+        );
         assert.deepEqual((stack.callsTo("preview")[0].args[0] as { policyPacks: string[] }).policyPacks, ["/repo/policies"]);
         assert.match(report.updateId, /^[0-9a-f]{16}$/);
-        assert.equal((stack.callsTo("up")[0].args[0] as { message: string }).message, updateMessage("deploy", SHA_NEW, { updateId: report.updateId }));
-        assert.equal((stack.callsTo("up")[0].args[0] as { message: string }).message, `ops deploy commit=${SHA_NEW} update=${report.updateId}`);
+        assert.equal(
+            (stack.callsTo("up")[0].args[0] as { message: string }).message,
+            updateMessage("deploy", SHA_NEW, { updateId: report.updateId }),
+        );
+        assert.equal(
+            (stack.callsTo("up")[0].args[0] as { message: string }).message,
+            `ops deploy commit=${SHA_NEW} update=${report.updateId}`,
+        );
         assert.equal(report.version, 3);
         assert.equal(stack.callsTo("setAllConfigJson").length, 0);
     });
@@ -48,12 +57,21 @@ describe("ops: deploy", () => {
         const ups = stack.callsTo("up").map((c) => (c.args[0] as { message: string }).message);
         assert.equal(ups.length, 2);
         // The rollback ran version 2's program: its commit is the one recorded.
-        assert.match(ups[1], /^ops rollback to=v2 from=v3 commit=1{40} update=[0-9a-f]{16} \(automatic: verification of version 3 failed\)$/);
+        assert.match(
+            ups[1],
+            /^ops rollback to=v2 from=v3 commit=1{40} update=[0-9a-f]{16} \(automatic: verification of version 3 failed\)$/,
+        );
         assert.deepEqual(code.checkouts, [{ commit: SHA_OLD, dir: "/tmp/fake-worktree-1", removed: true }]);
         assert.equal(verifier.calls, 2);
         const summary = report.summary.join("\n");
-        assert.match(summary, /verification of version 3 failed; rolled back stack "production" to version 2 \(new version 4\); verification passed/);
-        assert.match(summary, /the cluster runs version 2 again \(program of commit 111111111111, its config and images\).*revert the change on main/);
+        assert.match(
+            summary,
+            /verification of version 3 failed; rolled back stack "production" to version 2 \(new version 4\); verification passed/,
+        );
+        assert.match(
+            summary,
+            /the cluster runs version 2 again \(program of commit 111111111111, its config and images\).*revert the change on main/,
+        );
         assert.match(io.text, /FAILED gateway \/health: 503/);
     });
 
@@ -84,7 +102,10 @@ describe("ops: deploy", () => {
         assert.equal(report.exitCode, ExitCode.OperationFailed);
         assert.equal(stack.callsTo("up").length, 1);
         assert.equal(stack.callsTo("setAllConfigJson").length, 0);
-        assert.match(report.summary.join("\n"), new RegExp(`never started \\(no update=${report.updateId} in its history\\), so nothing changed and nothing is rolled back`));
+        assert.match(
+            report.summary.join("\n"),
+            new RegExp(`never started \\(no update=${report.updateId} in its history\\), so nothing changed and nothing is rolled back`),
+        );
         assert.match(report.upError ?? "", /Missing required configuration variable 'ultramarket:imageTag'/);
     });
 
@@ -92,7 +113,10 @@ describe("ops: deploy", () => {
         const { stack, io, code } = newDeploy([]);
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED]) });
         assert.equal(report.exitCode, ExitCode.RollbackFailed);
-        assert.match(report.summary.join("\n"), /automatic rollback did not happen: stack "production" has no successful update before version 1/);
+        assert.match(
+            report.summary.join("\n"),
+            /automatic rollback did not happen: stack "production" has no successful update before version 1/,
+        );
         assert.equal(stack.callsTo("up").length, 1);
     });
 
@@ -101,7 +125,10 @@ describe("ops: deploy", () => {
         const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/apps/microservice.ts"], [SHA_NEW]: [] });
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED, PASSED]) });
         assert.equal(report.exitCode, ExitCode.RolledBack);
-        assert.deepEqual(code.checkouts.map((c) => [c.commit, c.removed]), [[SHA_OLD, true]]);
+        assert.deepEqual(
+            code.checkouts.map((c) => [c.commit, c.removed]),
+            [[SHA_OLD, true]],
+        );
         assert.equal(stack.callsTo("up").length, 2);
     });
 
@@ -110,7 +137,12 @@ describe("ops: deploy", () => {
         const code = new FakeCode(SHA_NEW, { [SHA_NEW]: [] });
         const report = await deploy({ stack, io, code, verifier: new FakeVerifier([FAILED]) });
         assert.equal(report.exitCode, ExitCode.RollbackFailed);
-        assert.match(report.rollbackError ?? "", new RegExp(`commit ${SHA_OLD}, which this repository does not have.*git fetch origin ${SHA_OLD}.*npm run rollback -- --stack production --to 2`));
+        assert.match(
+            report.rollbackError ?? "",
+            new RegExp(
+                `commit ${SHA_OLD}, which this repository does not have.*git fetch origin ${SHA_OLD}.*npm run rollback -- --stack production --to 2`,
+            ),
+        );
         assert.equal(stack.callsTo("up").length, 1);
     });
 
@@ -141,7 +173,10 @@ describe("ops: deploy", () => {
         const { stack, io, code } = newDeploy();
         // The program echoes the update id it ran with (UPDATE_ID_ENV) in its report.
         const reports = [{ passed: false, checks: [{ name: "tls", passed: false, detail: "certificate expired" }] }, { passed: true }];
-        stack.afterUp = (s) => s.outputsQueue.push({ verification: { value: { ...reports.shift(), updateId: s.workspace.envVars[UPDATE_ID_ENV] }, secret: false } });
+        stack.afterUp = (s) =>
+            s.outputsQueue.push({
+                verification: { value: { ...reports.shift(), updateId: s.workspace.envVars[UPDATE_ID_ENV] }, secret: false },
+            });
         const report = await deploy({ stack, io, code, verifier: new StackOutputVerifier() });
         assert.equal(report.exitCode, ExitCode.RolledBack);
         assert.deepEqual(report.verification?.failures, ["tls: certificate expired"]);
@@ -151,16 +186,32 @@ describe("ops: deploy", () => {
 
 describe("ops: reading the verification report", () => {
     it("passes when the report says so, with a check count", () => {
-        assert.deepEqual(interpretVerificationOutput({ passed: true, checks: [{ name: "a", passed: true }, { name: "b", ok: true }] }), { status: "passed", summary: "verification passed (2/2 checks passed)", failures: [] });
+        assert.deepEqual(
+            interpretVerificationOutput({
+                passed: true,
+                checks: [
+                    { name: "a", passed: true },
+                    { name: "b", ok: true },
+                ],
+            }),
+            { status: "passed", summary: "verification passed (2/2 checks passed)", failures: [] },
+        );
         assert.equal(interpretVerificationOutput({ status: "succeeded" }).status, "passed");
         assert.equal(interpretVerificationOutput(JSON.stringify({ ok: true })).status, "passed");
     });
 
     it("fails naming each failed check, also when only the checks say so", () => {
-        const r = interpretVerificationOutput({ checks: [{ name: "gateway /health", status: "failed", message: "503" }, { name: "migrations", passed: true }] });
+        const r = interpretVerificationOutput({
+            checks: [
+                { name: "gateway /health", status: "failed", message: "503" },
+                { name: "migrations", passed: true },
+            ],
+        });
         assert.equal(r.status, "failed");
         assert.deepEqual(r.failures, ["gateway /health: 503"]);
-        assert.deepEqual(interpretVerificationOutput({ status: "failed", failures: ["rate limit: no 429"] }).failures, ["rate limit: no 429"]);
+        assert.deepEqual(interpretVerificationOutput({ status: "failed", failures: ["rate limit: no 429"] }).failures, [
+            "rate limit: no 429",
+        ]);
         assert.equal(interpretVerificationOutput({ passed: false }).status, "failed");
     });
 

@@ -15,16 +15,26 @@ function repo(stackConfig: Record<string, unknown>, opts: { kubeconfig?: boolean
     fs.writeFileSync(path.join(dir, "node_modules", "@pulumi", "pulumi", "package.json"), JSON.stringify({ version: "3.276.0" }));
     fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: ultramarket\nruntime: nodejs\n");
     if (opts.kubeconfig !== false) fs.writeFileSync(path.join(dir, "kubeconfig"), "apiVersion: v1\nkind: Config\n");
-    const config: Record<string, unknown> = { "ultramarket:kubeconfig": "kubeconfig", "ultramarket:imageTag": "1.4.2", "ultramarket:adminAllowedCidrs": ["203.0.113.0/24"], ...stackConfig };
-    const yaml = Object.entries(config).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join("\n");
+    const config: Record<string, unknown> = {
+        "ultramarket:kubeconfig": "kubeconfig",
+        "ultramarket:imageTag": "1.4.2",
+        "ultramarket:adminAllowedCidrs": ["203.0.113.0/24"],
+        ...stackConfig,
+    };
+    const yaml = Object.entries(config)
+        .map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`)
+        .join("\n");
     fs.writeFileSync(path.join(dir, "Pulumi.production.yaml"), `encryptionsalt: v1:abc:def\nconfig:\n${yaml}\n`);
     return dir;
 }
 
-const allSecrets = () => Object.fromEntries(Object.keys(REQUIRED_PRODUCTION_SECRETS).map((k) => [`ultramarket:${k}`, { secure: "v1:AAAA:BBBB" }]));
+const allSecrets = () =>
+    Object.fromEntries(Object.keys(REQUIRED_PRODUCTION_SECRETS).map((k) => [`ultramarket:${k}`, { secure: "v1:AAAA:BBBB" }]));
 
 /** Answers by program name; records the calls. */
-function probe(answers: Record<string, Partial<ProbeResult> | ((args: string[]) => Partial<ProbeResult>)>): DoctorProbe & { calls: string[] } {
+function probe(
+    answers: Record<string, Partial<ProbeResult> | ((args: string[]) => Partial<ProbeResult>)>,
+): DoctorProbe & { calls: string[] } {
     const calls: string[] = [];
     return {
         calls,
@@ -38,7 +48,12 @@ function probe(answers: Record<string, Partial<ProbeResult> | ((args: string[]) 
 }
 
 /** `kubectl get crd <names> -o name` on a cluster that has every CRD asked for. */
-const allCrds = (args: string[]) => ({ stdout: args.slice(2, args.indexOf("-o")).map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}\n`).join("") });
+const allCrds = (args: string[]) => ({
+    stdout: args
+        .slice(2, args.indexOf("-o"))
+        .map((c) => `customresourcedefinition.apiextensions.k8s.io/${c}\n`)
+        .join(""),
+});
 
 const HEALTHY = {
     pulumi: { stdout: "v3.276.0\n" },
@@ -69,10 +84,26 @@ describe("ops: doctor", () => {
     it("names each missing production secret with the command that sets it", async () => {
         const secrets = allSecrets();
         delete secrets["ultramarket:paymeSecretKey"];
-        const checks = await runDoctor({ stackName: "production", repoRoot: repo({ ...secrets, "ultramarket:smtpPassword": "plain-text" }), env, probe: probe(HEALTHY), nodeVersion: "24.21.0" });
+        const checks = await runDoctor({
+            stackName: "production",
+            repoRoot: repo({ ...secrets, "ultramarket:smtpPassword": "plain-text" }),
+            env,
+            probe: probe(HEALTHY),
+            nodeVersion: "24.21.0",
+        });
         const problems = failing(checks).map((c) => `${c.detail} | ${c.fix}`);
-        assert.ok(problems.some((p) => /ultramarket:paymeSecretKey is required in the production stack \| set it with: pulumi config set --stack production --secret paymeSecretKey <value>/.test(p)), problems.join("\n"));
-        assert.ok(problems.some((p) => /ultramarket:smtpPassword is stored in plain text/.test(p)), problems.join("\n"));
+        assert.ok(
+            problems.some((p) =>
+                /ultramarket:paymeSecretKey is required in the production stack \| set it with: pulumi config set --stack production --secret paymeSecretKey <value>/.test(
+                    p,
+                ),
+            ),
+            problems.join("\n"),
+        );
+        assert.ok(
+            problems.some((p) => /ultramarket:smtpPassword is stored in plain text/.test(p)),
+            problems.join("\n"),
+        );
     });
 
     it("reports a missing Pulumi CLI, an old Node, an unreachable cluster and missing kubectl with fixes", async () => {
@@ -91,14 +122,26 @@ describe("ops: doctor", () => {
         assert.match(byName("Kubernetes")[0].detail, /is not reachable: Unable to connect/);
         assert.match(byName("Kubernetes")[0].fix ?? "", /pulumi config set ultramarket:kubeContext <context> --stack production/);
         assert.match(byName("Prometheus CRDs")[0].detail, /not checked/);
-        const noKubectl = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi }), nodeVersion: "24.21.0" });
+        const noKubectl = await runDoctor({
+            stackName: "production",
+            repoRoot: dir,
+            env,
+            probe: probe({ pulumi: HEALTHY.pulumi }),
+            nodeVersion: "24.21.0",
+        });
         assert.match(noKubectl.find((c) => c.name === "Kubernetes")!.fix ?? "", /install kubectl/);
     });
 
     it("checks Docker only when building images, and the Prometheus CRDs only when the rules are on", async () => {
         const dir = repo({ ...allSecrets(), "ultramarket:buildImages": "true", "ultramarket:sourceRoot": "." });
         const kubectl = (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : { stdout: "" });
-        const checks = await runDoctor({ stackName: "production", repoRoot: dir, env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "24.21.0" });
+        const checks = await runDoctor({
+            stackName: "production",
+            repoRoot: dir,
+            env,
+            probe: probe({ pulumi: HEALTHY.pulumi, kubectl }),
+            nodeVersion: "24.21.0",
+        });
         assert.match(checks.find((c) => c.name === "Docker")!.fix ?? "", /start or install Docker, or deploy prebuilt images/);
         const crds = checks.find((c) => c.name === "Prometheus CRDs")!;
         assert.equal(crds.ok, false);
@@ -107,24 +150,56 @@ describe("ops: doctor", () => {
         const off = repo({ ...allSecrets(), "ultramarket:prometheusOperator": "false", "ultramarket:edge": "none" });
         const p = probe({ pulumi: HEALTHY.pulumi, kubectl });
         const offChecks = await runDoctor({ stackName: "production", repoRoot: off, env, probe: p, nodeVersion: "24.21.0" });
-        assert.equal(offChecks.find((c) => c.name === "Prometheus CRDs"), undefined);
+        assert.equal(
+            offChecks.find((c) => c.name === "Prometheus CRDs"),
+            undefined,
+        );
         assert.ok(!p.calls.some((c) => c.includes("get crd")));
     });
 
     it("checks the Gateway API and Envoy Gateway CRDs for the Gateway edge unless the program installs Envoy Gateway", async () => {
-        const kubectl = (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : { stdout: allCrds(args).stdout.split("\n").filter((l) => !l.includes("gateway")).join("\n") });
-        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "24.21.0" });
+        const kubectl = (args: string[]) =>
+            args[0] === "version"
+                ? { stdout: SERVER }
+                : {
+                      stdout: allCrds(args)
+                          .stdout.split("\n")
+                          .filter((l) => !l.includes("gateway"))
+                          .join("\n"),
+                  };
+        const checks = await runDoctor({
+            stackName: "production",
+            repoRoot: repo(allSecrets()),
+            env,
+            probe: probe({ pulumi: HEALTHY.pulumi, kubectl }),
+            nodeVersion: "24.21.0",
+        });
         const crds = checks.find((c) => c.name === "Gateway API CRDs")!;
         assert.equal(crds.ok, false);
         assert.match(crds.detail, /missing: gateways\.gateway\.networking\.k8s\.io, .*securitypolicies\.gateway\.envoyproxy\.io/);
         assert.match(crds.fix ?? "", /installGatewayController true --stack production/);
         assert.match(crds.fix ?? "", /ultramarket:edge none/);
-        const installing = await runDoctor({ stackName: "production", repoRoot: repo({ ...allSecrets(), "ultramarket:installGatewayController": "true" }), env, probe: probe({ pulumi: HEALTHY.pulumi, kubectl }), nodeVersion: "24.21.0" });
-        assert.equal(installing.find((c) => c.name === "Gateway API CRDs"), undefined);
+        const installing = await runDoctor({
+            stackName: "production",
+            repoRoot: repo({ ...allSecrets(), "ultramarket:installGatewayController": "true" }),
+            env,
+            probe: probe({ pulumi: HEALTHY.pulumi, kubectl }),
+            nodeVersion: "24.21.0",
+        });
+        assert.equal(
+            installing.find((c) => c.name === "Gateway API CRDs"),
+            undefined,
+        );
     });
 
     it("reports a production stack whose passphrase is not set", async () => {
-        const checks = await runDoctor({ stackName: "production", repoRoot: repo(allSecrets()), env: {}, probe: probe(HEALTHY), nodeVersion: "24.21.0" });
+        const checks = await runDoctor({
+            stackName: "production",
+            repoRoot: repo(allSecrets()),
+            env: {},
+            probe: probe(HEALTHY),
+            nodeVersion: "24.21.0",
+        });
         assert.match(checks.find((c) => c.name === "Backend and secrets")!.detail, /PULUMI_CONFIG_PASSPHRASE/);
     });
 

@@ -6,22 +6,50 @@ import { FakeStack, MemoryIO } from "./fakes";
 
 const urn = (type: string, name: string) => `urn:pulumi:production::ultramarket::ultramarket:apps:Microservice$${type}::${name}`;
 
-function outputs(op: string, type: string, name: string, extra: { diffs?: string[]; detailedDiff?: Record<string, unknown> } = {}): EngineEvent {
+function outputs(
+    op: string,
+    type: string,
+    name: string,
+    extra: { diffs?: string[]; detailedDiff?: Record<string, unknown> } = {},
+): EngineEvent {
     return {
         sequence: 1,
         timestamp: 0,
-        resOutputsEvent: { metadata: { op: op as never, urn: urn(type, name), type, provider: "", diffs: extra.diffs, detailedDiff: extra.detailedDiff as never } },
+        resOutputsEvent: {
+            metadata: {
+                op: op as never,
+                urn: urn(type, name),
+                type,
+                provider: "",
+                diffs: extra.diffs,
+                detailedDiff: extra.detailedDiff as never,
+            },
+        },
     };
 }
 
 describe("ops: drift", () => {
     const driftEvents = [
         outputs("same", "kubernetes:core/v1:Service", "cart-service"),
-        outputs("update", "kubernetes:apps/v1:Deployment", "cart-service", { diffs: ["spec"], detailedDiff: { "spec.replicas": { diffKind: "update", inputDiff: false } } }),
+        outputs("update", "kubernetes:apps/v1:Deployment", "cart-service", {
+            diffs: ["spec"],
+            detailedDiff: { "spec.replicas": { diffKind: "update", inputDiff: false } },
+        }),
         outputs("delete", "kubernetes:networking.k8s.io/v1:NetworkPolicy", "default-deny"),
         outputs("update", "pulumi:providers:kubernetes", "k8s"),
         outputs("update", "pulumi:pulumi:Stack", "ultramarket-production"),
-        { sequence: 2, timestamp: 0, resourcePreEvent: { metadata: { op: "refresh" as never, urn: urn("kubernetes:core/v1:Service", "x"), type: "kubernetes:core/v1:Service", provider: "" } } },
+        {
+            sequence: 2,
+            timestamp: 0,
+            resourcePreEvent: {
+                metadata: {
+                    op: "refresh" as never,
+                    urn: urn("kubernetes:core/v1:Service", "x"),
+                    type: "kubernetes:core/v1:Service",
+                    provider: "",
+                },
+            },
+        },
     ];
 
     it("lists resources the refresh found changed or deleted, with the properties that differ", () => {
@@ -79,6 +107,12 @@ describe("ops: drift", () => {
     it("a refresh that fails without finding drift is an operation failure naming the stack", async () => {
         const stack = new FakeStack("production", [{ version: 1 }]);
         stack.refreshThrows = true;
-        await assert.rejects(detectDrift(stack, new MemoryIO()), (err: unknown) => err instanceof OpsError && err.exitCode === ExitCode.OperationFailed && /stack "production": refresh --preview-only failed/.test(err.message));
+        await assert.rejects(
+            detectDrift(stack, new MemoryIO()),
+            (err: unknown) =>
+                err instanceof OpsError &&
+                err.exitCode === ExitCode.OperationFailed &&
+                /stack "production": refresh --preview-only failed/.test(err.message),
+        );
     });
 });

@@ -30,11 +30,15 @@ export class FakeCluster implements ClusterClient {
         if (!obj) throw new Error(`${ref.kind} ${ref.name} not found`);
         const doc = clone(obj) as unknown as Record<string, unknown>;
         for (const op of patch) {
-            const tokens = op.path.split("/").slice(1).map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+            const tokens = op.path
+                .split("/")
+                .slice(1)
+                .map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
             const parent = tokens.slice(0, -1).reduce<any>((cur, t) => cur?.[t], doc);
             const last = tokens[tokens.length - 1];
             if (parent === undefined || !(last in parent)) throw new Error(`the server rejected the patch: ${op.path} does not exist`);
-            if (op.op === "test" && JSON.stringify(parent[last]) !== JSON.stringify(op.value)) throw new Error(`the server rejected the patch: test failed at ${op.path}`);
+            if (op.op === "test" && JSON.stringify(parent[last]) !== JSON.stringify(op.value))
+                throw new Error(`the server rejected the patch: test failed at ${op.path}`);
             if (op.op === "remove") {
                 if (Array.isArray(parent)) parent.splice(Number(last), 1);
                 else delete parent[last];

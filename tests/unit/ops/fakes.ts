@@ -1,5 +1,17 @@
 // Fakes for the operations tests: a scripted stack (no Pulumi CLI), git, verifier and IO.
-import type { ConfigMap, Deployment, EngineEvent, OutputMap, PreviewOptions, PreviewResult, RefreshOptions, RefreshResult, UpdateSummary, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import type {
+    ConfigMap,
+    Deployment,
+    EngineEvent,
+    OutputMap,
+    PreviewOptions,
+    PreviewResult,
+    RefreshOptions,
+    RefreshResult,
+    UpdateSummary,
+    UpOptions,
+    UpResult,
+} from "@pulumi/pulumi/automation";
 import type { CodeInspector, OpsIO, OpsStack, RecordedConfigValue, VerificationVerdict, Verifier } from "../../../ops/operations";
 import type { ProgramCheckout } from "../../../ops/checkout";
 import type { CliDeps } from "../../../ops/commands/command";
@@ -40,7 +52,9 @@ export function historyEntry(spec: UpdateSpec): UpdateSummary {
         message: spec.message ?? `change ${spec.version}`,
         startTime: start,
         endTime: new Date(start.getTime() + 42_000),
-        environment: spec.commit ? { "git.head": spec.commit, "git.dirty": String(spec.dirty ?? false), "exec.kind": "auto.local" } : { "exec.kind": "auto.local" },
+        environment: spec.commit
+            ? { "git.head": spec.commit, "git.dirty": String(spec.dirty ?? false), "exec.kind": "auto.local" }
+            : { "exec.kind": "auto.local" },
         config: config as unknown as ConfigMap,
         resourceChanges: { same: 40, update: 2 },
     };
@@ -104,14 +118,26 @@ export class FakeStack implements OpsStack {
         this.calls.push({ method: "up", args: [opts], env: { ...this.workspace.envVars } });
         opts?.onOutput?.("Updating (fake)\n");
         const outcome = this.upScript.shift() ?? "ok";
-        if (outcome === "fail-before-start") throw new Error("code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.");
-        if (outcome === "error-before-start") throw new Error("code: 255\n stderr: error: Missing required configuration variable 'ultramarket:imageTag'");
+        if (outcome === "fail-before-start")
+            throw new Error(
+                "code: 255\n stderr: error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.",
+            );
+        if (outcome === "error-before-start")
+            throw new Error("code: 255\n stderr: error: Missing required configuration variable 'ultramarket:imageTag'");
         const version = this.nextVersion();
-        const entry = historyEntry({ version, message: opts?.message, commit: /commit=([0-9a-f]+)/.exec(opts?.message ?? "")?.[1], result: outcome === "ok" ? "succeeded" : "failed" });
+        const entry = historyEntry({
+            version,
+            message: opts?.message,
+            commit: /commit=([0-9a-f]+)/.exec(opts?.message ?? "")?.[1],
+            result: outcome === "ok" ? "succeeded" : "failed",
+        });
         entry.config = JSON.parse(JSON.stringify(this.config));
         this.history_.unshift(entry);
         this.afterUp?.(this);
-        if (outcome === "fail") throw new Error("code: 255\n stderr: error: 1 error occurred:\n  * resource apps/v1/Deployment cart-service failed to become ready");
+        if (outcome === "fail")
+            throw new Error(
+                "code: 255\n stderr: error: 1 error occurred:\n  * resource apps/v1/Deployment cart-service failed to become ready",
+            );
         return { stdout: "", stderr: "", outputs: {}, summary: this.diy ? { ...entry, version: 0 } : entry };
     }
 
@@ -127,7 +153,8 @@ export class FakeStack implements OpsStack {
         const all = this.history_.map((h) => JSON.parse(JSON.stringify(h)) as UpdateSummary);
         if (this.diy) for (const h of all) h.version = 0;
         if (showSecrets === false) {
-            for (const h of all) for (const v of Object.values(h.config as Record<string, RecordedConfigValue>)) if (v.secret) delete v.value;
+            for (const h of all)
+                for (const v of Object.values(h.config as Record<string, RecordedConfigValue>)) if (v.secret) delete v.value;
         }
         return pageSize ? all.slice(((page ?? 1) - 1) * pageSize, (page ?? 1) * pageSize) : all;
     }
@@ -144,7 +171,8 @@ export class FakeStack implements OpsStack {
 
     async setAllConfigJson(configJson: string): Promise<void> {
         this.calls.push({ method: "setAllConfigJson", args: [configJson] });
-        for (const [k, v] of Object.entries(JSON.parse(configJson) as Record<string, { value: string; secret: boolean }>)) this.config[k] = { value: v.value, secret: v.secret };
+        for (const [k, v] of Object.entries(JSON.parse(configJson) as Record<string, { value: string; secret: boolean }>))
+            this.config[k] = { value: v.value, secret: v.secret };
     }
 
     async removeAllConfig(keys: string[]): Promise<void> {
@@ -171,7 +199,9 @@ export class FakeStack implements OpsStack {
     async refresh(opts?: RefreshOptions): Promise<RefreshResult> {
         this.calls.push({ method: "refresh", args: [opts] });
         const targets = new Set(opts?.target ?? []);
-        this.resources = (this.resources as Array<{ urn: string; id?: string }>).filter((r) => !targets.has(r.urn) || this.clusterIds.has(r.id ?? ""));
+        this.resources = (this.resources as Array<{ urn: string; id?: string }>).filter(
+            (r) => !targets.has(r.urn) || this.clusterIds.has(r.id ?? ""),
+        );
         return { stdout: "", stderr: "", summary: historyEntry({ version: 0, kind: "refresh" }) };
     }
 

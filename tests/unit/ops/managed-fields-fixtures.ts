@@ -62,7 +62,14 @@ export function pulumiApply(): ManagedFieldsEntry {
                             'k:{"name":"order-service"}': {
                                 ...containerFields(),
                                 "f:env": { 'k:{"name":"NODE_ENV"}': { ".": leaf, "f:name": leaf, "f:value": leaf } },
-                                "f:ports": { 'k:{"containerPort":3007,"protocol":"TCP"}': { ".": leaf, "f:containerPort": leaf, "f:name": leaf, "f:protocol": leaf } },
+                                "f:ports": {
+                                    'k:{"containerPort":3007,"protocol":"TCP"}': {
+                                        ".": leaf,
+                                        "f:containerPort": leaf,
+                                        "f:name": leaf,
+                                        "f:protocol": leaf,
+                                    },
+                                },
                                 "f:securityContext": { "f:allowPrivilegeEscalation": leaf, "f:capabilities": { "f:drop": leaf } },
                             },
                         },
@@ -77,19 +84,57 @@ export function pulumiApply(): ManagedFieldsEntry {
 /** What Kubernetes itself writes: the deployment controller's revision annotation and status. */
 export function controllerWrites(): ManagedFieldsEntry[] {
     return [
-        entry("kube-controller-manager", { "f:metadata": { "f:annotations": { ".": leaf, "f:deployment.kubernetes.io/revision": leaf } } }, { time: T0 }),
-        entry("kube-controller-manager", { "f:status": { "f:availableReplicas": leaf, "f:conditions": { ".": leaf, 'k:{"type":"Available"}': { ".": leaf, "f:status": leaf } }, "f:replicas": leaf } }, { subresource: "status", time: T0 }),
+        entry(
+            "kube-controller-manager",
+            { "f:metadata": { "f:annotations": { ".": leaf, "f:deployment.kubernetes.io/revision": leaf } } },
+            { time: T0 },
+        ),
+        entry(
+            "kube-controller-manager",
+            {
+                "f:status": {
+                    "f:availableReplicas": leaf,
+                    "f:conditions": { ".": leaf, 'k:{"type":"Available"}': { ".": leaf, "f:status": leaf } },
+                    "f:replicas": leaf,
+                },
+            },
+            { subresource: "status", time: T0 },
+        ),
     ];
 }
 
 /** `kubectl set env deploy/order-service DEBUG_BACKDOOR=1` */
 export const setEnvBackdoor = (): ManagedFieldsEntry =>
-    entry("kubectl-set", { "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"order-service"}': { "f:env": { 'k:{"name":"DEBUG_BACKDOOR"}': { ".": leaf, "f:name": leaf, "f:value": leaf } } } } } } } });
+    entry("kubectl-set", {
+        "f:spec": {
+            "f:template": {
+                "f:spec": {
+                    "f:containers": {
+                        'k:{"name":"order-service"}': {
+                            "f:env": { 'k:{"name":"DEBUG_BACKDOOR"}': { ".": leaf, "f:name": leaf, "f:value": leaf } },
+                        },
+                    },
+                },
+            },
+        },
+    });
 
 /** `kubectl patch` adding container port 9999. */
 export const patchPort = (): ManagedFieldsEntry =>
     entry("kubectl-patch", {
-        "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"order-service"}': { "f:ports": { 'k:{"containerPort":9999,"protocol":"TCP"}': { ".": leaf, "f:containerPort": leaf, "f:protocol": leaf } } } } } } },
+        "f:spec": {
+            "f:template": {
+                "f:spec": {
+                    "f:containers": {
+                        'k:{"name":"order-service"}': {
+                            "f:ports": {
+                                'k:{"containerPort":9999,"protocol":"TCP"}': { ".": leaf, "f:containerPort": leaf, "f:protocol": leaf },
+                            },
+                        },
+                    },
+                },
+            },
+        },
     });
 
 /** `kubectl patch` adding a sidecar, a hostPath volume mounted into the app, and the NET_ADMIN capability. */
@@ -105,7 +150,14 @@ export const patchSidecarVolumeCapability = (): ManagedFieldsEntry =>
                             "f:volumeMounts": { ".": leaf, 'k:{"mountPath":"/host"}': { ".": leaf, "f:mountPath": leaf, "f:name": leaf } },
                         },
                     },
-                    "f:volumes": { ".": leaf, 'k:{"name":"host-root"}': { ".": leaf, "f:hostPath": { ".": leaf, "f:path": leaf, "f:type": leaf }, "f:name": leaf } },
+                    "f:volumes": {
+                        ".": leaf,
+                        'k:{"name":"host-root"}': {
+                            ".": leaf,
+                            "f:hostPath": { ".": leaf, "f:path": leaf, "f:type": leaf },
+                            "f:name": leaf,
+                        },
+                    },
                 },
             },
         },
@@ -113,13 +165,18 @@ export const patchSidecarVolumeCapability = (): ManagedFieldsEntry =>
 
 /** `kubectl set image`: the image Pulumi set now belongs to kubectl-set. */
 export const setImage = (): ManagedFieldsEntry =>
-    entry("kubectl-set", { "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"order-service"}': { "f:image": leaf } } } } } });
+    entry("kubectl-set", {
+        "f:spec": { "f:template": { "f:spec": { "f:containers": { 'k:{"name":"order-service"}': { "f:image": leaf } } } } },
+    });
 
 /** `kubectl scale --replicas=5` (what the HPA does through the scale subresource). */
-export const scale = (manager = "kubectl"): ManagedFieldsEntry => entry(manager, { "f:spec": { "f:replicas": leaf } }, { subresource: "scale" });
+export const scale = (manager = "kubectl"): ManagedFieldsEntry =>
+    entry(manager, { "f:spec": { "f:replicas": leaf } }, { subresource: "scale" });
 
 /** The order-service Deployment as read from the cluster, with the given drifts applied. */
-export function liveOrderService(drifts: { backdoor?: boolean; port?: boolean; sidecar?: boolean; image?: boolean; replicas?: number } = {}): LiveObject {
+export function liveOrderService(
+    drifts: { backdoor?: boolean; port?: boolean; sidecar?: boolean; image?: boolean; replicas?: number } = {},
+): LiveObject {
     const manifest = orderServiceManifest() as any;
     const container = manifest.spec.template.spec.containers[0];
     const managedFields = [pulumiApply(), ...controllerWrites()];
@@ -132,7 +189,12 @@ export function liveOrderService(drifts: { backdoor?: boolean; port?: boolean; s
         managedFields.push(patchPort());
     }
     if (drifts.sidecar) {
-        manifest.spec.template.spec.containers.unshift({ name: "debug-sidecar", image: "busybox", command: ["sleep", "1d"], resources: {} });
+        manifest.spec.template.spec.containers.unshift({
+            name: "debug-sidecar",
+            image: "busybox",
+            command: ["sleep", "1d"],
+            resources: {},
+        });
         container.securityContext.capabilities.add = ["NET_ADMIN"];
         container.volumeMounts = [{ name: "host-root", mountPath: "/host" }];
         manifest.spec.template.spec.volumes = [{ name: "host-root", hostPath: { path: "/", type: "Directory" } }];
@@ -141,7 +203,9 @@ export function liveOrderService(drifts: { backdoor?: boolean; port?: boolean; s
     if (drifts.image) {
         container.image = "evil/order-service:latest";
         managedFields[0] = pulumiApply();
-        delete (managedFields[0].fieldsV1 as any)["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"order-service"}']["f:image"];
+        delete (managedFields[0].fieldsV1 as any)["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"order-service"}'][
+            "f:image"
+        ];
         managedFields.push(setImage());
     }
     if (drifts.replicas !== undefined) {
@@ -166,7 +230,11 @@ export function liveEditedSecret(): LiveObject {
             name: "ultramarket-secrets",
             namespace: NS,
             managedFields: [
-                entry(PULUMI_MANAGER, { "f:data": { ".": leaf, "f:JWT_SECRET": leaf, "f:POSTGRES_PASSWORD": leaf }, "f:type": leaf }, { operation: "Apply", apiVersion: "v1", time: T0 }),
+                entry(
+                    PULUMI_MANAGER,
+                    { "f:data": { ".": leaf, "f:JWT_SECRET": leaf, "f:POSTGRES_PASSWORD": leaf }, "f:type": leaf },
+                    { operation: "Apply", apiVersion: "v1", time: T0 },
+                ),
                 entry("kubectl-edit", { "f:data": { "f:JWT_SECRET": leaf, "f:STOLEN_TOKEN": leaf } }, { apiVersion: "v1" }),
             ],
         },
@@ -175,13 +243,26 @@ export function liveEditedSecret(): LiveObject {
 }
 
 /** A resource of the stack's exported state for a live object (outputs as pulumi-kubernetes checkpoints them). */
-export function stateResource(type: string, live: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }, inputs?: Record<string, unknown>) {
+export function stateResource(
+    type: string,
+    live: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } },
+    inputs?: Record<string, unknown>,
+) {
     return {
         urn: urn(type, live.metadata.name),
         type,
         custom: true,
-        inputs: inputs ?? { apiVersion: live.apiVersion, kind: live.kind, metadata: { name: live.metadata.name, namespace: live.metadata.namespace } },
-        outputs: { apiVersion: live.apiVersion, kind: live.kind, metadata: { name: live.metadata.name, namespace: live.metadata.namespace }, __fieldManager: PULUMI_MANAGER },
+        inputs: inputs ?? {
+            apiVersion: live.apiVersion,
+            kind: live.kind,
+            metadata: { name: live.metadata.name, namespace: live.metadata.namespace },
+        },
+        outputs: {
+            apiVersion: live.apiVersion,
+            kind: live.kind,
+            metadata: { name: live.metadata.name, namespace: live.metadata.namespace },
+            __fieldManager: PULUMI_MANAGER,
+        },
     };
 }
 

@@ -30,14 +30,24 @@ class FakeJobs implements JobRunner {
     restoreResult: JobResult = { succeeded: true, logs: "postgres: database ultramarket restored\nmongodb: database ultramarket restored" };
     async run(job: JobManifest, opts: { timeoutSeconds: number; keep: boolean }): Promise<JobResult> {
         this.runs.push({ job: JSON.parse(JSON.stringify(job)), keep: opts.keep });
-        return job.metadata.labels["app.kubernetes.io/name"] === "database-backups-list" ? { succeeded: true, logs: LISTING } : this.restoreResult;
+        return job.metadata.labels["app.kubernetes.io/name"] === "database-backups-list"
+            ? { succeeded: true, logs: LISTING }
+            : this.restoreResult;
     }
     get restores() {
         return this.runs.filter((r) => r.job.metadata.labels["app.kubernetes.io/name"] === "database-restore");
     }
 }
 
-function setup(outputs: Record<string, unknown> = { namespace: "ultramarket-production", dataStores: { postgres: "postgres-service.ultramarket-production.svc.cluster.local:5432", mongodb: "mongodb-service.ultramarket-production.svc.cluster.local:27017" } }) {
+function setup(
+    outputs: Record<string, unknown> = {
+        namespace: "ultramarket-production",
+        dataStores: {
+            postgres: "postgres-service.ultramarket-production.svc.cluster.local:5432",
+            mongodb: "mongodb-service.ultramarket-production.svc.cluster.local:27017",
+        },
+    },
+) {
     const stack = new FakeStack("production", [{ version: 1, imageTag: "1.0.0", commit: SHA_OLD }]);
     stack.outputsQueue = [Object.fromEntries(Object.entries(outputs).map(([k, value]) => [k, { value, secret: false }]))];
     const jobs = new FakeJobs();
@@ -55,7 +65,12 @@ describe("ops: restore", () => {
         assert.equal(await run("--list"), ExitCode.Ok);
         const text = io.lines.join("\n");
         assert.ok(text.indexOf(NEW) < text.indexOf(BROKEN) && text.indexOf(BROKEN) < text.indexOf(OLD), text);
-        assert.match(text, new RegExp(`${NEW}  taken 2026-11-27 11:03:40 UTC  postgres 3\\.0 GiB, mongodb 5\\.0 MiB\\n\\s+before auth-service=reg/auth-service:1\\.1\\.0, user-service=reg/user-service:1\\.0\\.0`));
+        assert.match(
+            text,
+            new RegExp(
+                `${NEW}  taken 2026-11-27 11:03:40 UTC  postgres 3\\.0 GiB, mongodb 5\\.0 MiB\\n\\s+before auth-service=reg/auth-service:1\\.1\\.0, user-service=reg/user-service:1\\.0\\.0`,
+            ),
+        );
         assert.match(text, new RegExp(`${BROKEN} .*mongodb missing INCOMPLETE`));
         assert.ok(!text.includes("lost+found"), "a file that is not a backup is listed");
         assert.equal(jobs.runs.length, 1, "listing ran more than the list Job");
@@ -74,7 +89,13 @@ describe("ops: restore", () => {
     });
 
     it("refuses a malformed request (exit 2) before opening the stack or running anything", async () => {
-        for (const argv of [[], ["--list", "--to", NEW], ["--to", "yesterday"], ["--to", NEW, "--store", "redis", "--yes"], ["--to", NEW, "--bogus"]]) {
+        for (const argv of [
+            [],
+            ["--list", "--to", NEW],
+            ["--to", "yesterday"],
+            ["--to", NEW, "--store", "redis", "--yes"],
+            ["--to", NEW, "--bogus"],
+        ]) {
             const { io, jobs, opened, run } = setup();
             assert.equal(await run(...argv), ExitCode.Usage, argv.join(" "));
             assert.deepEqual(opened, []);
@@ -91,7 +112,10 @@ describe("ops: restore", () => {
         const missing = "20250101T000000Z-ffffffffff";
         assert.equal(await run("--to", missing, "--yes"), ExitCode.Refused);
         const message = io.errors.join("\n");
-        assert.ok(message.includes(`backup "${missing}" is not on the database-backups volume of namespace ultramarket-production`), message);
+        assert.ok(
+            message.includes(`backup "${missing}" is not on the database-backups volume of namespace ultramarket-production`),
+            message,
+        );
         assert.ok(message.includes(`choose one of: ${NEW}, ${OLD}`) && !message.includes(`${BROKEN},`), message);
         assert.match(message, /npm run restore -- --stack production --list/);
         assert.equal(jobs.restores.length, 0);
@@ -108,7 +132,10 @@ describe("ops: restore", () => {
         const { io, jobs, run } = setup();
         assert.equal(await run("--to", NEW), ExitCode.Refused);
         const message = io.errors.join("\n");
-        assert.match(message, /overwrites the ultramarket database of postgres \(postgres-service\.ultramarket-production\.svc\.cluster\.local\) and mongodb \(mongodb-service\S*\) in namespace ultramarket-production/);
+        assert.match(
+            message,
+            /overwrites the ultramarket database of postgres \(postgres-service\.ultramarket-production\.svc\.cluster\.local\) and mongodb \(mongodb-service\S*\) in namespace ultramarket-production/,
+        );
         assert.match(message, /everything written since 2026-11-27 11:03:40 UTC is lost/);
         assert.ok(message.includes(`npm run restore -- --stack production --to ${NEW} --yes`), message);
         assert.equal(jobs.restores.length, 0);
@@ -123,13 +150,30 @@ describe("ops: restore", () => {
         assert.equal(job.metadata.namespace, "ultramarket-production");
         assert.match(job.metadata.name, /^database-restore-[0-9a-f]{6}$/);
         assert.equal((job.spec as any).backoffLimit, 0, "an overwrite is retried behind the operator's back");
-        assert.equal((job.spec as any).template.metadata.labels["app.kubernetes.io/name"], "database-restore", "the NetworkPolicies would not let it reach the stores");
+        assert.equal(
+            (job.spec as any).template.metadata.labels["app.kubernetes.io/name"],
+            "database-restore",
+            "the NetworkPolicies would not let it reach the stores",
+        );
         const [pg, mongo] = steps(job);
-        assert.deepEqual([pg.name, pg.image, mongo.name, mongo.image], ["restore-postgres", "postgres:16.4-alpine", "restore-mongodb", "mongo:7.0.14"]);
+        assert.deepEqual(
+            [pg.name, pg.image, mongo.name, mongo.image],
+            ["restore-postgres", "postgres:16.4-alpine", "restore-mongodb", "mongo:7.0.14"],
+        );
         assert.equal(pod(job).initContainers.length, 1, "PostgreSQL is not restored before MongoDB");
-        assert.match(pg.command.join(" "), /pg_restore --clean --if-exists --single-transaction -d ultramarket "\/backups\/\$BACKUP_NAME\.postgres\.dump"/);
-        assert.match(mongo.command.join(" "), /mongorestore .*--nsInclude 'ultramarket\.\*' --drop --archive="\/backups\/\$BACKUP_NAME\.mongodb\.archive\.gz" --gzip/);
-        for (const c of steps(job)) assert.deepEqual(c.env.find((e: any) => e.name === "BACKUP_NAME"), { name: "BACKUP_NAME", value: NEW });
+        assert.match(
+            pg.command.join(" "),
+            /pg_restore --clean --if-exists --single-transaction -d ultramarket "\/backups\/\$BACKUP_NAME\.postgres\.dump"/,
+        );
+        assert.match(
+            mongo.command.join(" "),
+            /mongorestore .*--nsInclude 'ultramarket\.\*' --drop --archive="\/backups\/\$BACKUP_NAME\.mongodb\.archive\.gz" --gzip/,
+        );
+        for (const c of steps(job))
+            assert.deepEqual(
+                c.env.find((e: any) => e.name === "BACKUP_NAME"),
+                { name: "BACKUP_NAME", value: NEW },
+            );
         const env = (c: any, name: string) => c.env.find((e: any) => e.name === name);
         assert.equal(env(pg, "PGHOST").value, "postgres-service.ultramarket-production.svc.cluster.local");
         assert.equal(env(pg, "PGPORT").value, "5432");
@@ -143,36 +187,57 @@ describe("ops: restore", () => {
         await run("--to", NEW, "--yes");
         const { job } = jobs.restores[0];
         const [pg, mongo] = steps(job);
-        const secretRefs = (c: any) => c.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
+        const secretRefs = (c: any) =>
+            c.env
+                .filter((e: any) => e.valueFrom?.secretKeyRef)
+                .map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
         assert.deepEqual(secretRefs(pg), [["PGPASSWORD", PLATFORM_SECRET_NAME, "POSTGRES_PASSWORD"]]);
         assert.deepEqual(secretRefs(mongo), [["MONGODB_PASSWORD", PLATFORM_SECRET_NAME, "MONGODB_PASSWORD"]]);
         for (const c of [pg, mongo]) {
             const argv = c.command.join(" ");
-            for (const name of [...SECRET_KEYS, "PGPASSWORD"]) assert.doesNotMatch(argv, new RegExp(`\\$[({]?${name}\\b`), `${c.name} expands ${name}`);
+            for (const name of [...SECRET_KEYS, "PGPASSWORD"])
+                assert.doesNotMatch(argv, new RegExp(`\\$[({]?${name}\\b`), `${c.name} expands ${name}`);
             assert.doesNotMatch(argv, /--pass(word)?[\s=]/);
             assert.ok(c.env.every((e: any) => e.valueFrom || !/PASSWORD/.test(e.name)));
             const sc = c.securityContext;
-            assert.ok(sc.readOnlyRootFilesystem && sc.allowPrivilegeEscalation === false && sc.capabilities.drop.includes("ALL") && sc.seccompProfile.type === "RuntimeDefault" && sc.runAsUser > 0, c.name);
-            for (const kind of ["requests", "limits"]) for (const r of ["cpu", "memory", "ephemeral-storage"]) assert.ok(c.resources[kind][r], `${c.name} ${kind}.${r}`);
+            assert.ok(
+                sc.readOnlyRootFilesystem &&
+                    sc.allowPrivilegeEscalation === false &&
+                    sc.capabilities.drop.includes("ALL") &&
+                    sc.seccompProfile.type === "RuntimeDefault" &&
+                    sc.runAsUser > 0,
+                c.name,
+            );
+            for (const kind of ["requests", "limits"])
+                for (const r of ["cpu", "memory", "ephemeral-storage"]) assert.ok(c.resources[kind][r], `${c.name} ${kind}.${r}`);
             assert.ok(c.volumeMounts.find((m: any) => m.name === "backups").readOnly, "a restore must not change the backups");
         }
-        assert.match(mongo.command.join(" "), /\(umask 077 && awk .*ENVIRON\["MONGODB_PASSWORD"\].*\).*--config \/run\/backup\/mongo\.yaml/);
+        assert.match(
+            mongo.command.join(" "),
+            /\(umask 077 && awk .*ENVIRON\["MONGODB_PASSWORD"\].*\).*--config \/run\/backup\/mongo\.yaml/,
+        );
         const p = pod(job);
         assert.equal(p.securityContext.runAsNonRoot, true);
         assert.equal(p.automountServiceAccountToken, false);
         assert.ok(p.volumes.filter((v: any) => v.emptyDir).every((v: any) => v.emptyDir.sizeLimit));
-        assert.deepEqual(p.volumes.find((v: any) => v.persistentVolumeClaim).persistentVolumeClaim, { claimName: "database-backups", readOnly: true });
+        assert.deepEqual(p.volumes.find((v: any) => v.persistentVolumeClaim).persistentVolumeClaim, {
+            claimName: "database-backups",
+            readOnly: true,
+        });
     });
 
     it("creates Jobs that pass every mandatory policy of the pack (restricted security, no secrets in argv, bounded scratch, pinned images)", async () => {
         const { jobs, run } = setup();
         await run("--to", NEW, "--yes");
-        const mandatory = createPolicies({ stackName: () => "production" }).filter((p) => p.enforcementLevel === "mandatory" && "validateResource" in p) as ResourceValidationPolicy[];
+        const mandatory = createPolicies({ stackName: () => "production" }).filter(
+            (p) => p.enforcementLevel === "mandatory" && "validateResource" in p,
+        ) as ResourceValidationPolicy[];
         assert.ok(mandatory.some((p) => p.name === "no-secrets-in-argv") && mandatory.some((p) => p.name === "bounded-scratch-space"));
         for (const { job } of jobs.runs) {
             for (const p of mandatory) {
                 const outcome = await validateResource(p, { type: pulumiTypeOf(job), name: job.metadata.name, props: job });
-                if (["no-secrets-in-argv", "bounded-scratch-space"].includes(p.name)) assert.equal(outcome.notApplicable, undefined, `${p.name} does not look at Jobs`);
+                if (["no-secrets-in-argv", "bounded-scratch-space"].includes(p.name))
+                    assert.equal(outcome.notApplicable, undefined, `${p.name} does not look at Jobs`);
                 assert.deepEqual(outcome.violations, [], `${p.name} on ${job.metadata.name}`);
             }
         }
@@ -181,12 +246,19 @@ describe("ops: restore", () => {
     it("--store restores one database only", async () => {
         const { jobs, run } = setup();
         assert.equal(await run("--to", OLD, "--store", "mongodb", "--yes"), ExitCode.Ok);
-        assert.deepEqual(steps(jobs.restores[0].job).map((c) => c.name), ["restore-mongodb"]);
+        assert.deepEqual(
+            steps(jobs.restores[0].job).map((c) => c.name),
+            ["restore-mongodb"],
+        );
     });
 
     it("reports a failed restore with its output and what to do (exit 4)", async () => {
         const { io, jobs, run } = setup();
-        jobs.restoreResult = { succeeded: false, logs: "pg_restore: error: could not connect", reason: "BackoffLimitExceeded: Job has reached the specified backoff limit" };
+        jobs.restoreResult = {
+            succeeded: false,
+            logs: "pg_restore: error: could not connect",
+            reason: "BackoffLimitExceeded: Job has reached the specified backoff limit",
+        };
         assert.equal(await run("--to", NEW, "--yes"), ExitCode.OperationFailed);
         assert.match(io.lines.join("\n"), /could not connect/);
         assert.match(io.errors.join("\n"), /restore of .* failed: BackoffLimitExceeded.*run the same command again/);

@@ -115,7 +115,10 @@ describe("ops: the program of a recorded commit (git worktree, dependencies cach
     it("when npm ci fails, removes the worktree and leaves no half cache entry", async () => {
         const runner = new FakeRunner({ [SHA_OLD]: LOCK_OLD });
         runner.npmFails = true;
-        await assert.rejects(new GitWorktrees(repo, runner, cache, tmp).checkout(SHA_OLD, (l) => log.push(l)), /npm ci failed/);
+        await assert.rejects(
+            new GitWorktrees(repo, runner, cache, tmp).checkout(SHA_OLD, (l) => log.push(l)),
+            /npm ci failed/,
+        );
         assert.deepEqual(fs.readdirSync(tmp), [], "a worktree was left behind");
         assert.deepEqual(fs.readdirSync(cache), [], "a partial cache entry was left behind");
         assert.ok(runner.calls.some((c) => c.args[0] === "worktree" && c.args[1] === "remove"));
@@ -130,7 +133,12 @@ describe("ops: the program of a recorded commit (git worktree, dependencies cach
 
 describe("ops: the images a version ran (its `images` output)", () => {
     const images = { "auth-service": `r/auth-service@sha256:${"1".repeat(64)}` };
-    const stackState = (imgs: unknown) => ({ resources: [{ type: "pulumi:pulumi:Stack", outputs: { images: imgs } }, { type: "kubernetes:apps/v1:Deployment", outputs: {} }] });
+    const stackState = (imgs: unknown) => ({
+        resources: [
+            { type: "pulumi:pulumi:Stack", outputs: { images: imgs } },
+            { type: "kubernetes:apps/v1:Deployment", outputs: {} },
+        ],
+    });
 
     it("reads them from `stack export` and from a checkpoint", () => {
         assert.deepEqual(imagesOfDeployment({ version: 3, deployment: stackState(images) }), images);
@@ -147,8 +155,17 @@ describe("ops: the images a version ran (its `images` output)", () => {
             const entries = [1, 2].map((v) => historyEntry({ version: v, commit: SHA_OLD }));
             entries.forEach((e, i) => {
                 const base = path.join(dir, `production-170000000000000000${i}`);
-                fs.writeFileSync(`${base}.history.json`, JSON.stringify({ ...e, version: 0, startTime: Math.floor(new Date(e.startTime).getTime() / 1000) }));
-                fs.writeFileSync(`${base}.checkpoint.json`, JSON.stringify({ version: 3, checkpoint: { latest: stackState(i === 0 ? images : { "auth-service": "r/auth-service:2" }) } }));
+                fs.writeFileSync(
+                    `${base}.history.json`,
+                    JSON.stringify({ ...e, version: 0, startTime: Math.floor(new Date(e.startTime).getTime() / 1000) }),
+                );
+                fs.writeFileSync(
+                    `${base}.checkpoint.json`,
+                    JSON.stringify({
+                        version: 3,
+                        checkpoint: { latest: stackState(i === 0 ? images : { "auth-service": "r/auth-service:2" }) },
+                    }),
+                );
             });
             const [v2, v1] = parseHistory(entries.slice().reverse());
             assert.deepEqual(imagesFromFileBackend(root, "production", v1), images);

@@ -1,6 +1,16 @@
 import { strict as assert } from "assert";
 import { ExitCode, OpsError } from "../../../ops/errors";
-import { absolutePathsFor, assertCommitAvailable, chooseRollbackTarget, parseHistory, planConfigRestore, redact, rollback, UPDATE_ID_ENV, updateMessage } from "../../../ops/operations";
+import {
+    absolutePathsFor,
+    assertCommitAvailable,
+    chooseRollbackTarget,
+    parseHistory,
+    planConfigRestore,
+    redact,
+    rollback,
+    UPDATE_ID_ENV,
+    updateMessage,
+} from "../../../ops/operations";
 import type { ImageHistory } from "../../../ops/image-history";
 import { FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec, historyEntry } from "./fakes";
 
@@ -18,7 +28,10 @@ async function refusal(p: Promise<unknown> | (() => unknown)): Promise<OpsError>
 
 describe("ops: choosing the rollback target", () => {
     it("defaults to the newest successful update before the current one", () => {
-        const choice = chooseRollbackTarget("production", records([{ version: 1 }, { version: 2 }, { version: 3, kind: "refresh" }, { version: 4 }]));
+        const choice = chooseRollbackTarget(
+            "production",
+            records([{ version: 1 }, { version: 2 }, { version: 3, kind: "refresh" }, { version: 4 }]),
+        );
         assert.equal(choice.current.version, 4);
         assert.equal(choice.target.version, 2);
     });
@@ -53,21 +66,32 @@ describe("ops: choosing the rollback target", () => {
     });
 
     it("refuses a version the stack does not have, listing the successful ones", async () => {
-        const err = await refusal(() => chooseRollbackTarget("production", records([{ version: 1 }, { version: 2, result: "failed" }, { version: 3 }]), 9));
+        const err = await refusal(() =>
+            chooseRollbackTarget("production", records([{ version: 1 }, { version: 2, result: "failed" }, { version: 3 }]), 9),
+        );
         assert.equal(err.exitCode, ExitCode.Refused);
         assert.match(err.message, /stack "production" has no version 9 \(successful updates: 3, 1\)/);
     });
 
     it("refuses a failed update, a refresh, and the current version", async () => {
         const history = records([{ version: 1 }, { version: 2, result: "failed" }, { version: 3, kind: "refresh" }, { version: 4 }]);
-        assert.match((await refusal(() => chooseRollbackTarget("production", history, 2))).message, /version 2 .* is an update that failed/);
-        assert.match((await refusal(() => chooseRollbackTarget("production", history, 3))).message, /version 3 .* is a refresh, not an update/);
+        assert.match(
+            (await refusal(() => chooseRollbackTarget("production", history, 2))).message,
+            /version 2 .* is an update that failed/,
+        );
+        assert.match(
+            (await refusal(() => chooseRollbackTarget("production", history, 3))).message,
+            /version 3 .* is a refresh, not an update/,
+        );
         assert.match((await refusal(() => chooseRollbackTarget("production", history, 4))).message, /already the current version/);
     });
 
     it("refuses when there is nothing earlier to go back to", async () => {
         assert.match((await refusal(() => chooseRollbackTarget("local", []))).message, /stack "local" has no updates/);
-        assert.match((await refusal(() => chooseRollbackTarget("local", records([{ version: 1 }])))).message, /no successful update before version 1/);
+        assert.match(
+            (await refusal(() => chooseRollbackTarget("local", records([{ version: 1 }])))).message,
+            /no successful update before version 1/,
+        );
     });
 });
 
@@ -75,24 +99,46 @@ describe("ops: can the program of that version be checked out?", () => {
     const target = records([{ version: 5, commit: SHA_OLD }])[0];
 
     it("yes, whatever changed since, when the repository has its commit", async () => {
-        assert.deepEqual(await assertCommitAvailable("production", target, new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/apps/microservice.ts", "package-lock.json"] })), []);
+        assert.deepEqual(
+            await assertCommitAvailable(
+                "production",
+                target,
+                new FakeCode(SHA_NEW, { [SHA_OLD]: ["components/apps/microservice.ts", "package-lock.json"] }),
+            ),
+            [],
+        );
     });
 
     it("no, when the repository lacks the commit: names it and how to fetch it", async () => {
         const err = await refusal(assertCommitAvailable("production", target, new FakeCode(SHA_NEW, {})));
         assert.equal(err.exitCode, ExitCode.Refused);
-        assert.match(err.message, new RegExp(`deployed from commit ${SHA_OLD}, which this repository does not have.*nothing was changed.*git fetch origin ${SHA_OLD}.*npm run rollback -- --stack production --to 5`));
+        assert.match(
+            err.message,
+            new RegExp(
+                `deployed from commit ${SHA_OLD}, which this repository does not have.*nothing was changed.*git fetch origin ${SHA_OLD}.*npm run rollback -- --stack production --to 5`,
+            ),
+        );
     });
 
     it("no, when no commit was recorded, unless --force runs the program checked out now", async () => {
         const unrecorded = records([{ version: 5, message: "manual up" }])[0];
-        assert.match((await refusal(assertCommitAvailable("production", unrecorded, new FakeCode()))).message, /recorded no git commit.*--force/);
-        assert.match((await assertCommitAvailable("production", unrecorded, new FakeCode(), true))[0], /--force: version 5 recorded no git commit/);
+        assert.match(
+            (await refusal(assertCommitAvailable("production", unrecorded, new FakeCode()))).message,
+            /recorded no git commit.*--force/,
+        );
+        assert.match(
+            (await assertCommitAvailable("production", unrecorded, new FakeCode(), true))[0],
+            /--force: version 5 recorded no git commit/,
+        );
     });
 
     it("relative paths in the config (kubeconfig, sourceRoot) are made absolute for the program run from a worktree", () => {
         const fixed = absolutePathsFor(
-            { "ultramarket:kubeconfig": { value: ".local/kubeconfig" }, "ultramarket:sourceRoot": { value: "/abs/apps" }, "ultramarket:imageTag": { value: "x" } },
+            {
+                "ultramarket:kubeconfig": { value: ".local/kubeconfig" },
+                "ultramarket:sourceRoot": { value: "/abs/apps" },
+                "ultramarket:imageTag": { value: "x" },
+            },
             "/repo",
         );
         assert.deepEqual(fixed, { "ultramarket:kubeconfig": { value: "/repo/.local/kubeconfig", secret: false } });
@@ -100,7 +146,14 @@ describe("ops: can the program of that version be checked out?", () => {
 });
 
 describe("ops: restoring a version's config", () => {
-    const target = records([{ version: 2, imageTag: "1.0.0", commit: SHA_OLD, config: { "ultramarket:kubeconfig": { value: "/old/kubeconfig", secret: false } } }])[0];
+    const target = records([
+        {
+            version: 2,
+            imageTag: "1.0.0",
+            commit: SHA_OLD,
+            config: { "ultramarket:kubeconfig": { value: "/old/kubeconfig", secret: false } },
+        },
+    ])[0];
 
     it("sets the version's values, removes keys added since, and keeps where the cluster is", () => {
         const current = {
@@ -125,11 +178,17 @@ describe("ops: restoring a version's config", () => {
 
     it("refuses when a recorded secret cannot be decrypted", async () => {
         const bad = records([{ version: 2, config: { "ultramarket:jwtSecret": { value: "ERROR_UNABLE_TO_DECRYPT", secret: true } } }])[0];
-        assert.match((await refusal(() => planConfigRestore("production", bad, {}))).message, /cannot read the secret ultramarket:jwtSecret recorded in version 2.*PULUMI_CONFIG_PASSPHRASE/);
+        assert.match(
+            (await refusal(() => planConfigRestore("production", bad, {}))).message,
+            /cannot read the secret ultramarket:jwtSecret recorded in version 2.*PULUMI_CONFIG_PASSPHRASE/,
+        );
     });
 
     it("redacts secret values from error text", () => {
-        assert.equal(redact("pulumi config set-all --secret k=abc123 --plaintext x=1", ["abc123"]), "pulumi config set-all --secret k=[secret] --plaintext x=1");
+        assert.equal(
+            redact("pulumi config set-all --secret k=abc123 --plaintext x=1", ["abc123"]),
+            "pulumi config set-all --secret k=[secret] --plaintext x=1",
+        );
     });
 });
 
@@ -178,19 +237,28 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
         const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) }));
         assert.equal(err.exitCode, ExitCode.Refused);
         assert.match(err.message, new RegExp(`git fetch origin ${SHA_OLD}`));
-        assert.equal(code.checkouts.length + stack.callsTo("setAllConfigJson").length + stack.callsTo("preview").length + stack.callsTo("up").length, 0);
+        assert.equal(
+            code.checkouts.length + stack.callsTo("setAllConfigJson").length + stack.callsTo("preview").length + stack.callsTo("up").length,
+            0,
+        );
     });
 
     it("works across program changes: nothing is compared with the checked-out program", async () => {
         const stack = new FakeStack("production", history);
-        const code = new FakeCode(SHA_NEW, { [SHA_OLD]: ["index.ts", "components/apps/microservice.ts", "package-lock.json"], [SHA_NEW]: [] });
+        const code = new FakeCode(SHA_NEW, {
+            [SHA_OLD]: ["index.ts", "components/apps/microservice.ts", "package-lock.json"],
+            [SHA_NEW]: [],
+        });
         const report = await rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) });
         assert.equal(report.to, 1);
         assert.equal(stack.callsTo("up").length, 1);
     });
 
     it("--force with no recorded commit runs the program checked out now, and says so", async () => {
-        const stack = new FakeStack("production", [{ version: 1, imageTag: "1.0.0" }, { version: 2, imageTag: "1.1.0", commit: SHA_NEW }]);
+        const stack = new FakeStack("production", [
+            { version: 1, imageTag: "1.0.0" },
+            { version: 2, imageTag: "1.1.0", commit: SHA_NEW },
+        ]);
         const io = new MemoryIO();
         const code = new FakeCode();
         await rollback({ stack, io, code, verifier: new FakeVerifier([PASSED]), force: true });
@@ -206,8 +274,14 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
         const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]) }));
         assert.equal(err.exitCode, ExitCode.OperationFailed);
         assert.match(err.message, /stack "production": up \(rollback\) failed/);
-        assert.match(err.message, /written only to the temporary worktree, which is removed; Pulumi\.production\.yaml is unchanged.*npm run rollback -- --stack production --to 1/s);
-        assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+        assert.match(
+            err.message,
+            /written only to the temporary worktree, which is removed; Pulumi\.production\.yaml is unchanged.*npm run rollback -- --stack production --to 1/s,
+        );
+        assert.deepEqual(
+            code.checkouts.map((c) => c.removed),
+            [true],
+        );
     });
 
     it("when cancelled (SIGINT) during the preview, stops before up and removes the worktree", async () => {
@@ -219,10 +293,15 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
             controller.abort();
             return preview(opts);
         };
-        const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), signal: controller.signal }));
+        const err = await refusal(
+            rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), signal: controller.signal }),
+        );
         assert.match(err.message, /cancelled/);
         assert.equal(stack.callsTo("up").length, 0);
-        assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+        assert.deepEqual(
+            code.checkouts.map((c) => c.removed),
+            [true],
+        );
     });
 
     it("when the checkout fails (e.g. npm ci), nothing is written and no worktree is left", async () => {
@@ -233,13 +312,22 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
         assert.equal(err.exitCode, ExitCode.OperationFailed);
         assert.match(err.message, /could not be checked out with its dependencies, so nothing was changed: npm ci failed/);
         assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length, 0);
-        assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+        assert.deepEqual(
+            code.checkouts.map((c) => c.removed),
+            [true],
+        );
     });
 
     it("prebuilt mode: the version's tags are restored and no image history is needed", async () => {
         const stack = new FakeStack("production", history);
         let asked = 0;
-        await rollback({ stack, io: new MemoryIO(), code: new FakeCode(), verifier: new FakeVerifier([PASSED]), images: { imagesOf: async () => (asked++, undefined) } });
+        await rollback({
+            stack,
+            io: new MemoryIO(),
+            code: new FakeCode(),
+            verifier: new FakeVerifier([PASSED]),
+            images: { imagesOf: async () => (asked++, undefined) },
+        });
         assert.equal(asked, 0);
         assert.ok(!("ultramarket:pinnedImages" in stack.config));
     });
@@ -250,7 +338,10 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
             { version: 1, imageTag: "1.0.0", commit: SHA_OLD, config: build },
             { version: 2, imageTag: "1.1.0", commit: SHA_NEW, config: build },
         ];
-        const digests = { "auth-service": `r/auth-service@sha256:${"1".repeat(64)}`, "cart-service": `r/cart-service@sha256:${"2".repeat(64)}` };
+        const digests = {
+            "auth-service": `r/auth-service@sha256:${"1".repeat(64)}`,
+            "cart-service": `r/cart-service@sha256:${"2".repeat(64)}`,
+        };
 
         it("pins the digests version 1 ran, so nothing is rebuilt", async () => {
             const stack = new FakeStack("production", built);
@@ -265,9 +356,14 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
         it("refuses, naming what is missing, when the digests it ran cannot be found", async () => {
             const stack = new FakeStack("production", built);
             const code = new FakeCode();
-            const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), images: noImages }));
+            const err = await refusal(
+                rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), images: noImages }),
+            );
             assert.equal(err.exitCode, ExitCode.Refused);
-            assert.match(err.message, /built its images .*the digests it ran \(its "images" stack output\) cannot be found.*would have to rebuild them; nothing was changed/);
+            assert.match(
+                err.message,
+                /built its images .*the digests it ran \(its "images" stack output\) cannot be found.*would have to rebuild them; nothing was changed/,
+            );
             assert.equal(code.checkouts.length + stack.callsTo("up").length, 0);
         });
 
@@ -275,11 +371,22 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
             const stack = new FakeStack("production", built);
             const code = new FakeCode();
             code.knownKeys.clear();
-            const err = await refusal(rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), images: { imagesOf: async () => digests } }));
+            const err = await refusal(
+                rollback({
+                    stack,
+                    io: new MemoryIO(),
+                    code,
+                    verifier: new FakeVerifier([PASSED]),
+                    images: { imagesOf: async () => digests },
+                }),
+            );
             assert.equal(err.exitCode, ExitCode.Refused);
             assert.match(err.message, /predates ultramarket:pinnedImages/);
             assert.equal(stack.callsTo("setAllConfigJson").length + stack.callsTo("up").length, 0);
-            assert.deepEqual(code.checkouts.map((c) => c.removed), [true]);
+            assert.deepEqual(
+                code.checkouts.map((c) => c.removed),
+                [true],
+            );
         });
     });
 

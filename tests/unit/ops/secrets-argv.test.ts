@@ -7,15 +7,26 @@ import { secretConfigArgs, secretConfigWriterFor } from "../../../ops/secret-con
 import { FAILED, FakeCode, FakeStack, FakeVerifier, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
 
 const HISTORY: UpdateSpec[] = [
-    { version: 1, imageTag: "1.0.0", commit: SHA_OLD, config: { "ultramarket:jwtSecret": { value: "jwt-secret-kept-since-v1", secret: true } } },
-    { version: 2, imageTag: "1.1.0", commit: SHA_OLD, config: { "ultramarket:jwtSecret": { value: "jwt-secret-kept-since-v1", secret: true } } },
+    {
+        version: 1,
+        imageTag: "1.0.0",
+        commit: SHA_OLD,
+        config: { "ultramarket:jwtSecret": { value: "jwt-secret-kept-since-v1", secret: true } },
+    },
+    {
+        version: 2,
+        imageTag: "1.1.0",
+        commit: SHA_OLD,
+        config: { "ultramarket:jwtSecret": { value: "jwt-secret-kept-since-v1", secret: true } },
+    },
 ];
 
 /** Every secret value the stack has or had: its history decrypted, and its current config. */
 async function secretsOf(stack: FakeStack): Promise<string[]> {
     const values = new Set<string>();
     for (const entry of await stack.history(undefined, undefined, true)) {
-        for (const v of Object.values(entry.config as Record<string, { value?: string; secret: boolean }>)) if (v.secret && v.value) values.add(v.value);
+        for (const v of Object.values(entry.config as Record<string, { value?: string; secret: boolean }>))
+            if (v.secret && v.value) values.add(v.value);
     }
     for (const v of Object.values(stack.config)) if (v.secret) values.add(v.value);
     return [...values];
@@ -49,7 +60,12 @@ describe("ops: no secret on a command line", () => {
         const stack = new FakeStack("production", HISTORY);
         stack.config["ultramarket:clickSecretKey"] = { value: "click-secret-rotated-in-v3", secret: true };
         const secrets = await secretsOf(stack);
-        const report = await deploy({ stack, io: new MemoryIO(), code: new FakeCode(SHA_NEW, { [SHA_OLD]: [] }), verifier: new FakeVerifier([FAILED, PASSED]) });
+        const report = await deploy({
+            stack,
+            io: new MemoryIO(),
+            code: new FakeCode(SHA_NEW, { [SHA_OLD]: [] }),
+            verifier: new FakeVerifier([FAILED, PASSED]),
+        });
         assert.equal(report.rollback?.to, 2);
         assertNoSecretOnACommandLine(stack, secrets);
         assert.equal(stack.callsTo("setSecretConfig")[0].stdin, "click-secret-of-v2");
@@ -67,15 +83,34 @@ describe("ops: no secret on a command line", () => {
                 `  if (process.argv.includes("ultramarket:bad")) { process.stderr.write("error: cannot store " + stdin); process.exit(1); }\n});\n`,
             { mode: 0o755 },
         );
-        const stack = { name: "production", workspace: { workDir: dir, envVars: { PULUMI_CONFIG_PASSPHRASE: "stack-passphrase" }, pulumiCommand: { command: cli } } } as unknown as OpsStack;
+        const stack = {
+            name: "production",
+            workspace: { workDir: dir, envVars: { PULUMI_CONFIG_PASSPHRASE: "stack-passphrase" }, pulumiCommand: { command: cli } },
+        } as unknown as OpsStack;
         const writer = secretConfigWriterFor(stack);
         await writer.setSecretConfig("ultramarket:jwtSecret", "s3cr3t-value-with\ttab");
-        const [call] = fs.readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+        const [call] = fs
+            .readFileSync(record, "utf8")
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
         assert.deepEqual(call.argv, secretConfigArgs("production", "ultramarket:jwtSecret"));
-        assert.deepEqual(call.argv, ["config", "set", "--secret", "--raw", "ultramarket:jwtSecret", "--stack", "production", "--non-interactive"]);
+        assert.deepEqual(call.argv, [
+            "config",
+            "set",
+            "--secret",
+            "--raw",
+            "ultramarket:jwtSecret",
+            "--stack",
+            "production",
+            "--non-interactive",
+        ]);
         assert.equal(call.stdin, "s3cr3t-value-with\ttab");
         assert.equal(call.env, "stack-passphrase", "the workspace environment reaches the CLI");
-        await assert.rejects(writer.setSecretConfig("ultramarket:bad", "leaky-value"), (err: Error) => /config set --secret ultramarket:bad failed/.test(err.message) && !err.message.includes("leaky-value"));
+        await assert.rejects(
+            writer.setSecretConfig("ultramarket:bad", "leaky-value"),
+            (err: Error) => /config set --secret ultramarket:bad failed/.test(err.message) && !err.message.includes("leaky-value"),
+        );
         fs.rmSync(dir, { recursive: true, force: true });
     });
 });

@@ -92,7 +92,13 @@ describe("ops: stack names are checked", () => {
     it("the local stack before local:up created its state directory is refused without listing or creating it", async () => {
         const dir = project();
         const b = backend([]);
-        await assert.rejects(openStack({ stackName: "local", workDir: dir, create: false }, b), (err: unknown) => err instanceof OpsError && err.exitCode === ExitCode.Refused && /create the local stack with: npm run local:up/.test(err.message));
+        await assert.rejects(
+            openStack({ stackName: "local", workDir: dir, create: false }, b),
+            (err: unknown) =>
+                err instanceof OpsError &&
+                err.exitCode === ExitCode.Refused &&
+                /create the local stack with: npm run local:up/.test(err.message),
+        );
         assert.deepEqual(b.calls, []);
         assert.ok(!fs.existsSync(path.join(dir, ".pulumi-state")), "the state directory is not created");
         fs.rmSync(dir, { recursive: true, force: true });
@@ -119,7 +125,14 @@ describe("ops: stack names are checked", () => {
                 env: {},
                 probe: { run: async () => ({ found: false, code: 1, stdout: "", stderr: "" }) },
             };
-            assert.equal(await main([command, "--stack", "prodution", ...(command === "deploy" || command === "rollback" ? ["--no-policy"] : [])], deps), ExitCode.Refused, command);
+            assert.equal(
+                await main(
+                    [command, "--stack", "prodution", ...(command === "deploy" || command === "rollback" ? ["--no-policy"] : [])],
+                    deps,
+                ),
+                ExitCode.Refused,
+                command,
+            );
             assert.match(io.errors.join("\n"), /^\w+: stack "prodution" does not exist .*Did you mean "production"\?/, command);
             assert.ok(!b.calls.some((c) => c.startsWith("select") || c.startsWith("create")), command);
             assert.ok(!fs.existsSync(path.join(dir, "Pulumi.prodution.yaml")), command);
@@ -127,9 +140,20 @@ describe("ops: stack names are checked", () => {
         }
         const dir = project();
         const io = new MemoryIO();
-        const doctorDeps = { io, openStack: async () => assert.fail("doctor opens no stack"), code: new FakeCode(), verifier: new FakeVerifier([PASSED]), repoRoot: dir, env: {}, probe: { run: async () => assert.fail("no probe for an unknown stack") } } as unknown as CliDeps;
+        const doctorDeps = {
+            io,
+            openStack: async () => assert.fail("doctor opens no stack"),
+            code: new FakeCode(),
+            verifier: new FakeVerifier([PASSED]),
+            repoRoot: dir,
+            env: {},
+            probe: { run: async () => assert.fail("no probe for an unknown stack") },
+        } as unknown as CliDeps;
         assert.equal(await main(["doctor", "--stack", "prodution"], doctorDeps), ExitCode.Refused);
-        assert.match(io.errors.join("\n"), /^doctor: stack "prodution" does not exist in .* \(no Pulumi\.prodution\.yaml\).*Did you mean "production"\?/);
+        assert.match(
+            io.errors.join("\n"),
+            /^doctor: stack "prodution" does not exist in .* \(no Pulumi\.prodution\.yaml\).*Did you mean "production"\?/,
+        );
         fs.rmSync(dir, { recursive: true, force: true });
     });
 });

@@ -5,7 +5,12 @@ import { parse } from "yaml";
 import { REPO_ROOT } from "../../../ops/workspace";
 
 type Step = { name?: string; uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string>; if?: string };
-type Workflow = { on: Record<string, any>; env?: Record<string, string>; jobs: Record<string, { steps: Step[]; environment?: string }>; concurrency?: { group: string; "cancel-in-progress": boolean } };
+type Workflow = {
+    on: Record<string, any>;
+    env?: Record<string, string>;
+    jobs: Record<string, { steps: Step[]; environment?: string }>;
+    concurrency?: { group: string; "cancel-in-progress": boolean };
+};
 
 const dir = path.join(REPO_ROOT, ".github", "workflows");
 const load = (file: string): Workflow => parse(fs.readFileSync(path.join(dir, file), "utf8"));
@@ -41,7 +46,10 @@ describe("ops: GitHub Actions workflows", () => {
         const w = load("pulumi-up.yml");
         assert.deepEqual(w.on.push.branches, ["main"]);
         // The action only installs the CLI: no `pulumi up` behind the safety net's back.
-        assert.deepEqual(pulumiAction(w).map((a) => Object.keys(a.with ?? {})), [["pulumi-version"]]);
+        assert.deepEqual(
+            pulumiAction(w).map((a) => Object.keys(a.with ?? {})),
+            [["pulumi-version"]],
+        );
         const all = steps(w);
         const deploySteps = all.filter((s) => s.run?.includes("npm run deploy"));
         assert.equal(deploySteps.length, 1);
@@ -50,8 +58,14 @@ describe("ops: GitHub Actions workflows", () => {
         assert.match(run, /set -o pipefail/, "tee must not hide the deploy's exit code");
         assert.ok(!all.some((s) => /\bpulumi up\b/.test(s.run ?? "")), "no step runs pulumi up directly");
         const policies = all.findIndex((s) => s.run?.trim() === "npm ci --prefix policies");
-        assert.ok(policies >= 0 && policies < all.indexOf(deploySteps[0]), "the policy pack's dependencies are installed before deploy previews with it");
-        assert.ok(all.some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")), "a failed deploy is explained in the job summary");
+        assert.ok(
+            policies >= 0 && policies < all.indexOf(deploySteps[0]),
+            "the policy pack's dependencies are installed before deploy previews with it",
+        );
+        assert.ok(
+            all.some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")),
+            "a failed deploy is explained in the job summary",
+        );
         assert.equal(Object.values(w.jobs)[0].environment, "production");
         assert.equal(w.concurrency?.group, "pulumi-production");
         assert.equal(w.concurrency?.["cancel-in-progress"], false);
@@ -72,7 +86,10 @@ describe("ops: GitHub Actions workflows", () => {
         assert.equal(w.env?.STACK, "${{ inputs.stack || 'production' }}");
         // pulumi/actions only installs the CLI; the Automation API runs it.
         assert.deepEqual(Object.keys(pulumiAction(w)[0].with ?? {}), ["pulumi-version"]);
-        assert.ok(all.some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")), "drift is listed in the job summary");
+        assert.ok(
+            all.some((s) => s.if === "failure()" && s.run?.includes("GITHUB_STEP_SUMMARY")),
+            "drift is listed in the job summary",
+        );
     });
 
     it("credentials come from repository secrets, the backend URL from a repository variable, never literals", () => {
@@ -82,7 +99,8 @@ describe("ops: GitHub Actions workflows", () => {
             assert.equal(w.env?.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", f);
             assert.equal(w.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}", f);
             for (const s of steps(w)) {
-                for (const [k, v] of Object.entries(s.env ?? {})) assert.match(String(v), /^\$\{\{ secrets\.[A-Z_]+ \}\}$/, `${f}: step env ${k}`);
+                for (const [k, v] of Object.entries(s.env ?? {}))
+                    assert.match(String(v), /^\$\{\{ secrets\.[A-Z_]+ \}\}$/, `${f}: step env ${k}`);
             }
             for (const a of pulumiAction(w)) {
                 assert.equal(a.uses, "pulumi/actions@v7", f);

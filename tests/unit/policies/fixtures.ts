@@ -55,16 +55,21 @@ export function podSpec(name: string): IPodSpec {
         securityContext: { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: "RuntimeDefault" } },
         containers: [container(name)],
         volumes: [{ name: "tmp", emptyDir: { sizeLimit: "256Mi" } }],
-        topologySpreadConstraints: [{
-            maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway",
-            labelSelector: { matchLabels: labelsFor(name) },
-        }],
+        topologySpreadConstraints: [
+            {
+                maxSkew: 1,
+                topologyKey: "kubernetes.io/hostname",
+                whenUnsatisfiable: "ScheduleAnyway",
+                labelSelector: { matchLabels: labelsFor(name) },
+            },
+        ],
     };
 }
 
 export function deploymentData(name = "auth-service"): IDeployment {
     return {
-        apiVersion: "apps/v1", kind: "Deployment",
+        apiVersion: "apps/v1",
+        kind: "Deployment",
         metadata: { name, namespace: NS, labels: labelsFor(name) },
         spec: {
             replicas: 2,
@@ -84,7 +89,8 @@ export function datastoreData(name = "postgres"): IStatefulSet {
     spec.containers[0].volumeMounts = [{ name: "data", mountPath: "/var/lib/postgresql/data" }];
     spec.containers[0].startupProbe = { exec: { command: ["pg_isready", "-U", "postgres"] }, periodSeconds: 10, failureThreshold: 60 };
     return {
-        apiVersion: "apps/v1", kind: "StatefulSet",
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
         metadata: { name, namespace: NS, labels },
         spec: {
             replicas: 1,
@@ -92,10 +98,12 @@ export function datastoreData(name = "postgres"): IStatefulSet {
             selector: { matchLabels: labels },
             persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Retain" },
             template: { metadata: { labels }, spec },
-            volumeClaimTemplates: [{
-                metadata: { name: "data" },
-                spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
-            }],
+            volumeClaimTemplates: [
+                {
+                    metadata: { name: "data" },
+                    spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "10Gi" } } },
+                },
+            ],
         },
     };
 }
@@ -110,7 +118,8 @@ export function migrationJob(change?: (j: IJob) => void): FakeResource {
     delete spec.containers[0].livenessProbe;
     spec.restartPolicy = "Never";
     const data: IJob = {
-        apiVersion: "batch/v1", kind: "Job",
+        apiVersion: "batch/v1",
+        kind: "Job",
         metadata: { name: "auth-service-migrate", namespace: NS },
         spec: { template: { spec } },
     };
@@ -123,7 +132,8 @@ export function cronJob(change?: (j: ICronJob) => void): FakeResource {
     delete spec.containers[0].livenessProbe;
     spec.restartPolicy = "OnFailure";
     const data: ICronJob = {
-        apiVersion: "batch/v1", kind: "CronJob",
+        apiVersion: "batch/v1",
+        kind: "CronJob",
         metadata: { name: "report", namespace: NS },
         spec: { schedule: "0 3 * * *", jobTemplate: { spec: { template: { spec } } } },
     };
@@ -137,7 +147,8 @@ export function pod(change?: (p: IPod) => void): FakeResource {
 
 export function configMap(change?: (c: IConfigMap) => void): FakeResource {
     const data: IConfigMap = {
-        apiVersion: "v1", kind: "ConfigMap",
+        apiVersion: "v1",
+        kind: "ConfigMap",
         metadata: { name: "ultramarket-config", namespace: NS },
         data: {
             NODE_ENV: "production",
@@ -152,7 +163,8 @@ export function configMap(change?: (c: IConfigMap) => void): FakeResource {
 
 export function service(change?: (s: IService) => void): FakeResource {
     const data: IService = {
-        apiVersion: "v1", kind: "Service",
+        apiVersion: "v1",
+        kind: "Service",
         metadata: { name: "auth-service", namespace: NS, labels: labelsFor("auth-service") },
         spec: { selector: labelsFor("auth-service"), ports: [{ name: "http", port: 80, targetPort: "http" }] },
     };
@@ -162,13 +174,15 @@ export function service(change?: (s: IService) => void): FakeResource {
 export function ingress(change?: (i: IIngress) => void): FakeResource {
     const backend = { service: { name: "api-gateway", port: { number: 80 } } };
     const data: IIngress = {
-        apiVersion: "networking.k8s.io/v1", kind: "Ingress",
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
         metadata: { name: "ultramarket", namespace: NS },
         spec: {
             ingressClassName: "nginx",
             tls: [{ hosts: ["ultramarket.uz", "api.ultramarket.uz", "admin.ultramarket.uz"], secretName: "ultramarket-tls" }],
-            rules: ["ultramarket.uz", "api.ultramarket.uz", "admin.ultramarket.uz"].map(host => ({
-                host, http: { paths: [{ path: "/", pathType: "Prefix", backend }] },
+            rules: ["ultramarket.uz", "api.ultramarket.uz", "admin.ultramarket.uz"].map((host) => ({
+                host,
+                http: { paths: [{ path: "/", pathType: "Prefix", backend }] },
             })),
         },
     };
@@ -177,7 +191,8 @@ export function ingress(change?: (i: IIngress) => void): FakeResource {
 
 export function defaultDeny(change?: (n: INetworkPolicy) => void): FakeResource {
     const data: INetworkPolicy = {
-        apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
         metadata: { name: "default-deny", namespace: NS },
         spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
     };
@@ -185,18 +200,29 @@ export function defaultDeny(change?: (n: INetworkPolicy) => void): FakeResource 
 }
 
 export function allowDns(): FakeResource {
-    return fromModel(new NetworkPolicy({
-        metadata: { name: "allow-dns", namespace: NS },
-        spec: {
-            podSelector: {}, policyTypes: ["Egress"],
-            egress: [{ ports: [{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }] }],
-        },
-    }));
+    return fromModel(
+        new NetworkPolicy({
+            metadata: { name: "allow-dns", namespace: NS },
+            spec: {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [
+                    {
+                        ports: [
+                            { protocol: "UDP", port: 53 },
+                            { protocol: "TCP", port: 53 },
+                        ],
+                    },
+                ],
+            },
+        }),
+    );
 }
 
 export function pdb(app = "auth-service", change?: (p: IPodDisruptionBudget) => void): FakeResource {
     const data: IPodDisruptionBudget = {
-        apiVersion: "policy/v1", kind: "PodDisruptionBudget",
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
         metadata: { name: app, namespace: NS },
         spec: { maxUnavailable: 1, selector: { matchLabels: labelsFor(app) } },
     };
@@ -205,11 +231,13 @@ export function pdb(app = "auth-service", change?: (p: IPodDisruptionBudget) => 
 
 export function hpa(app = "auth-service", change?: (h: IHorizontalPodAutoscaler) => void): FakeResource {
     const data: IHorizontalPodAutoscaler = {
-        apiVersion: "autoscaling/v2", kind: "HorizontalPodAutoscaler",
+        apiVersion: "autoscaling/v2",
+        kind: "HorizontalPodAutoscaler",
         metadata: { name: app, namespace: NS },
         spec: {
             scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: app },
-            minReplicas: 2, maxReplicas: 6,
+            minReplicas: 2,
+            maxReplicas: 6,
             metrics: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
         },
     };
@@ -218,15 +246,18 @@ export function hpa(app = "auth-service", change?: (h: IHorizontalPodAutoscaler)
 
 export function serviceAccount(name = "auth-service", change?: (s: IServiceAccount) => void): FakeResource {
     const data: IServiceAccount = {
-        apiVersion: "v1", kind: "ServiceAccount",
-        metadata: { name, namespace: NS }, automountServiceAccountToken: false,
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name, namespace: NS },
+        automountServiceAccountToken: false,
     };
     return fromModel(new ServiceAccount(variant(data, change ?? (() => undefined))));
 }
 
 export function namespace(change?: (n: INamespace) => void): FakeResource {
     const data: INamespace = {
-        apiVersion: "v1", kind: "Namespace",
+        apiVersion: "v1",
+        kind: "Namespace",
         metadata: { name: NS, labels: { "pod-security.kubernetes.io/enforce": "restricted" } },
     };
     return fromModel(new Namespace(variant(data, change ?? (() => undefined))));

@@ -1,8 +1,12 @@
 // Runs CrossGuard policies without the engine: builds the args object the analyzer would pass
 // (isType compares `type` with the class's __pulumiType) and collects reported violations.
 import type {
-    PolicyResource, PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy,
-    StackValidationArgs, StackValidationPolicy,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 } from "@pulumi/policy";
 import { createPolicies } from "../../../policies/rules";
 
@@ -32,7 +36,10 @@ const typeOf = (cls: any): string | undefined => cls?.__pulumiType;
 
 function options(opts: Partial<PolicyResourceOptions> = {}): PolicyResourceOptions {
     return {
-        protect: false, ignoreChanges: [], aliases: [], additionalSecretOutputs: [],
+        protect: false,
+        ignoreChanges: [],
+        aliases: [],
+        additionalSecretOutputs: [],
         customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 },
         ...opts,
     };
@@ -52,7 +59,11 @@ export function pulumiTypeOf(manifest: { apiVersion: string; kind: string }): st
  * A FakeResource from a kubernetes-models object. The model is validated against the Kubernetes
  * OpenAPI schema first, so every fixture is a manifest the API server would accept.
  */
-export function fromModel(model: { validate(): void; toJSON(): unknown }, opts?: Partial<PolicyResourceOptions>, name?: string): FakeResource {
+export function fromModel(
+    model: { validate(): void; toJSON(): unknown },
+    opts?: Partial<PolicyResourceOptions>,
+    name?: string,
+): FakeResource {
     model.validate();
     const props = JSON.parse(JSON.stringify(model.toJSON()));
     return { type: pulumiTypeOf(props), name: name ?? props.metadata?.name ?? "unnamed", props, opts };
@@ -62,7 +73,7 @@ const stackTags: ReadonlyMap<string, string> = new Map();
 
 /** Looks a policy up by name in the pack, as seen from the given stack. */
 export function policy<T extends ResourceValidationPolicy | StackValidationPolicy>(name: string, stack = PRODUCTION): T {
-    const found = createPolicies({ stackName: () => stack }).find(p => p.name === name);
+    const found = createPolicies({ stackName: () => stack }).find((p) => p.name === name);
     if (!found) {
         throw new Error(`no policy named ${name}`);
     }
@@ -72,16 +83,23 @@ export function policy<T extends ResourceValidationPolicy | StackValidationPolic
 export async function validateResource(p: ResourceValidationPolicy, r: FakeResource, config: object = {}): Promise<Outcome> {
     const violations: string[] = [];
     const args: ResourceValidationArgs = {
-        type: r.type, props: r.props, urn: urnOf(r), name: r.name, opts: options(r.opts), stackTags,
-        isType: cls => typeOf(cls) === r.type,
+        type: r.type,
+        props: r.props,
+        urn: urnOf(r),
+        name: r.name,
+        opts: options(r.opts),
+        stackTags,
+        isType: (cls) => typeOf(cls) === r.type,
         asType: (cls: any) => (typeOf(cls) === r.type ? r.props : undefined) as any,
         getConfig: <T extends object>() => config as T,
-        notApplicable: (reason?: string): never => { throw new NotApplicable(reason); },
+        notApplicable: (reason?: string): never => {
+            throw new NotApplicable(reason);
+        },
     };
     const validations = Array.isArray(p.validateResource) ? p.validateResource : [p.validateResource!];
     try {
         for (const v of validations) {
-            await v(args, message => violations.push(message));
+            await v(args, (message) => violations.push(message));
         }
     } catch (e) {
         if (e instanceof NotApplicable) {
@@ -100,19 +118,30 @@ export interface StackOutcome extends Outcome {
 export async function validateStack(p: StackValidationPolicy, resources: FakeResource[], config: object = {}): Promise<StackOutcome> {
     const violations: string[] = [];
     const urns: (string | undefined)[] = [];
-    const policyResources: PolicyResource[] = resources.map(r => ({
-        type: r.type, props: r.props, urn: urnOf(r), name: r.name, opts: options(r.opts),
-        dependencies: [], propertyDependencies: {},
-        isType: cls => typeOf(cls) === r.type,
+    const policyResources: PolicyResource[] = resources.map((r) => ({
+        type: r.type,
+        props: r.props,
+        urn: urnOf(r),
+        name: r.name,
+        opts: options(r.opts),
+        dependencies: [],
+        propertyDependencies: {},
+        isType: (cls) => typeOf(cls) === r.type,
         asType: (cls: any) => (typeOf(cls) === r.type ? r.props : undefined) as any,
     }));
     const args: StackValidationArgs = {
-        resources: policyResources, stackTags,
+        resources: policyResources,
+        stackTags,
         getConfig: <T extends object>() => config as T,
-        notApplicable: (reason?: string): never => { throw new NotApplicable(reason); },
+        notApplicable: (reason?: string): never => {
+            throw new NotApplicable(reason);
+        },
     };
     try {
-        await p.validateStack(args, (message, urn) => { violations.push(message); urns.push(urn); });
+        await p.validateStack(args, (message, urn) => {
+            violations.push(message);
+            urns.push(urn);
+        });
     } catch (e) {
         if (e instanceof NotApplicable) {
             return { violations, urns, notApplicable: e.reason ?? "" };

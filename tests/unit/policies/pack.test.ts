@@ -11,7 +11,7 @@ const policies = createPolicies({ stackName: () => "production" });
 
 describe("policies: the pack", () => {
     it("has unique policy names the server accepts (not the reserved 'all')", () => {
-        const names = policies.map(p => p.name);
+        const names = policies.map((p) => p.name);
         assert.strictEqual(new Set(names).size, names.length);
         for (const name of names) {
             assert.match(name, /^[a-z0-9]+(-[a-z0-9]+)*$/);
@@ -30,21 +30,38 @@ describe("policies: the pack", () => {
     });
 
     it("has the mandatory and advisory rules the platform needs", () => {
-        assert.deepStrictEqual(policyNames("advisory").sort(),
-            ["no-service-account-token-automount", "request-limit-ratio", "topology-spread"]);
-        for (const name of ["pss-run-as-non-root", "immutable-image-tags", "resource-requests-limits", "health-probes",
-                            "no-secrets-in-configmaps", "no-secrets-in-env-literals", "no-external-service-types",
-                            "production-min-replicas", "production-pdb-per-deployment", "production-default-deny-network-policy",
-                            "production-ingress-tls", "production-gateway-tls", "production-private-admin", "production-protected-datastores",
-                            "no-secrets-in-argv", "bounded-scratch-space", "stateful-startup-probes"]) {
+        assert.deepStrictEqual(policyNames("advisory").sort(), [
+            "no-service-account-token-automount",
+            "request-limit-ratio",
+            "topology-spread",
+        ]);
+        for (const name of [
+            "pss-run-as-non-root",
+            "immutable-image-tags",
+            "resource-requests-limits",
+            "health-probes",
+            "no-secrets-in-configmaps",
+            "no-secrets-in-env-literals",
+            "no-external-service-types",
+            "production-min-replicas",
+            "production-pdb-per-deployment",
+            "production-default-deny-network-policy",
+            "production-ingress-tls",
+            "production-gateway-tls",
+            "production-private-admin",
+            "production-protected-datastores",
+            "no-secrets-in-argv",
+            "bounded-scratch-space",
+            "stateful-startup-probes",
+        ]) {
             assert.ok(policyNames("mandatory").includes(name), name);
         }
     });
 
     it("documents every policy with its default level in docs/policies.md", () => {
         const doc = fs.readFileSync(path.join(ROOT, "docs/policies.md"), "utf8");
-        const rows = [...doc.matchAll(/^\| `([a-z0-9-]+)` \| (\w+) \|/gm)].map(m => `${m[1]}=${m[2]}`).sort();
-        assert.deepStrictEqual(rows, policies.map(p => `${p.name}=${p.enforcementLevel}`).sort());
+        const rows = [...doc.matchAll(/^\| `([a-z0-9-]+)` \| (\w+) \|/gm)].map((m) => `${m[1]}=${m[2]}`).sort();
+        assert.deepStrictEqual(rows, policies.map((p) => `${p.name}=${p.enforcementLevel}`).sort());
     });
 
     it("ships a sample policy config that names real policies, levels and settings", () => {
@@ -54,7 +71,7 @@ describe("policies: the pack", () => {
         assert.ok(shown, "docs/policies.md shows the sample config");
         assert.deepStrictEqual(JSON.parse(shown[1]), sample, "docs/policies.md shows the sample config as shipped");
         for (const [name, value] of Object.entries<any>(sample)) {
-            const p = policies.find(x => x.name === name);
+            const p = policies.find((x) => x.name === name);
             assert.ok(p, `${name} is not a policy`);
             if (typeof value === "string") {
                 assert.ok(LEVELS.includes(value), `${name}: ${value}`);

@@ -21,7 +21,7 @@ async function evaluate(policies: Policies, resources: FakeResource[]): Promise<
             if (outcome.notApplicable === undefined) {
                 applied.add(p.name);
             }
-            findings.push(...outcome.violations.map(message => ({ policy: p.name, message })));
+            findings.push(...outcome.violations.map((message) => ({ policy: p.name, message })));
             continue;
         }
         for (const r of resources) {
@@ -29,7 +29,7 @@ async function evaluate(policies: Policies, resources: FakeResource[]): Promise<
             if (outcome.notApplicable === undefined) {
                 applied.add(p.name);
             }
-            findings.push(...outcome.violations.map(message => ({ policy: p.name, message })));
+            findings.push(...outcome.violations.map((message) => ({ policy: p.name, message })));
         }
     }
     return { findings, applied };
@@ -39,11 +39,12 @@ const asResource = (r: Registration): FakeResource => ({ type: r.type, name: r.n
 
 describe("policies: the production stack under mocks", () => {
     const policies = createPolicies({ stackName: () => PRODUCTION });
-    const mandatory = policies.filter(p => p.enforcementLevel === "mandatory");
+    const mandatory = policies.filter((p) => p.enforcementLevel === "mandatory");
     let resources: FakeResource[];
     /** The stack mid-migration (edge "both"): the Gateway and the retired Ingresses, so every edge rule applies. */
     let sideBySide: FakeResource[];
-    const kubernetesObjects = (registrations: Registration[]) => registrations.filter(r => r.custom && r.type.startsWith("kubernetes:")).map(asResource);
+    const kubernetesObjects = (registrations: Registration[]) =>
+        registrations.filter((r) => r.custom && r.type.startsWith("kubernetes:")).map(asResource);
 
     before(async () => {
         resources = kubernetesObjects((await evaluateProduction()).registrations);
@@ -57,21 +58,34 @@ describe("policies: the production stack under mocks", () => {
     it("passes every mandatory policy, on the Gateway edge and with both edges side by side", async () => {
         for (const stack of [resources, sideBySide]) {
             const { findings } = await evaluate(mandatory, stack);
-            assert.deepStrictEqual(findings.map(f => `${f.policy}: ${f.message}`), []);
+            assert.deepStrictEqual(
+                findings.map((f) => `${f.policy}: ${f.message}`),
+                [],
+            );
         }
     });
 
     it("exercises every mandatory policy (none is vacuously not applicable)", async () => {
         const { applied } = await evaluate(mandatory, sideBySide);
-        assert.deepStrictEqual(mandatory.map(p => p.name).filter(n => !applied.has(n)), []);
+        assert.deepStrictEqual(
+            mandatory.map((p) => p.name).filter((n) => !applied.has(n)),
+            [],
+        );
     });
 
     it("fails once one object in it breaks a rule, naming that object", async () => {
-        const broken = resources.map(r => (r.type === "kubernetes:apps/v1:Deployment" && r.props.metadata?.name === "auth-service"
-            ? variant(r, d => { d.props.spec.template.spec.containers[0].image = "registry.ultramarket.uz/auth-service:latest"; })
-            : r));
+        const broken = resources.map((r) =>
+            r.type === "kubernetes:apps/v1:Deployment" && r.props.metadata?.name === "auth-service"
+                ? variant(r, (d) => {
+                      d.props.spec.template.spec.containers[0].image = "registry.ultramarket.uz/auth-service:latest";
+                  })
+                : r,
+        );
         const { findings } = await evaluate(mandatory, broken);
-        assert.deepStrictEqual(findings.map(f => f.policy), ["immutable-image-tags"]);
+        assert.deepStrictEqual(
+            findings.map((f) => f.policy),
+            ["immutable-image-tags"],
+        );
         assert.match(findings[0].message, /^Deployment\/ultramarket-production\/auth-service: container "auth-service" image ".*:latest"/);
     });
 });

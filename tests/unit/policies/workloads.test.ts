@@ -30,26 +30,44 @@ describe("policies: immutable image tags", () => {
         for (const w of everyWorkload()) {
             assert.deepStrictEqual((await run("immutable-image-tags", w)).violations, []);
         }
-        const byDigest = deployment(d => { d.spec!.template.spec!.containers[0].image = `registry.ultramarket.uz/auth-service@sha256:${"a".repeat(64)}`; });
+        const byDigest = deployment((d) => {
+            d.spec!.template.spec!.containers[0].image = `registry.ultramarket.uz/auth-service@sha256:${"a".repeat(64)}`;
+        });
         assert.deepStrictEqual((await run("immutable-image-tags", byDigest)).violations, []);
     });
 
     it("refuses the latest tag", async () => {
-        await assertOneViolation("immutable-image-tags",
-            deployment(d => { d.spec!.template.spec!.containers[0].image = "registry.ultramarket.uz/auth-service:latest"; }),
-            `${DEPLOYMENT}: container "auth-service" image "registry.ultramarket.uz/auth-service:latest"`, /pin an immutable tag or digest/);
+        await assertOneViolation(
+            "immutable-image-tags",
+            deployment((d) => {
+                d.spec!.template.spec!.containers[0].image = "registry.ultramarket.uz/auth-service:latest";
+            }),
+            `${DEPLOYMENT}: container "auth-service" image "registry.ultramarket.uz/auth-service:latest"`,
+            /pin an immutable tag or digest/,
+        );
     });
 
     it("refuses an untagged image, even behind a registry port", async () => {
-        await assertOneViolation("immutable-image-tags",
-            migrationJob(j => { j.spec!.template.spec!.containers[0].image = "registry.local:5000/auth-service"; }),
-            `Job/${NS}/auth-service-migrate`, /has no tag \(it means latest\)/);
+        await assertOneViolation(
+            "immutable-image-tags",
+            migrationJob((j) => {
+                j.spec!.template.spec!.containers[0].image = "registry.local:5000/auth-service";
+            }),
+            `Job/${NS}/auth-service-migrate`,
+            /has no tag \(it means latest\)/,
+        );
     });
 
     it("refuses tags listed in forbiddenTags config", async () => {
-        await assertOneViolation("immutable-image-tags",
-            deployment(d => { d.spec!.template.spec!.containers[0].image = "registry.ultramarket.uz/auth-service:main"; }),
-            DEPLOYMENT, /mutable tag "main"/, { forbiddenTags: ["latest", "main"] });
+        await assertOneViolation(
+            "immutable-image-tags",
+            deployment((d) => {
+                d.spec!.template.spec!.containers[0].image = "registry.ultramarket.uz/auth-service:main";
+            }),
+            DEPLOYMENT,
+            /mutable tag "main"/,
+            { forbiddenTags: ["latest", "main"] },
+        );
     });
 });
 
@@ -61,15 +79,27 @@ describe("policies: requests and limits", () => {
     });
 
     it("refuses a container without a memory limit and names what is missing", async () => {
-        await assertOneViolation("resource-requests-limits",
-            deployment(d => { delete d.spec!.template.spec!.containers[0].resources!.limits!.memory; }),
-            `${DEPLOYMENT}: container "auth-service" has no resources.limits.memory`, /set cpu and memory requests and limits/);
+        await assertOneViolation(
+            "resource-requests-limits",
+            deployment((d) => {
+                delete d.spec!.template.spec!.containers[0].resources!.limits!.memory;
+            }),
+            `${DEPLOYMENT}: container "auth-service" has no resources.limits.memory`,
+            /set cpu and memory requests and limits/,
+        );
     });
 
     it("refuses an init container without resources", async () => {
-        await assertOneViolation("resource-requests-limits",
-            datastore(s => { s.spec!.template.spec!.initContainers = [{ ...s.spec!.template.spec!.containers[0], name: "init-perms", resources: undefined }]; }),
-            `StatefulSet/${NS}/postgres: init container "init-perms" has no resources.requests.cpu, resources.requests.memory, resources.limits.cpu, resources.limits.memory`, /set cpu/);
+        await assertOneViolation(
+            "resource-requests-limits",
+            datastore((s) => {
+                s.spec!.template.spec!.initContainers = [
+                    { ...s.spec!.template.spec!.containers[0], name: "init-perms", resources: undefined },
+                ];
+            }),
+            `StatefulSet/${NS}/postgres: init container "init-perms" has no resources.requests.cpu, resources.requests.memory, resources.limits.cpu, resources.limits.memory`,
+            /set cpu/,
+        );
     });
 });
 
@@ -84,15 +114,25 @@ describe("policies: health probes", () => {
     });
 
     it("refuses a Deployment container without a liveness probe", async () => {
-        await assertOneViolation("health-probes",
-            deployment(d => { delete d.spec!.template.spec!.containers[0].livenessProbe; }),
-            `${DEPLOYMENT}: container "auth-service" has no livenessProbe`, /add probes/);
+        await assertOneViolation(
+            "health-probes",
+            deployment((d) => {
+                delete d.spec!.template.spec!.containers[0].livenessProbe;
+            }),
+            `${DEPLOYMENT}: container "auth-service" has no livenessProbe`,
+            /add probes/,
+        );
     });
 
     it("refuses a data store without a readiness probe", async () => {
-        await assertOneViolation("health-probes",
-            datastore(s => { delete s.spec!.template.spec!.containers[0].readinessProbe; }),
-            `StatefulSet/${NS}/postgres: container "postgres" has no readinessProbe`, /health endpoint/);
+        await assertOneViolation(
+            "health-probes",
+            datastore((s) => {
+                delete s.spec!.template.spec!.containers[0].readinessProbe;
+            }),
+            `StatefulSet/${NS}/postgres: container "postgres" has no readinessProbe`,
+            /health endpoint/,
+        );
     });
 });
 
@@ -105,22 +145,37 @@ describe("policies: bounded scratch space", () => {
     });
 
     it("refuses an emptyDir without a sizeLimit, naming the volume", async () => {
-        await assertOneViolation("bounded-scratch-space",
-            deployment(d => { d.spec!.template.spec!.volumes![0].emptyDir = {}; }),
-            `${DEPLOYMENT}: emptyDir volume "tmp" has no sizeLimit`, /emptyDir.sizeLimit/);
+        await assertOneViolation(
+            "bounded-scratch-space",
+            deployment((d) => {
+                d.spec!.template.spec!.volumes![0].emptyDir = {};
+            }),
+            `${DEPLOYMENT}: emptyDir volume "tmp" has no sizeLimit`,
+            /emptyDir.sizeLimit/,
+        );
     });
 
     it("refuses a container, or an init container, without an ephemeral-storage limit", async () => {
-        await assertOneViolation("bounded-scratch-space",
-            migrationJob(j => { delete j.spec!.template.spec!.containers[0].resources!.limits!["ephemeral-storage"]; }),
-            `Job/${NS}/auth-service-migrate: container "auth-service-migrate" has no resources.limits.ephemeral-storage`, /logs and scratch/);
-        const init = deployment(d => {
+        await assertOneViolation(
+            "bounded-scratch-space",
+            migrationJob((j) => {
+                delete j.spec!.template.spec!.containers[0].resources!.limits!["ephemeral-storage"];
+            }),
+            `Job/${NS}/auth-service-migrate: container "auth-service-migrate" has no resources.limits.ephemeral-storage`,
+            /logs and scratch/,
+        );
+        const init = deployment((d) => {
             const c = JSON.parse(JSON.stringify(d.spec!.template.spec!.containers[0]));
             c.name = "seed";
             delete c.resources.limits["ephemeral-storage"];
             d.spec!.template.spec!.initContainers = [c];
         });
-        await assertOneViolation("bounded-scratch-space", init, `${DEPLOYMENT}: init container "seed" has no resources.limits.ephemeral-storage`, /ephemeral-storage/);
+        await assertOneViolation(
+            "bounded-scratch-space",
+            init,
+            `${DEPLOYMENT}: init container "seed" has no resources.limits.ephemeral-storage`,
+            /ephemeral-storage/,
+        );
     });
 });
 
@@ -133,9 +188,14 @@ describe("policies: startup probes on stateful workloads", () => {
     });
 
     it("refuses a StatefulSet container without a startup probe, naming it", async () => {
-        await assertOneViolation("stateful-startup-probes",
-            datastore(s => { delete s.spec!.template.spec!.containers[0].startupProbe; }),
-            `StatefulSet/${NS}/postgres: container "postgres" has no startupProbe`, /failureThreshold x periodSeconds/);
+        await assertOneViolation(
+            "stateful-startup-probes",
+            datastore((s) => {
+                delete s.spec!.template.spec!.containers[0].startupProbe;
+            }),
+            `StatefulSet/${NS}/postgres: container "postgres" has no startupProbe`,
+            /failureThreshold x periodSeconds/,
+        );
     });
 });
 
@@ -150,19 +210,31 @@ describe("policies: topology spread (advisory)", () => {
     });
 
     it("accepts pod anti-affinity instead of spread constraints", async () => {
-        const r = deployment(d => {
+        const r = deployment((d) => {
             delete d.spec!.template.spec!.topologySpreadConstraints;
-            d.spec!.template.spec!.affinity = { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{
-                weight: 100, podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "x" } } },
-            }] } };
+            d.spec!.template.spec!.affinity = {
+                podAntiAffinity: {
+                    preferredDuringSchedulingIgnoredDuringExecution: [
+                        {
+                            weight: 100,
+                            podAffinityTerm: { topologyKey: "kubernetes.io/hostname", labelSelector: { matchLabels: { app: "x" } } },
+                        },
+                    ],
+                },
+            };
         });
         assert.deepStrictEqual((await run("topology-spread", r)).violations, []);
     });
 
     it("flags a replicated Deployment whose pods may all land on one node", async () => {
-        await assertOneViolation("topology-spread",
-            deployment(d => { delete d.spec!.template.spec!.topologySpreadConstraints; }),
-            DEPLOYMENT, /add topologySpreadConstraints on kubernetes.io\/hostname/);
+        await assertOneViolation(
+            "topology-spread",
+            deployment((d) => {
+                delete d.spec!.template.spec!.topologySpreadConstraints;
+            }),
+            DEPLOYMENT,
+            /add topologySpreadConstraints on kubernetes.io\/hostname/,
+        );
     });
 });
 
@@ -183,12 +255,22 @@ describe("policies: request/limit ratio (advisory)", () => {
     });
 
     it("flags a memory limit 8x its request", async () => {
-        await assertOneViolation("request-limit-ratio",
-            deployment(d => { d.spec!.template.spec!.containers[0].resources = { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "200m", memory: "1Gi" } }; }),
-            `${DEPLOYMENT}: container "auth-service" memory limit is 8.0x its request (max 2x)`, /raise the request or lower the limit/);
+        await assertOneViolation(
+            "request-limit-ratio",
+            deployment((d) => {
+                d.spec!.template.spec!.containers[0].resources = {
+                    requests: { cpu: "100m", memory: "128Mi" },
+                    limits: { cpu: "200m", memory: "1Gi" },
+                };
+            }),
+            `${DEPLOYMENT}: container "auth-service" memory limit is 8.0x its request (max 2x)`,
+            /raise the request or lower the limit/,
+        );
     });
 
     it("takes the bounds from policy config", async () => {
-        await assertOneViolation("request-limit-ratio", deployment(), DEPLOYMENT, /cpu limit is 4.0x its request \(max 2x\)/, { maxCpuRatio: 2 });
+        await assertOneViolation("request-limit-ratio", deployment(), DEPLOYMENT, /cpu limit is 4.0x its request \(max 2x\)/, {
+            maxCpuRatio: 2,
+        });
     });
 });

@@ -70,7 +70,9 @@ export function installMocks(stack: string, preview = false): Registration[] {
                     protect: req.getProtect() === true,
                     dependencies: req.getDependenciesList(),
                     inputs: unwrapSecrets(pulumi.runtime.deserializeProperties(req.getObject())),
-                    aliasParents: (req.getAliasesList?.() ?? []).flatMap((a: any) => (a.hasSpec() ? [a.getSpec().getNoparent() ? "" : a.getSpec().getParenturn()] : [])),
+                    aliasParents: (req.getAliasesList?.() ?? []).flatMap((a: any) =>
+                        a.hasSpec() ? [a.getSpec().getNoparent() ? "" : a.getSpec().getParenturn()] : [],
+                    ),
                 });
             }
             callback(err, res);
@@ -132,7 +134,10 @@ const INDEX = path.resolve(REPO_ROOT, "index.ts");
 export async function runProgram(stack: string, values: Record<string, string>, secretKeys: string[]) {
     const registrations = installMocks(stack);
     const full = Object.fromEntries(Object.entries(values).map(([k, v]) => [`ultramarket:${k}`, v]));
-    pulumi.runtime.setAllConfig(full, secretKeys.map((k) => `ultramarket:${k}`));
+    pulumi.runtime.setAllConfig(
+        full,
+        secretKeys.map((k) => `ultramarket:${k}`),
+    );
     delete require.cache[require.resolve(INDEX)];
     let error: unknown;
     let exports: any;

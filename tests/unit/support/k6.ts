@@ -51,7 +51,9 @@ export function loadK6Script(file: string, shim: K6Shim): Record<string, any> {
         const hit = cache.get(abs);
         if (hit) return hit;
         const source = fs.readFileSync(abs, "utf8");
-        const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+        const js = ts.transpileModule(source, {
+            compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+        }).outputText;
         const mod = { exports: {} as Record<string, any> };
         cache.set(abs, mod.exports);
         const requireShim = (spec: string) => {
