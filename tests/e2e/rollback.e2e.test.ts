@@ -127,7 +127,7 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
     });
 
     it("deploys v2: a committed program change (a new env var, one NetworkPolicy removed)", async function () {
-        const microservice = path.join(clone, "components", "microservice.ts");
+        const microservice = path.join(clone, "components", "apps", "microservice.ts");
         const withMarker = fs
             .readFileSync(microservice, "utf8")
             .replace(
@@ -136,7 +136,7 @@ describe("e2e: whole-state rollback (program, config and images of an earlier ve
             );
         assert.ok(withMarker.includes(MARKER), "the env var could not be added to components/apps/microservice.ts");
         fs.writeFileSync(microservice, withMarker);
-        const policies = path.join(clone, "components", "networkpolicies.ts");
+        const policies = path.join(clone, "components", "foundation", "network-policies.ts");
         const source = fs.readFileSync(policies, "utf8");
         const withoutDns = source.replace(/\n {8}policy\("allow-dns", \{[\s\S]*?\n {8}\}\);/, "");
         assert.notStrictEqual(
