@@ -5,7 +5,7 @@ import { AppSpec, DATA_STORE_PASSWORD_KEY, DatabaseWithUsers } from "../model/ca
 import { DATA_STORE_SPECS } from "./stores";
 import { labels } from "../model/labels";
 import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { clientStepPod } from "../model/security";
 import { APP_DATABASE, DatabasePrincipal, databasePrincipals, derivePassword, passwordEnv } from "./principals";
 import { mongodbUsersScript, postgresUsersCommand } from "./user-scripts";
 
@@ -148,35 +148,22 @@ export class DatabaseUsers extends pulumi.ComponentResource {
                     activeDeadlineSeconds: 300,
                     template: {
                         metadata: { labels: meta, annotations: rolloutAnnotations({ secret: checksum }) },
-                        spec: {
-                            restartPolicy: "Never",
-                            automountServiceAccountToken: false,
-                            enableServiceLinks: false,
-                            securityContext: restrictedPodSecurity(spec.uid),
-                            containers: [
-                                {
-                                    name: "users",
-                                    image: spec.image,
-                                    command,
-                                    env: [
-                                        ...connection,
-                                        ...principals.map((p) => ({
-                                            name: passwordEnv(p),
-                                            valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } },
-                                        })),
-                                        // psql and mongosh keep state in $HOME; the root filesystem is read-only.
-                                        { name: "HOME", value: "/tmp" },
-                                    ],
-                                    securityContext: restrictedContainerSecurity(),
-                                    resources: {
-                                        requests: { cpu: "100m", memory: "64Mi", "ephemeral-storage": "64Mi" },
-                                        limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
-                                    },
-                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-                                },
+                        spec: clientStepPod(spec.uid, {
+                            name: "users",
+                            image: spec.image,
+                            command,
+                            env: [
+                                ...connection,
+                                ...principals.map((p) => ({
+                                    name: passwordEnv(p),
+                                    valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } },
+                                })),
                             ],
-                            volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
-                        },
+                            resources: {
+                                requests: { cpu: "100m", memory: "64Mi", "ephemeral-storage": "64Mi" },
+                                limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+                            },
+                        }),
                     },
                 },
             },

@@ -24,3 +24,31 @@ export function restrictedContainerSecurity(): SecurityContext {
         seccompProfile: { type: "RuntimeDefault" },
     };
 }
+
+type Container = k8s.types.input.core.v1.Container;
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+
+/**
+ * The pod of a one-shot data-store client step (psql, mongosh) run as a Job: restricted, no service-account token,
+ * and a read-only root filesystem where the tools keep their state in $HOME, so HOME is a bounded /tmp.
+ */
+export function clientStepPod(
+    uid: number,
+    container: Required<Pick<Container, "name" | "image" | "command" | "env" | "resources">>,
+): PodSpec {
+    return {
+        restartPolicy: "Never",
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurity(uid),
+        containers: [
+            {
+                ...container,
+                env: [...(container.env as k8s.types.input.core.v1.EnvVar[]), { name: "HOME", value: "/tmp" }],
+                securityContext: restrictedContainerSecurity(),
+                volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+            },
+        ],
+        volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+    };
+}

@@ -7,7 +7,7 @@ import { VerificationPlan, VerificationReport } from "./checks";
 import { DATA_STORE_SPECS, elasticCurl } from "../data/stores";
 import { labels, selectorLabels } from "../model/labels";
 import { REPLACE_UNREADY } from "../model/rollout";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { clientStepPod } from "../model/security";
 
 /**
  * The runbook's 4.2.1 connection checks, run from a fresh pod over each store's Service (so DNS,
@@ -145,36 +145,23 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                         template: {
                             // A new trigger changes the template, which replaces the Job: the check runs again.
                             metadata: { labels: meta, annotations: { "ultramarket.uz/verification-trigger": args.trigger } },
-                            spec: {
-                                restartPolicy: "Never",
-                                automountServiceAccountToken: false,
-                                enableServiceLinks: false,
-                                securityContext: restrictedPodSecurity(spec.uid),
-                                containers: [
+                            spec: clientStepPod(spec.uid, {
+                                name: "check",
+                                image: spec.image,
+                                command: check.command,
+                                env: [
+                                    { name: "DATASTORE_HOST", value: args.dataStores[store].host },
+                                    { name: "DATASTORE_PORT", value: String(args.dataStores[store].port) },
                                     {
-                                        name: "check",
-                                        image: spec.image,
-                                        command: check.command,
-                                        env: [
-                                            { name: "DATASTORE_HOST", value: args.dataStores[store].host },
-                                            { name: "DATASTORE_PORT", value: String(args.dataStores[store].port) },
-                                            {
-                                                name: check.passwordEnv,
-                                                valueFrom: { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } },
-                                            },
-                                            // mongosh and psql keep state in $HOME; the root filesystem is read-only.
-                                            { name: "HOME", value: "/tmp" },
-                                        ],
-                                        securityContext: restrictedContainerSecurity(),
-                                        resources: {
-                                            requests: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" },
-                                            limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
-                                        },
-                                        volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                                        name: check.passwordEnv,
+                                        valueFrom: { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } },
                                     },
                                 ],
-                                volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
-                            },
+                                resources: {
+                                    requests: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+                                    limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+                                },
+                            }),
                         },
                     },
                 },
