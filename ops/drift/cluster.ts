@@ -1,9 +1,6 @@
 // Reading and patching live Kubernetes objects for the drift check, behind `ClusterClient` so unit tests use a
-// fake. The real client runs kubectl (on PATH, or $ULTRAMARKET_KUBECTL) with the kubeconfig and context the
-// stack's config names (`ultramarket:kubeconfig`, `ultramarket:kubeContext`), else the ambient ones, exactly as
-// the program's Kubernetes provider chooses its cluster.
-import { execFile } from "child_process";
-import * as path from "path";
+// fake. The real client runs kubectl against the stack's cluster (ops/kubectl.ts).
+import { Kubectl, KubectlOptions, kubectlOptionsForStack } from "../kubectl";
 import type { ManagedFieldsEntry } from "./managed-fields";
 import { ObjectRef, objectKey } from "./program-objects";
 
@@ -39,20 +36,15 @@ export function kubectlResource(ref: ObjectRef): string {
     return `${group ? `${ref.kind}.${version}.${group}` : ref.kind}/${ref.name}`;
 }
 
-export interface KubectlClusterOptions {
-    kubeconfig?: string;
-    context?: string;
-    /** The kubectl binary; default $ULTRAMARKET_KUBECTL or `kubectl` on PATH. */
-    kubectl?: string;
-}
+export type KubectlClusterOptions = KubectlOptions;
 
 export class KubectlCluster implements ClusterClient {
     readonly where: string;
-    private readonly bin: string;
+    private readonly cli: Kubectl;
 
-    constructor(private readonly opts: KubectlClusterOptions = {}) {
-        this.bin = opts.kubectl ?? process.env.ULTRAMARKET_KUBECTL ?? "kubectl";
-        this.where = `context ${opts.context ?? "(current)"} of ${opts.kubeconfig ?? "the ambient kubeconfig"}`;
+    constructor(opts: KubectlClusterOptions = {}) {
+        this.cli = new Kubectl(opts);
+        this.where = this.cli.where;
     }
 
     /** Batched: one `kubectl get` per namespace (100 objects at a time); a failing batch is retried object by object. */
@@ -119,27 +111,13 @@ export class KubectlCluster implements ClusterClient {
     }
 
     private kubectl(args: string[]): Promise<string> {
-        const base = [
-            ...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []),
-            ...(this.opts.context ? ["--context", this.opts.context] : []),
-            "--request-timeout=30s",
-        ];
-        return new Promise((resolve, reject) => {
-            execFile(this.bin, [...base, ...args], { maxBuffer: 256 * 1024 * 1024 }, (err, stdout, stderr) => {
-                if (err) reject(new Error(`kubectl ${args[0]} failed (${this.where}): ${String(stderr).trim() || err.message}`));
-                else resolve(stdout);
-            });
-        });
+        return this.cli.run(args);
     }
 }
 
 /** The client for a stack: its `ultramarket:kubeconfig` (relative to the repository) and `ultramarket:kubeContext`. */
 export function clusterForStack(config: Record<string, { value?: string } | undefined>, repoRoot: string): KubectlCluster {
-    const kubeconfig = config["ultramarket:kubeconfig"]?.value;
-    return new KubectlCluster({
-        kubeconfig: kubeconfig ? path.resolve(repoRoot, kubeconfig) : undefined,
-        context: config["ultramarket:kubeContext"]?.value || undefined,
-    });
+    return new KubectlCluster(kubectlOptionsForStack(config, repoRoot));
 }
 
 function firstLine(err: unknown): string {

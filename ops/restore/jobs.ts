@@ -1,7 +1,6 @@
 // Running one Kubernetes Job to its end for `npm run restore`, behind `JobRunner` so unit tests use a fake. The real
-// runner drives kubectl with the stack's kubeconfig and context, exactly as drift does (ops/drift/cluster.ts).
-import { execFile } from "child_process";
-import * as path from "path";
+// runner drives kubectl against the stack's cluster (ops/kubectl.ts), as drift does.
+import { Kubectl, KubectlOptions, kubectlOptionsForStack } from "../kubectl";
 
 /** A Job as `kubectl create -f -` takes it. */
 export interface JobManifest {
@@ -32,11 +31,11 @@ interface JobStatus {
 
 export class KubectlJobRunner implements JobRunner {
     readonly where: string;
-    private readonly bin: string;
+    private readonly cli: Kubectl;
 
-    constructor(private readonly opts: { kubeconfig?: string; context?: string; kubectl?: string; pollMs?: number } = {}) {
-        this.bin = opts.kubectl ?? process.env.ULTRAMARKET_KUBECTL ?? "kubectl";
-        this.where = `context ${opts.context ?? "(current)"} of ${opts.kubeconfig ?? "the ambient kubeconfig"}`;
+    constructor(private readonly opts: KubectlOptions & { pollMs?: number } = {}) {
+        this.cli = new Kubectl(opts);
+        this.where = this.cli.where;
     }
 
     async run(job: JobManifest, opts: { timeoutSeconds: number; keep: boolean }): Promise<JobResult> {
@@ -74,26 +73,11 @@ export class KubectlJobRunner implements JobRunner {
     }
 
     private kubectl(args: string[], stdin?: string): Promise<string> {
-        const base = [
-            ...(this.opts.kubeconfig ? ["--kubeconfig", this.opts.kubeconfig] : []),
-            ...(this.opts.context ? ["--context", this.opts.context] : []),
-            "--request-timeout=30s",
-        ];
-        return new Promise((resolve, reject) => {
-            const child = execFile(this.bin, [...base, ...args], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-                if (err) reject(new Error(`kubectl ${args[0]} failed (${this.where}): ${String(stderr).trim() || err.message}`));
-                else resolve(stdout);
-            });
-            if (stdin !== undefined) child.stdin?.end(stdin);
-        });
+        return this.cli.run(args, stdin);
     }
 }
 
 /** The runner for a stack: its `ultramarket:kubeconfig` (relative to the repository) and `ultramarket:kubeContext`. */
 export function jobsForStack(config: Record<string, { value?: string } | undefined>, repoRoot: string): KubectlJobRunner {
-    const kubeconfig = config["ultramarket:kubeconfig"]?.value;
-    return new KubectlJobRunner({
-        kubeconfig: kubeconfig ? path.resolve(repoRoot, kubeconfig) : undefined,
-        context: config["ultramarket:kubeContext"]?.value || undefined,
-    });
+    return new KubectlJobRunner(kubectlOptionsForStack(config, repoRoot));
 }
