@@ -101,6 +101,7 @@ export class Platform extends pulumi.ComponentResource {
                 sizes: cfg.storage.sizes,
                 protect: cfg.protectData,
                 tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } },
+                images: cfg.thirdPartyImages,
             },
             opts,
         );
@@ -119,6 +120,7 @@ export class Platform extends pulumi.ComponentResource {
                 passwordVersions: cfg.databaseUsers.passwordVersions,
                 protect: cfg.protectData,
                 stores: { postgres: store("postgres"), mongodb: store("mongodb") },
+                images: cfg.thirdPartyImages,
             },
             opts,
         );
@@ -132,6 +134,7 @@ export class Platform extends pulumi.ComponentResource {
                 maxClientConnections: cfg.postgres.maxClientConnections,
                 // The users exist with these passwords before PgBouncer logs in with them.
                 dependsOn: [databaseUsers.jobs.postgres],
+                image: cfg.thirdPartyImages.pgbouncer,
             },
             opts,
         );
@@ -144,6 +147,7 @@ export class Platform extends pulumi.ComponentResource {
                 dataStores: dataStores.endpoints,
                 // The monitoring users (and their Secrets) exist before an exporter logs in with them.
                 dependsOn: Object.values(databaseUsers.jobs),
+                images: cfg.thirdPartyImages,
             },
             opts,
         );
@@ -185,6 +189,7 @@ export class Platform extends pulumi.ComponentResource {
             protect: cfg.protectData,
             stores: { postgres: dataStores.endpoints.postgres, mongodb: dataStores.endpoints.mongodb },
             dataStores: BACKED_UP_STORES.map((s) => dataStores.statefulSets[s]),
+            images: cfg.thirdPartyImages,
         };
         const migrating = cfg.backups.beforeMigrations ? cfg.apps.filter((a) => a.migrations).map((a) => a.name) : [];
         let backups: DatabaseBackups | undefined;
@@ -305,6 +310,7 @@ export class Platform extends pulumi.ComponentResource {
                       ),
                       dependsOn: readyResources,
                       trigger,
+                      images: cfg.thirdPartyImages,
                   },
                   opts,
               )

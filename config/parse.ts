@@ -21,6 +21,7 @@ import {
     SECRET_CONFIG_KEYS,
 } from "./schema";
 import { PlatformConfig } from "./platform-config";
+import { thirdPartyImagesConfig } from "./images";
 
 /**
  * Environment variable `npm run deploy` sets to a fresh id for each update it starts: the post-deploy
@@ -183,6 +184,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
                 `${PROJECT}:pinnedImages.${app} names no app in the catalog (known: ${APP_NAMES.join(", ")}); remove it with: pulumi config rm --path pinnedImages.${app}`,
             );
     }
+    const thirdPartyImages = thirdPartyImagesConfig(plain, isProduction, problems);
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
         if (!APP_NAMES.includes(app))
             problems.push(
@@ -329,6 +331,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
                 password: values.registryPassword !== undefined ? pulumi.secret(values.registryPassword) : undefined,
             },
         },
+        thirdPartyImages,
         kubernetes: { kubeconfig, context: plain.kubeContext },
         apps,
         providedSecrets,

@@ -1,6 +1,7 @@
 // The validated configuration every component receives: the shape parse.ts derives from the schema.
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, SecretKey } from "../components/model/catalog";
+import { ThirdPartyImages } from "../components/model/third-party-images";
 import { EdgeMode, Plain, RedisEvictionPolicy } from "./schema";
 
 export interface PlatformConfig {
@@ -23,6 +24,8 @@ export interface PlatformConfig {
         sourceRoot?: string;
         push: { server?: string; username?: string; password?: pulumi.Output<string> };
     };
+    /** Every third-party image by logical name: its default, mirrored or overridden (config/images.ts). */
+    thirdPartyImages: ThirdPartyImages;
     kubernetes: { kubeconfig?: string; context?: string };
     /** The catalog entries that are deployed, with replica overrides applied. */
     apps: AppSpec[];

@@ -3,6 +3,7 @@
 import * as net from "net";
 import { z } from "zod";
 import { SecretKey } from "../components/model/catalog";
+import { isImageReference, isRegistryPrefix } from "./image-reference";
 
 export const PROJECT = "ultramarket";
 export const PRODUCTION_STACK = "production";
@@ -145,6 +146,23 @@ export const plainSchema = z.strictObject({
                 .regex(IMAGE_REF, 'must be a full image reference such as "registry.example.com/ultramarket/cart-service@sha256:<digest>"'),
         ),
     ).default({}),
+    // The data stores', PgBouncer's and the exporters' images (components/model/third-party-images.ts): per logical
+    // name a reference of its own, and/or a mirror every default moves under (config/images.ts resolves both).
+    thirdPartyImages: json(
+        z.record(
+            z.string(),
+            z
+                .string()
+                .refine(
+                    isImageReference,
+                    'must be a full image reference (registry/repository[:tag][@sha256:<64 hex>]) such as "registry.example.com/library/postgres:16.4-alpine"',
+                ),
+        ),
+    ).default({}),
+    imageMirror: z
+        .string()
+        .refine(isRegistryPrefix, 'must be a registry host with an optional path, without a scheme, such as "registry.example.com/mirror"')
+        .optional(),
     sourceRoot: z.string().min(1).optional(),
     registryServer: z.string().min(1).optional(),
     registryUsername: z.string().min(1).optional(),

@@ -7,6 +7,7 @@ import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resou
 import { DATA_STORE_SPECS, printFromEnv } from "./stores";
 import { labels } from "../model/labels";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { ThirdPartyImages } from "../model/third-party-images";
 
 type Container = k8s.types.input.core.v1.Container;
 type EnvVar = k8s.types.input.core.v1.EnvVar;
@@ -44,6 +45,8 @@ export interface BackupPodArgs {
     secretName: pulumi.Input<string>;
     claimName: pulumi.Input<string>;
     stores: Record<DatabaseWithUsers, StoreAddress>;
+    /** The third-party images by logical name: each step runs its store's. */
+    images: ThirdPartyImages;
 }
 
 // Dumps are readable by the pod's group (the volume's fsGroup) and nobody else: they hold every row.
@@ -159,7 +162,7 @@ function storeEnv(store: DatabaseWithUsers, args: BackupPodArgs): EnvVar[] {
 export function sequentialPod(steps: Step[], args: BackupPodArgs & { env?: EnvVar[]; readOnly: boolean }): PodSpec {
     const containers: Container[] = steps.map((step) => ({
         name: step.name,
-        image: DATA_STORE_SPECS[step.store].image,
+        image: args.images[DATA_STORE_SPECS[step.store].image],
         command: ["sh", "-c", step.script],
         env: [...(args.env ?? []), ...(step.connects ? storeEnv(step.store, args) : []), { name: "HOME", value: "/tmp" }],
         securityContext: { ...restrictedContainerSecurity(), runAsUser: DATA_STORE_SPECS[step.store].uid },
@@ -196,7 +199,7 @@ export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<st
 }
 
 /** The list pod: reads the volume only, runs as PostgreSQL's user with busybox's tools. */
-export function listPod(claimName: string): PodSpec {
+export function listPod(claimName: string, images: ThirdPartyImages): PodSpec {
     const spec = DATA_STORE_SPECS.postgres;
     return {
         restartPolicy: "Never",
@@ -206,7 +209,7 @@ export function listPod(claimName: string): PodSpec {
         containers: [
             {
                 name: "list",
-                image: spec.image,
+                image: images[spec.image],
                 command: ["sh", "-c", LIST_SCRIPT],
                 securityContext: restrictedContainerSecurity(),
                 resources: resourceRequirements({

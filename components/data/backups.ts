@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DatabaseWithUsers } from "../model/catalog";
 import { labels } from "../model/labels";
 import { REPLACE_UNREADY } from "../model/rollout";
+import { ThirdPartyImages } from "../model/third-party-images";
 import {
     BACKUP_JOB,
     BACKUP_SETTINGS,
@@ -32,6 +33,8 @@ export interface DatabaseBackupsArgs {
     dataStores: pulumi.Resource[];
     /** Image of each app that runs migrations; a backup is taken whenever one changes. Empty or absent: no backup Job. */
     migratingImages?: Record<string, pulumi.Input<string>>;
+    /** The third-party images by logical name: each step runs its store's client tools. */
+    images: ThirdPartyImages;
 }
 
 /** The digest naming a backup: of the migrating apps' images, so it changes exactly when a migration will run. */
@@ -119,6 +122,7 @@ export class DatabaseBackups extends pulumi.ComponentResource {
                                 stores,
                                 env: backupEnv(trigger, manifest),
                                 readOnly: false,
+                                images: args.images,
                             }),
                         },
                     },

@@ -6,6 +6,7 @@ import { DATA_STORE_SPECS } from "./stores";
 import { labels } from "../model/labels";
 import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/rollout";
 import { clientStepPod } from "../model/security";
+import { ThirdPartyImages } from "../model/third-party-images";
 import { APP_DATABASE, DatabasePrincipal, databasePrincipals, derivePassword, passwordEnv } from "./principals";
 import { mongodbUsersScript, postgresUsersCommand } from "./user-scripts";
 
@@ -22,6 +23,8 @@ export interface DatabaseUsersArgs {
     protect: boolean;
     /** Each store's Service and readiness (its StatefulSet). */
     stores: Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: number; ready: pulumi.Resource }>;
+    /** The third-party images by logical name: each Job runs its store's client tools. */
+    images: ThirdPartyImages;
 }
 
 /** The name (and selector label) of a store's users Job: NetworkPolicies let it reach that store. */
@@ -150,7 +153,7 @@ export class DatabaseUsers extends pulumi.ComponentResource {
                         metadata: { labels: meta, annotations: rolloutAnnotations({ secret: checksum }) },
                         spec: clientStepPod(spec.uid, {
                             name: "users",
-                            image: spec.image,
+                            image: args.images[spec.image],
                             command,
                             env: [
                                 ...connection,

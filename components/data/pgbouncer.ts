@@ -6,9 +6,7 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/sec
 import { PGBOUNCER_REPLICAS } from "./connection-budget";
 import { APP_DATABASE } from "./principals";
 
-/** CloudNativePG's PgBouncer image (Debian, PgBouncer from the PGDG packages, rebuilt for base-image fixes). */
-export const PGBOUNCER_IMAGE = "ghcr.io/cloudnative-pg/pgbouncer:1.25.2";
-/** The image's own `pgbouncer` user. */
+/** The image's own `pgbouncer` user (CloudNativePG's build; see components/model/third-party-images.ts). */
 const PGBOUNCER_UID = 998;
 export const PGBOUNCER = { name: "pgbouncer", port: 6432 } as const;
 
@@ -24,6 +22,8 @@ export interface PgBouncerArgs {
     maxClientConnections: number;
     /** What must have happened first: the users exist in PostgreSQL with these passwords. */
     dependsOn: pulumi.Resource[];
+    /** The image reference (the `pgbouncer` third-party image). */
+    image: string;
 }
 
 /** pgbouncer.ini: no secret in it (the passwords are in the userlist Secret). */
@@ -126,7 +126,7 @@ export class PgBouncer extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: PGBOUNCER.name,
-                                    image: PGBOUNCER_IMAGE,
+                                    image: args.image,
                                     command: ["pgbouncer", `${CONFIG_DIR}/pgbouncer.ini`],
                                     ports: [{ name: "postgres", containerPort: PGBOUNCER.port }],
                                     securityContext: restrictedContainerSecurity(),

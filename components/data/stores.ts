@@ -4,13 +4,15 @@ import { DATA_STORE_PASSWORD_KEY, DataStoreName, resourceRequirements, Resources
 import { labels, selectorLabels } from "../model/labels";
 import { rolloutAnnotations, secretChecksum } from "../model/rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { ThirdPartyImageName, ThirdPartyImages } from "../model/third-party-images";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
 /** How one data store runs; the four StatefulSets differ only in these values. */
 interface DataStoreSpec {
     name: DataStoreName;
-    image: string;
+    /** Its image's logical name (the reference comes from configuration). */
+    image: ThirdPartyImageName;
     port: number;
     /** The image's own unprivileged user. */
     uid: number;
@@ -86,7 +88,7 @@ export const elasticCurl = (url: string) => `${printFromEnv("ELASTIC_PASSWORD", 
 export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     postgres: {
         name: "postgres",
-        image: "postgres:16.4-alpine",
+        image: "postgres",
         port: 5432,
         uid: 70,
         dataPath: "/var/lib/postgresql/data",
@@ -117,7 +119,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     },
     mongodb: {
         name: "mongodb",
-        image: "mongo:7.0.14",
+        image: "mongodb",
         port: 27017,
         uid: 999,
         dataPath: "/data/db",
@@ -145,7 +147,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     },
     redis: {
         name: "redis",
-        image: "redis:7.4.1-alpine",
+        image: "redis",
         port: 6379,
         uid: 999,
         dataPath: "/data",
@@ -192,7 +194,7 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     },
     elasticsearch: {
         name: "elasticsearch",
-        image: "docker.elastic.co/elasticsearch/elasticsearch:8.15.3",
+        image: "elasticsearch",
         port: 9200,
         uid: 1000,
         dataPath: "/usr/share/elasticsearch/data",
@@ -246,6 +248,8 @@ export interface DataStoresArgs {
     protect: boolean;
     /** Settings from configuration (Redis's memory bound and eviction policy). */
     tuning: DataStoreTuning;
+    /** The third-party images by logical name (each store runs its own). */
+    images: ThirdPartyImages;
 }
 
 export interface DataStoreEndpoint {
@@ -300,7 +304,7 @@ export class DataStores extends pulumi.ComponentResource {
         });
         const startupPeriod = 10;
         const container = {
-            image: spec.image,
+            image: args.images[spec.image],
             securityContext: restrictedContainerSecurity(),
             resources: resourceRequirements(spec.resources),
         };

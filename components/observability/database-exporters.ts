@@ -13,6 +13,7 @@ import {
 import { labels, selectorLabels } from "../model/labels";
 import { AWAITED_THROUGH_ITS_DEPLOYMENT, rolloutAnnotations, secretChecksum } from "../model/rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { ThirdPartyImages } from "../model/third-party-images";
 
 /** Marks a Deployment that runs one replica on purpose (the production-min-replicas policy honours it). */
 export const SINGLE_REPLICA_ANNOTATION = "ultramarket.uz/single-replica";
@@ -27,6 +28,8 @@ export interface DatabaseExportersArgs {
     dataStores: Record<DataStoreName, { host: pulumi.Input<string>; port: number }>;
     /** What must exist first: whatever creates the monitoring users' Secrets (EXPORTER_CREDENTIALS). */
     dependsOn?: pulumi.Input<pulumi.Resource>[];
+    /** The third-party images by logical name (each exporter runs its own). */
+    images: ThirdPartyImages;
 }
 
 /**
@@ -86,7 +89,7 @@ export class DatabaseExporters extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: spec.name,
-                                    image: spec.image,
+                                    image: args.images[spec.image],
                                     args: hostPort.apply((h) => spec.args(h, store.port)),
                                     ports: [{ name: EXPORTER_PORT_NAME, containerPort: spec.port }],
                                     env: hostPort.apply((h) => [

@@ -2,6 +2,7 @@
 // their NetworkPolicy edges, ServiceMonitors, alert rules and dashboards. Each runs apart from its store (its own
 // Deployment, never a sidecar: a sidecar would change the StatefulSet's pod template and restart the store).
 import { DataStoreName, DATA_STORE_PASSWORD_KEY, EXPORTER_CREDENTIALS, Resources, SecretKey } from "../model/catalog";
+import { ThirdPartyImageName } from "../model/third-party-images";
 
 /** Where an exporter's credentials come from: the monitoring user's own Secret, or a key of the platform Secret. */
 export type CredentialRef = { kind: "exporterSecret"; key: "username" | "password" } | { kind: "platformSecret"; key: SecretKey };
@@ -11,7 +12,8 @@ export interface ExporterSpec {
     name: string;
     /** The data store it reads. */
     store: DataStoreName;
-    image: string;
+    /** Its image's logical name (the reference, and its version, in components/model/third-party-images.ts). */
+    image: ThirdPartyImageName;
     /** Port serving /metrics (the exporter's default). */
     port: number;
     /** The exporter's arguments, for its store's Service at host:port: never a credential (argv is visible on the node). */
@@ -41,8 +43,7 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
     postgres: {
         name: "postgres-exporter",
         store: "postgres",
-        // prometheus-community/postgres_exporter v0.20.1 (the prometheus-postgres-exporter chart 8.1.1's appVersion).
-        image: "quay.io/prometheuscommunity/postgres-exporter:v0.20.1",
+        image: "postgres-exporter",
         port: 9187,
         args: () => [],
         // DATA_SOURCE_URI takes the host without credentials; user and password come from their own variables.
@@ -57,8 +58,7 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
     mongodb: {
         name: "mongodb-exporter",
         store: "mongodb",
-        // percona/mongodb_exporter v0.54.0 (the prometheus-mongodb-exporter chart 3.23.0's appVersion).
-        image: "percona/mongodb_exporter:0.54.0",
+        image: "mongodb-exporter",
         port: 9216,
         // serverStatus (connections, opLatencies) comes from getDiagnosticData; dbStats gives each database's size.
         args: () => ["--collector.diagnosticdata", "--collector.dbstats", "--web.listen-address=:9216"],
@@ -73,8 +73,7 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
     redis: {
         name: "redis-exporter",
         store: "redis",
-        // oliver006/redis_exporter v1.97.0 (the prometheus-redis-exporter chart's latest bump).
-        image: "oliver006/redis_exporter:v1.97.0",
+        image: "redis-exporter",
         port: 9121,
         args: () => [],
         env: (host, port) => ({ REDIS_ADDR: `redis://${host}:${port}` }),
@@ -85,8 +84,7 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
     elasticsearch: {
         name: "elasticsearch-exporter",
         store: "elasticsearch",
-        // prometheus-community/elasticsearch_exporter v1.11.0 (the prometheus-elasticsearch-exporter chart 7.4.0's appVersion).
-        image: "quay.io/prometheuscommunity/elasticsearch-exporter:v1.11.0",
+        image: "elasticsearch-exporter",
         port: 9114,
         // The URI carries no credentials (ES_USERNAME/ES_PASSWORD do); since v1.4 only those two are read from the environment.
         // Its own timeout below the ServiceMonitor's 10 s scrape timeout, so a slow store shows as the exporter's error.

@@ -8,6 +8,7 @@ import { DATA_STORE_SPECS, elasticCurl } from "../data/stores";
 import { labels, selectorLabels } from "../model/labels";
 import { REPLACE_UNREADY } from "../model/rollout";
 import { clientStepPod } from "../model/security";
+import { ThirdPartyImages } from "../model/third-party-images";
 
 /**
  * The runbook's 4.2.1 connection checks, run from a fresh pod over each store's Service (so DNS,
@@ -77,6 +78,8 @@ export interface DeploymentVerificationArgs {
     dependsOn: pulumi.Resource[];
     /** Changes whenever the deployment does (image tags, settings): the checks run again then. */
     trigger: pulumi.Input<string>;
+    /** The third-party images by logical name: each check runs its store's client. */
+    images: ThirdPartyImages;
 }
 
 /**
@@ -147,7 +150,7 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                             metadata: { labels: meta, annotations: { "ultramarket.uz/verification-trigger": args.trigger } },
                             spec: clientStepPod(spec.uid, {
                                 name: "check",
-                                image: spec.image,
+                                image: args.images[spec.image],
                                 command: check.command,
                                 env: [
                                     { name: "DATASTORE_HOST", value: args.dataStores[store].host },

@@ -1,5 +1,8 @@
 import { DatabaseWithUsers } from "../../components/model/catalog";
+import { ThirdPartyImages } from "../../components/model/third-party-images";
 import { BACKED_UP_STORES, BACKUP_NAME, BACKUP_VOLUME } from "../../components/data/backup-jobs";
+import { thirdPartyImagesOfStack } from "../../config/images";
+import { PRODUCTION_STACK, PROJECT } from "../../config/schema";
 import { ExitCode, OpsError } from "../errors";
 import { Backup, isComplete, listJob, parseListing, restoreJob } from "../restore/backups";
 import { JobRunner, jobsForStack } from "../restore/jobs";
@@ -69,8 +72,22 @@ function deployedStack(
     };
 }
 
-async function listBackups(jobs: JobRunner, namespace: string): Promise<Backup[]> {
-    const result = await jobs.run(listJob(namespace), { timeoutSeconds: LIST_TIMEOUT_SECONDS, keep: false });
+/** The stack's images of the stores, by the program's own rules (config/images.ts): restore runs what `up` runs. */
+function stackImages(stackName: string, config: Record<string, { value?: string } | undefined>): ThirdPartyImages {
+    const { images, problems } = thirdPartyImagesOfStack(
+        { thirdPartyImages: config[`${PROJECT}:thirdPartyImages`]?.value, imageMirror: config[`${PROJECT}:imageMirror`]?.value },
+        stackName === PRODUCTION_STACK,
+    );
+    if (problems.length)
+        throw new OpsError(
+            ExitCode.Refused,
+            `stack "${stackName}" has invalid image configuration; fix it (README, "Third-party images") and run again. Nothing was run:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+        );
+    return images;
+}
+
+async function listBackups(jobs: JobRunner, namespace: string, images: ThirdPartyImages): Promise<Backup[]> {
+    const result = await jobs.run(listJob(namespace, images), { timeoutSeconds: LIST_TIMEOUT_SECONDS, keep: false });
     if (!result.succeeded) {
         throw new OpsError(
             ExitCode.OperationFailed,
@@ -102,8 +119,10 @@ export const restoreCommand: Command = {
         const stackName = String(values.stack);
         const stack = await deps.openStack(stackName);
         const { namespace, addresses } = deployedStack(stackName, await stack.outputs());
-        const jobs = deps.jobs ? deps.jobs(await stack.getAllConfig()) : jobsForStack(await stack.getAllConfig(), deps.repoRoot);
-        const backups = await listBackups(jobs, namespace);
+        const config = await stack.getAllConfig();
+        const images = stackImages(stackName, config);
+        const jobs = deps.jobs ? deps.jobs(config) : jobsForStack(config, deps.repoRoot);
+        const backups = await listBackups(jobs, namespace, images);
         const complete = backups.filter(isComplete);
 
         if (args.list) {
@@ -145,7 +164,7 @@ export const restoreCommand: Command = {
             );
         }
 
-        const job = restoreJob(namespace, chosen.name, args.stores, addresses);
+        const job = restoreJob(namespace, chosen.name, args.stores, addresses, images);
         deps.io.out(
             `restoring ${chosen.name} (taken ${utc(chosen.takenAt)}) into ${what} of namespace ${namespace} with Job ${job.metadata.name} (${jobs.where}) ...`,
         );

@@ -2,6 +2,7 @@
 // come from components/data/backup-jobs.ts, the same code the program's backup Job is built from.
 import { randomBytes } from "crypto";
 import { DatabaseWithUsers, PLATFORM_SECRET_NAME } from "../../components/model/catalog";
+import { ThirdPartyImages } from "../../components/model/third-party-images";
 import {
     BACKED_UP_STORES,
     BACKUP_FILES,
@@ -61,24 +62,26 @@ function job(namespace: string, name: string, labelName: string, spec: Record<st
 }
 
 /** Lists the volume, mounted read-only; the pod has no network (no NetworkPolicy admits it). */
-export function listJob(namespace: string): JobManifest {
+export function listJob(namespace: string, images: ThirdPartyImages): JobManifest {
     return job(namespace, `${LIST_JOB}-${suffix()}`, LIST_JOB, {
         backoffLimit: 0,
         activeDeadlineSeconds: 300,
         ttlSecondsAfterFinished: 600,
-        template: { metadata: { labels: backupLabels(LIST_JOB) }, spec: listPod(BACKUP_VOLUME) },
+        template: { metadata: { labels: backupLabels(LIST_JOB) }, spec: listPod(BACKUP_VOLUME, images) },
     });
 }
 
 /**
- * Restores `stores` from `backup`, PostgreSQL first. Not retried (backoffLimit 0): the operator sees the failure and
- * re-runs, which is safe since both restores replace what they restore. Kept a week for its logs.
+ * Restores `stores` from `backup`, PostgreSQL first, with the stack's own images of the stores. Not retried
+ * (backoffLimit 0): the operator sees the failure and re-runs, which is safe since both restores replace what they
+ * restore. Kept a week for its logs.
  */
 export function restoreJob(
     namespace: string,
     backup: string,
     stores: DatabaseWithUsers[],
     addresses: Record<DatabaseWithUsers, StoreAddress>,
+    images: ThirdPartyImages,
 ): JobManifest {
     const ordered = BACKED_UP_STORES.filter((s) => stores.includes(s));
     return job(namespace, `${RESTORE_JOB}-${suffix()}`, RESTORE_JOB, {
@@ -95,6 +98,7 @@ export function restoreJob(
                     stores: addresses,
                     env: [{ name: "BACKUP_NAME", value: backup }],
                     readOnly: true,
+                    images,
                 },
             ),
         },

@@ -8,7 +8,8 @@ import {
     poolDemands,
     POSTGRES_DEFAULT_MAX_CONNECTIONS,
 } from "../../components/data/connection-budget";
-import { PGBOUNCER, PGBOUNCER_IMAGE } from "../../components/data/pgbouncer";
+import { PGBOUNCER } from "../../components/data/pgbouncer";
+import { THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
 import { userName } from "../../components/data/principals";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
 import { byType, named, Registration, REPO_ROOT } from "./support/harness";
@@ -130,7 +131,7 @@ describe("connection budget (issue 14): PgBouncer and the arithmetic that keeps 
             assert.equal(dep.inputs.spec.replicas, 2);
             assert.deepEqual(dep.inputs.spec.strategy.rollingUpdate, { maxUnavailable: 0, maxSurge: 1 }, "the budget counts one surge pod");
             const c = podOf(dep).containers[0];
-            assert.equal(c.image, PGBOUNCER_IMAGE);
+            assert.equal(c.image, THIRD_PARTY_IMAGES.pgbouncer.reference);
             assert.match(c.image, /:\d+\.\d+\.\d+$/);
             assert.equal(c.securityContext.readOnlyRootFilesystem, true);
             assert.equal(podOf(dep).securityContext.runAsNonRoot, true);

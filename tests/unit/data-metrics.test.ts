@@ -16,6 +16,7 @@ import { byType, generatedValue, named, PRODUCTION_SECRET_VALUES, REPO_ROOT, Reg
 import { DEP, NP, PDB, STS, SVC } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";
 import { promqlErrors } from "./support/promql";
+import { THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
 
 const NS = "ultramarket-production";
 const MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor";
@@ -63,15 +64,15 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
     it("pins every exporter image to an exact release (no latest) and names the release in the spec table", () => {
         for (const store of DATA_STORE_NAMES) {
             const image: string = containerOf(regs, store).image;
-            assert.equal(image, EXPORTER_SPECS[store].image);
+            assert.equal(image, THIRD_PARTY_IMAGES[EXPORTER_SPECS[store].image].reference);
             assert.match(image, /:v?\d+\.\d+\.\d+$/, `${store}: ${image}`);
             assert.doesNotMatch(image, /latest/);
         }
-        const source = fs.readFileSync(path.join(REPO_ROOT, "components/observability/exporters.ts"), "utf8");
+        const source = fs.readFileSync(path.join(REPO_ROOT, "components/model/third-party-images.ts"), "utf8");
         for (const e of EXPORTERS)
             assert.match(
                 source,
-                new RegExp(`v${e.image.split(":").pop()!.replace(/^v/, "").replace(/\./g, "\\.")} \\(`),
+                new RegExp(`v${THIRD_PARTY_IMAGES[e.image].reference.split(":").pop()!.replace(/^v/, "").replace(/\./g, "\\.")} \\(`),
                 `${e.name}: say which release`,
             );
     });

@@ -18,6 +18,7 @@ import { GENERATED_SECRETS } from "../../config";
 import { byType, generatedValue, named, Registration, stackFileConfig } from "./support/harness";
 import { DEP, JOB, RANDOM_PASSWORD, SECRET, STS } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";
+import { THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
 
 const deployed = CATALOG.filter((a) => a.enabledByDefault);
 const withUsers = deployed.filter((a) => databasesOf(a).length > 0);
@@ -104,7 +105,7 @@ describe("database users (issue 14): a user per app, the superuser for the store
             assert.ok(job, `no ${databaseUsersJobName(store)} Job`);
             assert.ok(dependsOn(job, named(regs, STS, store)), `${job.name} must wait for ${store}`);
             const c = podOf(job).containers[0];
-            assert.equal(c.image, DATA_STORE_SPECS[store].image);
+            assert.equal(c.image, THIRD_PARTY_IMAGES[DATA_STORE_SPECS[store].image].reference);
             const secretEnv = c.env.filter((e: any) => e.valueFrom?.secretKeyRef);
             const superuser = secretEnv
                 .filter((e: any) => e.valueFrom.secretKeyRef.name === "ultramarket-secrets")

@@ -23,6 +23,7 @@ import {
 import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { DATA_STORE_CHECKS, DeploymentVerification, VERIFY_COMMAND } from "../../components/verification/deployment-verification";
 import { byType, installMocks, REPO_ROOT, settle } from "./support/harness";
+import { DEFAULT_THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
 
 const APPS = CATALOG.filter((a) => a.enabledByDefault);
 const GATEWAY_ROUTED = APPS.filter((a) => a.route.kind === "gateway");
@@ -325,6 +326,7 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
             migrationJobs: { "auth-service": migration },
             dependsOn: [...ready, migration],
             trigger: "fingerprint-1",
+            images: DEFAULT_THIRD_PARTY_IMAGES,
         });
         await settle(regs);
         readyUrns = regs.filter((r) => ["api-gateway", "auth-service", "auth-service-migrate"].includes(r.name)).map((r) => r.urn);

@@ -270,4 +270,39 @@ describe("ops: restore", () => {
         assert.match(io.errors.join("\n"), /npm run deploy -- --stack production/);
         assert.equal(jobs.runs.length, 0);
     });
+
+    it("runs the list and restore Jobs with the stack's own images of the stores (ultramarket:thirdPartyImages, imageMirror)", async () => {
+        const { jobs, run, stack } = setup();
+        const pinned = `registry.example.com/hub/library/postgres@sha256:${"c".repeat(64)}`;
+        stack.config["ultramarket:thirdPartyImages"] = { value: JSON.stringify({ postgres: pinned }), secret: false };
+        stack.config["ultramarket:imageMirror"] = { value: "registry.example.com/hub", secret: false };
+        assert.equal(await run("--to", NEW, "--yes"), ExitCode.Ok);
+        const [list, restore] = jobs.runs.map((r) => steps(r.job).map((c) => c.image));
+        assert.deepEqual(list, [pinned]);
+        assert.deepEqual(restore, [pinned, "registry.example.com/hub/library/mongo:7.0.14"]);
+    });
+
+    it("refuses a stack whose image configuration the program would refuse, naming the key, and runs no Job", async () => {
+        const images = (v: object) => ({ "ultramarket:thirdPartyImages": JSON.stringify(v) });
+        for (const [config, problem] of [
+            [
+                images({ postgresql: "postgres:16.4-alpine" }),
+                /ultramarket:thirdPartyImages\.postgresql names no third-party image \(did you mean thirdPartyImages\.postgres\?/,
+            ],
+            [
+                images({ postgres: "registry.example.com/postgres:latest" }),
+                /ultramarket:thirdPartyImages\.postgres is .*production needs an immutable reference/,
+            ],
+            [
+                { "ultramarket:imageMirror": "https://registry.example.com" },
+                /ultramarket:imageMirror must be a registry host.*pulumi config set imageMirror/,
+            ],
+        ] as const) {
+            const { io, jobs, run, stack } = setup();
+            for (const [key, value] of Object.entries(config)) stack.config[key] = { value, secret: false };
+            assert.equal(await run("--list"), ExitCode.Refused);
+            assert.match(io.errors.join("\n"), problem);
+            assert.equal(jobs.runs.length, 0);
+        }
+    });
 });
