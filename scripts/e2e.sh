@@ -33,7 +33,11 @@ bash scripts/local-cluster.sh status >/dev/null 2>&1 && was_running=1
 t=$(date +%s)
 bash scripts/local-cluster.sh start
 phase "control plane start" "$t"
-if [[ $was_running == 0 ]]; then trap 'bash scripts/local-cluster.sh stop' EXIT; fi
+if [[ $was_running == 0 ]]; then
+  trap 'bash scripts/local-cluster.sh stop' EXIT
+  # the last suite (tests/e2e/teardown.e2e.test.ts) runs local:down and checks that nothing is left on the host
+  export ULTRAMARKET_E2E_TEARDOWN=1
+fi
 
 t=$(date +%s)
 set +e

@@ -39,6 +39,9 @@ CM_PORT="${ULTRAMARKET_CONTROLLER_MANAGER_PORT:-11257}"
 SCHED_PORT="${ULTRAMARKET_SCHEDULER_PORT:-11259}"
 KWOK_PORT="${ULTRAMARKET_KWOK_PORT:-11247}"
 NODE_COUNT="${ULTRAMARKET_FAKE_NODES:-3}"
+# The real node (scripts/local-node.sh): containerd + runc, kubelet, kube-proxy, CoreDNS, NetworkPolicy enforcement.
+# 0 leaves only the kwok nodes (no root needed).
+REAL_NODE="${ULTRAMARKET_REAL_NODE:-1}"
 SERVICE_CIDR="10.96.0.0/16"
 POD_CIDR="10.244.0.1/16"
 
@@ -65,7 +68,7 @@ pid_alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/nu
 # ---- certificates -------------------------------------------------------------------------------
 gen_pki() {
   mkdir -p "$PKI"
-  if [[ -f "$PKI/admin.crt" && -f "$PKI/apiserver.crt" && -f "$PKI/sa.key" ]]; then return 0; fi
+  if [[ -f "$PKI/admin.crt" && -f "$PKI/apiserver.crt" && -f "$PKI/sa.key" && -f "$PKI/apiserver-kubelet-client.crt" ]]; then return 0; fi
   log "generating a local CA and certificates in $PKI"
   (
     cd "$PKI"
@@ -91,6 +94,8 @@ EOF
     gen_client admin "/O=system:masters/CN=ultramarket-admin"
     gen_client controller-manager "/CN=system:kube-controller-manager"
     gen_client scheduler "/CN=system:kube-scheduler"
+    # the API server's identity towards the kubelet (logs, exec, port-forward on the real node)
+    gen_client apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
     openssl genrsa -out sa.key 2048 2>/dev/null
     openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
     rm -f ./*.csr
@@ -228,7 +233,11 @@ cmd_start() {
       --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
       --service-account-issuer=https://kubernetes.default.svc.cluster.local \
       --service-cluster-ip-range="$SERVICE_CIDR" \
-      --authorization-mode=RBAC \
+      --anonymous-auth=false \
+      --authorization-mode=Node,RBAC \
+      --enable-admission-plugins=NodeRestriction \
+      --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+      --kubelet-preferred-address-types=InternalIP \
       --allow-privileged=true \
       --enable-priority-and-fairness=false \
       --profiling=false
@@ -275,12 +284,17 @@ cmd_start() {
   for n in kine kube-apiserver kube-controller-manager kube-scheduler kwok; do
     pid_alive "$n" || fail_with_log "$n" "$n exited"
   done
-  log "ready in $(( $(date +%s) - started_at ))s: https://127.0.0.1:$API_PORT, $NODE_COUNT kwok nodes, default StorageClass kwok-volume"
+  if [[ "$REAL_NODE" != 0 ]]; then
+    bash "$SCRIPT_DIR/local-node.sh" start || { log "the real node did not come up; stop everything with: $0 stop"; exit 1; }
+  fi
+  log "ready in $(( $(date +%s) - started_at ))s: https://127.0.0.1:$API_PORT, $NODE_COUNT kwok nodes$([[ "$REAL_NODE" != 0 ]] && echo ", the real node ultramarket-node"), default StorageClass kwok-volume"
   log "kubeconfig: $KUBECONFIG_OUT (use: kubectl --kubeconfig $KUBECONFIG_OUT ...)"
 }
 
 cmd_stop() {
   local n pid i stopped=0
+  # the node first, while the API server still answers; it also cleans the host (bridge, nftables, cgroups)
+  if [[ -d "$CLUSTER_DIR/node" ]]; then bash "$SCRIPT_DIR/local-node.sh" stop || true; fi
   for n in kwok kube-scheduler kube-controller-manager kube-apiserver kine; do
     [[ -f "$RUN/$n.pid" ]] || continue
     pid=$(cat "$RUN/$n.pid")
@@ -308,6 +322,7 @@ cmd_status() {
     if pid_alive "$n"; then log "$n: running (pid $(cat "$RUN/$n.pid"))"; else log "$n: not running"; rc=1; fi
   done
   if [[ -f "$PKI/admin.crt" ]] && apiserver_ready; then log "API server ready at https://127.0.0.1:$API_PORT"; else log "API server not ready"; rc=1; fi
+  if [[ "$REAL_NODE" != 0 ]]; then bash "$SCRIPT_DIR/local-node.sh" status || rc=1; fi
   return $rc
 }
 

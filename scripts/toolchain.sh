@@ -12,7 +12,7 @@
 #   scripts/toolchain.sh check               exit 0 when every piece is present, else list the missing
 #   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
 #   scripts/toolchain.sh versions            print the pinned versions
-# Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds
+# Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images
 # See docs/local-engine.md for what is pinned, why, and measured build times.
 set -euo pipefail
 
@@ -54,6 +54,15 @@ GATEWAY_API_VERSION="v1.6.1"           # standard channel; the version Envoy Gat
 ENVOY_GATEWAY_VERSION="v1.9.1"         # = ultramarket:gatewayControllerChart (BackendTrafficPolicy, SecurityPolicy, ...)
 CERT_MANAGER_VERSION="v1.21.2"         # = ultramarket:certManagerChart (Certificate)
 PROMETHEUS_OPERATOR_VERSION="v0.85.0"  # newest the proxy serves (PrometheusRule, ServiceMonitor)
+# The real node (scripts/local-cluster.sh; docs/local-engine.md "The real node"): the container runtime, the cluster
+# DNS and the NetworkPolicy enforcer, each from its Go module. runc and the CNI plugins are Debian packages.
+CONTAINERD_VERSION="v2.4.2"
+COREDNS_VERSION="v1.15.0"
+# NetworkPolicy: kube-router in firewall-only mode (iptables + ipset). v2.1.0 is the only version the proxy serves and
+# has reported security flaws: it runs only in the local test cluster, never in what the program deploys. The
+# maintained nftables alternative, kubernetes-sigs/kube-network-policies, needs the kernel's nft `queue` expression,
+# which this kernel lacks (docs/local-engine.md).
+KUBE_ROUTER_VERSION="v2.1.0"
 # Refused by the Go module proxy (403 "This module version is not available" for the module list
 # and @latest), so they cannot be built here; the program must not need them for the local stack:
 #   github.com/pulumi/pulumi-random/provider/v4   (random 4.21.2)
@@ -199,15 +208,19 @@ build_provider_kubernetes() {
 
 # ---- kube-apiserver, kube-controller-manager, kube-scheduler, kubectl --------------------------
 build_kubernetes() {
-  local key="kubernetes v$KUBERNETES_VERSION"
-  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  # kubelet and kube-proxy (the real node, scripts/local-cluster.sh) build in the same wrapper module and share
+  # its compiled packages: together they add a few minutes to the control plane's build.
+  local key="kubernetes v$KUBERNETES_VERSION +node"
+  local bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
   local all=1 b
   for b in "${bins[@]}"; do [[ -x "$BIN/$b" ]] || all=0; done
   if stamp_ok kubernetes "$key" && [[ $all == 1 ]]; then log "kubernetes v$KUBERNETES_VERSION binaries: cached"; return 0; fi
   if reuse_from_path kube-apiserver "Kubernetes v$KUBERNETES_VERSION" --version \
      && reuse_from_path kube-controller-manager "Kubernetes v$KUBERNETES_VERSION" --version \
      && reuse_from_path kube-scheduler "Kubernetes v$KUBERNETES_VERSION" --version \
-     && reuse_from_path kubectl "Client Version: v$KUBERNETES_VERSION" version --client; then
+     && reuse_from_path kubectl "Client Version: v$KUBERNETES_VERSION" version --client \
+     && reuse_from_path kubelet "Kubernetes v$KUBERNETES_VERSION" --version \
+     && reuse_from_path kube-proxy "Kubernetes v$KUBERNETES_VERSION" --version; then
     stamp_set kubernetes "$key"; return 0
   fi
   go_required
@@ -298,7 +311,48 @@ build_crds() {
   stamp_set crds "$key"
 }
 
-ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds)
+# ---- the real node: containerd, CoreDNS, kube-router ---------------------------------------------------
+build_containerd() {
+  local key="containerd $CONTAINERD_VERSION"
+  if stamp_ok containerd "$key" && [[ -x "$BIN/containerd" && -x "$BIN/containerd-shim-runc-v2" && -x "$BIN/ctr" ]]; then
+    log "containerd $CONTAINERD_VERSION: cached"; return 0
+  fi
+  go_required
+  # No cgo: the btrfs and devmapper snapshotters (cgo, headers) are left out; overlayfs is what the node uses.
+  run_step containerd "github.com/containerd/containerd/v2@$CONTAINERD_VERSION" bash -c "
+    GOBIN='$BIN' CGO_ENABLED=0 go install -trimpath -tags 'no_btrfs no_devmapper' \
+      -ldflags '$GO_LDFLAGS_BASE -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION' \
+      github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION \
+      github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION \
+      github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION" || return 1
+  stamp_set containerd "$key"
+}
+
+build_coredns() {
+  local key="coredns $COREDNS_VERSION"
+  if stamp_ok coredns "$key" && [[ -x "$BIN/coredns" ]]; then log "coredns $COREDNS_VERSION: cached"; return 0; fi
+  go_required
+  run_step coredns "github.com/coredns/coredns@$COREDNS_VERSION" bash -c "
+    GOBIN='$BIN' CGO_ENABLED=0 go install -trimpath -ldflags '$GO_LDFLAGS_BASE' github.com/coredns/coredns@$COREDNS_VERSION" || return 1
+  stamp_set coredns "$key"
+}
+
+build_kube_router() {
+  local key="kube-router $KUBE_ROUTER_VERSION"
+  if stamp_ok kube-router "$key" && [[ -x "$BIN/kube-router" ]]; then log "kube-router $KUBE_ROUTER_VERSION: cached"; return 0; fi
+  go_required
+  run_step kube-router "github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION" bash -c "
+    GOBIN='$BIN' CGO_ENABLED=0 go install -trimpath -ldflags '$GO_LDFLAGS_BASE' \
+      github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@$KUBE_ROUTER_VERSION" || return 1
+  stamp_set kube-router "$key"
+}
+
+# ---- the node's OCI images (pause, busybox, CoreDNS): scripts/local-node.sh images ------------
+build_node_images() {
+  run_step node-images "scripts/local-node.sh images (umoci, busybox-static, gcc)" bash "$SCRIPT_DIR/local-node.sh" images || return 1
+}
+
+ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images)
 
 piece_fn() { echo "build_${1//-/_}"; }
 
@@ -319,7 +373,8 @@ cmd_build() {
 
 cmd_check() {
   local missing=() b
-  for b in pulumi pulumi-language-nodejs kube-apiserver kube-controller-manager kube-scheduler kubectl kine kwok; do
+  for b in pulumi pulumi-language-nodejs kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kine kwok \
+           containerd containerd-shim-runc-v2 ctr coredns kube-router; do
     [[ -x "$BIN/$b" ]] || missing+=("$b")
   done
   local v
@@ -328,6 +383,7 @@ cmd_check() {
   done
   [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
   [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
+  ls "$TOOLCHAIN_DIR"/node-images/*.tar >/dev/null 2>&1 || missing+=("node-images")
   if [[ ${#missing[@]} -gt 0 ]]; then
     log "missing: ${missing[*]} (run: npm run toolchain)"
     return 1

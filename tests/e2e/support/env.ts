@@ -31,15 +31,23 @@ export function missingPrerequisites(): string | undefined {
         const stderr = String((err as { stderr?: Buffer }).stderr ?? "").trim();
         return `the local engine toolchain is incomplete (${stderr}); build it with: npm run toolchain`;
     }
+    const cluster = missingCluster();
+    if (cluster) return cluster;
+    if (!fs.existsSync(path.join(POLICY_PACK, "node_modules", "@pulumi", "policy"))) {
+        return `the policy pack's dependencies are not installed; run: npm ci --prefix policies`;
+    }
+    return undefined;
+}
+
+/** Why the local cluster cannot be used (no kubeconfig, API server not ready), or undefined. */
+export function missingCluster(): string | undefined {
+    if (!fs.existsSync(path.join(TOOLCHAIN_BIN, "kubectl"))) return `no kubectl in ${TOOLCHAIN_BIN}; build it with: npm run toolchain`;
     if (!fs.existsSync(KUBECONFIG))
         return `no local cluster kubeconfig at ${KUBECONFIG}; start it with: bash scripts/local-cluster.sh start`;
     try {
         kubectl(["get", "--raw", "/readyz"]);
     } catch (err) {
         return `the local cluster is not ready (${String(err).split("\n")[0]}); start it with: bash scripts/local-cluster.sh start`;
-    }
-    if (!fs.existsSync(path.join(POLICY_PACK, "node_modules", "@pulumi", "policy"))) {
-        return `the policy pack's dependencies are not installed; run: npm ci --prefix policies`;
     }
     return undefined;
 }

@@ -1,0 +1,568 @@
+#!/usr/bin/env bash
+# The real node of the local cluster: containers really run (scripts/local-cluster.sh starts it after the
+# control plane; docs/local-engine.md "The real node").
+#
+#   scripts/local-node.sh images      build (or reuse) the node's OCI images, cached by content in the toolchain dir
+#   scripts/local-node.sh start       bridge, egress guard, containerd + runc, kubelet, kube-proxy (nftables),
+#                                     kube-router (NetworkPolicy) and CoreDNS; register the node and wait until Ready
+#   scripts/local-node.sh stop        stop all of it and remove what it made on the host (processes, mounts,
+#                                     network namespaces, nftables tables, the bridge, cgroups, kubelet dirs)
+#   scripts/local-node.sh status      which node processes run
+#   scripts/local-node.sh leftovers   list anything of the node still on the host; exit 1 if there is any
+#
+# Everything runs as root on this machine, but the host keeps its settings:
+# - containerd, the kubelet, kube-proxy, kube-router and their children run in a private mount namespace
+#   (unshare -m --propagation slave): their mounts never reach the host, and the sysctls the kubelet and the CNI
+#   plugins would set (vm.overcommit_memory, vm.panic_on_oom, kernel.panic, kernel.panic_on_oops, kernel.keys.root_max*,
+#   net.ipv4.ip_forward) are ordinary files bind-mounted over /proc/sys in that namespace;
+# - pods live on the bridge $BRIDGE in $POD_CIDR (RFC 2544's benchmarking range: never a real network); only
+#   that bridge forwards (its own forwarding sysctl; the host's net.ipv4.ip_forward is untouched), nothing is
+#   masqueraded, and the nftables table inet $NFT_TABLE drops any forwarded packet from the pod range that would
+#   leave through anything but the bridge (and any packet for it that arrives from elsewhere);
+# - cgroups under /ultramarket-node in each v1 hierarchy, state under $CLUSTER_DIR/node.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
+TOOLCHAIN_DIR="${ULTRAMARKET_TOOLCHAIN_DIR:-$HOME/.cache/ultramarket-toolchain}"
+BIN="$TOOLCHAIN_DIR/bin"
+CLUSTER_DIR="${ULTRAMARKET_CLUSTER_DIR:-$REPO_DIR/.local/cluster}"
+KUBECONFIG_OUT="${ULTRAMARKET_KUBECONFIG:-$REPO_DIR/.local/kubeconfig}"
+API_PORT="${ULTRAMARKET_APISERVER_PORT:-16443}"
+PKI="$CLUSTER_DIR/pki"
+NODE_DIR="$CLUSTER_DIR/node"
+RUN="$NODE_DIR/run"
+LOGS="$NODE_DIR/logs"
+IMAGES_DIR="$TOOLCHAIN_DIR/node-images"
+# What the host looked like before the node started (kept outside the cluster dir, which purge deletes): the
+# directories start made and the sysctls it must not change, read back by stop and leftovers.
+HOST_STATE="${ULTRAMARKET_NODE_HOST_STATE:-$(dirname "$CLUSTER_DIR")/node-host-state}"
+
+NODE_NAME="${ULTRAMARKET_NODE_NAME:-ultramarket-node}"
+BRIDGE="${ULTRAMARKET_NODE_BRIDGE:-um0}"
+POD_CIDR="198.18.0.0/16"
+NODE_IP="198.18.0.1"
+SERVICE_CIDR="10.96.0.0/16"
+DNS_IP="10.96.0.10"
+NFT_TABLE="ultramarket_node"
+CGROUP_ROOT="ultramarket-node"
+# Until the platform's own pods run on the real node, its taint keeps them on the kwok nodes; pods that
+# should run for real tolerate it (the e2e node suite, CoreDNS, kube-network-policies).
+NODE_TAINT_KEY="ultramarket.local/real-node"
+KUBELET_PORT=10250
+CNI_BIN_DIR="${ULTRAMARKET_CNI_BIN_DIR:-/usr/lib/cni}"
+RUNC="${ULTRAMARKET_RUNC:-$(command -v runc || echo /usr/sbin/runc)}"
+# Host paths the kubelet, containerd's shims and runc, and CNI write whatever their configured roots: inside the
+# node's mount namespace each is a bind mount of a directory under $NODE_DIR; on the host only the empty mount
+# point exists, removed on stop when start made it.
+HOST_DIRS=(/var/lib/kubelet /var/log/pods /var/log/containers /var/lib/cni /run/netns /run/containerd /var/lib/containerd)
+# The kernel tunables the kubelet sets (setupKernelTunables) and the one CNI plugins set: shadowed in the node's
+# mount namespace; these and the others below are read back by `leftovers`.
+SYSCTL_SHADOWED=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops kernel/keys/root_maxkeys kernel/keys/root_maxbytes net/ipv4/ip_forward)
+SYSCTL_WATCHED=(net/bridge/bridge-nf-call-iptables net/ipv4/conf/all/route_localnet net/netfilter/nf_conntrack_max net/netfilter/nf_conntrack_tcp_timeout_established net/netfilter/nf_conntrack_tcp_timeout_close_wait net/ipv4/conf/default/forwarding)
+
+# name:tag -> how it is made (image_* functions below); tags carry the version of what is inside.
+PAUSE_IMAGE="ultramarket.local/pause:3.10-local"
+BUSYBOX_IMAGE="ultramarket.local/busybox:1.35-debian"
+COREDNS_IMAGE="ultramarket.local/coredns:v1.15.0"
+
+log() { printf '[local-node] %s\n' "$*" >&2; }
+die() { printf '[local-node] ERROR: %s\n' "$*" >&2; exit 1; }
+kubectl_local() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_OUT" "$@"; }
+pid_alive() { [[ -f "$RUN/$1.pid" ]] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null; }
+wait_for() { # <timeout seconds> <command...>
+  local timeout="$1" i; shift
+  for ((i = 0; i < timeout * 2; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  return 1
+}
+
+# ---- images --------------------------------------------------------------------------------------
+# Each image is an OCI archive made with umoci from files on this machine, cached by the sha256 of what goes in.
+build_image() { # <name:tag> <entrypoint> <user> <file in rootfs>=<source> ...
+  local ref="$1" entry="$2" user="$3"; shift 3
+  local name="${ref%%:*}" tag="${ref##*:}" out="$IMAGES_DIR/${ref//[\/:]/_}.tar" spec key
+  spec="$ref $entry $user"
+  for spec_file in "$@"; do spec+=" ${spec_file%%=*}=$(sha256sum < "${spec_file#*=}" | cut -c1-64)"; done
+  key=$(printf '%s' "$spec" | sha256sum | cut -c1-64)
+  if [[ -f "$out" && "$(cat "$out.key" 2>/dev/null)" == "$key" ]]; then log "image $ref: cached"; return 0; fi
+  command -v umoci >/dev/null || die "umoci is needed to build the node's images (apt-get install umoci)"
+  local work; work=$(mktemp -d)
+  (
+    set -e
+    cd "$work"
+    umoci init --layout layout
+    umoci new --image "layout:$tag"
+    umoci unpack --image "layout:$tag" bundle >/dev/null
+    mkdir -p bundle/rootfs/etc bundle/rootfs/tmp
+    chmod 1777 bundle/rootfs/tmp
+    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > bundle/rootfs/etc/passwd
+    printf 'root:x:0:\nnogroup:x:65534:\n' > bundle/rootfs/etc/group
+    local f dest
+    for f in "$@"; do
+      dest="bundle/rootfs/${f%%=*}"
+      mkdir -p "$(dirname "$dest")"
+      cp "${f#*=}" "$dest"
+      if [[ -x "${f#*=}" ]]; then chmod 0755 "$dest"; else chmod 0644 "$dest"; fi
+    done
+    if [[ -x bundle/rootfs/bin/busybox ]]; then
+      local applet
+      for applet in $(bundle/rootfs/bin/busybox --list); do
+        [[ -e "bundle/rootfs/bin/$applet" ]] || ln -s busybox "bundle/rootfs/bin/$applet"
+      done
+    fi
+    umoci repack --image "layout:$tag" bundle
+    umoci config --image "layout:$tag" --config.entrypoint "$entry" --config.user "$user" \
+      --config.env PATH=/bin:/usr/bin --author ultramarket-local-node
+    umoci gc --layout layout
+    tar -C layout -cf "$out.tmp" .
+  ) >"$IMAGES_DIR/build.log" 2>&1 || { rm -rf "$work"; tail -n 20 "$IMAGES_DIR/build.log" >&2; die "building image $ref failed"; }
+  rm -rf "$work"
+  mv "$out.tmp" "$out"
+  printf '%s' "$key" > "$out.key"
+  printf '%s\n' "$name" > "$out.name"
+  log "image $ref: built ($(du -h "$out" | cut -f1))"
+}
+
+cmd_images() {
+  mkdir -p "$IMAGES_DIR"
+  command -v gcc >/dev/null || die "gcc is needed to build the pause binary (apt-get install gcc libc6-dev)"
+  local busybox; busybox=$(command -v busybox || true)
+  [[ -n "$busybox" ]] && ! ldd "$busybox" >/dev/null 2>&1 || die "a static busybox is needed for the node's test image (apt-get install busybox-static)"
+  [[ -x "$BIN/coredns" ]] || die "coredns is missing from $BIN: npm run toolchain"
+  local pause="$IMAGES_DIR/pause"
+  if [[ ! -x "$pause" || "$SCRIPT_DIR/local-node/pause.c" -nt "$pause" ]]; then
+    gcc -static -Os -o "$pause.tmp" "$SCRIPT_DIR/local-node/pause.c" && strip "$pause.tmp" && mv "$pause.tmp" "$pause"
+  fi
+  build_image "$PAUSE_IMAGE" /pause 65535:65535 "pause=$pause"
+  [[ -f /etc/services ]] || die "/etc/services is missing (apt-get install netbase)"
+  build_image "$BUSYBOX_IMAGE" /bin/sh 65534:65534 "bin/busybox=$busybox" "etc/nsswitch.conf=$SCRIPT_DIR/local-node/nsswitch.conf" \
+    "etc/services=/etc/services"
+  build_image "$COREDNS_IMAGE" /coredns 0:0 "coredns=$BIN/coredns"
+}
+
+import_images() {
+  local tar name
+  for tar in "$IMAGES_DIR"/*.tar; do
+    name=$(cat "$tar.name")
+    "$BIN/ctr" --address "$NODE_DIR/containerd/containerd.sock" -n k8s.io images import --base-name "$name" \
+      --no-unpack=false "$tar" >/dev/null || die "could not import $tar into containerd"
+  done
+}
+
+# ---- preconditions ---------------------------------------------------------------------------------
+require_node() {
+  local missing=() b
+  [[ $(id -u) == 0 ]] || die "the real node needs root (containers, network namespaces, nftables); set ULTRAMARKET_REAL_NODE=0 for kwok only"
+  for b in containerd containerd-shim-runc-v2 ctr kubelet kube-proxy coredns kube-router; do
+    [[ -x "$BIN/$b" ]] || missing+=("$BIN/$b (npm run toolchain)")
+  done
+  [[ -x "$RUNC" ]] || missing+=("runc (apt-get install runc)")
+  for b in bridge host-local loopback portmap; do
+    [[ -x "$CNI_BIN_DIR/$b" ]] || missing+=("$CNI_BIN_DIR/$b (apt-get install containernetworking-plugins)")
+  done
+  for b in nft unshare ip; do command -v "$b" >/dev/null || missing+=("$b (apt-get install nftables util-linux iproute2)"); done
+  for b in iptables ipset; do command -v "$b" >/dev/null || missing+=("$b (apt-get install $b; kube-router programs NetworkPolicies with them)"); done
+  [[ ${#missing[@]} -eq 0 ]] || die "missing: ${missing[*]}"
+  [[ -d /sys/fs/cgroup/memory && -d /sys/fs/cgroup/cpu && -d /sys/fs/cgroup/pids ]] \
+    || [[ -f /sys/fs/cgroup/cgroup.controllers ]] || die "no usable cgroup hierarchy under /sys/fs/cgroup"
+  [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" == 1 ]] \
+    || die "net.bridge.bridge-nf-call-iptables must be 1 (bridged pod traffic through netfilter, for Services and NetworkPolicies): sysctl -w net.bridge.bridge-nf-call-iptables=1"
+  ls "$IMAGES_DIR"/*.tar >/dev/null 2>&1 || die "the node's images are not built: npm run toolchain"
+}
+
+# ---- certificates and configuration -------------------------------------------------------------------
+gen_node_pki() {
+  [[ -f "$PKI/ca.key" ]] || die "no cluster CA in $PKI: start the control plane first (scripts/local-cluster.sh start)"
+  [[ -f "$PKI/node.crt" && -f "$PKI/kube-proxy.crt" && -f "$PKI/kube-router.crt" ]] && return 0
+  (
+    cd "$PKI"
+    umask 077
+    client() { # <file> <subject>
+      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
+      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 3650 -extfile client.ext 2>/dev/null
+      rm -f "$1.csr"
+    }
+    client node "/O=system:nodes/CN=system:node:$NODE_NAME"
+    client kube-proxy "/CN=system:kube-proxy"
+    client kube-router "/CN=ultramarket:kube-router"
+  )
+}
+
+kubeconfig_for() { # <file> <cert name>
+  cat > "$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: "$PKI/ca.crt"}
+users:
+- name: $2
+  user: {client-certificate: "$PKI/$2.crt", client-key: "$PKI/$2.key"}
+contexts:
+- name: default
+  context: {cluster: local, user: $2}
+current-context: default
+EOF
+}
+
+write_configs() {
+  local c="$NODE_DIR/containerd"
+  mkdir -p "$c/root" "$c/state" "$NODE_DIR/cni" "$NODE_DIR/kubelet" "$NODE_DIR/pod-logs" "$NODE_DIR/sysctl" "$NODE_DIR/volumes"
+  cat > "$c/config.toml" <<EOF
+version = 4
+root = "$c/root"
+state = "$c/state"
+imports = []
+[plugins.'io.containerd.server.v1.grpc']
+  address = "$c/containerd.sock"
+[plugins.'io.containerd.server.v1.ttrpc']
+  address = "$c/containerd.sock.ttrpc"
+[plugins.'io.containerd.server.v1.debug']
+  address = ""
+[plugins.'io.containerd.server.v1.metrics']
+  address = ""
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "$PAUSE_IMAGE"
+[plugins.'io.containerd.cri.v1.runtime']
+  enable_selinux = false
+  restrict_oom_score_adj = true
+  netns_mounts_under_state_dir = true
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["$CNI_BIN_DIR"]
+    conf_dir = "$NODE_DIR/cni"
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "$RUNC"
+        SystemdCgroup = false
+[plugins.'io.containerd.grpc.v1.cri']
+  disable_tcp_service = true
+[plugins.'io.containerd.nri.v1.nri']
+  disable = true
+[plugins.'io.containerd.internal.v1.opt']
+  path = "$c/opt"
+EOF
+  # bridge without isGateway/ipMasq: the bridge's address is set here, pods route through it, nothing is NATed out.
+  cat > "$NODE_DIR/cni/10-ultramarket.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "ultramarket",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$BRIDGE", "isGateway": false, "ipMasq": false, "hairpinMode": true,
+      "ipam": {
+        "type": "host-local", "dataDir": "$NODE_DIR/cni/ipam",
+        "ranges": [[{"subnet": "$POD_CIDR", "rangeStart": "198.18.1.0", "rangeEnd": "198.18.255.254", "gateway": "$NODE_IP"}]],
+        "routes": [{"dst": "0.0.0.0/0", "gw": "$NODE_IP"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+  printf 'nameserver %s\n' "$DNS_IP" > "$NODE_DIR/resolv.conf"
+  kubeconfig_for "$NODE_DIR/kubelet.kubeconfig" node
+  kubeconfig_for "$NODE_DIR/kube-proxy.kubeconfig" kube-proxy
+  kubeconfig_for "$NODE_DIR/kube-router.kubeconfig" kube-router
+  cat > "$NODE_DIR/kubelet.yaml" <<EOF
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+port: $KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: "$PKI/ca.crt"}
+authorization: {mode: Webhook}
+containerRuntimeEndpoint: unix://$c/containerd.sock
+cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_ROOT
+failCgroupV1: false
+oomScoreAdj: 0
+protectKernelDefaults: false
+clusterDNS: [$DNS_IP]
+clusterDomain: cluster.local
+resolvConf: $NODE_DIR/resolv.conf
+podLogsDir: $NODE_DIR/pod-logs
+registerWithTaints:
+- {key: $NODE_TAINT_KEY, value: "true", effect: NoSchedule}
+evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2%}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+maxPods: 110
+serializeImagePulls: false
+EOF
+  cat > "$NODE_DIR/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: nftables
+hostnameOverride: $NODE_NAME
+clientConnection: {kubeconfig: "$NODE_DIR/kube-proxy.kubeconfig"}
+clusterCIDR: $POD_CIDR
+detectLocalMode: ClusterCIDR
+nodePortAddresses: ["$NODE_IP/32"]
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+EOF
+}
+
+# ---- host network: bridge and egress guard ------------------------------------------------------------
+host_network_up() {
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$NODE_IP/16" dev "$BRIDGE"
+  fi
+  ip link set "$BRIDGE" up
+  # Forwarding for packets that arrive on the bridge only (the host's net.ipv4.ip_forward stays as it is).
+  printf 1 > "/proc/sys/net/ipv4/conf/$BRIDGE/forwarding"
+  nft -f - <<EOF
+table inet $NFT_TABLE
+delete table inet $NFT_TABLE
+table inet $NFT_TABLE {
+  comment "ultramarket local node: pod traffic never leaves the machine (scripts/local-node.sh)"
+  chain egress-guard {
+    type filter hook forward priority filter - 10; policy accept;
+    ip saddr $POD_CIDR oifname != { "$BRIDGE", "lo" } counter drop comment "pod range out through anything but the cluster bridge"
+    ip daddr $POD_CIDR iifname != { "$BRIDGE", "lo" } counter drop comment "pod range reached from anything but the cluster bridge"
+  }
+}
+EOF
+}
+
+# ---- the node's processes --------------------------------------------------------------------------
+# Runs inside `unshare -m --propagation slave`: the sysctl shadows, then containerd, the kubelet and kube-proxy.
+cmd_inside() {
+  local f shadow
+  for f in "${SYSCTL_SHADOWED[@]}"; do
+    shadow="$NODE_DIR/sysctl/${f//\//.}"
+    cat "/proc/sys/$f" > "$shadow"
+    mount --bind "$shadow" "/proc/sys/$f"
+  done
+  # Paths the kubelet, containerd's shims and runc, and the CNI plugins use whatever their configured roots: each is
+  # the node's own directory here (the host sees at most an empty mount point, removed on stop).
+  local d own
+  for d in "${HOST_DIRS[@]}"; do
+    own="$NODE_DIR/host${d//\//_}"
+    mkdir -p "$d" "$own"
+    mount --bind "$own" "$d"
+  done
+  export PATH="$BIN:$PATH"
+  "$BIN/containerd" --config "$NODE_DIR/containerd/config.toml" >"$LOGS/containerd.log" 2>&1 &
+  echo $! > "$RUN/containerd.pid"
+  wait_for 60 test -S "$NODE_DIR/containerd/containerd.sock" || { echo "containerd did not start"; exit 1; }
+  touch "$RUN/containerd.ready"
+  # the kubelet starts once the images are imported (start waits for this file)
+  wait_for 300 test -f "$RUN/images.ready" || { echo "images were not imported"; exit 1; }
+  "$BIN/kubelet" --config "$NODE_DIR/kubelet.yaml" --kubeconfig "$NODE_DIR/kubelet.kubeconfig" \
+    --root-dir "$NODE_DIR/kubelet" --hostname-override "$NODE_NAME" --node-ip "$NODE_IP" \
+    --node-labels "ultramarket.local/node=real" >"$LOGS/kubelet.log" 2>&1 &
+  echo $! > "$RUN/kubelet.pid"
+  "$BIN/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml" >"$LOGS/kube-proxy.log" 2>&1 &
+  echo $! > "$RUN/kube-proxy.pid"
+  # NetworkPolicy only: no routing, no service proxy, no CNI, no pod egress NAT, no health or metrics port.
+  "$BIN/kube-router" --kubeconfig "$NODE_DIR/kube-router.kubeconfig" --hostname-override "$NODE_NAME" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
+    --enable-cni=false --enable-pod-egress=false --enable-ipv6=false --health-port=0 --metrics-port=0 \
+    --service-cluster-ip-range "$SERVICE_CIDR" --iptables-sync-period 30s >"$LOGS/kube-router.log" 2>&1 &
+  echo $! > "$RUN/kube-router.pid"
+  wait
+}
+
+record_host_state() {
+  local d f
+  mkdir -p "$HOST_STATE"
+  : > "$HOST_STATE/made"
+  for d in "${HOST_DIRS[@]}"; do [[ -e "$d" ]] || echo "$d" >> "$HOST_STATE/made"; done
+  : > "$HOST_STATE/sysctls"
+  for f in "${SYSCTL_SHADOWED[@]}" "${SYSCTL_WATCHED[@]}"; do
+    [[ -r "/proc/sys/$f" ]] || continue
+    printf '%s %s\n' "$f" "$(cat "/proc/sys/$f")" >> "$HOST_STATE/sysctls"
+  done
+  # the kubelet (iptables canaries), kube-proxy and kube-router add nftables tables and ipsets: stop removes the ones
+  # that were not here before
+  nft list tables | sort > "$HOST_STATE/nft-tables"
+  ipset list -n 2>/dev/null | sort > "$HOST_STATE/ipsets" || : > "$HOST_STATE/ipsets"
+}
+
+make_cgroups() {
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [[ -f "$h/cgroup.procs" ]] || continue
+    mkdir -p "$h$CGROUP_ROOT"
+    if [[ -f "$h/cpuset.cpus" ]]; then
+      cat "$h/cpuset.cpus" > "$h$CGROUP_ROOT/cpuset.cpus"
+      cat "$h/cpuset.mems" > "$h$CGROUP_ROOT/cpuset.mems"
+    fi
+  done
+}
+
+# The cluster add-ons of the node: kube-router's RBAC, CoreDNS (host network, on the node's address, behind the
+# kube-dns Service), and a static local StorageClass with its volumes.
+apply_addons() {
+  local i pvs=""
+  for ((i = 0; i < ${ULTRAMARKET_NODE_VOLUMES:-12}; i++)); do
+    mkdir -p "$NODE_DIR/volumes/pv-$i"
+    pvs+="---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: $NODE_NAME-pv-$i, labels: {ultramarket.local/node-volume: \"true\"}}
+spec:
+  capacity: {storage: 100Gi}
+  accessModes: [ReadWriteOnce, ReadWriteMany]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: local-node
+  local: {path: \"$NODE_DIR/volumes/pv-$i\"}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}]
+"
+  done
+  sed -e "s|@NODE_NAME@|$NODE_NAME|g" -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@DNS_IP@|$DNS_IP|g" \
+      -e "s|@API_PORT@|$API_PORT|g" -e "s|@TAINT@|$NODE_TAINT_KEY|g" \
+      -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" \
+      "$SCRIPT_DIR/local-node/addons.yaml" | kubectl_local apply -f - >/dev/null
+  printf '%s' "$pvs" | kubectl_local apply -f - >/dev/null
+}
+
+cmd_start() {
+  require_node
+  mkdir -p "$RUN" "$LOGS"
+  if pid_alive node; then
+    log "node $NODE_NAME already running (namespace holder pid $(cat "$RUN/node.pid"))"
+  else
+    local t; t=$(date +%s)
+    nft list table inet "$NFT_TABLE" >/dev/null 2>&1 && ! pid_alive node && log "removing the egress guard of an earlier node"
+    if nft list table ip kube-proxy >/dev/null 2>&1 || ipset list -n 2>/dev/null | grep -q '^kube-router'; then
+      die "nftables tables of another kube-proxy or kube-router's ipsets exist on this host; run scripts/local-node.sh stop, or stop that cluster first"
+    fi
+    gen_node_pki
+    write_configs
+    # A fresh record unless an earlier node was never stopped (its directories are not the host's own).
+    [[ -f "$HOST_STATE/made" && ! -f "$HOST_STATE/stopped" ]] || record_host_state
+    rm -f "$HOST_STATE/stopped"
+    make_cgroups
+    host_network_up
+    rm -f "$RUN/containerd.ready" "$RUN/images.ready"
+    setsid unshare -m --propagation slave bash "$0" _inside >"$LOGS/node.log" 2>&1 < /dev/null &
+    echo $! > "$RUN/node.pid"
+    wait_for 60 test -f "$RUN/containerd.ready" || { tail -n 20 "$LOGS/containerd.log" "$LOGS/node.log" >&2; die "containerd did not start"; }
+    import_images
+    touch "$RUN/images.ready"
+    log "containerd, kubelet and kube-proxy started (logs in $LOGS) in $(( $(date +%s) - t ))s"
+  fi
+  wait_for 120 kubectl_local wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s \
+    || { tail -n 20 "$LOGS/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120s"; }
+  apply_addons
+  kubectl_local -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \
+    || { kubectl_local -n kube-system get pods -o wide >&2; die "CoreDNS did not become ready"; }
+  log "node $NODE_NAME Ready ($(kubectl_local get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')), CoreDNS on $DNS_IP, NetworkPolicies enforced, StorageClass local-node"
+}
+
+# nftables tables and ipsets that were not on the host before the node started (all of them when no record exists).
+new_nft_tables() {
+  if [[ -f "$HOST_STATE/nft-tables" ]]; then nft list tables | sort | comm -23 - "$HOST_STATE/nft-tables"; fi
+}
+new_ipsets() {
+  if [[ -f "$HOST_STATE/ipsets" ]]; then ipset list -n 2>/dev/null | sort | comm -23 - "$HOST_STATE/ipsets"; fi
+}
+
+# Every process whose executable is one of the node's binaries, or that lives in the node's cgroups.
+node_pids() {
+  local p exe h
+  for p in /proc/[0-9]*; do
+    exe=$(readlink "$p/exe" 2>/dev/null) || continue
+    case "$exe" in
+      "$BIN/containerd"|"$BIN/containerd-shim-runc-v2"|"$BIN/kubelet"|"$BIN/kube-proxy"|"$BIN/kube-router") echo "${p#/proc/}" ;;
+    esac
+  done
+  for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+    [[ -d "$h" ]] && find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done
+  if [[ -f "$RUN/node.pid" ]] && kill -0 "$(cat "$RUN/node.pid")" 2>/dev/null; then cat "$RUN/node.pid"; fi
+}
+
+cmd_stop() {
+  local pids i
+  if [[ -f "$RUN/kubelet.pid" ]]; then kill -TERM "$(cat "$RUN/kubelet.pid")" 2>/dev/null || true; fi
+  for ((i = 0; i < 5; i++)); do
+    pids=$(node_pids | sort -u)
+    [[ -n "$pids" ]] || break
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+    sleep 0.5
+  done
+  [[ -z "$(node_pids)" ]] || log "WARNING: processes still alive: $(node_pids | sort -u | tr '\n' ' ')"
+  rm -f "$RUN"/*.pid "$RUN"/*.ready 2>/dev/null || true
+  local h
+  for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
+    [[ -d "$h" ]] && find "$h" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  nft delete table inet "$NFT_TABLE" 2>/dev/null || true
+  local t
+  while read -r t; do
+    # shellcheck disable=SC2086
+    [[ -n "$t" ]] && nft delete $t 2>/dev/null || true
+  done < <(new_nft_tables)
+  while read -r t; do [[ -n "$t" ]] && ipset destroy "$t" 2>/dev/null || true; done < <(new_ipsets)
+  ip link del "$BRIDGE" 2>/dev/null || true
+  if [[ -f "$HOST_STATE/made" ]]; then
+    local d
+    while read -r d; do [[ -n "$d" && -e "$d" ]] && rm -rf --one-file-system "$d"; done < "$HOST_STATE/made"
+  fi
+  [[ -d "$HOST_STATE" ]] && touch "$HOST_STATE/stopped"
+  log "node $NODE_NAME stopped; host cleaned"
+}
+
+# Lists anything of the node left on the host (exit 1 when there is any): used by the e2e suite after local:down.
+cmd_leftovers() {
+  local found=() p h d line
+  p=$(node_pids | sort -u | tr '\n' ' '); [[ -z "${p// /}" ]] || found+=("processes: $p")
+  grep -F "$NODE_DIR" /proc/self/mountinfo >/dev/null 2>&1 && found+=("mounts under $NODE_DIR")
+  for p in /proc/[0-9]*/mountinfo; do
+    if grep -qF "$NODE_DIR" "$p" 2>/dev/null; then found+=("a mount namespace with mounts under $NODE_DIR (${p%/mountinfo})"); break; fi
+  done
+  for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do [[ -d "$h" ]] && found+=("cgroup $h"); done
+  nft list table inet "$NFT_TABLE" >/dev/null 2>&1 && found+=("nftables table inet $NFT_TABLE")
+  while read -r line; do [[ -n "$line" ]] && found+=("nftables $line"); done < <(new_nft_tables)
+  while read -r line; do [[ -n "$line" ]] && found+=("ipset $line"); done < <(new_ipsets)
+  ip link show "$BRIDGE" >/dev/null 2>&1 && found+=("bridge $BRIDGE")
+  ip -o link show type veth 2>/dev/null | grep -q "master $BRIDGE" && found+=("veth on $BRIDGE")
+  if [[ -f "$HOST_STATE/made" ]]; then
+    while read -r d; do [[ -n "$d" && -e "$d" ]] && found+=("$d"); done < "$HOST_STATE/made"
+  fi
+  if [[ -f "$HOST_STATE/sysctls" ]]; then
+    while read -r p line; do
+      [[ "$(cat "/proc/sys/$p")" == "$line" ]] || found+=("sysctl $p changed ($line -> $(cat "/proc/sys/$p"))")
+    done < "$HOST_STATE/sysctls"
+  fi
+  if [[ ${#found[@]} -eq 0 ]]; then log "nothing of the node is left on the host"; return 0; fi
+  printf '[local-node] left behind: %s\n' "${found[@]}" >&2
+  return 1
+}
+
+cmd_status() {
+  local n rc=0
+  for n in node containerd kubelet kube-proxy kube-router; do
+    if pid_alive "$n"; then log "$n: running (pid $(cat "$RUN/$n.pid"))"; else log "$n: not running"; rc=1; fi
+  done
+  return $rc
+}
+
+case "${1:-}" in
+  images) cmd_images ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  leftovers) cmd_leftovers ;;
+  _inside) cmd_inside ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
+esac
