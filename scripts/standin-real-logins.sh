@@ -4,7 +4,9 @@
 # temp dir; creates the users with the program's users SQL (postgresUsersCommand), configures PgBouncer with its
 # pgbouncer.ini and userlist; then runs the stand-in's /health and `npm run migrate` as apps, and the refusals.
 # Needs: apt-get install -y postgresql-15 pgbouncer redis-server (their services need not run). Stops everything it
-# started, by PID, on exit.
+# started, by PID, on exit. STANDIN_CHROOT=1 runs the app as the image would: the files images/app/stage.sh lays out
+# (plus the host's libc, /bin/sh and /usr/bin/env), in a chroot, as uid 1000, with the app tree root-owned and only /tmp and HOME
+# writable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -65,6 +67,29 @@ chmod 600 "$work/redis.conf"
 redis-server "$work/redis.conf" > "$work/redis.log" 2>&1 & pids+=($!)
 sleep 1
 
+# How the app runs: from the checkout, or (STANDIN_CHROOT=1) from the staged image files in a chroot as uid 1000.
+if [[ ${STANDIN_CHROOT:-0} == 1 ]]; then
+  step "staging the image's files (images/app/stage.sh) into a chroot, with the host's libc, /bin/sh and /usr/bin/env"
+  rootfs=$work/rootfs
+  bash images/app/stage.sh "$rootfs" >/dev/null
+  # What a Debian base gives the image: the loader and libraries of node, /bin/sh (npm run) and /usr/bin/env (npm's shebang).
+  for f in $(ldd "$rootfs/usr/local/bin/node" /bin/sh /usr/bin/env | grep -oE '/[^ ]+\.so[^ ]*' | sort -u) /bin/sh /usr/bin/env; do
+    mkdir -p "$rootfs$(dirname "$f")"; cp -L "$f" "$rootfs$f"
+  done
+  mkdir -p "$rootfs/tmp" "$rootfs/home/migrate"
+  chmod 1777 "$rootfs/tmp"; chown 1000:1000 "$rootfs/home/migrate"
+  # in_app ENV... -- COMMAND...: execs (run it in a subshell or in the background), so its PID is the app's.
+  in_app() {
+    local env=(); while [[ $1 != -- ]]; do env+=("$1"); shift; done; shift
+    exec env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/home/migrate "${env[@]}" "$(command -v chroot)" --userspec=1000:1000 "$rootfs" /bin/sh -c 'cd /app && exec "$@"' sh "$@"
+  }
+else
+  in_app() {
+    local env=(); while [[ $1 != -- ]]; do env+=("$1"); shift; done; shift
+    cd images/app && exec env -i PATH="$PATH" HOME="$work" "${env[@]}" "$@"
+  }
+fi
+
 cred() { node -e 'const a = require(process.argv[1])[process.argv[2]]; process.stdout.write(a[process.argv[3]])' "$work/apps.json" "$1" "$2"; }
 app_env() { # the env the program gives app $1's pods (postgres + redis), with PgBouncer as POSTGRES_URL
   echo SERVICE_NAME="$1" POSTGRES_URL="postgresql://127.0.0.1:$BOUNCERPORT/ultramarket" POSTGRES_POOL_MAX=10 \
@@ -72,13 +97,13 @@ app_env() { # the env the program gives app $1's pods (postgres + redis), with P
 }
 health() { # app env...: starts the stand-in, prints /health's status and body, stops it with SIGTERM
   local port; port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-  (cd images/app && exec env -i PATH="$PATH" PORT="$port" "$@" node server.js > "$work/app.log" 2>&1) & local pid=$!
+  in_app PORT="$port" "$@" -- node server.js > "$work/app.log" 2>&1 & local pid=$!
   for _ in $(seq 50); do curl -s "127.0.0.1:$port/livez" >/dev/null && break; sleep 0.1; done
   curl -s -w ' -> HTTP %{http_code}\n' "127.0.0.1:$port/health"
   kill -TERM "$pid"; wait "$pid" && echo "   (SIGTERM: exit 0)"
   if grep -qF -e "$REDIS_PASSWORD" -e "$(cred order-service password)" "$work/app.log"; then echo "SECRET IN LOG"; exit 1; fi
 }
-migrate() { (cd images/app && env -i PATH="$PATH" HOME="$work" "$@" npm run --silent migrate); }
+migrate() { (in_app "$@" -- npm run --silent migrate); }
 direct() { echo "$@" | sed "s|127.0.0.1:$BOUNCERPORT|127.0.0.1:$PGPORT|"; }
 
 step "order-service: /health through PgBouncer (select 1) and Redis (AUTH + PING)"
