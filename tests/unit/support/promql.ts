@@ -11,3 +11,16 @@ export function promqlErrors(expr: string): string[] {
     });
     return errors;
 }
+
+/** The metric names an expression selects, and every label name it matches or groups by. */
+export function promqlNames(expr: string): { metrics: string[]; labels: string[] } {
+    const metrics = new Set<string>();
+    const labels = new Set<string>();
+    promql.parse(expr).iterate({
+        enter: (n) => {
+            if (n.type.name === "Identifier" && n.node.parent?.type.name === "VectorSelector") metrics.add(expr.slice(n.from, n.to));
+            if (n.type.name === "LabelName") labels.add(expr.slice(n.from, n.to));
+        },
+    });
+    return { metrics: [...metrics], labels: [...labels] };
+}
