@@ -452,6 +452,8 @@ cmd_start() {
     make_cgroups
     host_network_up
     rm -f "$RUN/containerd.ready" "$RUN/images.ready"
+    # RBAC, CoreDNS and the volumes first: kube-router and the kubelet find their permissions in place
+    apply_addons
     setsid unshare -m --propagation slave bash "$0" _inside >"$LOGS/node.log" 2>&1 < /dev/null &
     echo $! > "$RUN/node.pid"
     wait_for 60 test -f "$RUN/containerd.ready" || { tail -n 20 "$LOGS/containerd.log" "$LOGS/node.log" >&2; die "containerd did not start"; }
