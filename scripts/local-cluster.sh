@@ -105,7 +105,8 @@ EOF
 write_kubeconfig() { # <file> <cert name> <context name>
   local file="$1" cert="$2" ctx="$3"
   mkdir -p "$(dirname "$file")"
-  local tmp="$file.tmp"
+  local tmp="$file.tmp" old_umask
+  old_umask=$(umask)
   umask 077
   cat > "$tmp" <<EOF
 apiVersion: v1
@@ -128,6 +129,7 @@ contexts:
 current-context: $ctx
 EOF
   mv "$tmp" "$file"
+  umask "$old_umask"  # only the kubeconfig is private: what starts later (the node's containers) needs 022
 }
 
 # start_proc <name> <binary> <args...>: background process, pid file, log file

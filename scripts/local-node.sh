@@ -21,6 +21,10 @@
 #   leave through anything but the bridge (and any packet for it that arrives from elsewhere);
 # - cgroups under /ultramarket-node in each v1 hierarchy, state under $CLUSTER_DIR/node.
 set -euo pipefail
+# containerd's snapshots, the kubelet's volumes and the images' rootfs take their modes from the process umask: the
+# caller's (local-cluster.sh writes its kubeconfigs under 077) would make every container's / unreadable to non-root
+# users. Secret files (keys, kubeconfigs) set their own.
+umask 022
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$SCRIPT_DIR/.." && pwd)"
@@ -357,7 +361,7 @@ cmd_inside() {
   export PATH="$BIN:$PATH"
   "$BIN/containerd" --config "$NODE_DIR/containerd/config.toml" >"$LOGS/containerd.log" 2>&1 &
   echo $! > "$RUN/containerd.pid"
-  wait_for 60 test -S "$NODE_DIR/containerd/containerd.sock" || { echo "containerd did not start"; exit 1; }
+  wait_for 60 "$BIN/ctr" --address "$NODE_DIR/containerd/containerd.sock" version || { echo "containerd did not start"; exit 1; }
   touch "$RUN/containerd.ready"
   # the kubelet starts once the images are imported (start waits for this file)
   wait_for 300 test -f "$RUN/images.ready" || { echo "images were not imported"; exit 1; }
@@ -452,6 +456,7 @@ cmd_start() {
     make_cgroups
     host_network_up
     rm -f "$RUN/containerd.ready" "$RUN/images.ready"
+    rm -f "$NODE_DIR/containerd/containerd.sock" "$NODE_DIR/containerd/containerd.sock.ttrpc"  # stale after a kill
     # RBAC, CoreDNS and the volumes first: kube-router and the kubelet find their permissions in place
     apply_addons
     setsid unshare -m --propagation slave bash "$0" _inside >"$LOGS/node.log" 2>&1 < /dev/null &

@@ -409,6 +409,11 @@ resource kubernetes         $K8S_PROVIDER_PLUGIN_VERSION    built from $K8S_PROV
 kube-apiserver/controller-manager/scheduler/kubectl  v$KUBERNETES_VERSION  k8s.io/kubernetes@v$KUBERNETES_VERSION
 kine                        $KINE_VERSION   github.com/k3s-io/kine@$KINE_VERSION
 kwok                        $KWOK_VERSION    sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION
+kubelet/kube-proxy          v$KUBERNETES_VERSION  (same wrapper module as kube-apiserver; the real node)
+containerd/shim/ctr         $CONTAINERD_VERSION   github.com/containerd/containerd/v2@$CONTAINERD_VERSION
+coredns                     $COREDNS_VERSION  github.com/coredns/coredns@$COREDNS_VERSION
+kube-router                 $KUBE_ROUTER_VERSION   github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION (firewall only; local cluster only)
+node images                 scripts/local-node.sh images (pause, busybox, coredns; umoci)
 CRDs                        gateway-api $GATEWAY_API_VERSION (standard), envoy-gateway $ENVOY_GATEWAY_VERSION, cert-manager $CERT_MANAGER_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION
 not buildable here (proxy refused): resource random 4.21.2, resource command 1.2.1
 EOF
