@@ -393,6 +393,7 @@ record_host_state() {
   # the kubelet (iptables canaries), kube-proxy and kube-router add nftables tables and ipsets: stop removes the ones
   # that were not here before
   nft list tables | sort > "$HOST_STATE/nft-tables"
+  nft_chains > "$HOST_STATE/nft-chains"
   ipset list -n 2>/dev/null | sort > "$HOST_STATE/ipsets" || : > "$HOST_STATE/ipsets"
 }
 
@@ -478,6 +479,17 @@ cmd_start() {
 new_nft_tables() {
   if [[ -f "$HOST_STATE/nft-tables" ]]; then nft list tables | sort | comm -23 - "$HOST_STATE/nft-tables"; fi
 }
+# "family table chain" for every chain on the host, to find chains added to tables that were already there.
+nft_chains() {
+  nft list chains 2>/dev/null | awk '$1 == "table" {t = $2 " " $3} $1 == "chain" {print t " " $2}' | sort
+}
+new_nft_chains_in_old_tables() {
+  [[ -f "$HOST_STATE/nft-chains" && -f "$HOST_STATE/nft-tables" ]] || return 0
+  local old_tables; old_tables=$(sed 's/^table //' "$HOST_STATE/nft-tables")
+  nft_chains | comm -23 - "$HOST_STATE/nft-chains" | while read -r fam tab chain; do
+    grep -qx "$fam $tab" <<< "$old_tables" && echo "$fam $tab $chain"
+  done
+}
 new_ipsets() {
   if [[ -f "$HOST_STATE/ipsets" ]]; then ipset list -n 2>/dev/null | sort | comm -23 - "$HOST_STATE/ipsets"; fi
 }
@@ -541,6 +553,8 @@ cmd_leftovers() {
   nft list table inet "$NFT_TABLE" >/dev/null 2>&1 && found+=("nftables table inet $NFT_TABLE")
   while read -r line; do [[ -n "$line" ]] && found+=("nftables $line"); done < <(new_nft_tables)
   while read -r line; do [[ -n "$line" ]] && found+=("ipset $line"); done < <(new_ipsets)
+  # kube-router's and the kubelet's chains inside tables the host already had are not removed with a table: listed
+  while read -r line; do [[ -n "$line" ]] && found+=("nftables chain $line (in a table the host already had)"); done < <(new_nft_chains_in_old_tables)
   ip link show "$BRIDGE" >/dev/null 2>&1 && found+=("bridge $BRIDGE")
   ip -o link show type veth 2>/dev/null | grep -q "master $BRIDGE" && found+=("veth on $BRIDGE")
   if [[ -f "$HOST_STATE/made" ]]; then
