@@ -102,6 +102,7 @@ export class Platform extends pulumi.ComponentResource {
                 protect: cfg.protectData,
                 tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } },
                 images: cfg.thirdPartyImages,
+                placement: cfg.dataStorePlacement,
             },
             opts,
         );

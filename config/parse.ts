@@ -22,6 +22,7 @@ import {
 } from "./schema";
 import { PlatformConfig } from "./platform-config";
 import { thirdPartyImagesConfig } from "./images";
+import { dataStorePlacementConfig } from "./placement";
 
 /**
  * Environment variable `npm run deploy` sets to a fresh id for each update it starts: the post-deploy
@@ -185,6 +186,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
             );
     }
     const thirdPartyImages = thirdPartyImagesConfig(plain, isProduction, problems);
+    const dataStorePlacement = dataStorePlacementConfig(plain, problems);
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
         if (!APP_NAMES.includes(app))
             problems.push(
@@ -332,6 +334,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
             },
         },
         thirdPartyImages,
+        dataStorePlacement,
         kubernetes: { kubeconfig, context: plain.kubeContext },
         apps,
         providedSecrets,

@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, SecretKey } from "../components/model/catalog";
 import { ThirdPartyImages } from "../components/model/third-party-images";
+import { DataStorePlacement } from "../components/model/placement";
 import { EdgeMode, Plain, RedisEvictionPolicy } from "./schema";
 
 export interface PlatformConfig {
@@ -26,6 +27,8 @@ export interface PlatformConfig {
     };
     /** Every third-party image by logical name: its default, mirrored or overridden (config/images.ts). */
     thirdPartyImages: ThirdPartyImages;
+    /** Per data store, where its StatefulSet's pods may run (config/placement.ts); unset stores: anywhere, as before. */
+    dataStorePlacement: DataStorePlacement;
     kubernetes: { kubeconfig?: string; context?: string };
     /** The catalog entries that are deployed, with replica overrides applied. */
     apps: AppSpec[];

@@ -190,6 +190,11 @@ export const plainSchema = z.strictObject({
     postgresMaxConnections: int(20, 10_000).optional(),
     pgbouncerMaxClientConnections: int(10, 100_000).default(1000),
     databasePasswordVersions: json(z.record(z.string(), int(1, 1_000_000))).default({}),
+    // Per data store a nodeSelector and tolerations for its StatefulSet's pods (dedicated database node pools);
+    // config/placement.ts checks store names, label syntax and the toleration rules, naming each --path.
+    dataStorePlacement: json(
+        z.record(z.string(), z.unknown(), { error: "must be a map of data store -> {nodeSelector, tolerations} (set it with --path)" }),
+    ).default({}),
     replicas: json(z.record(z.string(), int(1, 100))).default({}),
     enableMobileApp: bool.default(false),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),

@@ -5,6 +5,7 @@ import { labels, selectorLabels } from "../model/labels";
 import { rolloutAnnotations, secretChecksum } from "../model/rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 import { ThirdPartyImageName, ThirdPartyImages } from "../model/third-party-images";
+import { DataStorePlacement, podPlacementFields } from "../model/placement";
 
 type EnvVar = k8s.types.input.core.v1.EnvVar;
 
@@ -250,6 +251,8 @@ export interface DataStoresArgs {
     tuning: DataStoreTuning;
     /** The third-party images by logical name (each store runs its own). */
     images: ThirdPartyImages;
+    /** Per store, the nodes its pod may run on (nodeSelector, tolerations); an unplaced store's pod spec has neither. */
+    placement?: DataStorePlacement;
 }
 
 export interface DataStoreEndpoint {
@@ -328,6 +331,7 @@ export class DataStores extends pulumi.ComponentResource {
                             enableServiceLinks: false,
                             securityContext: restrictedPodSecurity(spec.uid),
                             terminationGracePeriodSeconds: 60,
+                            ...podPlacementFields(args.placement?.[spec.name]),
                             initContainers: spec.init
                                 ? [
                                       {

@@ -1,0 +1,219 @@
+// `ultramarket:dataStorePlacement` to a DataStorePlacement: per store a nodeSelector and tolerations, checked as the
+// API server would check them, each problem naming its exact `--path` and the command that fixes it.
+import {
+    DATA_STORES,
+    DataStorePlacement,
+    PodPlacement,
+    TAINT_EFFECTS,
+    Toleration,
+    TOLERATION_OPERATORS,
+} from "../components/model/placement";
+import { Plain, PROJECT } from "./schema";
+import { closestName } from "./suggest";
+
+const KEY = "dataStorePlacement";
+const PLACEMENT_FIELDS = ["nodeSelector", "tolerations"] as const;
+const TOLERATION_FIELDS = ["key", "operator", "value", "effect", "tolerationSeconds"] as const;
+
+// Kubernetes' label syntax: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters; a value is
+// empty or such a name.
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Why `key` is not a label key (or taint key), or undefined when it is one. */
+export function labelKeyProblem(key: string): string | undefined {
+    const slash = key.lastIndexOf("/");
+    const [prefix, name] = slash < 0 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+    if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix)))
+        return `its prefix "${prefix}" is not a DNS subdomain (lower-case letters, digits, '-' and '.')`;
+    if (!name.length || name.length > 63 || !LABEL_NAME.test(name))
+        return `its name "${name}" must be 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit`;
+    return undefined;
+}
+
+/** Why `value` is not a label value (or taint value), or undefined when it is one. */
+export function labelValueProblem(value: string): string | undefined {
+    if (value === "" || (value.length <= 63 && LABEL_NAME.test(value))) return undefined;
+    return "a label value is at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
+}
+
+/** A config path as `pulumi config set --path` reads it: `a.b["kubernetes.io/os"]`, `tolerations[0]`. */
+export function configPath(segments: (string | number)[]): string {
+    return segments
+        .map((s, i) => (typeof s === "number" ? `[${s}]` : /^[A-Za-z0-9_-]+$/.test(s) ? `${i ? "." : ""}${s}` : `[${JSON.stringify(s)}]`))
+        .join("");
+}
+const shellPath = (p: string) => (/^[A-Za-z0-9_.-]+$/.test(p) ? p : `'${p}'`);
+const setCmd = (p: string, value: string) => `pulumi config set --path ${shellPath(p)} ${value}`;
+const rmCmd = (p: string) => `pulumi config rm --path ${shellPath(p)}`;
+
+const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+/** `pulumi config set --path` stores "true" and integers as YAML booleans and numbers; a label value means the text. */
+const scalarText = (v: unknown): string | undefined =>
+    typeof v === "string" ? v : typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) ? String(v) : undefined;
+
+/** The validated placement of every store named, and a problem (naming the key path and the fix) for each bad value. */
+export function resolveDataStorePlacement(raw: Record<string, unknown>): { placement: DataStorePlacement; problems: string[] } {
+    const problems: string[] = [];
+    const placement: DataStorePlacement = {};
+    const report = (segments: (string | number)[], message: string) =>
+        problems.push(`${PROJECT}:${configPath([KEY, ...segments])} ${message}`);
+    const unknownField = (segments: (string | number)[], field: string, known: readonly string[], what: string) => {
+        const hit = closestName(field, known);
+        report(
+            [...segments, field],
+            `is not ${what} (${hit ? `did you mean ${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmCmd(configPath([KEY, ...segments, field]))}`,
+        );
+    };
+
+    for (const [store, value] of Object.entries(raw)) {
+        if (!(DATA_STORES as readonly string[]).includes(store)) {
+            const hit = closestName(store, DATA_STORES);
+            report(
+                [store],
+                `names no data store (${hit ? `did you mean ${KEY}.${hit}? ` : ""}known: ${DATA_STORES.join(", ")}); remove it with: ${rmCmd(configPath([KEY, store]))}${hit ? `, and set it under ${KEY}.${hit}` : ""}`,
+            );
+            continue;
+        }
+        if (!isMap(value)) {
+            report(
+                [store],
+                `must be a map with nodeSelector and/or tolerations; set it with: ${setCmd(configPath([KEY, store, "nodeSelector", "<label>"]), "<value>")}`,
+            );
+            continue;
+        }
+        const before = problems.length;
+        const result: PodPlacement = {};
+        for (const field of Object.keys(value))
+            if (!(PLACEMENT_FIELDS as readonly string[]).includes(field))
+                unknownField([store], field, PLACEMENT_FIELDS, "a placement field");
+        if (value.nodeSelector !== undefined) result.nodeSelector = nodeSelector(value.nodeSelector, [store, "nodeSelector"], report);
+        if (value.tolerations !== undefined)
+            result.tolerations = tolerations(value.tolerations, [store, "tolerations"], report, unknownField);
+        if (problems.length === before) placement[store as keyof DataStorePlacement] = result;
+    }
+    return { placement, problems };
+}
+
+type Report = (segments: (string | number)[], message: string) => void;
+
+function nodeSelector(value: unknown, at: (string | number)[], report: Report): Record<string, string> {
+    const selector: Record<string, string> = {};
+    if (!isMap(value)) {
+        report(at, `must be a map of node label -> value; set one with: ${setCmd(configPath([KEY, ...at, "<label>"]), "<value>")}`);
+        return selector;
+    }
+    for (const [label, raw] of Object.entries(value)) {
+        const where = [...at, label];
+        const keyProblem = labelKeyProblem(label);
+        if (keyProblem) {
+            report(where, `is not a node label key: ${keyProblem}; remove it with: ${rmCmd(configPath([KEY, ...where]))}`);
+            continue;
+        }
+        const text = scalarText(raw);
+        const valueProblem = text === undefined ? "it must be a single value" : labelValueProblem(text);
+        if (valueProblem) {
+            report(
+                where,
+                `is ${JSON.stringify(raw)}, not a label value (${valueProblem}); set it with: ${setCmd(configPath([KEY, ...where]), "<value>")}`,
+            );
+            continue;
+        }
+        selector[label] = text!;
+    }
+    return selector;
+}
+
+function tolerations(
+    value: unknown,
+    at: (string | number)[],
+    report: Report,
+    unknownField: (segments: (string | number)[], field: string, known: readonly string[], what: string) => void,
+): Toleration[] {
+    const list: Toleration[] = [];
+    if (!Array.isArray(value)) {
+        report(at, `must be a list of tolerations; set the first with: ${setCmd(configPath([KEY, ...at, 0, "key"]), "<taint key>")}`);
+        return list;
+    }
+    for (const [i, t] of value.entries()) {
+        const here = [...at, i];
+        const fix = (field: string, v: string) => setCmd(configPath([KEY, ...here, field]), v);
+        if (!isMap(t)) {
+            report(
+                here,
+                `must be a map with key, operator and optionally value, effect, tolerationSeconds; set it with: ${fix("key", "<taint key>")}`,
+            );
+            continue;
+        }
+        for (const field of Object.keys(t))
+            if (!(TOLERATION_FIELDS as readonly string[]).includes(field))
+                unknownField(here, field, TOLERATION_FIELDS, "a toleration field");
+        const key = scalarText(t.key);
+        const keyProblem = key === undefined ? undefined : labelKeyProblem(key);
+        if (key === undefined || keyProblem)
+            report(
+                [...here, "key"],
+                `${key === undefined ? "is missing (a toleration without a key would tolerate every taint, node failures included)" : `is "${key}", not a taint key: ${keyProblem}`}; set it with: ${fix("key", "<taint key>")}`,
+            );
+        const operator = t.operator;
+        if (!(TOLERATION_OPERATORS as readonly unknown[]).includes(operator))
+            report(
+                [...here, "operator"],
+                `${operator === undefined ? "is missing" : `is ${JSON.stringify(operator)}`}; it must be Equal (the taint's key and value) or Exists (its key, any value); set it with: ${fix("operator", "Exists")}`,
+            );
+        const text = t.value === undefined ? undefined : scalarText(t.value);
+        if (t.value !== undefined) {
+            if (operator === "Exists")
+                report(
+                    [...here, "value"],
+                    `is set, but operator Exists matches any value of the taint; remove it (${rmCmd(configPath([KEY, ...here, "value"]))}) or set ${fix("operator", "Equal")}`,
+                );
+            else {
+                const valueProblem = text === undefined ? "it must be a single value" : labelValueProblem(text);
+                if (valueProblem)
+                    report(
+                        [...here, "value"],
+                        `is ${JSON.stringify(t.value)}, not a taint value (${valueProblem}); set it with: ${fix("value", "<value>")}`,
+                    );
+            }
+        }
+        const effect = t.effect;
+        if (effect !== undefined && !(TAINT_EFFECTS as readonly unknown[]).includes(effect))
+            report(
+                [...here, "effect"],
+                `is ${JSON.stringify(effect)}, not a taint effect (${TAINT_EFFECTS.join(", ")}; unset: every effect); set it with: ${fix("effect", "NoSchedule")}`,
+            );
+        let seconds: number | undefined;
+        if (t.tolerationSeconds !== undefined) {
+            seconds =
+                typeof t.tolerationSeconds === "string" && /^[0-9]+$/.test(t.tolerationSeconds)
+                    ? Number(t.tolerationSeconds)
+                    : (t.tolerationSeconds as number);
+            if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 0)
+                report(
+                    [...here, "tolerationSeconds"],
+                    `is ${JSON.stringify(t.tolerationSeconds)}, not a whole number of seconds (0 or more); set it with: ${fix("tolerationSeconds", "<seconds>")}`,
+                );
+            else if (effect !== "NoExecute")
+                report(
+                    [...here, "tolerationSeconds"],
+                    `is set, but only a NoExecute taint evicts a running pod, so it applies only with effect NoExecute; set ${fix("effect", "NoExecute")} or remove it (${rmCmd(configPath([KEY, ...here, "tolerationSeconds"]))})`,
+                );
+        }
+        list.push({
+            key: key ?? "",
+            operator: operator as Toleration["operator"],
+            ...(text !== undefined && operator !== "Exists" ? { value: text } : {}),
+            ...(effect !== undefined ? { effect: effect as Toleration["effect"] } : {}),
+            ...(seconds !== undefined ? { tolerationSeconds: seconds } : {}),
+        });
+    }
+    return list;
+}
+
+/** The program's validated key to the placement per store; problems join the config's own. */
+export function dataStorePlacementConfig(plain: Partial<Plain>, problems: string[]): DataStorePlacement {
+    const resolved = resolveDataStorePlacement(plain.dataStorePlacement ?? {});
+    problems.push(...resolved.problems);
+    return resolved.placement;
+}
