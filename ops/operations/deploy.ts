@@ -2,10 +2,10 @@
 // automatic rollback when `up` or verification fails.
 import { ExitCode, explainPulumiError, isConcurrentUpdateError } from "../errors";
 import { RecoveryDeps, RecoveryReport, realRecoveryDeps, recoverInterruptedUpdate } from "../recovery";
-import { UpdateRecord, newUpdateId, updateMessage } from "./history";
+import { newUpdateId, updateMessage } from "./history";
 import { RollbackReport, afterRollbackAdvice, rollback } from "./rollback";
 import { CodeInspector } from "./code";
-import { OpsIO, OpsStack } from "./stack";
+import { OpsIO, OpsStack, UpdateRecord } from "../types";
 import { cancelled, concurrentUpdate, findUpdate, withUpdateId } from "./update";
 import { withPulumiErrors } from "./util";
 import { VerificationVerdict, Verifier } from "./verification";

@@ -2,8 +2,8 @@
 // afterwards, and the errors both report when it is cancelled or the stack is locked by another.
 import { UPDATE_ID_ENV } from "../../config";
 import { ExitCode, OpsError } from "../errors";
-import { readHistory, UpdateRecord } from "./history";
-import { OpsStack } from "./stack";
+import { readHistory } from "./history";
+import { OpsStack, UpdateRecord } from "../types";
 
 /** Runs `fn` (an `up`) with UPDATE_ID_ENV set in the stack's workspace environment, and only for its length. */
 export async function withUpdateId<T>(stack: OpsStack, updateId: string, fn: () => Promise<T>): Promise<T> {

@@ -6,13 +6,25 @@ import { REPO_ROOT } from "./support/harness";
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
 
-describe("tooling: npm test type-checks, lints and checks formatting before the unit tests", () => {
-    it("runs tsc, eslint and prettier --check, in that order, before mocha", () => {
+describe("tooling: npm test type-checks, lints, checks for import cycles and formatting before the unit tests", () => {
+    it("runs tsc, eslint, the import-cycle check and prettier --check, in that order, before mocha", () => {
         const steps = (pkg.scripts.test as string).split("&&").map((s) => s.trim());
         const at = (prefix: string) => steps.findIndex((s) => s.startsWith(prefix));
-        for (const tool of ["tsc", "eslint", "prettier --check", "mocha"])
+        for (const tool of ["tsc", "eslint", "npm run -s cycles", "prettier --check", "mocha"])
             assert.ok(at(tool) >= 0, `npm test does not run ${tool}: ${pkg.scripts.test}`);
-        assert.ok(at("tsc") < at("eslint") && at("eslint") < at("prettier --check") && at("prettier --check") < at("mocha"));
+        assert.ok(at("tsc") < at("eslint") && at("eslint") < at("npm run -s cycles"));
+        assert.ok(at("npm run -s cycles") < at("prettier --check") && at("prettier --check") < at("mocha"));
+    });
+
+    it("checks the program, ops, the policies, the scripts and the tests for import cycles, type-only imports included", () => {
+        // madge follows `import type` too (eslint-plugin-import-x's no-cycle skips type-only imports, which is how
+        // ops/ had a cycle of nine files through OpsStack and UpdateRecord).
+        const cycles = pkg.scripts.cycles as string;
+        assert.match(cycles, /^madge --circular /);
+        assert.match(cycles, /--extensions ts --ts-config tsconfig\.json/);
+        const roots = cycles.split(" ").slice(-7);
+        assert.deepEqual(roots, ["index.ts", "config", "components", "ops", "policies", "scripts", "tests"]);
+        assert.match(pkg.devDependencies.madge ?? "", /^\d+\.\d+\.\d+$/, "madge pinned");
     });
 
     it("lints with type information and fails on floating promises", () => {
