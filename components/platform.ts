@@ -5,7 +5,7 @@ import { Applications } from "./apps/applications";
 import { DatabaseExporters } from "./observability/database-exporters";
 import { DATA_STORE_NAMES, DataStores } from "./data/stores";
 import { EXPORTERS } from "./observability/exporters";
-import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB } from "./data/backup-jobs";
+import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB, RESTORE_POLICY_PURPOSE } from "./data/backup-jobs";
 import { DatabaseBackups } from "./data/backups";
 import { DATABASES_WITH_USERS } from "./model/catalog";
 import { DatabaseUsers, databaseUsersJobName } from "./data/database-users";
@@ -229,7 +229,10 @@ export class Platform extends pulumi.ComponentResource {
                 edgePeers: edgePeers(cfg),
                 monitoringNamespace: cfg.monitoring.monitoringNamespace,
                 exporters: EXPORTERS,
-                dataStoreJobs: [BACKUP_JOB, RESTORE_JOB].map((name) => ({ name, dataStores: [...BACKED_UP_STORES] })),
+                dataStoreJobs: [
+                    { name: BACKUP_JOB, dataStores: [...BACKED_UP_STORES] },
+                    { name: RESTORE_JOB, dataStores: [...BACKED_UP_STORES], purpose: RESTORE_POLICY_PURPOSE },
+                ],
                 postgresPooler: PGBOUNCER,
                 databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),
             },
