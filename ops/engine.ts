@@ -53,10 +53,14 @@ export function onPath(name: string, pathVar: string | undefined): boolean {
         });
 }
 
-/** `bash scripts/toolchain.sh env`, parsed: the one place that says what the toolchain's CLI needs (PATH, PULUMI_HOME, ...). */
+/** `bash scripts/toolchain.sh env`: the one place that says what the toolchain's CLI needs (PATH, PULUMI_HOME, ...). */
+export function toolchainEnvText(repoRoot: string, env: NodeJS.ProcessEnv): string {
+    return execFileSync("bash", [path.join(repoRoot, "scripts", "toolchain.sh"), "env"], { encoding: "utf8", env });
+}
+
+/** The same, parsed, with $PATH expanded to env's PATH. */
 export function toolchainEnv(repoRoot: string, env: NodeJS.ProcessEnv): Record<string, string> {
-    const out = execFileSync("bash", [path.join(repoRoot, "scripts", "toolchain.sh"), "env"], { encoding: "utf8", env });
-    return parseExportLines(out, env.PATH ?? "");
+    return parseExportLines(toolchainEnvText(repoRoot, env), env.PATH ?? "");
 }
 
 /** `export NAME="value"` lines (as toolchain.sh env prints them) as a map; `$PATH` in a value is the given PATH. */
