@@ -3,7 +3,9 @@
 //   - a mistyped stack name fails (exit 3) and creates no stack and no Pulumi.<name>.yaml;
 //   - the engine killed (SIGKILL) in the middle of `up`: the next `deploy` cancels the stale lock, adopts what the
 //     killed run created, and leaves no orphaned object and no pending operation;
-//   - two deploys at once: one runs, the other is refused (exit 9) and rolls nothing back.
+//   - two deploys at once: one runs, the other is refused (exit 9) and rolls nothing back;
+//   - SIGINT, then SIGTERM, to the whole process group of `npm run deploy` mid-update (what a terminal's Ctrl-C and a
+//     cancelled CI job do): the engine stops at a safe point once, nothing is pending, and the message says so.
 //
 // Needs what tests/e2e/platform.e2e.test.ts needs: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
 // Run alone: npx mocha --config .mocharc.e2e.json tests/e2e/ops-safety.e2e.test.ts
@@ -152,6 +154,67 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         const orphans = liveJobs().filter((j) => !inState.has(j));
         assert.deepStrictEqual(orphans, [], `Jobs in the cluster that the state does not know: ${orphans.join(", ")}`);
     });
+
+    for (const [signal, tag] of [
+        ["SIGINT", "1.0.3-e2e"],
+        ["SIGTERM", "1.0.4-e2e"],
+    ] as const) {
+        it(`${signal} to the whole process group of npm run deploy mid-update: one safe stop, nothing pending, a truthful message`, async function () {
+            await stack.setConfig(`${PROJECT}:imageTag`, { value: tag });
+            const jobsBefore = liveJobs();
+            // Its own process group, as a terminal's foreground job: the signal below reaches npm, ops and (were it in
+            // the group) the engine at once, exactly as Ctrl-C does.
+            const deployRun = spawn("npm", ["run", "deploy", "--", "--stack", STACK, "--no-policy"], {
+                cwd: REPO_ROOT,
+                env,
+                detached: true,
+                stdio: ["ignore", "pipe", "pipe"],
+            });
+            let stdout = "";
+            let stderr = "";
+            deployRun.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+            deployRun.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+            const exited = new Promise<number | null>((r) => deployRun.once("exit", (code) => r(code)));
+            await timed(`ops-safety: npm run deploy until a new Job exists (${signal})`, () =>
+                waitFor("a Job created by the deploy's up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
+            );
+            process.kill(-deployRun.pid!, signal);
+            const code = await timed(`ops-safety: deploy stopping after ${signal}`, () => exited);
+            const output = `${stdout}\n${stderr}`;
+            console.log(
+                output
+                    .split("\n")
+                    .filter((l) => /ops:|interrupted|received;/.test(l))
+                    .join("\n"),
+            );
+
+            assert.strictEqual(code, ExitCode.OperationFailed, output);
+            // ops heard the signal from the group and again from npm: one interrupt, one SIGINT to the engine.
+            assert.strictEqual((stderr.match(new RegExp(`ops: ${signal}: stopping at a safe point`, "g")) ?? []).length, 1, stderr);
+            assert.doesNotMatch(stderr, /terminating the engine now/);
+            assert.strictEqual((stdout.match(/received; cancelling/g) ?? []).length, 1, "the engine was not cancelled exactly once");
+            assert.doesNotMatch(stdout, /received; terminating/);
+            assert.match(
+                output,
+                /deploy of stack "e2e-ops-safety" was interrupted \(SIGINT\/SIGTERM\), and the engine stopped at a safe point: no operation is pending, the lock is released and nothing is rolled back/,
+            );
+            // ... and that is true.
+            assert.deepStrictEqual(pendingOperationsOf(await stack.exportStack()), [], "pending operations remain");
+            const locks = path.join(stateDir, ".pulumi", "locks");
+            const lockFiles = fs.existsSync(locks)
+                ? fs.readdirSync(locks, { recursive: true }).filter((f) => String(f).endsWith(".json"))
+                : [];
+            assert.deepStrictEqual(lockFiles, [], "a lock was left");
+            assert.ok(!(await stack.history()).some((h) => /ops rollback/.test(h.message ?? "")), "something was rolled back");
+
+            // The next deploy finishes the update with nothing to recover.
+            const report = await timed(`ops-safety: deploy after the ${signal}`, () =>
+                deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }),
+            );
+            assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
+            assert.deepStrictEqual([report.recovery?.cancelledLocks.length, report.recovery?.adopted.length], [0, 0]);
+        });
+    }
 
     it("two deploys at once: one runs, the other is refused and rolls nothing back", async function () {
         await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.2-e2e" });
