@@ -40,3 +40,31 @@ describe("tooling: npm test type-checks, lints, checks for import cycles and for
         assert.match(pkg.devDependencies.typescript, /^5\./);
     });
 });
+
+describe("tooling: every module reads in one sitting", () => {
+    // Plain data (a table read top to bottom) may run longer; code may not. Tests are suites, not modules.
+    const DATA_MODULES = ["components/model/catalog.ts"];
+    const MAX_LINES = 400;
+
+    it(`no module of the program, ops, the policies or the scripts is over ${MAX_LINES} lines, except plain data`, () => {
+        const roots = ["index.ts", "config", "components", "ops", "policies", "scripts"];
+        const files: string[] = [];
+        const walk = (rel: string) => {
+            const abs = path.join(REPO_ROOT, rel);
+            if (fs.statSync(abs).isFile()) {
+                if (rel.endsWith(".ts")) files.push(rel);
+                return;
+            }
+            for (const entry of fs.readdirSync(abs)) if (entry !== "node_modules") walk(path.join(rel, entry));
+        };
+        roots.forEach(walk);
+        assert.ok(files.length > 100, `only ${files.length} modules found`);
+        const long = files
+            .filter((f) => !DATA_MODULES.includes(f))
+            .map((f) => ({ f, lines: fs.readFileSync(path.join(REPO_ROOT, f), "utf8").split("\n").length - 1 }))
+            .filter(({ lines }) => lines > MAX_LINES)
+            .map(({ f, lines }) => `${f}: ${lines} lines`);
+        assert.deepEqual(long, [], "split these by concern (as alerts.ts and datastore-alerts.ts are)");
+        for (const data of DATA_MODULES) assert.ok(fs.existsSync(path.join(REPO_ROOT, data)), `${data} is listed as data but is gone`);
+    });
+});
