@@ -174,7 +174,8 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
             let stderr = "";
             deployRun.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
             deployRun.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-            const exited = new Promise<number | null>((r) => deployRun.once("exit", (code) => r(code)));
+            // 'close': every process holding its output is gone (npm, and ops, which npm must wait for).
+            const exited = new Promise<number | null>((r) => deployRun.once("close", (code) => r(code)));
             await timed(`ops-safety: npm run deploy until a new Job exists (${signal})`, () =>
                 waitFor("a Job created by the deploy's up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
             );

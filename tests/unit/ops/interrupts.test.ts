@@ -34,6 +34,12 @@ function signals() {
 }
 
 describe("ops: Ctrl-C and SIGTERM (ops/interrupts.ts)", () => {
+    it("npm runs the ops commands with exec, so npm waits for ops on SIGTERM too (its sh would die at once and orphan ops)", () => {
+        const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "..", "package.json"), "utf8"));
+        for (const command of ["deploy", "rollback", "drift", "status", "doctor", "restore"])
+            assert.equal(pkg.scripts[command], `exec ts-node --transpile-only ops/cli.ts ${command}`, command);
+    });
+
     it("one Ctrl-C, heard from the terminal and again from npm, is one interrupt: stop at a safe point, no escalation", () => {
         const s = signals();
         s.send("SIGINT");
