@@ -15,6 +15,8 @@ export const BURST_MS = 500;
 
 /** The running engine processes (EngineProcesses in ops/engine.ts). */
 export interface InterruptibleEngines {
+    /** How many engine processes run now. */
+    readonly size: number;
     terminate(): void;
     kill(): void;
 }
@@ -44,6 +46,9 @@ export function handleInterrupts(io: Pick<CliIO, "err">, engines: InterruptibleE
                 `ops: ${name}: stopping at a safe point: the engine finishes what is in flight, saves the state and releases the lock; ` +
                     `nothing will be rolled back. Interrupt again (Ctrl-C or SIGTERM) to terminate it at once, which leaves pending operations for the next deploy to repair.`,
             );
+        } else if (engines.size === 0) {
+            // Nothing to escalate: the engine already stopped, and ops is only reading back what it left.
+            io.err(`ops: ${name} again: the engine has already stopped; ops is reporting what it left and exits in a moment.`);
         } else if (accepted === 2) {
             engines.terminate();
             io.err(

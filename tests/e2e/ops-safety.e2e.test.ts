@@ -5,7 +5,9 @@
 //     killed run created, and leaves no orphaned object and no pending operation;
 //   - two deploys at once: one runs, the other is refused (exit 9) and rolls nothing back;
 //   - SIGINT, then SIGTERM, to the whole process group of `npm run deploy` mid-update (what a terminal's Ctrl-C and a
-//     cancelled CI job do): the engine stops at a safe point once, nothing is pending, and the message says so.
+//     cancelled CI job do): the engine stops at a safe point once, nothing is pending, and the message says so;
+//   - a second Ctrl-C terminates the engine: the message lists exactly the pending operations the state then holds,
+//     and the next deploy repairs them.
 //
 // Needs what tests/e2e/platform.e2e.test.ts needs: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
 // Run alone: npx mocha --config .mocharc.e2e.json tests/e2e/ops-safety.e2e.test.ts
@@ -19,6 +21,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../../config";
 import { ExitCode, OpsError } from "../../ops/errors";
 import { deploy, GitCodeInspector } from "../../ops/operations";
+import { BURST_MS } from "../../ops/interrupts";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
 import { kubeObjectsInState, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
@@ -47,6 +50,29 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean | P
         await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+}
+
+/**
+ * `npm run deploy` in a process group of its own, as a terminal's foreground job: a signal to the group reaches npm
+ * and ops at once, exactly as Ctrl-C does. `closed` settles when every process holding its output is gone (npm, and
+ * ops, which npm must wait for), with npm's exit code.
+ */
+function npmDeployInItsOwnGroup(env: NodeJS.ProcessEnv) {
+    const child = spawn("npm", ["run", "deploy", "--", "--stack", STACK, "--no-policy"], {
+        cwd: REPO_ROOT,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    const run = {
+        pid: child.pid!,
+        stdout: "",
+        stderr: "",
+        closed: new Promise<number | null>((r) => child.once("close", (code) => r(code))),
+    };
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (run.stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (run.stderr += d));
+    return run;
 }
 
 describe("e2e: operations you can trust (stack names, interrupted and concurrent deploys)", function () {
@@ -162,25 +188,13 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         it(`${signal} to the whole process group of npm run deploy mid-update: one safe stop, nothing pending, a truthful message`, async function () {
             await stack.setConfig(`${PROJECT}:imageTag`, { value: tag });
             const jobsBefore = liveJobs();
-            // Its own process group, as a terminal's foreground job: the signal below reaches npm, ops and (were it in
-            // the group) the engine at once, exactly as Ctrl-C does.
-            const deployRun = spawn("npm", ["run", "deploy", "--", "--stack", STACK, "--no-policy"], {
-                cwd: REPO_ROOT,
-                env,
-                detached: true,
-                stdio: ["ignore", "pipe", "pipe"],
-            });
-            let stdout = "";
-            let stderr = "";
-            deployRun.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-            deployRun.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-            // 'close': every process holding its output is gone (npm, and ops, which npm must wait for).
-            const exited = new Promise<number | null>((r) => deployRun.once("close", (code) => r(code)));
+            const deployRun = npmDeployInItsOwnGroup(env);
             await timed(`ops-safety: npm run deploy until a new Job exists (${signal})`, () =>
                 waitFor("a Job created by the deploy's up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
             );
-            process.kill(-deployRun.pid!, signal);
-            const code = await timed(`ops-safety: deploy stopping after ${signal}`, () => exited);
+            process.kill(-deployRun.pid, signal);
+            const code = await timed(`ops-safety: deploy stopping after ${signal}`, () => deployRun.closed);
+            const { stdout, stderr } = deployRun;
             const output = `${stdout}\n${stderr}`;
             console.log(
                 output
@@ -216,6 +230,50 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
             assert.deepStrictEqual([report.recovery?.cancelledLocks.length, report.recovery?.adopted.length], [0, 0]);
         });
     }
+
+    it("a second Ctrl-C terminates the engine, and the message says exactly what it left; the next deploy repairs it", async function () {
+        await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.5-e2e" });
+        const jobsBefore = liveJobs();
+        const deployRun = npmDeployInItsOwnGroup(env);
+        await timed("ops-safety: npm run deploy until a new Job exists (two Ctrl-C)", () =>
+            waitFor("a Job created by the deploy's up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
+        );
+        process.kill(-deployRun.pid, "SIGINT");
+        await new Promise((r) => setTimeout(r, BURST_MS + 100)); // a second Ctrl-C, not the first one delivered twice
+        process.kill(-deployRun.pid, "SIGINT");
+        const code = await timed("ops-safety: deploy stopping after two Ctrl-C", () => deployRun.closed);
+        const { stdout, stderr } = deployRun;
+        const output = `${stdout}\n${stderr}`;
+        console.log(
+            output
+                .split("\n")
+                .filter((l) => /ops:|interrupted|received;/.test(l))
+                .join("\n"),
+        );
+        assert.strictEqual(code, ExitCode.OperationFailed, output.slice(-3000));
+        const pending = pendingOperationsOf(await stack.exportStack());
+        if (/ops: SIGINT again: terminating the engine now/.test(stderr)) {
+            assert.match(stdout, /received; terminating/, "ops said it terminated the engine, but the engine never heard it");
+        } else {
+            assert.match(stderr, /ops: SIGINT again: the engine has already stopped/, stderr);
+        }
+        // Truthful either way: the message lists exactly the pending operations the state holds, or says there are none.
+        if (pending.length === 0) {
+            assert.match(output, /the engine stopped at a safe point: no operation is pending/);
+        } else {
+            const listed = /it left (\d+) pending operation\(s\): (.*?)(?:, and the stack's lock.*)?\. Nothing is rolled back/.exec(output);
+            assert.ok(listed, `no list of what was left:\n${output.slice(-3000)}`);
+            assert.strictEqual(Number(listed[1]), pending.length);
+            for (const op of pending)
+                assert.ok(listed[2].includes(op.resource.urn.split("::").pop()!), `${op.resource.urn} is not in the message`);
+            assert.match(output, /The next npm run deploy -- --stack e2e-ops-safety repairs this first/);
+        }
+        const report = await timed("ops-safety: deploy after two Ctrl-C", () =>
+            deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }),
+        );
+        assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
+        assert.deepStrictEqual(pendingOperationsOf(await stack.exportStack()), [], "pending operations remain after the repairing deploy");
+    });
 
     it("two deploys at once: one runs, the other is refused and rolls nothing back", async function () {
         await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.2-e2e" });

@@ -13,7 +13,7 @@ import { MemoryIO } from "./fakes";
 function signals() {
     const proc = new EventEmitter();
     let clock = 1_000;
-    const engines = { terminated: 0, killed: 0, terminate: () => engines.terminated++, kill: () => engines.killed++ };
+    const engines = { size: 1, terminated: 0, killed: 0, terminate: () => engines.terminated++, kill: () => engines.killed++ };
     const exits: number[] = [];
     const io = new MemoryIO();
     const controller = handleInterrupts(io, engines, {
@@ -101,6 +101,17 @@ const waitFor = async (what: string, check: () => boolean) => {
     for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
     assert.ok(check(), `timed out waiting for ${what}`);
 };
+
+describe("ops: an interrupt after the engine stopped", () => {
+    it("escalates nothing and says the engine has already stopped", () => {
+        const s = signals();
+        s.send("SIGINT");
+        s.engines.size = 0;
+        s.send("SIGINT", BURST_MS + 1);
+        assert.equal(s.engines.terminated, 0);
+        assert.match(s.io.errors[1], /^ops: SIGINT again: the engine has already stopped/);
+    });
+});
 
 describe("ops: the engine runs in its own process group (ops/engine.ts)", () => {
     let dir: string;
