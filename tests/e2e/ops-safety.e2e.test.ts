@@ -278,7 +278,9 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
     it("two deploys at once: one runs, the other is refused and rolls nothing back", async function () {
         await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.2-e2e" });
         const second = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: PASSPHRASE, create: false });
-        const before = (await stack.history()).length;
+        // All of it: `pulumi stack history` returns 10 entries unless asked for more, and this stack has more by now.
+        const fullHistory = () => stack.history(1000);
+        const before = (await fullHistory()).length;
         const reports = await timed("ops-safety: two deploys at once", () =>
             Promise.all(
                 [stack, second].map((s) =>
@@ -298,7 +300,8 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         );
         const loser = reports.find((r) => r.exitCode === ExitCode.Conflict)!;
         assert.match(loser.summary.join("\n") + (loser.upError ?? ""), /locked by another update/);
-        const newer = (await stack.history()).slice(0, (await stack.history()).length - before);
+        const after = await fullHistory();
+        const newer = after.slice(0, after.length - before);
         assert.deepStrictEqual(
             newer.map((h) => h.kind),
             ["update"],
