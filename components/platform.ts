@@ -4,24 +4,28 @@ import { PlatformConfig } from "../config";
 import { Applications } from "./apps/applications";
 import { DatabaseExporters } from "./observability/database-exporters";
 import { DATA_STORE_NAMES, DataStores } from "./data/stores";
-import { EXPORTERS } from "./observability/exporters";
-import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB } from "./data/backup-jobs";
 import { DatabaseBackups } from "./data/backups";
-import { DATABASES_WITH_USERS } from "./model/catalog";
-import { DatabaseUsers, databaseUsersJobName } from "./data/database-users";
-import { PGBOUNCER, PgBouncer } from "./data/pgbouncer";
-import { userName } from "./data/principals";
-import { buildEdge, edgePeers, PublicEdge } from "./edge";
-import { RATE_LIMIT_PROBE_PATH, SECURITY_HEADERS } from "./edge/headers";
-import { buildVerificationPlan, headerRules, PlanInput } from "./verification/checks";
+import { DatabaseUsers } from "./data/database-users";
+import { PgBouncer } from "./data/pgbouncer";
+import { buildEdge, PublicEdge } from "./edge";
 import { PerformanceTest } from "./verification/load-test";
 import { Monitoring } from "./observability/monitoring";
-import { deploymentFingerprint, DeploymentVerification } from "./verification/deployment-verification";
+import { DeploymentVerification } from "./verification/deployment-verification";
 import { PlatformNamespace } from "./foundation/namespace";
-import { NetworkPolicies } from "./foundation/network-policies";
 import { PlatformSecret } from "./foundation/platform-secret";
 import { PlatformConfigMap } from "./foundation/platform-config-map";
 import { FileUploadsVolume } from "./data/file-uploads";
+import {
+    buildAppSettingsAndStorage,
+    buildApplications,
+    buildDatabaseExporters,
+    buildDataTier,
+    buildFoundation,
+    buildMonitoring,
+    buildNetworkPolicies,
+    buildPostDeploySteps,
+    clusterProvider,
+} from "./platform-parts";
 
 /** The platform's objects, for what needs them beyond the stack outputs (tests, tooling). */
 export type PlatformParts = Pick<
@@ -70,265 +74,26 @@ export class Platform extends pulumi.ComponentResource {
         super("ultramarket:index:Platform", name, {}, rootOpts);
         // Created at the top level before the root component existed (see the URN snapshot test).
         const movedFromStack = { parent: this, aliases: [{ parent: pulumi.rootStackResource }] };
-        // An explicit provider: the cluster is chosen by config (kubeconfig/kubeContext), never by accident.
-        // ConfigMap and Secret updated in place: a setting change or a rotation never deletes them nor cascades a
-        // replacement into their readers (which roll through their checksums instead; see rollout.ts).
-        const provider = new k8s.Provider(
-            "k8s",
-            {
-                kubeconfig: cfg.kubernetes.kubeconfig,
-                context: cfg.kubernetes.context,
-                enableConfigMapMutable: true,
-                enableSecretMutable: true,
-            },
-            movedFromStack,
-        );
+        // One named step per part, in dependency order (platform-parts.ts); each gets what it depends on.
+        const provider = clusterProvider(cfg, movedFromStack);
         const opts: pulumi.ComponentResourceOptions = { ...movedFromStack, providers: [provider] };
-
-        const namespace = new PlatformNamespace("namespace", { name: cfg.namespace, protect: cfg.protectData }, opts);
-        const secret = new PlatformSecret(
-            "secrets",
-            { namespace: namespace.name, provided: cfg.providedSecrets, generate: cfg.generatedSecrets, protect: cfg.protectData },
-            opts,
-        );
-        const dataStores = new DataStores(
-            "data-stores",
-            {
-                namespace: namespace.name,
-                secretName: secret.secretName,
-                secretValues: secret.values,
-                storageClass: cfg.storage.className,
-                sizes: cfg.storage.sizes,
-                protect: cfg.protectData,
-                tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } },
-                images: cfg.thirdPartyImages,
-                placement: cfg.dataStorePlacement,
-            },
-            opts,
-        );
-        const store = (n: (typeof DATABASES_WITH_USERS)[number]) => ({
-            host: dataStores.endpoints[n].host,
-            port: dataStores.endpoints[n].port,
-            ready: dataStores.statefulSets[n],
-        });
-        const databaseUsers = new DatabaseUsers(
-            "database-users",
-            {
-                namespace: namespace.name,
-                secretName: secret.secretName,
-                apps: cfg.apps,
-                seed: cfg.databaseUsers.seed,
-                passwordVersions: cfg.databaseUsers.passwordVersions,
-                protect: cfg.protectData,
-                stores: { postgres: store("postgres"), mongodb: store("mongodb") },
-                images: cfg.thirdPartyImages,
-            },
-            opts,
-        );
-        const pools = Object.fromEntries(cfg.apps.flatMap((a) => (a.postgresPool ? [[userName(a.name), a.postgresPool.server]] : [])));
-        const pgbouncer = new PgBouncer(
-            "pgbouncer",
-            {
-                namespace: namespace.name,
-                postgres: { host: dataStores.endpoints.postgres.host, port: dataStores.endpoints.postgres.port },
-                logins: databaseUsers.postgresLogins.map((l) => ({ ...l, pool: pools[l.user] })),
-                maxClientConnections: cfg.postgres.maxClientConnections,
-                // The users exist with these passwords before PgBouncer logs in with them.
-                dependsOn: [databaseUsers.jobs.postgres],
-                image: cfg.thirdPartyImages.pgbouncer,
-            },
-            opts,
-        );
-        const exporters = new DatabaseExporters(
-            "database-exporters",
-            {
-                namespace: namespace.name,
-                secretName: secret.secretName,
-                secretValues: secret.values,
-                dataStores: dataStores.endpoints,
-                // The monitoring users (and their Secrets) exist before an exporter logs in with them.
-                dependsOn: Object.values(databaseUsers.jobs),
-                images: cfg.thirdPartyImages,
-            },
-            opts,
-        );
-        const settings = new PlatformConfigMap(
-            "settings",
-            {
-                namespace: namespace.name,
-                app: cfg.app,
-                allowedOrigins: cfg.allowedOrigins,
-                urls: {
-                    postgres: dataStores.endpoints.postgres.url,
-                    mongodb: dataStores.endpoints.mongodb.url,
-                    redis: dataStores.endpoints.redis.url,
-                    elasticsearch: dataStores.endpoints.elasticsearch.url,
-                },
-            },
-            opts,
-        );
-        const storage = new FileUploadsVolume(
-            "storage",
-            {
-                namespace: namespace.name,
-                storageClass: cfg.storage.className,
-                size: cfg.storage.sizes.fileUploads,
-                accessMode: cfg.storage.fileUploadsAccessMode,
-                protect: cfg.protectData,
-            },
-            opts,
-        );
-
-        // Migrations change schemas: the databases are dumped first, by a Job named after the migrating images. It is
-        // built once Applications knows the images, and before Applications registers any migration Job that waits for it.
-        const backupArgs = {
-            namespace: namespace.name,
-            secretName: secret.secretName,
-            storageClass: cfg.storage.className,
-            size: cfg.storage.sizes.backups,
-            retention: cfg.backups.retention,
-            protect: cfg.protectData,
-            stores: { postgres: dataStores.endpoints.postgres, mongodb: dataStores.endpoints.mongodb },
-            dataStores: BACKED_UP_STORES.map((s) => dataStores.statefulSets[s]),
-            images: cfg.thirdPartyImages,
-        };
-        const migrating = cfg.backups.beforeMigrations ? cfg.apps.filter((a) => a.migrations).map((a) => a.name) : [];
-        let backups: DatabaseBackups | undefined;
-        const apps = new Applications(
-            "apps",
-            {
-                beforeMigrations: (images) => {
-                    backups = new DatabaseBackups(
-                        "database-backups",
-                        { ...backupArgs, migratingImages: Object.fromEntries(migrating.map((a) => [a, images[a]])) },
-                        opts,
-                    );
-                    return backups.beforeMigrations;
-                },
-                namespace: namespace.name,
-                apps: cfg.apps,
-                images: {
-                    registry: cfg.images.registry,
-                    tag: cfg.images.tag,
-                    perApp: cfg.images.perApp,
-                    pinned: cfg.images.pinned,
-                    sourceRoot: cfg.images.build ? cfg.images.sourceRoot : undefined,
-                    push: cfg.images.push,
-                },
-                secretName: secret.secretName,
-                configMapName: settings.configMapName,
-                configChecksum: settings.checksum,
-                secretValues: secret.values,
-                fileUploadsClaim: storage.fileUploadsClaim,
-                dataStores: dataStores.statefulSets,
-                databaseUsers: { credentials: databaseUsers.credentials, jobs: databaseUsers.jobs },
-                postgresPooler: { url: pgbouncer.url, ready: pgbouncer.deployment },
-            },
-            opts,
-        );
-        new NetworkPolicies(
-            "network-policies",
-            {
-                namespace: namespace.name,
-                apps: cfg.apps,
-                dataStores: dataStores.endpoints,
-                edgePeers: edgePeers(cfg),
-                monitoringNamespace: cfg.monitoring.monitoringNamespace,
-                exporters: EXPORTERS,
-                dataStoreJobs: [BACKUP_JOB, RESTORE_JOB].map((name) => ({ name, dataStores: [...BACKED_UP_STORES] })),
-                postgresPooler: PGBOUNCER,
-                databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),
-            },
-            opts,
-        );
+        const foundation = buildFoundation(cfg, opts);
+        const data = buildDataTier(cfg, foundation, opts);
+        const exporters = buildDatabaseExporters(cfg, foundation, data, opts);
+        const { settings, storage } = buildAppSettingsAndStorage(cfg, foundation, data, opts);
+        const { apps, backups } = buildApplications(cfg, foundation, data, { settings, storage }, opts);
+        buildNetworkPolicies(cfg, foundation, data, opts);
         const edge = buildEdge(
             cfg,
             {
-                namespace: namespace.name,
+                namespace: foundation.namespace.name,
                 services: Object.fromEntries(Object.entries(apps.services).map(([n, s]) => [n, s.serviceName])),
                 root: this,
             },
             opts,
         );
-
-        const monitoring = new Monitoring(
-            "monitoring",
-            {
-                namespace: namespace.name,
-                namespaceName: cfg.namespace,
-                // Only apps that serve metrics are scraped, graphed and alerted on.
-                apps: cfg.apps.filter((a) => a.metricsPath !== undefined),
-                dataStores: DATA_STORE_NAMES,
-                exporters: EXPORTERS,
-                prometheusOperator: cfg.monitoring.prometheusOperator,
-                release: cfg.monitoring.prometheusRelease,
-                install: cfg.monitoring.installMonitoringStack,
-                chart: cfg.monitoring.monitoringStackChart,
-                monitoringNamespace: cfg.monitoring.monitoringNamespace,
-                runbookBaseUrl: cfg.monitoring.runbookBaseUrl,
-            },
-            opts,
-        );
-
-        // Post-deploy steps run after everything rolled out: for every update `npm run deploy` starts (its
-        // update id), and otherwise whenever what was deployed changes.
-        const readyResources: pulumi.Resource[] = [
-            ...apps.readyResources,
-            ...exporters.deployments,
-            pgbouncer.deployment,
-            ...Object.values(databaseUsers.jobs),
-            ...edge.ready,
-        ];
-        const updateId = cfg.verification.updateId;
-        const trigger = pulumi.all(apps.imageRefs).apply((images) =>
-            deploymentFingerprint({
-                images,
-                apps: cfg.apps.map((a) => [a.name, a.replicas]),
-                settings: cfg.app,
-                hosts: cfg.hosts,
-                edge: cfg.edge,
-                updateId,
-            }),
-        );
-        const verification = cfg.verification.verifyDeployment
-            ? new DeploymentVerification(
-                  "verification",
-                  {
-                      namespace: namespace.name,
-                      secretName: secret.secretName,
-                      dataStores: dataStores.endpoints,
-                      plan: {
-                          ...buildVerificationPlan({
-                              hosts: cfg.hosts,
-                              apps: cfg.apps,
-                              rateLimit: rateLimitProbe(cfg),
-                              securityHeaders: headerRules(Object.keys(SECURITY_HEADERS)),
-                          }),
-                          updateId,
-                      },
-                      migrationJobs: Object.fromEntries(
-                          Object.entries(apps.services).flatMap(([n, s]) => (s.migration ? [[n, s.migration]] : [])),
-                      ),
-                      dependsOn: readyResources,
-                      trigger,
-                      images: cfg.thirdPartyImages,
-                  },
-                  opts,
-              )
-            : undefined;
-        const loadTest =
-            cfg.verification.loadTest === "off"
-                ? undefined
-                : new PerformanceTest(
-                      "load-test",
-                      {
-                          profile: cfg.verification.loadTest,
-                          baseUrl: `https://${cfg.hosts.api}`,
-                          dependsOn: verification ? [verification.command] : readyResources,
-                          trigger,
-                      },
-                      opts,
-                  );
+        const monitoring = buildMonitoring(cfg, foundation, opts);
+        const { verification, loadTest } = buildPostDeploySteps(cfg, foundation, data, { apps, exporters, edge }, opts);
 
         this.provider = provider;
         this.monitoring = monitoring;
@@ -336,25 +101,18 @@ export class Platform extends pulumi.ComponentResource {
         this.loadTest = loadTest;
         this.apps = apps;
         this.edge = edge;
-        this.namespace = namespace;
-        this.secret = secret;
+        this.namespace = foundation.namespace;
+        this.secret = foundation.secret;
         this.settings = settings;
-        this.dataStores = dataStores;
+        this.dataStores = data.dataStores;
         this.storage = storage;
         this.exporters = exporters;
-        this.backups = backups!;
-        this.databaseUsers = databaseUsers;
-        this.pgbouncer = pgbouncer;
+        this.backups = backups;
+        this.databaseUsers = data.databaseUsers;
+        this.pgbouncer = data.pgbouncer;
         this.outputs = platformOutputs(cfg, this);
         this.registerOutputs(this.outputs);
     }
-}
-
-/** Where the rate-limit check spends its budget: the Gateway's probe route, the API itself on ingress-nginx, nowhere without an edge. */
-function rateLimitProbe(cfg: PlatformConfig): PlanInput["rateLimit"] {
-    const { mode, apiRateLimitPerMinute } = cfg.edge;
-    if (mode === "none") return undefined;
-    return { perMinute: apiRateLimitPerMinute, path: mode === "ingress-nginx" ? undefined : RATE_LIMIT_PROBE_PATH };
 }
 
 /** The stack outputs: what an operator and the ops commands read. */

@@ -9,7 +9,7 @@ import * as os from "os";
 import * as path from "path";
 import { LocalWorkspace, PulumiCommand } from "@pulumi/pulumi/automation";
 import { ExitCode, OpsError } from "./errors";
-import type { OpsStack } from "./operations";
+import type { OpsStack } from "./types";
 
 /** Runs a program and returns its stdout; rejects with its stderr when it exits non-zero. */
 export interface CommandRunner {

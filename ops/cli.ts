@@ -5,6 +5,8 @@ import { ExitCode, OpsError } from "./errors";
 import { GitCodeInspector, StackOutputVerifier } from "./operations";
 import { processProbe } from "./doctor";
 import { openStack, REPO_ROOT } from "./workspace";
+import { EngineProcesses } from "./engine";
+import { handleInterrupts } from "./interrupts";
 import { CliDeps, CliIO, Command } from "./commands/command";
 import { deployCommand } from "./commands/deploy";
 import { rollbackCommand } from "./commands/rollback";
@@ -74,39 +76,19 @@ export async function main(argv: readonly string[], deps: CliDeps): Promise<Exit
     }
 }
 
-/**
- * SIGINT/SIGTERM (Ctrl-C, a cancelled CI job) abort the running command: the Automation API passes SIGINT to the
- * Pulumi CLI, which stops the update at a safe point, saves the state and releases the lock. This process waits
- * for that instead of dying and leaving the engine without its caller.
- */
-export function stopCleanlyOnSignals(io: CliIO, proc: NodeJS.Process = process): AbortController {
-    const controller = new AbortController();
-    const onSignal = (name: NodeJS.Signals) => {
-        if (!controller.signal.aborted) {
-            io.err(
-                `ops: ${name}: stopping the running Pulumi command cleanly (it saves the state and releases the lock); nothing will be rolled back`,
-            );
-            controller.abort();
-        } else {
-            io.err(`ops: ${name}: still waiting for Pulumi to stop; the next deploy recovers whatever it leaves`);
-        }
-    };
-    proc.on("SIGINT", onSignal);
-    proc.on("SIGTERM", onSignal);
-    return controller;
-}
-
 if (require.main === module) {
     const io: CliIO = {
         out: (line) => process.stdout.write(`${line}\n`),
         err: (line) => process.stderr.write(`${line}\n`),
         stream: (chunk) => process.stdout.write(chunk),
     };
+    // Every Pulumi command runs in its own process group; Ctrl-C and SIGTERM reach it through here (ops/interrupts.ts).
+    const engines = new EngineProcesses();
     const deps: CliDeps = {
         io,
-        signal: stopCleanlyOnSignals(io).signal,
+        signal: handleInterrupts(io, engines).signal,
         // Existing stacks only: a mistyped --stack is refused, never created.
-        openStack: (stackName) => openStack({ stackName, create: false }),
+        openStack: (stackName) => openStack({ stackName, create: false, engines, onNote: (line) => io.err(line) }),
         code: new GitCodeInspector(REPO_ROOT),
         verifier: new StackOutputVerifier(),
         repoRoot: REPO_ROOT,

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { gunzipSync } from "zlib";
 import { CommandRunner, processRunner } from "./checkout";
-import type { OpsStack, UpdateRecord } from "./operations";
+import type { OpsStack, UpdateRecord } from "./types";
 
 /** The stack output holding every app's image reference. */
 export const IMAGES_OUTPUT = "images";

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { ExitCode, OpsError, explainPulumiError } from "./errors";
-import type { OpsIO, OpsStack } from "./operations";
+import type { OpsIO, OpsStack } from "./types";
 import { scalarText } from "./operations/util";
 
 /** The project name in the file backend's paths (Pulumi.yaml `name`). */

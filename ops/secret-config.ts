@@ -4,7 +4,7 @@
 // stdin when stdin is not a terminal (pkg/cmd/pulumi/config/config.go in 3.248) and encrypts it itself.
 import { spawn } from "child_process";
 import { explainPulumiError } from "./errors";
-import type { OpsStack } from "./operations";
+import type { OpsStack } from "./types";
 
 export interface SecretConfigWriter {
     /** Sets `key` (a full key, e.g. ultramarket:jwtSecret) to the secret `value`, encrypted by the stack's secrets provider. */

@@ -15,11 +15,14 @@
 //       else LOCAL_DEFAULT_PASSPHRASE for the `local` stack only. Any other stack that uses the passphrase
 //       secrets provider without an explicitly set passphrase is refused with an OpsError saying what to set;
 //       so is any other stack given the local default passphrase.
+//     - The CLI: `pulumi` on PATH, else the local engine toolchain's (said in one line through `onNote`); every command
+//       runs in its own process group (ops/engine.ts), so a terminal's Ctrl-C reaches the engine only through ops.
 //   resolveStackEnvironment(...) is the pure part (no CLI), exported for tests and for `doctor`.
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspace, Stack, StackSummary } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, PulumiCommand, Stack, StackSummary } from "@pulumi/pulumi/automation";
 import { parse as parseYaml } from "yaml";
+import { EngineProcesses, locatePulumiCli, realLocateDeps } from "./engine";
 import { ExitCode, explainPulumiError, OpsError } from "./errors";
 
 /** The repository root: where Pulumi.yaml lives. */
@@ -56,6 +59,10 @@ export interface OpenStackArgs {
     envVars?: Record<string, string>;
     /** false (the default): open an existing stack only, refusing an unknown name; true: create it when missing (see above). */
     create?: boolean;
+    /** Where the stack's CLI commands run (ops/engine.ts); the CLI passes its own, so its signal handler can reach them. */
+    engines?: EngineProcesses;
+    /** Told in one line when the CLI is not the one on PATH (the toolchain's). */
+    onNote?: (line: string) => void;
 }
 
 export interface StackEnvironment {
@@ -157,38 +164,48 @@ export function resolveStackEnvironment(args: OpenStackArgs, env: NodeJS.Process
 
 /** How openStack reaches the backend; tests pass a fake (no CLI). */
 export interface StackBackend {
+    /** The CLI every command on the stack runs (PATH or the toolchain's, in its own process group). */
+    command(args: OpenStackArgs): Promise<{ pulumiCommand?: PulumiCommand; envVars: Record<string, string> }>;
     /** Names of the backend's stacks of this project. */
-    listStacks(env: StackEnvironment): Promise<string[]>;
+    listStacks(env: StackEnvironment, pulumiCommand?: PulumiCommand): Promise<string[]>;
     /** Selects a stack that exists. */
-    select(stackName: string, env: StackEnvironment): Promise<Stack>;
+    select(stackName: string, env: StackEnvironment, pulumiCommand?: PulumiCommand): Promise<Stack>;
     /** Selects the stack, creating it when missing (an explicit init). */
-    createOrSelect(stackName: string, env: StackEnvironment): Promise<Stack>;
+    createOrSelect(stackName: string, env: StackEnvironment, pulumiCommand?: PulumiCommand): Promise<Stack>;
 }
 
 /** The Automation API: `pulumi stack ls --json`, `stack select`, `stack init`. */
 export const automationBackend: StackBackend = {
-    async listStacks(env) {
-        const workspace = await LocalWorkspace.create({ workDir: env.workDir, envVars: env.envVars });
+    async command(args) {
+        const cli = locatePulumiCli(process.env, realLocateDeps(REPO_ROOT, process.env));
+        if (cli.note) args.onNote?.(cli.note);
+        return { pulumiCommand: await (args.engines ?? new EngineProcesses()).pulumiCommand(cli), envVars: cli.envVars };
+    },
+    async listStacks(env, pulumiCommand) {
+        const workspace = await LocalWorkspace.create({ workDir: env.workDir, envVars: env.envVars, pulumiCommand });
         return (await workspace.listStacks()).map((s: StackSummary) => s.name);
     },
-    async select(stackName, env) {
-        return LocalWorkspace.selectStack({ stackName, workDir: env.workDir }, { envVars: env.envVars });
+    async select(stackName, env, pulumiCommand) {
+        return LocalWorkspace.selectStack({ stackName, workDir: env.workDir }, { envVars: env.envVars, pulumiCommand });
     },
-    async createOrSelect(stackName, env) {
-        return LocalWorkspace.createOrSelectStack({ stackName, workDir: env.workDir }, { envVars: env.envVars });
+    async createOrSelect(stackName, env, pulumiCommand) {
+        return LocalWorkspace.createOrSelectStack({ stackName, workDir: env.workDir }, { envVars: env.envVars, pulumiCommand });
     },
 };
 
 /** Opens the stack (an existing one only, unless create: true); see the header comment for the defaults. */
 export async function openStack(args: OpenStackArgs, backend: StackBackend = automationBackend): Promise<Stack> {
     const workDir = path.resolve(args.workDir ?? REPO_ROOT);
-    const resolved = resolveStackEnvironment(args, process.env, readStackSecretsSettings(workDir, args.stackName));
+    const stackEnv = resolveStackEnvironment(args, process.env, readStackSecretsSettings(workDir, args.stackName));
+    const { pulumiCommand, envVars: cliEnv } = await backend.command(args);
+    // The toolchain's PATH and PULUMI_HOME first; the stack's backend, passphrase and the caller's variables over them.
+    const resolved: StackEnvironment = { ...stackEnv, envVars: { ...cliEnv, ...stackEnv.envVars } };
     if (args.create !== true) {
         // Listing first: nothing is selected (or written) for a name the backend does not have.
         let existing: string[] = [];
         if (!resolved.createDir || fs.existsSync(resolved.createDir)) {
             try {
-                existing = await backend.listStacks(resolved);
+                existing = await backend.listStacks(resolved, pulumiCommand);
             } catch (err) {
                 // e.g. no Pulumi CLI, no login, a wrong passphrase: one line and what to do, not a trace.
                 throw explainPulumiError(args.stackName, "listing the backend's stacks", err);
@@ -199,10 +216,10 @@ export async function openStack(args: OpenStackArgs, backend: StackBackend = aut
             existing,
             `on ${resolved.backendUrl ? `the backend ${resolved.backendUrl}` : "the backend you are logged in to (pulumi whoami -v)"}`,
         );
-        return backend.select(args.stackName, resolved);
+        return backend.select(args.stackName, resolved, pulumiCommand);
     }
     if (resolved.createDir) fs.mkdirSync(resolved.createDir, { recursive: true });
-    return backend.createOrSelect(args.stackName, resolved);
+    return backend.createOrSelect(args.stackName, resolved, pulumiCommand);
 }
 
 /**

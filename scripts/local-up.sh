@@ -37,6 +37,16 @@ rc=$?
 set -e
 echo "[local-up] deploy finished with exit code $rc in $(( $(date +%s) - start ))s" >&2
 if [[ $rc -eq 0 ]]; then
-  echo "[local-up] the platform runs on the local control plane: kubectl --kubeconfig .local/kubeconfig get pods -n ultramarket-local" >&2
+  # Each indented line works as printed in the shell that ran local:up (tests/e2e/next-steps.e2e.test.ts runs them).
+  cat >&2 <<'NEXT'
+[local-up] the platform runs on the local control plane. Next steps (each works in this shell as printed):
+  npm run status -- --stack local
+  npm run drift -- --stack local
+  eval "$(npm run -s local:env)"
+  kubectl get pods -n ultramarket-local
+  pulumi config set -s local logLevel debug
+  npm run deploy -- --stack local
+[local-up] local:env gives a shell the toolchain's pulumi, the local backend and passphrase and the local kubeconfig. Tear down with: npm run local:down
+NEXT
 fi
 exit $rc

@@ -26,6 +26,16 @@ export const DATABASE = "ultramarket";
 /** Pod names (and selector labels): the NetworkPolicies let exactly these reach the stores. */
 export const BACKUP_JOB = "database-backup";
 export const RESTORE_JOB = "database-restore";
+/**
+ * Why `allow-database-restore` exists in every stack although its pods exist only while `npm run restore` runs: the
+ * restore must work when things are already wrong, so it needs no right to create NetworkPolicies and leaves no
+ * object Pulumi does not know (a policy created by ops would be drift, or lost with a killed restore); and a
+ * NetworkPolicy that selects no pod grants nothing. Put on the object as an annotation.
+ */
+export const RESTORE_POLICY_PURPOSE =
+    "Selects only the pods of `npm run restore` (Jobs database-restore-<suffix>, ops/restore), which exist while a restore runs; " +
+    "at other times it selects nothing and so grants nothing. It stays in the stack so a restore needs no right to create " +
+    "NetworkPolicies and leaves no object outside Pulumi's state (README: Backups and restore).";
 /** Lists the volume; it needs no network at all, so default-deny leaves it none. */
 export const LIST_JOB = "database-backups-list";
 

@@ -162,8 +162,10 @@ export class DatabaseUsers extends pulumi.ComponentResource {
                                     valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } },
                                 })),
                             ],
+                            // mongosh is a Node.js process (~100 MiB resident): requested at half its limit, within the
+                            // pack's request-limit-ratio (cpu 4x, memory 2x), so the scheduler reserves what it uses.
                             resources: {
-                                requests: { cpu: "100m", memory: "64Mi", "ephemeral-storage": "64Mi" },
+                                requests: { cpu: "125m", memory: "128Mi", "ephemeral-storage": "64Mi" },
                                 limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
                             },
                         }),

@@ -130,8 +130,11 @@ export class PgBouncer extends pulumi.ComponentResource {
                                     command: ["pgbouncer", `${CONFIG_DIR}/pgbouncer.ini`],
                                     ports: [{ name: "postgres", containerPort: PGBOUNCER.port }],
                                     securityContext: restrictedContainerSecurity(),
+                                    // One process, one thread: it never uses more than a core. Requests within the pack's
+                                    // request-limit-ratio (cpu 4x, memory 2x), so a busy pool is not throttled by a node
+                                    // that scheduled it on a tenth of what it may use.
                                     resources: {
-                                        requests: { cpu: "100m", memory: "64Mi", "ephemeral-storage": "64Mi" },
+                                        requests: { cpu: "250m", memory: "128Mi", "ephemeral-storage": "64Mi" },
                                         limits: { cpu: "1", memory: "256Mi", "ephemeral-storage": "256Mi" },
                                     },
                                     startupProbe: { ...tcp, periodSeconds: 2, failureThreshold: 30 },

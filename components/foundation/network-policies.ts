@@ -18,13 +18,19 @@ export interface NetworkPoliciesArgs {
     monitoringNamespace: string;
     /** The data stores' exporters (exporters.ts): each reads its store and is scraped from the monitoring namespace. */
     exporters?: readonly { name: string; store: DataStoreName; port: number }[];
-    /** Pods other than the apps that connect to data stores (the database backup and restore Jobs), by selector name. */
-    dataStoreJobs?: { name: string; dataStores: DataStoreName[] }[];
+    /**
+     * Pods other than the apps that connect to data stores (the database backup and restore Jobs), by selector name;
+     * `purpose` is put on the policy as an annotation, for one whose pods are not always there (the restore's).
+     */
+    dataStoreJobs?: { name: string; dataStores: DataStoreName[]; purpose?: string }[];
     /** PgBouncer: apps that use PostgreSQL reach it instead of PostgreSQL, which admits it (and migrations) only. */
     postgresPooler?: { name: string; port: number };
     /** The users Job of each store (its pods' name label): it reaches that store. */
     databaseUsersJobs?: Partial<Record<DataStoreName, string>>;
 }
+
+/** Why a policy exists when that is not plain from what it selects (e.g. the restore's, whose pods come and go). */
+export const PURPOSE_ANNOTATION = "ultramarket.uz/purpose";
 
 export const inNamespace = (name: string): Peer => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } });
 const pods = (name: string): Peer => ({ podSelector: { matchLabels: selectorLabels(name) } });
@@ -40,7 +46,7 @@ export function networkRules(
     >,
 ) {
     const { apps, dataStores, postgresPooler: pooler } = args;
-    const policies: { name: string; ingress: Rule[]; egress: EgressRule[] }[] = [];
+    const policies: { name: string; ingress: Rule[]; egress: EgressRule[]; purpose?: string }[] = [];
     const gatewayRouted = apps.filter((a) => a.route.kind === "gateway");
     const direct = (d: DataStoreName): EgressRule => ({ to: [pods(d)], ports: [tcp(dataStores[d].port)] });
     const pooled = (app: AppSpec, d: DataStoreName) => pooler !== undefined && d === "postgres" && app.postgresPool !== undefined;
@@ -71,7 +77,7 @@ export function networkRules(
         });
     }
     const jobs = args.dataStoreJobs ?? [];
-    for (const job of jobs) policies.push({ name: job.name, ingress: [], egress: job.dataStores.map(direct) });
+    for (const job of jobs) policies.push({ name: job.name, ingress: [], egress: job.dataStores.map(direct), purpose: job.purpose });
     const pooledApps = apps.filter((a) => pooled(a, "postgres"));
     if (pooler && pooledApps.length) {
         policies.push({
@@ -104,10 +110,18 @@ export function networkRules(
 export class NetworkPolicies extends pulumi.ComponentResource {
     constructor(name: string, args: NetworkPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:network:NetworkPolicies", name, {}, opts);
-        const policy = (policyName: string, spec: k8s.types.input.networking.v1.NetworkPolicySpec) =>
+        const policy = (policyName: string, spec: k8s.types.input.networking.v1.NetworkPolicySpec, purpose?: string) =>
             new k8s.networking.v1.NetworkPolicy(
                 policyName,
-                { metadata: { name: policyName, namespace: args.namespace, labels: { "app.kubernetes.io/part-of": "ultramarket" } }, spec },
+                {
+                    metadata: {
+                        name: policyName,
+                        namespace: args.namespace,
+                        labels: { "app.kubernetes.io/part-of": "ultramarket" },
+                        ...(purpose ? { annotations: { [PURPOSE_ANNOTATION]: purpose } } : {}),
+                    },
+                    spec,
+                },
                 { parent: this },
             );
         policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
@@ -122,12 +136,16 @@ export class NetworkPolicies extends pulumi.ComponentResource {
             ],
         });
         for (const rule of networkRules(args)) {
-            policy(`allow-${rule.name}`, {
-                podSelector: { matchLabels: selectorLabels(rule.name) },
-                policyTypes: ["Ingress", "Egress"],
-                ingress: rule.ingress,
-                egress: rule.egress,
-            });
+            policy(
+                `allow-${rule.name}`,
+                {
+                    podSelector: { matchLabels: selectorLabels(rule.name) },
+                    policyTypes: ["Ingress", "Egress"],
+                    ingress: rule.ingress,
+                    egress: rule.egress,
+                },
+                rule.purpose,
+            );
         }
         this.registerOutputs({});
     }

@@ -3,7 +3,7 @@ import type { ParseArgsConfig } from "util";
 import type { ConfigMap } from "@pulumi/pulumi/automation";
 import type { ExitCode } from "../errors";
 import type { CodeInspector, OpsIO, OpsStack, Verifier } from "../operations";
-import type { DoctorProbe } from "../doctor";
+import type { DoctorProbe, HostFiles } from "../doctor";
 import type { ClusterClient } from "../drift/cluster";
 import type { JobRunner } from "../restore/jobs";
 
@@ -21,6 +21,8 @@ export interface CliDeps {
     env: NodeJS.ProcessEnv;
     /** Runs external programs for doctor (node, pulumi, kubectl, docker). */
     probe: DoctorProbe;
+    /** This machine's files, for doctor's local-node checks (default: the real ones). */
+    host?: HostFiles;
     /** The cluster drift reads live objects from; default: kubectl with the stack's kubeconfig and context. */
     cluster?(config: ConfigMap): ClusterClient;
     /** Where restore runs its Jobs; default: kubectl with the stack's kubeconfig and context. */

@@ -4,7 +4,8 @@ import { assertStackExists, stackFiles } from "../workspace";
 import { Command, STACK_OPTION } from "./command";
 
 export const doctorCommand: Command = {
-    summary: "check Node, the Pulumi CLI, backend, config and secrets, the cluster, Docker and the Prometheus CRDs",
+    summary:
+        "check Node, the Pulumi CLI, backend, config and secrets, the cluster, Docker, the CRDs and, for the local stack, its real node's prerequisites",
     usage: "doctor [--stack <name>]",
     options: { ...STACK_OPTION },
     async run(values, deps) {
@@ -16,6 +17,7 @@ export const doctorCommand: Command = {
             repoRoot: deps.repoRoot,
             env: deps.env,
             probe: deps.probe,
+            host: deps.host,
             nodeVersion: process.versions.node,
         });
         for (const line of formatChecks(stackName, checks)) deps.io.out(line);

@@ -1,12 +1,12 @@
 // `npm run deploy`: recovery of an interrupted update, a preview, `up` with this update's nonce, verification, and an
 // automatic rollback when `up` or verification fails.
-import { ExitCode, explainPulumiError, isConcurrentUpdateError } from "../errors";
+import { ExitCode, OpsError, explainPulumiError, isConcurrentUpdateError } from "../errors";
 import { RecoveryDeps, RecoveryReport, realRecoveryDeps, recoverInterruptedUpdate } from "../recovery";
-import { UpdateRecord, newUpdateId, updateMessage } from "./history";
+import { newUpdateId, updateMessage } from "./history";
 import { RollbackReport, afterRollbackAdvice, rollback } from "./rollback";
 import { CodeInspector } from "./code";
-import { OpsIO, OpsStack } from "./stack";
-import { cancelled, concurrentUpdate, findUpdate, withUpdateId } from "./update";
+import { OpsIO, OpsStack, UpdateRecord } from "../types";
+import { cancelled, concurrentUpdate, findUpdate, leftBehind, withUpdateId } from "./update";
 import { withPulumiErrors } from "./util";
 import { VerificationVerdict, Verifier } from "./verification";
 
@@ -55,6 +55,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         try {
             return await stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal });
         } catch (err) {
+            if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
             throw isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "deploy") : err;
         }
     });
@@ -71,7 +72,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
                 signal: opts.signal,
             }),
         );
-        if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
+        if (opts.signal?.aborted) throw cancelled(stack.name, "deploy", await leftBehind(stack));
         own = await findUpdate(stack, updateId);
         report.version = own?.version ?? (result.summary?.version || undefined);
         io.out(`==> ${stack.name}: verifying version ${report.version ?? "?"}`);
@@ -80,7 +81,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
         for (const f of report.verification.failures) io.out(`    FAILED ${f}`);
     } catch (err) {
         if (opts.signal?.aborted) {
-            const e = cancelled(stack.name, "deploy");
+            const e =
+                err instanceof OpsError && /was interrupted/.test(err.message)
+                    ? err
+                    : cancelled(stack.name, "deploy", await leftBehind(stack));
             report.exitCode = e.exitCode;
             report.summary.push(e.message);
             return report;

@@ -1,7 +1,7 @@
 // Drift as the engine sees it: `refresh --preview-only` events turned into the resources and fields that changed.
 import { ExitCode, explainPulumiError } from "../errors";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
-import { OpsIO, OpsStack } from "./stack";
+import { OpsIO, OpsStack } from "../types";
 import { isObject } from "./util";
 
 export interface DriftedResource {

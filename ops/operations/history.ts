@@ -1,41 +1,7 @@
 // The stack's update history (`pulumi stack history`) as records: versions, commits, nonces, image tags.
 import { randomBytes } from "crypto";
-import { OpsStack, PROJECT } from "./stack";
+import { ImageTags, OpsStack, PROJECT, RecordedConfigValue, UpdateRecord } from "../types";
 import { isObject, scalarText, toDate, tryJson, withPulumiErrors } from "./util";
-
-/** A config value as `pulumi stack history --json` records it (value absent when secret and not decrypted). */
-export interface RecordedConfigValue {
-    value?: string;
-    objectValue?: unknown;
-    secret: boolean;
-}
-
-export interface ImageTags {
-    /** `ultramarket:imageTag`, the tag of every app without an override. */
-    global?: string;
-    /** `ultramarket:serviceImageTags`, app name -> tag. */
-    perApp: Record<string, string>;
-}
-
-export interface UpdateRecord {
-    version: number;
-    kind: string;
-    result: string;
-    message: string;
-    startTime?: Date;
-    endTime?: Date;
-    /** The commit of the program that ran the update (Pulumi's `git.head`, else `commit=` in our message). */
-    commit?: string;
-    /** True when Pulumi recorded uncommitted changes in the working tree (`git.dirty`). */
-    dirty: boolean;
-    config: Record<string, RecordedConfigValue>;
-    imageTags: ImageTags;
-    resourceChanges: Record<string, number>;
-    /** Set on updates made by `rollback` / deploy's automatic rollback: the version restored and the one undone. */
-    rollback?: { to: number; from?: number };
-    /** The nonce deploy or rollback put in the update's message (`update=<id>`): which invocation started it. */
-    updateId?: string;
-}
 
 const COMMIT_IN_MESSAGE = /\bcommit=([0-9a-f]{7,40})\b/;
 const ROLLBACK_IN_MESSAGE = /\brollback to=v(\d+)(?: from=v(\d+))?/;

@@ -1,10 +1,10 @@
 // The operations shared by every command of the CLI (ops/cli.ts), one module per concern. Everything here talks to an
 // `OpsStack` (the part of the Automation API Stack we use), a `Verifier` and a `CodeInspector`, so unit tests drive it
 // with fakes.
-export { PROJECT, KEYS_KEPT_ON_ROLLBACK, VERIFICATION_OUTPUT } from "./stack";
-export type { OpsStack, OpsIO } from "./stack";
+export { PROJECT, KEYS_KEPT_ON_ROLLBACK, VERIFICATION_OUTPUT } from "../types";
+export type { OpsStack, OpsIO } from "../types";
 export { newUpdateId, updateMessage, parseHistory, imageTagsOf, formatImageTags } from "./history";
-export type { RecordedConfigValue, ImageTags, UpdateRecord } from "./history";
+export type { RecordedConfigValue, ImageTags, UpdateRecord } from "../types";
 export { chooseRollbackTarget, assertCommitAvailable, planConfigRestore, redact } from "./rollback-plan";
 export type { RollbackChoice, ConfigRestorePlan } from "./rollback-plan";
 export { StackOutputVerifier, interpretVerificationOutput } from "./verification";

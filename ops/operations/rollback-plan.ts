@@ -2,8 +2,8 @@
 import { ExitCode, OpsError, explainPulumiError } from "../errors";
 import { secretConfigWriterFor } from "../secret-config";
 import type { ConfigMap } from "@pulumi/pulumi/automation";
-import { RecordedConfigValue, UNDECRYPTABLE, UpdateRecord } from "./history";
-import { KEYS_KEPT_ON_ROLLBACK, OpsStack, PROJECT } from "./stack";
+import { UNDECRYPTABLE } from "./history";
+import { KEYS_KEPT_ON_ROLLBACK, OpsStack, PROJECT, RecordedConfigValue, UpdateRecord } from "../types";
 import { CodeInspector } from "./code";
 
 export interface RollbackChoice {

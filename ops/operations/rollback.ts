@@ -6,10 +6,10 @@ import { BackendImageHistory, ImageHistory } from "../image-history";
 import { RecoveryDeps, RecoveryReport, realRecoveryDeps, recoverInterruptedUpdate } from "../recovery";
 import type { UpResult } from "@pulumi/pulumi/automation";
 import * as path from "path";
-import { RecordedConfigValue, UpdateRecord, formatImageTags, newUpdateId, readHistory, updateMessage } from "./history";
+import { formatImageTags, newUpdateId, readHistory, updateMessage } from "./history";
 import { applyConfigRestore, assertCommitAvailable, chooseRollbackTarget, planConfigRestore } from "./rollback-plan";
-import { OpsIO, OpsStack, PROJECT } from "./stack";
-import { cancelled, concurrentUpdate, findUpdate, withUpdateId } from "./update";
+import { OpsIO, OpsStack, PROJECT, RecordedConfigValue, UpdateRecord } from "../types";
+import { cancelled, concurrentUpdate, findUpdate, leftBehind, withUpdateId } from "./update";
 import { withPulumiErrors } from "./util";
 import { VerificationVerdict, Verifier } from "./verification";
 
@@ -191,8 +191,9 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
             updateId: report.updateId,
         });
         const retry = `npm run rollback -- --stack ${stack.name} --to ${report.to}`;
-        const failed = (what: string, err: unknown): OpsError => {
-            if (opts.signal?.aborted) return cancelled(stack.name, "rollback");
+        const failed = async (what: string, err: unknown, changing: boolean): Promise<OpsError> => {
+            // Interrupted: what the engine left, when it was the up (a preview changes nothing).
+            if (opts.signal?.aborted) return cancelled(stack.name, "rollback", changing ? await leftBehind(run) : undefined);
             const e = isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "rollback") : explainPulumiError(stack.name, what, err);
             const where = checkout
                 ? `Version ${report.to}'s config was written only to the temporary worktree, which is removed; Pulumi.${stack.name}.yaml is unchanged.`
@@ -203,7 +204,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
         try {
             await run.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal });
         } catch (err) {
-            throw failed("preview (rollback)", err);
+            throw await failed("preview (rollback)", err, false);
         }
         if (opts.signal?.aborted) throw cancelled(stack.name, "rollback");
         io.out(`==> ${stack.name}: up with the program, config and images of version ${report.to} (update ${report.updateId})`);
@@ -213,7 +214,7 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
                 run.up({ message, onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }),
             );
         } catch (err) {
-            throw failed("up (rollback)", err);
+            throw await failed("up (rollback)", err, true);
         }
         const own = await findUpdate(run, report.updateId);
         report.version = own?.version ?? (result.summary?.version || undefined);

@@ -1,6 +1,6 @@
 // `npm run status`: the latest updates, their images and outcome.
-import { UpdateRecord, formatImageTags, readHistory } from "./history";
-import { OpsIO, OpsStack } from "./stack";
+import { formatImageTags, readHistory } from "./history";
+import { OpsIO, OpsStack, UpdateRecord } from "../types";
 
 /** One line per update, newest first: version, kind, result, start, duration, commit, image tags, message. */
 export function formatStatus(records: readonly UpdateRecord[], limit: number): string[] {

@@ -2,8 +2,9 @@
 // afterwards, and the errors both report when it is cancelled or the stack is locked by another.
 import { UPDATE_ID_ENV } from "../../config";
 import { ExitCode, OpsError } from "../errors";
-import { readHistory, UpdateRecord } from "./history";
-import { OpsStack } from "./stack";
+import { readHistory } from "./history";
+import { FileBackendLocks, LockHolder, LockInspector, pendingOperationsOf } from "../recovery";
+import { OpsStack, UpdateRecord } from "../types";
 
 /** Runs `fn` (an `up`) with UPDATE_ID_ENV set in the stack's workspace environment, and only for its length. */
 export async function withUpdateId<T>(stack: OpsStack, updateId: string, fn: () => Promise<T>): Promise<T> {
@@ -23,11 +24,63 @@ export async function findUpdate(stack: OpsStack, updateId: string): Promise<Upd
     return (await readHistory(stack, false)).find((r) => r.kind === "update" && r.updateId === updateId);
 }
 
-export function cancelled(stackName: string, action: string): OpsError {
+/** What an interrupted update left in the stack: its pending operations and, on a file backend, its lock. */
+export interface LeftBehind {
+    /** One line per pending operation: `creating kubernetes:batch/v1:Job auth-service-migrate`. */
+    pending: string[];
+    /** Lock holders still recorded (file backend only; undefined where locks cannot be read from here). */
+    locks?: LockHolder[];
+    /** Why the state could not be read (then nothing is claimed about it). */
+    unreadable?: string;
+}
+
+/** Reads back what an interrupted update left: `pulumi stack export`'s pending operations and the backend's locks. */
+export async function leftBehind(stack: OpsStack, locks: LockInspector = new FileBackendLocks()): Promise<LeftBehind> {
+    try {
+        const pending = pendingOperationsOf(await stack.exportStack()).map((op) => {
+            const urn = op.resource.urn;
+            return `${op.type} ${op.resource.type} ${urn.slice(urn.lastIndexOf("::") + 2)}`;
+        });
+        return { pending, locks: await locks.locks(stack) };
+    } catch (err) {
+        return { pending: [], unreadable: err instanceof Error ? err.message.split("\n")[0] : String(err) };
+    }
+}
+
+/**
+ * The report of an update interrupted by SIGINT/SIGTERM. Without `left`, nothing had started to change the stack
+ * (interrupted before or during the preview). With it, exactly what the engine left: nothing (it stopped at a safe
+ * point), or the pending operations and lock the next deploy repairs.
+ */
+export function cancelled(stackName: string, action: string, left?: LeftBehind): OpsError {
+    const head = `${action} of stack "${stackName}" was interrupted (SIGINT/SIGTERM)`;
+    const next = `npm run ${action === "rollback" ? "rollback" : "deploy"} -- --stack ${stackName}`;
+    if (left === undefined) {
+        return new OpsError(ExitCode.OperationFailed, `${head} before its update started: nothing was changed and nothing is rolled back.`);
+    }
+    if (left.unreadable !== undefined) {
+        return new OpsError(
+            ExitCode.OperationFailed,
+            `${head}; nothing is rolled back. Its state could not be read back to say what the engine left (${left.unreadable}); ` +
+                `the next ${next} repairs whatever it left (a stale lock, pending operations).`,
+        );
+    }
+    const lock = left.locks?.length ? `the stack's lock (${left.locks.map((h) => `pid ${h.pid} on ${h.hostname}`).join(", ")})` : undefined;
+    if (left.pending.length === 0 && lock === undefined) {
+        return new OpsError(
+            ExitCode.OperationFailed,
+            `${head}, and the engine stopped at a safe point: no operation is pending, the lock is released and nothing is rolled back. ` +
+                `What it finished before stopping is in the state (npm run status -- --stack ${stackName}); run ${next} to finish.`,
+        );
+    }
+    const what = [
+        ...(left.pending.length ? [`${left.pending.length} pending operation(s): ${left.pending.join("; ")}`] : []),
+        ...(lock ? [lock] : []),
+    ];
     return new OpsError(
         ExitCode.OperationFailed,
-        `${action} of stack "${stackName}" was cancelled (SIGINT/SIGTERM): the engine was asked to stop at a safe point and nothing is rolled back. ` +
-            `The next deploy or rollback resolves what it left (lock, pending operations); see npm run status -- --stack ${stackName}`,
+        `${head}, and the engine did not stop cleanly (it was terminated, or stopped before a safe point): it left ${what.join(", and ")}. ` +
+            `Nothing is rolled back. The next ${next} repairs this first (it cancels a stale lock and adopts or clears each pending operation; ops/recovery.ts).`,
     );
 }
 

@@ -1,5 +1,5 @@
 // The program's post-deployment verification report, read from the stack output and judged for this update.
-import { OpsStack, VERIFICATION_OUTPUT } from "./stack";
+import { OpsStack, VERIFICATION_OUTPUT } from "../types";
 import { isObject, scalarText, tryJson } from "./util";
 
 /** What deploy makes of the program's verification output (components/verification/checks.ts' report, read from the stack). */

@@ -3,7 +3,11 @@
 //   - a mistyped stack name fails (exit 3) and creates no stack and no Pulumi.<name>.yaml;
 //   - the engine killed (SIGKILL) in the middle of `up`: the next `deploy` cancels the stale lock, adopts what the
 //     killed run created, and leaves no orphaned object and no pending operation;
-//   - two deploys at once: one runs, the other is refused (exit 9) and rolls nothing back.
+//   - two deploys at once: one runs, the other is refused (exit 9) and rolls nothing back;
+//   - SIGINT, then SIGTERM, to the whole process group of `npm run deploy` mid-update (what a terminal's Ctrl-C and a
+//     cancelled CI job do): the engine stops at a safe point once, nothing is pending, and the message says so;
+//   - a second Ctrl-C terminates the engine: the message lists exactly the pending operations the state then holds,
+//     and the next deploy repairs them.
 //
 // Needs what tests/e2e/platform.e2e.test.ts needs: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
 // Run alone: npx mocha --config .mocharc.e2e.json tests/e2e/ops-safety.e2e.test.ts
@@ -17,6 +21,7 @@ import { Stack } from "@pulumi/pulumi/automation";
 import { PROJECT } from "../../config";
 import { ExitCode, OpsError } from "../../ops/errors";
 import { deploy, GitCodeInspector } from "../../ops/operations";
+import { BURST_MS } from "../../ops/interrupts";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
 import { kubeObjectsInState, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
@@ -45,6 +50,29 @@ async function waitFor(what: string, timeoutMs: number, check: () => boolean | P
         await new Promise((r) => setTimeout(r, 250));
     }
     throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+}
+
+/**
+ * `npm run deploy` in a process group of its own, as a terminal's foreground job: a signal to the group reaches npm
+ * and ops at once, exactly as Ctrl-C does. `closed` settles when every process holding its output is gone (npm, and
+ * ops, which npm must wait for), with npm's exit code.
+ */
+function npmDeployInItsOwnGroup(env: NodeJS.ProcessEnv) {
+    const child = spawn("npm", ["run", "deploy", "--", "--stack", STACK, "--no-policy"], {
+        cwd: REPO_ROOT,
+        env,
+        detached: true,
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    const run = {
+        pid: child.pid!,
+        stdout: "",
+        stderr: "",
+        closed: new Promise<number | null>((r) => child.once("close", (code) => r(code))),
+    };
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (run.stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (run.stderr += d));
+    return run;
 }
 
 describe("e2e: operations you can trust (stack names, interrupted and concurrent deploys)", function () {
@@ -153,10 +181,106 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         assert.deepStrictEqual(orphans, [], `Jobs in the cluster that the state does not know: ${orphans.join(", ")}`);
     });
 
+    for (const [signal, tag] of [
+        ["SIGINT", "1.0.3-e2e"],
+        ["SIGTERM", "1.0.4-e2e"],
+    ] as const) {
+        it(`${signal} to the whole process group of npm run deploy mid-update: one safe stop, nothing pending, a truthful message`, async function () {
+            await stack.setConfig(`${PROJECT}:imageTag`, { value: tag });
+            const jobsBefore = liveJobs();
+            const deployRun = npmDeployInItsOwnGroup(env);
+            await timed(`ops-safety: npm run deploy until a new Job exists (${signal})`, () =>
+                waitFor("a Job created by the deploy's up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
+            );
+            process.kill(-deployRun.pid, signal);
+            const code = await timed(`ops-safety: deploy stopping after ${signal}`, () => deployRun.closed);
+            const { stdout, stderr } = deployRun;
+            const output = `${stdout}\n${stderr}`;
+            console.log(
+                output
+                    .split("\n")
+                    .filter((l) => /ops:|interrupted|received;/.test(l))
+                    .join("\n"),
+            );
+
+            assert.strictEqual(code, ExitCode.OperationFailed, output);
+            // ops heard the signal from the group and again from npm: one interrupt, one SIGINT to the engine.
+            assert.strictEqual((stderr.match(new RegExp(`ops: ${signal}: stopping at a safe point`, "g")) ?? []).length, 1, stderr);
+            assert.doesNotMatch(stderr, /terminating the engine now/);
+            assert.strictEqual((stdout.match(/received; cancelling/g) ?? []).length, 1, "the engine was not cancelled exactly once");
+            assert.doesNotMatch(stdout, /received; terminating/);
+            assert.match(
+                output,
+                /deploy of stack "e2e-ops-safety" was interrupted \(SIGINT\/SIGTERM\), and the engine stopped at a safe point: no operation is pending, the lock is released and nothing is rolled back/,
+            );
+            // ... and that is true.
+            assert.deepStrictEqual(pendingOperationsOf(await stack.exportStack()), [], "pending operations remain");
+            const locks = path.join(stateDir, ".pulumi", "locks");
+            const lockFiles = fs.existsSync(locks)
+                ? fs.readdirSync(locks, { recursive: true }).filter((f) => String(f).endsWith(".json"))
+                : [];
+            assert.deepStrictEqual(lockFiles, [], "a lock was left");
+            assert.ok(!(await stack.history()).some((h) => /ops rollback/.test(h.message ?? "")), "something was rolled back");
+
+            // The next deploy finishes the update with nothing to recover.
+            const report = await timed(`ops-safety: deploy after the ${signal}`, () =>
+                deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }),
+            );
+            assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
+            assert.deepStrictEqual([report.recovery?.cancelledLocks.length, report.recovery?.adopted.length], [0, 0]);
+        });
+    }
+
+    it("a second Ctrl-C terminates the engine, and the message says exactly what it left; the next deploy repairs it", async function () {
+        await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.5-e2e" });
+        const jobsBefore = liveJobs();
+        const deployRun = npmDeployInItsOwnGroup(env);
+        await timed("ops-safety: npm run deploy until a new Job exists (two Ctrl-C)", () =>
+            waitFor("a Job created by the deploy's up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
+        );
+        process.kill(-deployRun.pid, "SIGINT");
+        await new Promise((r) => setTimeout(r, BURST_MS + 100)); // a second Ctrl-C, not the first one delivered twice
+        process.kill(-deployRun.pid, "SIGINT");
+        const code = await timed("ops-safety: deploy stopping after two Ctrl-C", () => deployRun.closed);
+        const { stdout, stderr } = deployRun;
+        const output = `${stdout}\n${stderr}`;
+        console.log(
+            output
+                .split("\n")
+                .filter((l) => /ops:|interrupted|received;/.test(l))
+                .join("\n"),
+        );
+        assert.strictEqual(code, ExitCode.OperationFailed, output.slice(-3000));
+        const pending = pendingOperationsOf(await stack.exportStack());
+        if (/ops: SIGINT again: terminating the engine now/.test(stderr)) {
+            assert.match(stdout, /received; terminating/, "ops said it terminated the engine, but the engine never heard it");
+        } else {
+            assert.match(stderr, /ops: SIGINT again: the engine has already stopped/, stderr);
+        }
+        // Truthful either way: the message lists exactly the pending operations the state holds, or says there are none.
+        if (pending.length === 0) {
+            assert.match(output, /the engine stopped at a safe point: no operation is pending/);
+        } else {
+            const listed = /it left (\d+) pending operation\(s\): (.*?)(?:, and the stack's lock.*)?\. Nothing is rolled back/.exec(output);
+            assert.ok(listed, `no list of what was left:\n${output.slice(-3000)}`);
+            assert.strictEqual(Number(listed[1]), pending.length);
+            for (const op of pending)
+                assert.ok(listed[2].includes(op.resource.urn.split("::").pop()!), `${op.resource.urn} is not in the message`);
+            assert.match(output, /The next npm run deploy -- --stack e2e-ops-safety repairs this first/);
+        }
+        const report = await timed("ops-safety: deploy after two Ctrl-C", () =>
+            deploy({ stack, io, code: new GitCodeInspector(REPO_ROOT), verifier }),
+        );
+        assert.strictEqual(report.exitCode, ExitCode.Ok, report.summary.join("\n"));
+        assert.deepStrictEqual(pendingOperationsOf(await stack.exportStack()), [], "pending operations remain after the repairing deploy");
+    });
+
     it("two deploys at once: one runs, the other is refused and rolls nothing back", async function () {
         await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.2-e2e" });
         const second = await openStack({ stackName: STACK, backendUrl: `file://${stateDir}`, passphrase: PASSPHRASE, create: false });
-        const before = (await stack.history()).length;
+        // All of it: `pulumi stack history` returns 10 entries unless asked for more, and this stack has more by now.
+        const fullHistory = () => stack.history(1000);
+        const before = (await fullHistory()).length;
         const reports = await timed("ops-safety: two deploys at once", () =>
             Promise.all(
                 [stack, second].map((s) =>
@@ -176,7 +300,8 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         );
         const loser = reports.find((r) => r.exitCode === ExitCode.Conflict)!;
         assert.match(loser.summary.join("\n") + (loser.upError ?? ""), /locked by another update/);
-        const newer = (await stack.history()).slice(0, (await stack.history()).length - before);
+        const after = await fullHistory();
+        const newer = after.slice(0, after.length - before);
         assert.deepStrictEqual(
             newer.map((h) => h.kind),
             ["update"],

@@ -3,11 +3,13 @@ import { strict as assert } from "assert";
 import { DATA_STORE_PASSWORD_KEY, PLATFORM_SECRET_NAME, SECRET_KEYS } from "../../components/model/catalog";
 import { BACKUP_DIR, BACKUP_VOLUME } from "../../components/data/backup-jobs";
 import { BACKUP_TRIGGER_ANNOTATION } from "../../components/data/backups";
+import { restoreJob } from "../../ops/restore/backups";
 import { REPLACE_UNREADY } from "../../components/model/rollout";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
 import { generatedValue, named, PRODUCTION_SECRET_VALUES, Registration, REPO_ROOT } from "./support/harness";
 import { CM, JOB, NP, PVC, STS } from "./support/kinds";
 import { evaluateProduction, productionValues } from "./support/platform";
+import { DEFAULT_THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
 
 const backupJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-backup");
 const podOf = (r: Registration) => r.inputs.spec.template.spec;
@@ -170,6 +172,26 @@ describe("backups before migrations (issue 14)", () => {
             for (const store of ["redis", "elasticsearch"])
                 assert.ok(!selected(named(regs, NP, `allow-${store}`), "ingress").includes(name), `${store} admits ${name}`);
         }
+    });
+
+    it("allow-database-restore says on the object why it stays while no restore runs (it selects only restore pods)", () => {
+        const restore = named(regs, NP, "allow-database-restore");
+        assert.equal(restore.inputs.spec.podSelector.matchLabels["app.kubernetes.io/name"], "database-restore");
+        assert.match(
+            restore.inputs.metadata.annotations?.["ultramarket.uz/purpose"] ?? "",
+            /only the pods of `npm run restore`.*selects nothing/,
+        );
+        // The restore Job's pods carry exactly the label it selects.
+        const address = { host: "h", port: "1" };
+        const job = restoreJob(
+            "ultramarket-production",
+            "x",
+            ["postgres"],
+            { postgres: address, mongodb: address },
+            DEFAULT_THIRD_PARTY_IMAGES,
+        );
+        assert.equal((job.spec as any).template.metadata.labels["app.kubernetes.io/name"], "database-restore");
+        assert.equal(named(regs, NP, "allow-database-backup").inputs.metadata.annotations, undefined, "only the restore's needs saying");
     });
 
     it("with backupBeforeMigrations false runs no backup and the migrations wait for nothing new; the volume stays", async () => {

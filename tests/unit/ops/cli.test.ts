@@ -115,6 +115,6 @@ describe("ops: the CLI", () => {
     it("every npm script of the CLI names a command that exists, and every command has a script", () => {
         const scripts = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
         for (const name of Object.keys(COMMANDS))
-            assert.equal(scripts[name], `ts-node --transpile-only ops/cli.ts ${name}`, `npm script ${name}`);
+            assert.equal(scripts[name], `exec ts-node --transpile-only ops/cli.ts ${name}`, `npm script ${name}`);
     });
 });

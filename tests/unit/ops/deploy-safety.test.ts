@@ -1,6 +1,4 @@
 import { strict as assert } from "assert";
-import { EventEmitter } from "events";
-import { stopCleanlyOnSignals } from "../../../ops/cli";
 import { ExitCode } from "../../../ops/errors";
 import { deploy, interpretVerificationOutput, rollback, StackOutputVerifier, UPDATE_ID_ENV } from "../../../ops/operations";
 import { FakeCode, FakeStack, FakeVerifier, historyEntry, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
@@ -157,17 +155,6 @@ describe("ops: verification belongs to this update", () => {
 });
 
 describe("ops: a cancelled deploy stops the engine cleanly", () => {
-    it("SIGINT or SIGTERM aborts the running command once, and the CLI keeps waiting for Pulumi to stop", () => {
-        const proc = new EventEmitter() as unknown as NodeJS.Process;
-        const io = new MemoryIO();
-        const controller = stopCleanlyOnSignals(io, proc);
-        proc.emit("SIGTERM", "SIGTERM");
-        assert.equal(controller.signal.aborted, true);
-        proc.emit("SIGINT", "SIGINT");
-        assert.match(io.errors[0], /SIGTERM: stopping the running Pulumi command cleanly .*nothing will be rolled back/);
-        assert.match(io.errors[1], /SIGINT: still waiting for Pulumi to stop/);
-    });
-
     it("the signal reaches up; a cancelled update is reported, not rolled back", async () => {
         const { stack, io, code } = newDeploy();
         const controller = new AbortController();
@@ -182,13 +169,60 @@ describe("ops: a cancelled deploy stops the engine cleanly", () => {
         assert.equal(report.exitCode, ExitCode.OperationFailed);
         assert.match(
             report.summary.join("\n"),
-            /deploy of stack "production" was cancelled \(SIGINT\/SIGTERM\): the engine was asked to stop at a safe point and nothing is rolled back/,
+            /deploy of stack "production" was interrupted \(SIGINT\/SIGTERM\), and the engine stopped at a safe point: no operation is pending, the lock is released and nothing is rolled back/,
         );
+        const methods = stack.calls.map((c) => c.method);
+        assert.ok(methods.lastIndexOf("exportStack") > methods.indexOf("up"), "the state was not read back after up to say what was left");
         assert.equal(stack.callsTo("up").length, 1);
         assert.equal(
             stack.callsTo("preview")[0].args[0] && (stack.callsTo("preview")[0].args[0] as { signal?: AbortSignal }).signal,
             controller.signal,
         );
+    });
+});
+
+describe("ops: an interrupted deploy says exactly what the engine left", () => {
+    const interruptedUp = (pending: unknown[]) => {
+        const { stack, io, code } = newDeploy();
+        const controller = new AbortController();
+        const up = stack.up.bind(stack);
+        stack.up = async (opts) => {
+            controller.abort();
+            stack.upScript = ["fail"];
+            stack.pendingOperations = pending;
+            return up(opts);
+        };
+        return { run: () => deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]), signal: controller.signal }), stack };
+    };
+
+    it("a terminated engine's pending operations are listed, with the command that repairs them", async () => {
+        const job = "urn:pulumi:production::ultramarket::ultramarket:index:Platform$kubernetes:batch/v1:Job::auth-service-migrate";
+        const { run } = interruptedUp([{ type: "creating", resource: { urn: job, type: "kubernetes:batch/v1:Job" } }]);
+        const report = await run();
+        assert.equal(report.exitCode, ExitCode.OperationFailed);
+        const text = report.summary.join("\n");
+        assert.match(
+            text,
+            /the engine did not stop cleanly .*it left 1 pending operation\(s\): creating kubernetes:batch\/v1:Job auth-service-migrate\./,
+        );
+        assert.match(text, /The next npm run deploy -- --stack production repairs this first/);
+        assert.doesNotMatch(text, /safe point: no operation is pending/);
+        assert.equal(report.rollback, undefined, "an interrupted deploy was rolled back");
+    });
+
+    it("interrupted during the preview: nothing was changed, and no up ran", async () => {
+        const { stack, io, code } = newDeploy();
+        const controller = new AbortController();
+        stack.preview = async () => {
+            controller.abort();
+            throw new Error("code: 255\n stderr: error: preview canceled");
+        };
+        const report = deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]), signal: controller.signal });
+        await assert.rejects(
+            report,
+            /deploy of stack "production" was interrupted \(SIGINT\/SIGTERM\) before its update started: nothing was changed/,
+        );
+        assert.equal(stack.callsTo("up").length, 0);
     });
 });
 

@@ -296,7 +296,10 @@ describe("ops: rollback command (whole state: program, config, images)", () => {
         const err = await refusal(
             rollback({ stack, io: new MemoryIO(), code, verifier: new FakeVerifier([PASSED]), signal: controller.signal }),
         );
-        assert.match(err.message, /cancelled/);
+        assert.match(
+            err.message,
+            /rollback of stack "production" was interrupted \(SIGINT\/SIGTERM\) before its update started: nothing was changed/,
+        );
         assert.equal(stack.callsTo("up").length, 0);
         assert.deepEqual(
             code.checkouts.map((c) => c.removed),

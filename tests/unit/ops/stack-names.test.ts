@@ -15,6 +15,9 @@ function backend(stacks: string[]): StackBackend & { calls: string[] } {
     const stack = (name: string) => ({ name }) as unknown as Stack;
     return {
         calls,
+        async command() {
+            return { envVars: {} };
+        },
         async listStacks(env: StackEnvironment) {
             calls.push(`list ${env.backendUrl ?? ""}`);
             return stacks;

@@ -1,9 +1,13 @@
 // The whole production stack, evaluated on the mock monitor, against every policy of the pack.
 import * as assert from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import type { Policies } from "@pulumi/policy";
 import { createPolicies } from "../../../policies/rules";
 import { Registration } from "../support/harness";
-import { evaluateProduction } from "../support/platform";
+import { evaluatePlatform, evaluateProduction } from "../support/platform";
+import { stackFileConfig } from "../support/harness";
 import { FakeResource, PRODUCTION, validateResource, validateStack, variant } from "./harness";
 
 interface Finding {
@@ -33,6 +37,15 @@ async function evaluate(policies: Policies, resources: FakeResource[]): Promise<
         }
     }
     return { findings, applied };
+}
+
+/** What a preview with the pack prints: every finding of every policy, mandatory and advisory, one line each. */
+async function previewFindings(stack: string, registrations: Registration[]): Promise<string[]> {
+    const policies = createPolicies({ stackName: () => stack });
+    const resources = registrations.filter((r) => r.custom).map(asResource);
+    const { findings } = await evaluate(policies, resources);
+    const level = (name: string) => policies.find((p) => p.name === name)?.enforcementLevel;
+    return findings.map((f) => `${level(f.policy)} ${f.policy}: ${f.message}`);
 }
 
 const asResource = (r: Registration): FakeResource => ({ type: r.type, name: r.name, props: r.inputs, opts: { protect: r.protect } });
@@ -87,5 +100,37 @@ describe("policies: the production stack under mocks", () => {
             ["immutable-image-tags"],
         );
         assert.match(findings[0].message, /^Deployment\/ultramarket-production\/auth-service: container "auth-service" image ".*:latest"/);
+    });
+});
+
+describe("policies: the shipped stacks preview clean (no finding at all, advisory included)", () => {
+    // Warnings that are always there teach people to ignore warnings: every policy of the pack, at the level the pack
+    // ships it, over every resource each stack's program registers, with the stack's own Pulumi.<stack>.yaml.
+    it("the production stack has no mandatory or advisory finding", async () => {
+        const { registrations } = await evaluateProduction();
+        assert.deepStrictEqual(await previewFindings(PRODUCTION, registrations), []);
+    });
+
+    it("the local stack has no mandatory or advisory finding", async () => {
+        // Pulumi.local.yaml points at the local control plane's kubeconfig, which config validation wants to exist.
+        const kubeconfig = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-policy-local-")), "kubeconfig");
+        fs.writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\n");
+        const { registrations } = await evaluatePlatform("local", { ...stackFileConfig("local"), kubeconfig });
+        assert.ok(registrations.filter((r) => r.type.startsWith("kubernetes:")).length > 50, "the local stack registered few objects");
+        assert.deepStrictEqual(await previewFindings("local", registrations), []);
+    });
+
+    it("an advisory finding fails it too (the users Job's memory limit at 4x its request)", async () => {
+        const { registrations } = await evaluateProduction();
+        const skewed = registrations.map((r) => {
+            if (r.type !== "kubernetes:batch/v1:Job" || r.name !== "database-users-postgres") return r;
+            const job = variant({ type: r.type, name: r.name, props: r.inputs }, (j) => {
+                j.props.spec.template.spec.containers[0].resources.requests.memory = "64Mi";
+            });
+            return { ...r, inputs: job.props };
+        });
+        assert.deepStrictEqual(await previewFindings(PRODUCTION, skewed), [
+            'advisory request-limit-ratio: Job/ultramarket-production/database-users-postgres: container "users" memory limit is 4.0x its request (max 2x); raise the request or lower the limit.',
+        ]);
     });
 });

@@ -1,4 +1,6 @@
-// What every operation talks to: the part of the Automation API Stack used, where output goes, and shared constants.
+// The types and constants both layers of ops share: the part of the Automation API Stack the operations use, where
+// output goes, and what an update in the stack's history is. A leaf module: it imports nothing of ops, so the lower
+// modules (checkout, recovery, image-history, secret-config) and operations/ both import it without a cycle.
 import type {
     ConfigMap,
     Deployment,
@@ -44,4 +46,38 @@ export interface OpsStack {
 export interface OpsIO {
     out(this: void, line: string): void;
     stream(this: void, chunk: string): void;
+}
+
+/** A config value as `pulumi stack history --json` records it (value absent when secret and not decrypted). */
+export interface RecordedConfigValue {
+    value?: string;
+    objectValue?: unknown;
+    secret: boolean;
+}
+
+export interface ImageTags {
+    /** `ultramarket:imageTag`, the tag of every app without an override. */
+    global?: string;
+    /** `ultramarket:serviceImageTags`, app name -> tag. */
+    perApp: Record<string, string>;
+}
+
+export interface UpdateRecord {
+    version: number;
+    kind: string;
+    result: string;
+    message: string;
+    startTime?: Date;
+    endTime?: Date;
+    /** The commit of the program that ran the update (Pulumi's `git.head`, else `commit=` in our message). */
+    commit?: string;
+    /** True when Pulumi recorded uncommitted changes in the working tree (`git.dirty`). */
+    dirty: boolean;
+    config: Record<string, RecordedConfigValue>;
+    imageTags: ImageTags;
+    resourceChanges: Record<string, number>;
+    /** Set on updates made by `rollback` / deploy's automatic rollback: the version restored and the one undone. */
+    rollback?: { to: number; from?: number };
+    /** The nonce deploy or rollback put in the update's message (`update=<id>`): which invocation started it. */
+    updateId?: string;
 }

@@ -1,0 +1,119 @@
+// End-to-end: the operator's first hour after `npm run local:up`. Runs local:up (toolchain and control plane already
+// there, so it deploys the `local` stack), takes the next steps it prints, and runs them exactly as printed in one
+// clean shell: no toolchain on PATH, no PULUMI_* variables (a new operator's shell). They must all work: the ops
+// commands find the toolchain's CLI by themselves, `eval "$(npm run -s local:env)"` gives plain pulumi and kubectl
+// the local stack and cluster, and the setting changed with pulumi is deployed.
+//
+// Uses the `local` stack of this checkout (.pulumi-state/, Pulumi.local.yaml). When the suite created it, it removes
+// it again (state, generated secrets, namespace); when it was there before, Pulumi.local.yaml is restored byte for byte.
+// Needs what the other suites need: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
+// Run alone: npx mocha --no-config -r ts-node/register/transpile-only --timeout 1800000 tests/e2e/next-steps.e2e.test.ts
+import * as assert from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
+import { requireLocalEngine } from "./support/stack";
+
+const STACK_FILE = path.join(REPO_ROOT, "Pulumi.local.yaml");
+const NAMESPACE = "ultramarket-local";
+
+/** The indented lines after "Next steps" in local:up's output: the commands it tells the operator to run. */
+export function printedNextSteps(output: string): string[] {
+    const block = /Next steps[^\n]*\n((?: {2}[^\n]+\n?)+)/.exec(output)?.[1] ?? "";
+    return block
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean);
+}
+
+/** A new operator's shell: Node and the system's tools, nothing of the toolchain or Pulumi. */
+function cleanShellEnv(): NodeJS.ProcessEnv {
+    const clean: NodeJS.ProcessEnv = {
+        HOME: process.env.HOME,
+        PATH: [path.dirname(process.execPath), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
+    };
+    // Where the toolchain is, when not the default (CI), and the control plane's ports (local:up already started it).
+    for (const [k, v] of Object.entries(process.env)) if (/^ULTRAMARKET_(TOOLCHAIN_DIR|.*_PORT)$/.test(k)) clean[k] = v;
+    return clean;
+}
+
+describe("e2e: the next steps local:up prints work as printed", function () {
+    let stackFileBefore: string;
+    let stackExisted: boolean;
+    let upOutput = "";
+
+    before(function () {
+        requireLocalEngine(this);
+        stackFileBefore = fs.readFileSync(STACK_FILE, "utf8");
+        // The file backend's stack file, in the projects layout or the legacy one, gzipped or not.
+        const stacks = path.join(REPO_ROOT, ".pulumi-state", ".pulumi", "stacks");
+        stackExisted = [path.join(stacks, "ultramarket"), stacks].some(
+            (dir) => fs.existsSync(dir) && fs.readdirSync(dir).some((f) => /^local\.json(\.gz)?$/.test(f)),
+        );
+    });
+
+    after(function () {
+        if (stackFileBefore === undefined) return;
+        if (stackExisted) {
+            fs.writeFileSync(STACK_FILE, stackFileBefore);
+            return;
+        }
+        // The suite created the local stack: take it out again (as local:down does, without stopping the cluster).
+        kubectl(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=180s"]);
+        const removed = spawnSync(
+            process.execPath,
+            [require.resolve("ts-node/dist/bin"), "--transpile-only", "scripts/local-stack.ts", "remove"],
+            {
+                cwd: REPO_ROOT,
+                env: process.env,
+                encoding: "utf8",
+            },
+        );
+        if (removed.status !== 0) console.log(removed.stderr);
+        fs.writeFileSync(STACK_FILE, stackFileBefore);
+    });
+
+    it("npm run local:up deploys the local stack and prints the next steps", async function () {
+        const up = await timed("next-steps: npm run local:up", async () =>
+            spawnSync("npm", ["run", "local:up"], { cwd: REPO_ROOT, env: process.env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }),
+        );
+        upOutput = `${up.stdout}\n${up.stderr}`;
+        assert.strictEqual(up.status, 0, upOutput.slice(-4000));
+        assert.deepStrictEqual(printedNextSteps(up.stderr), [
+            "npm run status -- --stack local",
+            "npm run drift -- --stack local",
+            'eval "$(npm run -s local:env)"',
+            "kubectl get pods -n ultramarket-local",
+            "pulumi config set -s local logLevel debug",
+            "npm run deploy -- --stack local",
+        ]);
+    });
+
+    it("runs every printed step, exactly as printed, in one clean shell", async function () {
+        const steps = printedNextSteps(upOutput);
+        assert.ok(steps.length > 0, "local:up printed no next steps");
+        const env = cleanShellEnv();
+        const which = spawnSync("bash", ["-c", "command -v pulumi || true"], { env, encoding: "utf8" });
+        assert.strictEqual(which.stdout.trim(), "", "the clean shell already has a pulumi on PATH: it would not test the fallback");
+        // One shell, the steps in order, stopping at the first that fails; each echoed so a failure names it.
+        const script = ["set -euo pipefail", ...steps.flatMap((s) => [`echo "+ ${s.replace(/(["$`\\])/g, "\\$1")}" >&2`, s])].join("\n");
+        const run = await timed("next-steps: the printed steps in a clean shell", async () =>
+            spawnSync("bash", ["-c", script], { cwd: REPO_ROOT, env, encoding: "utf8", maxBuffer: 256 * 1024 * 1024 }),
+        );
+        const output = `${run.stdout}\n${run.stderr}`;
+        assert.strictEqual(run.status, 0, output.slice(-6000));
+        // The ops commands (before local:env) found the toolchain's CLI and said so, in one line each.
+        const notes = output.split("\n").filter((l) => l.startsWith("ops: pulumi is not on PATH; using the local engine toolchain's CLI"));
+        assert.ok(notes.length >= 2, `status and drift did not say which CLI they used:\n${output.slice(-3000)}`);
+        assert.ok(
+            notes.every((n) => n.includes(path.join(TOOLCHAIN_BIN, "pulumi"))),
+            notes.join("\n"),
+        );
+        // kubectl, after local:env, listed the local stack's pods.
+        assert.match(run.stdout, /postgres-0\s+1\/1\s+Running/);
+        // The setting changed with plain pulumi was deployed.
+        const cm = kubectlJson<{ data: Record<string, string> }>(["get", "configmap", "ultramarket-config", "-n", NAMESPACE]);
+        assert.strictEqual(cm.data.LOG_LEVEL, "debug");
+    });
+});
