@@ -41,7 +41,7 @@ prepare() {
   for spec in "$@"; do
     path=${spec%%=*}; src=${spec#*=}
     case "$src" in
-      tmpfs) mount -t tmpfs -o "mode=2777,gid=$gid,size=64m" tmpfs "$r$path" ;;
+      tmpfs) mount -t tmpfs -o "mode=2777,gid=$gid,size=256m" tmpfs "$r$path" ;;
       *:ro) mount --bind "${src%:ro}" "$r$path"; mount -o remount,bind,ro "$r$path" ;;
       *) chown "0:$gid" "$src"; chmod 2775 "$src"; mount --bind "$src" "$r$path" ;;
     esac
@@ -122,6 +122,26 @@ if (run_as postgres "$PGUID" "$PGUID" / "$V/bad.env" -- psql -X -tAc 'select 1')
 grep -q 'password authentication failed' "$V/bad.out" && pass "a wrong password is refused (password authentication failed)" || fail "a wrong password is refused (password authentication failed)"
 [[ $(psql_su -c "select string_agg(via, ',' order by via) from initdb.marker") == "sh,sql" ]] && pass "/docker-entrypoint-initdb.d: the .sql and the .sh ran on first init" || fail "/docker-entrypoint-initdb.d: the .sql and the .sh ran on first init"
 [[ $(psql_su -c "show listen_addresses") == '*' ]] && pass "listen_addresses = '*'" || fail "listen_addresses = '*'"
+
+step "postgres: its entrypoint without runAsUser (root: it drops to postgres) and as a uid the image does not know (nss_wrapper), with POSTGRES_PASSWORD_FILE"
+other_start() { # <uid> <gid (the pod's fsGroup)> <expected uid of the server> <port>
+  local dir=/tmp/pg-as-$1 r=$V/postgres/rootfs pid
+  mkdir -p "$r$dir"; printf '%s\n' "$(j .postgres.env.POSTGRES_PASSWORD)" > "$r$dir/password"
+  chown "$1:$2" "$r$dir" "$r$dir/password"; chmod 0400 "$r$dir/password"
+  envfile "$V/pg-as-$1.env" POSTGRES_USER=postgres POSTGRES_DB=ultramarket "POSTGRES_PASSWORD_FILE=$dir/password" "PGDATA=$dir/pgdata" "PGPORT=$4"
+  (run_as postgres "$1" "$2" - "$V/pg-as-$1.env" -- "${pgcmd[@]}" -c "listen_addresses=") >> "$V/postgres-as-$1.log" 2>&1 &
+  pid=$!
+  wait_until 60 grep -q 'ready for start up' "$V/postgres-as-$1.log" && wait_until 30 bash -c "exec 3<>/dev/null; [[ -S $r/run/postgresql/.s.PGSQL.$4 ]]" \
+    || { tail -n 20 "$V/postgres-as-$1.log"; fail "postgres started as uid $1 did not come up"; }
+  envfile "$V/pg-as-$1.q.env" HOME=/tmp PGPORT="$4"
+  [[ $(comm_of "$pid") == postgres && $(uid_of "$pid") == "$3" ]] \
+    && [[ $( (run_as postgres "$3" "$2" / "$V/pg-as-$1.q.env" -- psql -X -U postgres -d ultramarket -tAc 'select 1') ) == 1 ]] \
+    && pass "started as uid $1 (gid $2): initdb from POSTGRES_PASSWORD_FILE, the server is postgres as uid $3 (pid $pid)" || fail "started as uid $1: $(comm_of "$pid") as uid $(uid_of "$pid")"
+  kill -INT "$pid"; wait "$pid" || fail "postgres started as uid $1 did not stop cleanly"
+  rm -rf "${r:?}$dir"
+}
+other_start 0 0 "$PGUID" 5433
+other_start 4242 "$PGUID" 4242 5434
 
 step "postgres: the program's users Job, verification check and backup steps, with the image's client tools (uid $PGUID)"
 envfile "$V/users.env" PGHOST=$HOST PGPORT=5432 PGUSER=postgres PGDATABASE=ultramarket "PGPASSWORD=$(j .postgres.env.POSTGRES_PASSWORD)" HOME=/tmp \
