@@ -48,12 +48,13 @@ sha() { sha256sum | cut -c1-64; }
 # Prints the path of the base root filesystem tarball, built once per package list, exclusion list and hook.
 base_tarball() {
   local key out
-  key=$(printf '%s\n' "$SUITE" "${MIRRORS[@]}" "$BASE_PACKAGES" "${PATH_EXCLUDES[@]}" "$(mmdebstrap --version)" \
+  key=$(printf '%s\n' "$SUITE" "${MIRRORS[@]}" "$BASE_PACKAGES" "${PATH_EXCLUDES[@]}" "$(mmdebstrap --version)" skip=output/dev \
     "$(sha256sum < "$HERE/base-customize.sh")" | sha)
   out="$WORK/base-${key:0:16}.tar"
   if [[ -f "$out" ]]; then log "base rootfs: cached ($(du -h "$out" | cut -f1), $out)"; echo "$out"; return 0; fi
   command -v mmdebstrap >/dev/null || die "mmdebstrap is needed to build the stand-in images (apt-get install mmdebstrap)"
-  local opts=(--variant=minbase --format=tar --aptopt='Apt::Install-Recommends "false"' --include="$BASE_PACKAGES"
+  # no device nodes in the layer (the runtime gives every container its own /dev)
+  local opts=(--variant=minbase --format=tar --skip=output/dev --aptopt='Apt::Install-Recommends "false"' --include="$BASE_PACKAGES"
     # no "main" cluster at install time (the customize hook also removes one, should this be ignored)
     --essential-hook='mkdir -p "$1/etc/postgresql-common/createcluster.d" && echo "create_main_cluster = false" > "$1/etc/postgresql-common/createcluster.d/ultramarket.conf"'
     --customize-hook="sh '$HERE/base-customize.sh' \"\$1\"")
@@ -206,6 +207,12 @@ cmd_build() {
   build_standin "$REDIS_IMAGE" stage_redis "${REDIS_CONFIG[@]}"
   build_standin "$PGBOUNCER_IMAGE" stage_pgbouncer "${PGBOUNCER_CONFIG[@]}"
   build_standin "$APP_IMAGE" stage_app "${APP_CONFIG[@]}"
+  # Only the current base stays: superseded base tarballs and layout tags go (the archives hold their own blobs).
+  local base t; base=$(base_tarball 2>/dev/null)
+  find "$WORK" -maxdepth 1 -name 'base-*.tar' ! -name "$(basename "$base")" -delete
+  for t in $(umoci ls --layout "$LAYOUT"); do
+    [[ $t != base-* || $t == "base-$(basename "$base" .tar | cut -d- -f2)" ]] || umoci rm --image "$LAYOUT:$t"
+  done
   umoci gc --layout "$LAYOUT"
 }
 
