@@ -174,7 +174,6 @@ build_standin() {
   rm -rf "$stage" "$exp"; mkdir -p "$stage"; chmod 0755 "$stage"
   "$stage_fn" "$stage" "$base"
   # One reproducible layer: sorted, numeric owners, a fixed time.
-  (cd "$stage" && find . -mindepth 1 -type d -path './usr*' -exec chmod 0755 {} +) 2>/dev/null || true
   tar -C "$stage" --sort=name --numeric-owner --mtime=@0 -cf "$WORK/layer-$tag.tar" .
   umoci rm --image "$LAYOUT:$tag" 2>/dev/null || true
   umoci raw add-layer --image "$LAYOUT:$btag" --tag "$tag" --history.created_by "scripts/local-images.sh $stage_fn" "$WORK/layer-$tag.tar"
@@ -203,6 +202,7 @@ APP_IMAGE="ultramarket.local/app:standin"
 
 cmd_build() {
   [[ $(id -u) == 0 ]] || die "building the images needs root (mmdebstrap's root mode, file owners in the layers)"
+  umask 022   # the layers' directories and files: 0755/0644 unless set explicitly
   build_standin "$POSTGRES_IMAGE" stage_postgres "${POSTGRES_CONFIG[@]}"
   build_standin "$REDIS_IMAGE" stage_redis "${REDIS_CONFIG[@]}"
   build_standin "$PGBOUNCER_IMAGE" stage_pgbouncer "${PGBOUNCER_CONFIG[@]}"
