@@ -31,9 +31,9 @@ MIRRORS=(
 # Everything the four images run, in one shared layer: the servers, their client tools (psql, pg_dump, pg_restore,
 # pg_isready, redis-cli) and nss_wrapper (the postgres entrypoint's arbitrary-uid support, as in the official image).
 BASE_PACKAGES="postgresql-15,pgbouncer,redis-server,libnss-wrapper"
-# Never unpacked: documentation, manual pages, translations (PostgreSQL's own man pages stay: update-alternatives needs
-# psql.1.gz), and PostgreSQL's LLVM JIT (libLLVM is a hard dependency
-# of postgresql-15, about 100 MB; without llvmjit.so PostgreSQL runs with JIT silently unavailable).
+# Never unpacked: documentation, manual pages, translations, and PostgreSQL's LLVM JIT (libLLVM is a hard dependency
+# of postgresql-15, about 100 MB; without llvmjit.so PostgreSQL runs with JIT silently unavailable). PostgreSQL's own
+# man pages stay: update-alternatives needs psql.1.gz.
 PATH_EXCLUDES=(
   '/usr/share/doc/*' '/usr/share/man/*' '/usr/share/info/*' '/usr/share/locale/*' '/usr/share/lintian/*'
   '/usr/lib/*/libLLVM-14.so*' '/usr/lib/postgresql/15/lib/llvmjit*'
@@ -62,7 +62,7 @@ base_tarball() {
   for p in "${PATH_EXCLUDES[@]}"; do opts+=("--dpkgopt=path-exclude=$p"); done
   opts+=(--dpkgopt='path-include=/usr/share/doc/*/copyright')
   local t; t=$(date +%s)
-  log "base rootfs: mmdebstrap $SUITE with $BASE_PACKAGES (log: $WORK/base.log; about 5 minutes)"
+  log "base rootfs: mmdebstrap $SUITE with $BASE_PACKAGES (log: $WORK/base.log; about 2 minutes)"
   mmdebstrap "${opts[@]}" "$SUITE" "$out.tmp" "${MIRRORS[@]}" >"$WORK/base.log" 2>&1 \
     || { rm -f "$out.tmp"; tail -n 20 "$WORK/base.log" >&2; die "mmdebstrap failed"; }
   mv "$out.tmp" "$out"
