@@ -13,6 +13,7 @@
 #   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
 #   scripts/toolchain.sh versions            print the pinned versions
 # Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images
+# Optional pieces (built only when named; not in `check`): standin-images
 # See docs/local-engine.md for what is pinned, why, and measured build times.
 set -euo pipefail
 
@@ -352,7 +353,15 @@ build_node_images() {
   run_step node-images "scripts/local-node.sh images (umoci, busybox-static, gcc)" bash "$SCRIPT_DIR/local-node.sh" images || return 1
 }
 
+# ---- the stand-in images of the data tier and the apps: scripts/local-images.sh build ----------------------------
+# Optional: the local stack does not run them yet, so neither CI nor `check` needs them (docs/local-engine.md
+# "Stand-in images"). Cached by content; the first build takes a few minutes (mmdebstrap from deb.debian.org).
+build_standin_images() {
+  run_step standin-images "scripts/local-images.sh build (mmdebstrap bookworm + umoci)" bash "$SCRIPT_DIR/local-images.sh" build || return 1
+}
+
 ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images)
+OPTIONAL_PIECES=(standin-images)
 
 piece_fn() { echo "build_${1//-/_}"; }
 
@@ -361,7 +370,7 @@ cmd_build() {
   [[ ${#pieces[@]} -gt 0 ]] || pieces=("${ALL_PIECES[@]}")
   start=$(date +%s)
   for p in "${pieces[@]}"; do
-    declare -F "$(piece_fn "$p")" >/dev/null || die "unknown piece '$p' (known: ${ALL_PIECES[*]})"
+    declare -F "$(piece_fn "$p")" >/dev/null || die "unknown piece '$p' (known: ${ALL_PIECES[*]}; optional: ${OPTIONAL_PIECES[*]})"
     "$(piece_fn "$p")" || failed+=("$p")
   done
   log "done in $(( $(date +%s) - start ))s; binaries in $BIN, plugins in $PULUMI_HOME/plugins"
@@ -424,6 +433,6 @@ case "${1:-build}" in
   check) cmd_check ;;
   env) cmd_env ;;
   versions) cmd_versions ;;
-  -h|--help|help) sed -n '2,16p' "$0" ;;
+  -h|--help|help) sed -n '2,17p' "$0" ;;
   *) die "unknown command '$1' (build|check|env|versions)" ;;
 esac
