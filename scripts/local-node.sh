@@ -80,78 +80,12 @@ wait_for() { # <timeout seconds> <command...>
   return 1
 }
 
-# ---- images --------------------------------------------------------------------------------------
-# Each image is an OCI archive made with umoci from files on this machine, cached by the sha256 of what goes in.
-build_image() { # <name:tag> <entrypoint> <user> <file in rootfs>=<source> ...
-  local ref="$1" entry="$2" user="$3"; shift 3
-  local name="${ref%%:*}" tag="${ref##*:}" out="$IMAGES_DIR/${ref//[\/:]/_}.tar" spec key
-  spec="$ref $entry $user"
-  for spec_file in "$@"; do spec+=" ${spec_file%%=*}=$(sha256sum < "${spec_file#*=}" | cut -c1-64)"; done
-  key=$(printf '%s' "$spec" | sha256sum | cut -c1-64)
-  if [[ -f "$out" && "$(cat "$out.key" 2>/dev/null)" == "$key" ]]; then log "image $ref: cached"; return 0; fi
-  command -v umoci >/dev/null || die "umoci is needed to build the node's images (apt-get install umoci)"
-  local work; work=$(mktemp -d)
-  (
-    set -e
-    cd "$work"
-    umoci init --layout layout
-    umoci new --image "layout:$tag"
-    umoci unpack --image "layout:$tag" bundle >/dev/null
-    mkdir -p bundle/rootfs/etc bundle/rootfs/tmp
-    chmod 1777 bundle/rootfs/tmp
-    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' > bundle/rootfs/etc/passwd
-    printf 'root:x:0:\nnogroup:x:65534:\n' > bundle/rootfs/etc/group
-    local f dest
-    for f in "$@"; do
-      dest="bundle/rootfs/${f%%=*}"
-      mkdir -p "$(dirname "$dest")"
-      cp "${f#*=}" "$dest"
-      if [[ -x "${f#*=}" ]]; then chmod 0755 "$dest"; else chmod 0644 "$dest"; fi
-    done
-    if [[ -x bundle/rootfs/bin/busybox ]]; then
-      local applet
-      for applet in $(bundle/rootfs/bin/busybox --list); do
-        [[ -e "bundle/rootfs/bin/$applet" ]] || ln -s busybox "bundle/rootfs/bin/$applet"
-      done
-    fi
-    umoci repack --image "layout:$tag" bundle
-    umoci config --image "layout:$tag" --config.entrypoint "$entry" --config.user "$user" \
-      --config.env PATH=/bin:/usr/bin --author ultramarket-local-node
-    umoci gc --layout layout
-    tar -C layout -cf "$out.tmp" .
-  ) >"$IMAGES_DIR/build.log" 2>&1 || { rm -rf "$work"; tail -n 20 "$IMAGES_DIR/build.log" >&2; die "building image $ref failed"; }
-  rm -rf "$work"
-  mv "$out.tmp" "$out"
-  printf '%s' "$key" > "$out.key"
-  printf '%s\n' "$name" > "$out.name"
-  log "image $ref: built ($(du -h "$out" | cut -f1))"
-}
-
-cmd_images() {
-  mkdir -p "$IMAGES_DIR"
-  command -v gcc >/dev/null || die "gcc is needed to build the pause binary (apt-get install gcc libc6-dev)"
-  local busybox; busybox=$(command -v busybox || true)
-  [[ -n "$busybox" ]] && ! ldd "$busybox" >/dev/null 2>&1 || die "a static busybox is needed for the node's test image (apt-get install busybox-static)"
-  [[ -x "$BIN/coredns" ]] || die "coredns is missing from $BIN: npm run toolchain"
-  local pause="$IMAGES_DIR/pause"
-  if [[ ! -x "$pause" || "$SCRIPT_DIR/local-node/pause.c" -nt "$pause" ]]; then
-    gcc -static -Os -o "$pause.tmp" "$SCRIPT_DIR/local-node/pause.c" && strip "$pause.tmp" && mv "$pause.tmp" "$pause"
-  fi
-  build_image "$PAUSE_IMAGE" /pause 65535:65535 "pause=$pause"
-  [[ -f /etc/services ]] || die "/etc/services is missing (apt-get install netbase)"
-  build_image "$BUSYBOX_IMAGE" /bin/sh 65534:65534 "bin/busybox=$busybox" "etc/nsswitch.conf=$SCRIPT_DIR/local-node/nsswitch.conf" \
-    "etc/services=/etc/services"
-  build_image "$COREDNS_IMAGE" /coredns 0:0 "coredns=$BIN/coredns"
-}
-
-import_images() {
-  local tar name
-  for tar in "$IMAGES_DIR"/*.tar; do
-    name=$(cat "$tar.name")
-    "$BIN/ctr" --address "$NODE_DIR/containerd/containerd.sock" -n k8s.io images import --base-name "$name" \
-      --no-unpack=false "$tar" >/dev/null || die "could not import $tar into containerd"
-  done
-}
+# shellcheck source=local-node/images.sh
+source "$SCRIPT_DIR/local-node/images.sh"
+# shellcheck source=local-node/config.sh
+source "$SCRIPT_DIR/local-node/config.sh"
+# shellcheck source=local-node/host.sh
+source "$SCRIPT_DIR/local-node/host.sh"
 
 # ---- preconditions ---------------------------------------------------------------------------------
 require_node() {
@@ -172,173 +106,6 @@ require_node() {
   [[ "$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)" == 1 ]] \
     || die "net.bridge.bridge-nf-call-iptables must be 1 (bridged pod traffic through netfilter, for Services and NetworkPolicies): sysctl -w net.bridge.bridge-nf-call-iptables=1"
   ls "$IMAGES_DIR"/*.tar >/dev/null 2>&1 || die "the node's images are not built: npm run toolchain"
-}
-
-# ---- certificates and configuration -------------------------------------------------------------------
-gen_node_pki() {
-  [[ -f "$PKI/ca.key" ]] || die "no cluster CA in $PKI: start the control plane first (scripts/local-cluster.sh start)"
-  [[ -f "$PKI/node.crt" && -f "$PKI/kube-proxy.crt" && -f "$PKI/kube-router.crt" ]] && return 0
-  (
-    cd "$PKI"
-    umask 077
-    client() { # <file> <subject>
-      openssl req -newkey rsa:2048 -nodes -keyout "$1.key" -out "$1.csr" -subj "$2" 2>/dev/null
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -out "$1.crt" -days 3650 -extfile client.ext 2>/dev/null
-      rm -f "$1.csr"
-    }
-    client node "/O=system:nodes/CN=system:node:$NODE_NAME"
-    client kube-proxy "/CN=system:kube-proxy"
-    client kube-router "/CN=ultramarket:kube-router"
-  )
-}
-
-kubeconfig_for() { # <file> <cert name>
-  cat > "$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster: {server: "https://127.0.0.1:$API_PORT", certificate-authority: "$PKI/ca.crt"}
-users:
-- name: $2
-  user: {client-certificate: "$PKI/$2.crt", client-key: "$PKI/$2.key"}
-contexts:
-- name: default
-  context: {cluster: local, user: $2}
-current-context: default
-EOF
-}
-
-write_configs() {
-  local c="$NODE_DIR/containerd"
-  mkdir -p "$c/root" "$c/state" "$NODE_DIR/cni" "$NODE_DIR/kubelet" "$NODE_DIR/pod-logs" "$NODE_DIR/sysctl" "$NODE_DIR/volumes"
-  cat > "$c/config.toml" <<EOF
-version = 4
-root = "$c/root"
-state = "$c/state"
-imports = []
-[plugins.'io.containerd.server.v1.grpc']
-  address = "$c/containerd.sock"
-[plugins.'io.containerd.server.v1.ttrpc']
-  address = "$c/containerd.sock.ttrpc"
-[plugins.'io.containerd.server.v1.debug']
-  address = ""
-[plugins.'io.containerd.server.v1.metrics']
-  address = ""
-[plugins.'io.containerd.cri.v1.images']
-  snapshotter = "overlayfs"
-  [plugins.'io.containerd.cri.v1.images'.pinned_images]
-    sandbox = "$PAUSE_IMAGE"
-[plugins.'io.containerd.cri.v1.runtime']
-  enable_selinux = false
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  [plugins.'io.containerd.cri.v1.runtime'.cni]
-    bin_dirs = ["$CNI_BIN_DIR"]
-    conf_dir = "$NODE_DIR/cni"
-  [plugins.'io.containerd.cri.v1.runtime'.containerd]
-    default_runtime_name = "runc"
-    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-        BinaryName = "$RUNC"
-        SystemdCgroup = false
-[plugins.'io.containerd.grpc.v1.cri']
-  disable_tcp_service = true
-[plugins.'io.containerd.nri.v1.nri']
-  disable = true
-[plugins.'io.containerd.internal.v1.opt']
-  path = "$c/opt"
-EOF
-  # bridge without isGateway/ipMasq: the bridge's address is set here, pods route through it, nothing is NATed out.
-  cat > "$NODE_DIR/cni/10-ultramarket.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "ultramarket",
-  "plugins": [
-    {
-      "type": "bridge", "bridge": "$BRIDGE", "isGateway": false, "ipMasq": false, "hairpinMode": true,
-      "ipam": {
-        "type": "host-local", "dataDir": "$NODE_DIR/cni/ipam",
-        "ranges": [[{"subnet": "$POD_CIDR", "rangeStart": "198.18.1.0", "rangeEnd": "198.18.255.254", "gateway": "$NODE_IP"}]],
-        "routes": [{"dst": "0.0.0.0/0", "gw": "$NODE_IP"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-EOF
-  printf 'nameserver %s\n' "$DNS_IP" > "$NODE_DIR/resolv.conf"
-  kubeconfig_for "$NODE_DIR/kubelet.kubeconfig" node
-  kubeconfig_for "$NODE_DIR/kube-proxy.kubeconfig" kube-proxy
-  kubeconfig_for "$NODE_DIR/kube-router.kubeconfig" kube-router
-  cat > "$NODE_DIR/kubelet.yaml" <<EOF
-apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-address: $NODE_IP
-port: $KUBELET_PORT
-readOnlyPort: 0
-healthzBindAddress: 127.0.0.1
-healthzPort: 10248
-authentication:
-  anonymous: {enabled: false}
-  webhook: {enabled: true}
-  x509: {clientCAFile: "$PKI/ca.crt"}
-authorization: {mode: Webhook}
-containerRuntimeEndpoint: unix://$c/containerd.sock
-cgroupDriver: cgroupfs
-cgroupRoot: /$CGROUP_ROOT
-failCgroupV1: false
-oomScoreAdj: 0
-protectKernelDefaults: false
-clusterDNS: [$DNS_IP]
-clusterDomain: cluster.local
-resolvConf: $NODE_DIR/resolv.conf
-podLogsDir: $NODE_DIR/pod-logs
-registerWithTaints:
-- {key: $NODE_TAINT_KEY, value: "true", effect: NoSchedule}
-evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2%}
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-maxPods: 110
-serializeImagePulls: false
-EOF
-  cat > "$NODE_DIR/kube-proxy.yaml" <<EOF
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-mode: nftables
-hostnameOverride: $NODE_NAME
-clientConnection: {kubeconfig: "$NODE_DIR/kube-proxy.kubeconfig"}
-clusterCIDR: $POD_CIDR
-detectLocalMode: ClusterCIDR
-nodePortAddresses: ["$NODE_IP/32"]
-healthzBindAddress: 127.0.0.1:10256
-metricsBindAddress: 127.0.0.1:10249
-conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
-EOF
-}
-
-# ---- host network: bridge and egress guard ------------------------------------------------------------
-host_network_up() {
-  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
-    ip link add "$BRIDGE" type bridge
-    ip addr add "$NODE_IP/16" dev "$BRIDGE"
-  fi
-  ip link set "$BRIDGE" up
-  # Forwarding for packets that arrive on the bridge only (the host's net.ipv4.ip_forward stays as it is).
-  printf 1 > "/proc/sys/net/ipv4/conf/$BRIDGE/forwarding"
-  nft -f - <<EOF
-table inet $NFT_TABLE
-delete table inet $NFT_TABLE
-table inet $NFT_TABLE {
-  comment "ultramarket local node: pod traffic never leaves the machine (scripts/local-node.sh)"
-  chain egress-guard {
-    type filter hook forward priority filter - 10; policy accept;
-    ip saddr $POD_CIDR oifname != { "$BRIDGE", "lo" } counter drop comment "pod range out through anything but the cluster bridge"
-    ip daddr $POD_CIDR iifname != { "$BRIDGE", "lo" } counter drop comment "pod range reached from anything but the cluster bridge"
-  }
-}
-EOF
 }
 
 # ---- the node's processes --------------------------------------------------------------------------
@@ -378,35 +145,6 @@ cmd_inside() {
     --service-cluster-ip-range "$SERVICE_CIDR" --iptables-sync-period 30s >"$LOGS/kube-router.log" 2>&1 &
   echo $! > "$RUN/kube-router.pid"
   wait
-}
-
-record_host_state() {
-  local d f
-  mkdir -p "$HOST_STATE"
-  : > "$HOST_STATE/made"
-  for d in "${HOST_DIRS[@]}"; do [[ -e "$d" ]] || echo "$d" >> "$HOST_STATE/made"; done
-  : > "$HOST_STATE/sysctls"
-  for f in "${SYSCTL_SHADOWED[@]}" "${SYSCTL_WATCHED[@]}"; do
-    [[ -r "/proc/sys/$f" ]] || continue
-    printf '%s %s\n' "$f" "$(cat "/proc/sys/$f")" >> "$HOST_STATE/sysctls"
-  done
-  # the kubelet (iptables canaries), kube-proxy and kube-router add nftables tables and ipsets: stop removes the ones
-  # that were not here before
-  nft list tables | sort > "$HOST_STATE/nft-tables"
-  nft_chains > "$HOST_STATE/nft-chains"
-  ipset list -n 2>/dev/null | sort > "$HOST_STATE/ipsets" || : > "$HOST_STATE/ipsets"
-}
-
-make_cgroups() {
-  local h
-  for h in /sys/fs/cgroup/*/; do
-    [[ -f "$h/cgroup.procs" ]] || continue
-    mkdir -p "$h$CGROUP_ROOT"
-    if [[ -f "$h/cpuset.cpus" ]]; then
-      cat "$h/cpuset.cpus" > "$h$CGROUP_ROOT/cpuset.cpus"
-      cat "$h/cpuset.mems" > "$h$CGROUP_ROOT/cpuset.mems"
-    fi
-  done
 }
 
 # The cluster add-ons of the node: kube-router's RBAC, CoreDNS (host network, on the node's address, behind the
@@ -475,40 +213,6 @@ cmd_start() {
   log "node $NODE_NAME Ready ($(kubectl_local get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')), CoreDNS on $DNS_IP, NetworkPolicies enforced, StorageClass local-node"
 }
 
-# nftables tables and ipsets that were not on the host before the node started (all of them when no record exists).
-new_nft_tables() {
-  if [[ -f "$HOST_STATE/nft-tables" ]]; then nft list tables | sort | comm -23 - "$HOST_STATE/nft-tables"; fi
-}
-# "family table chain" for every chain on the host, to find chains added to tables that were already there.
-nft_chains() {
-  nft list chains 2>/dev/null | awk '$1 == "table" {t = $2 " " $3} $1 == "chain" {print t " " $2}' | sort
-}
-new_nft_chains_in_old_tables() {
-  [[ -f "$HOST_STATE/nft-chains" && -f "$HOST_STATE/nft-tables" ]] || return 0
-  local old_tables; old_tables=$(sed 's/^table //' "$HOST_STATE/nft-tables")
-  nft_chains | comm -23 - "$HOST_STATE/nft-chains" | while read -r fam tab chain; do
-    grep -qx "$fam $tab" <<< "$old_tables" && echo "$fam $tab $chain"
-  done
-}
-new_ipsets() {
-  if [[ -f "$HOST_STATE/ipsets" ]]; then ipset list -n 2>/dev/null | sort | comm -23 - "$HOST_STATE/ipsets"; fi
-}
-
-# Every process whose executable is one of the node's binaries, or that lives in the node's cgroups.
-node_pids() {
-  local p exe h
-  for p in /proc/[0-9]*; do
-    exe=$(readlink "$p/exe" 2>/dev/null) || continue
-    case "$exe" in
-      "$BIN/containerd"|"$BIN/containerd-shim-runc-v2"|"$BIN/kubelet"|"$BIN/kube-proxy"|"$BIN/kube-router") echo "${p#/proc/}" ;;
-    esac
-  done
-  for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
-    [[ -d "$h" ]] && find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null
-  done
-  if [[ -f "$RUN/node.pid" ]] && kill -0 "$(cat "$RUN/node.pid")" 2>/dev/null; then cat "$RUN/node.pid"; fi
-}
-
 cmd_stop() {
   local pids i
   if [[ -f "$RUN/kubelet.pid" ]]; then kill -TERM "$(cat "$RUN/kubelet.pid")" 2>/dev/null || true; fi
@@ -539,35 +243,6 @@ cmd_stop() {
   fi
   [[ -d "$HOST_STATE" ]] && touch "$HOST_STATE/stopped"
   log "node $NODE_NAME stopped; host cleaned"
-}
-
-# Lists anything of the node left on the host (exit 1 when there is any): used by the e2e suite after local:down.
-cmd_leftovers() {
-  local found=() p h d line
-  p=$(node_pids | sort -u | tr '\n' ' '); [[ -z "${p// /}" ]] || found+=("processes: $p")
-  grep -F "$NODE_DIR" /proc/self/mountinfo >/dev/null 2>&1 && found+=("mounts under $NODE_DIR")
-  for p in /proc/[0-9]*/mountinfo; do
-    if grep -qF "$NODE_DIR" "$p" 2>/dev/null; then found+=("a mount namespace with mounts under $NODE_DIR (${p%/mountinfo})"); break; fi
-  done
-  for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do [[ -d "$h" ]] && found+=("cgroup $h"); done
-  nft list table inet "$NFT_TABLE" >/dev/null 2>&1 && found+=("nftables table inet $NFT_TABLE")
-  while read -r line; do [[ -n "$line" ]] && found+=("nftables $line"); done < <(new_nft_tables)
-  while read -r line; do [[ -n "$line" ]] && found+=("ipset $line"); done < <(new_ipsets)
-  # kube-router's and the kubelet's chains inside tables the host already had are not removed with a table: listed
-  while read -r line; do [[ -n "$line" ]] && found+=("nftables chain $line (in a table the host already had)"); done < <(new_nft_chains_in_old_tables)
-  ip link show "$BRIDGE" >/dev/null 2>&1 && found+=("bridge $BRIDGE")
-  ip -o link show type veth 2>/dev/null | grep -q "master $BRIDGE" && found+=("veth on $BRIDGE")
-  if [[ -f "$HOST_STATE/made" ]]; then
-    while read -r d; do [[ -n "$d" && -e "$d" ]] && found+=("$d"); done < "$HOST_STATE/made"
-  fi
-  if [[ -f "$HOST_STATE/sysctls" ]]; then
-    while read -r p line; do
-      [[ "$(cat "/proc/sys/$p")" == "$line" ]] || found+=("sysctl $p changed ($line -> $(cat "/proc/sys/$p"))")
-    done < "$HOST_STATE/sysctls"
-  fi
-  if [[ ${#found[@]} -eq 0 ]]; then log "nothing of the node is left on the host"; return 0; fi
-  printf '[local-node] left behind: %s\n' "${found[@]}" >&2
-  return 1
 }
 
 cmd_status() {

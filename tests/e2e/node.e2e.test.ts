@@ -67,6 +67,23 @@ function run(name: string, script: string, extra?: Parameters<typeof pod>[2]): {
     return { phase: "Succeeded", log: kubectl(["logs", name, "-n", NAMESPACE]) };
 }
 
+/** Runs a pod up to `attempts` times until its log matches (what converges within seconds on a loaded machine). */
+function runUntil(
+    name: string,
+    script: string,
+    want: RegExp,
+    extra?: Parameters<typeof pod>[2],
+    attempts = 6,
+): { phase: string; log: string } {
+    let last = { phase: "", log: "" };
+    for (let i = 0; i < attempts; i++) {
+        last = runExpectingExit(name, script, extra);
+        if (want.test(last.log)) return last;
+        execFileSync("sleep", ["2"]);
+    }
+    return last;
+}
+
 /** Runs a pod that is expected to fail; returns its phase and log either way. */
 function runExpectingExit(name: string, script: string, extra?: Parameters<typeof pod>[2]): { phase: string; log: string } {
     kubectl(["delete", "pod", name, "-n", NAMESPACE, "--ignore-not-found", "--wait=true"]);
@@ -183,7 +200,8 @@ describe("e2e: the real node runs containers (containerd, runc, CNI, kube-proxy,
 
         it("resolves a Service name with CoreDNS and reaches it through its ClusterIP", function () {
             const clusterIP = kubectlJson(["get", "service", "web", "-n", NAMESPACE]).spec.clusterIP as string;
-            const { log } = run("client", `nslookup web.${NAMESPACE}.svc.cluster.local | tail -n 2; ${GET_WEB}`);
+            // kube-proxy programs a new endpoint within seconds (longer on a loaded machine): a few attempts
+            const { log } = runUntil("client", `nslookup web.${NAMESPACE}.svc.cluster.local | tail -n 2; ${GET_WEB}`, /reached/);
             assert.ok(log.includes(clusterIP), `nslookup did not answer the ClusterIP ${clusterIP}:\n${log}`);
             assert.match(log, /hello-from-web\nreached/);
         });
@@ -234,7 +252,8 @@ describe("e2e: the real node runs containers (containerd, runc, CNI, kube-proxy,
             }
             assert.match(denied.log, /resolved/, `DNS failed under the egress policy:\n${denied.log}`);
             assert.match(denied.log, /refused/, `a client the policy does not allow reached web:\n${denied.log}`);
-            const allowed = run("allowed", script, { labels: { role: "allowed" } });
+            // kube-router adds a new pod's address to the policy's allowed set within seconds: a few attempts
+            const allowed = runUntil("allowed", script, /reached/, { labels: { role: "allowed" } });
             assert.match(allowed.log, /resolved\nhello-from-web\nreached/, `the allowed client did not get through:\n${allowed.log}`);
         });
     });
