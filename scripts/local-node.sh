@@ -138,7 +138,9 @@ cmd_inside() {
   echo $! > "$RUN/kubelet.pid"
   "$BIN/kube-proxy" --config "$NODE_DIR/kube-proxy.yaml" >"$LOGS/kube-proxy.log" 2>&1 &
   echo $! > "$RUN/kube-proxy.pid"
-  # NetworkPolicy only: no routing, no service proxy, no CNI, no pod egress NAT, no health or metrics port.
+  # NetworkPolicy only: no routing, no service proxy, no CNI, no pod egress NAT, no health or metrics port. kube-router
+  # exits when its Node object does not exist yet, so it starts once the kubelet has registered the node.
+  wait_for 120 kubectl_local get node "$NODE_NAME" || { echo "the kubelet did not register node $NODE_NAME"; exit 1; }
   "$BIN/kube-router" --kubeconfig "$NODE_DIR/kube-router.kubeconfig" --hostname-override "$NODE_NAME" \
     --run-firewall=true --run-router=false --run-service-proxy=false --run-loadbalancer=false \
     --enable-cni=false --enable-pod-egress=false --enable-ipv6=false --health-port=0 --metrics-port=0 \
@@ -208,6 +210,11 @@ cmd_start() {
   wait_for 120 kubectl_local wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s \
     || { tail -n 20 "$LOGS/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120s"; }
   apply_addons
+  local n
+  wait_for 30 pid_alive kube-router || true
+  for n in containerd kubelet kube-proxy kube-router; do
+    pid_alive "$n" || { tail -n 20 "$LOGS/$n.log" >&2; die "$n is not running (log: $LOGS/$n.log)"; }
+  done
   kubectl_local -n kube-system rollout status deployment/coredns --timeout=120s >/dev/null \
     || { kubectl_local -n kube-system get pods -o wide >&2; die "CoreDNS did not become ready"; }
   log "node $NODE_NAME Ready ($(kubectl_local get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')), CoreDNS on $DNS_IP, NetworkPolicies enforced, StorageClass local-node"
