@@ -77,7 +77,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             namespace: namespace.name,
             secretName: secret.secretName,
             secretValues: secret.values,
-            storageClass: cfg.storage.className,
+            storageClasses: cfg.storage.classes,
             sizes: cfg.storage.sizes,
             protect: cfg.protectData,
             tuning: { redis: cfg.redis, postgres: { maxConnections: cfg.postgres.maxConnections } },
@@ -102,6 +102,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             protect: cfg.protectData,
             stores: { postgres: store("postgres"), mongodb: store("mongodb") },
             images: cfg.thirdPartyImages,
+            placement: cfg.workloadPlacement,
         },
         opts,
     );
@@ -116,6 +117,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             // The users exist with these passwords before PgBouncer logs in with them.
             dependsOn: [databaseUsers.jobs.postgres],
             image: cfg.thirdPartyImages.pgbouncer,
+            placement: cfg.workloadPlacement.pgbouncer,
         },
         opts,
     );
@@ -139,6 +141,7 @@ export function buildDatabaseExporters(
             // The monitoring users (and their Secrets) exist before an exporter logs in with them.
             dependsOn: Object.values(databaseUsers.jobs),
             images: cfg.thirdPartyImages,
+            placement: cfg.workloadPlacement,
         },
         opts,
     );
@@ -165,7 +168,7 @@ export function buildAppSettingsAndStorage(cfg: PlatformConfig, { namespace }: F
         "storage",
         {
             namespace: namespace.name,
-            storageClass: cfg.storage.className,
+            storageClass: cfg.storage.classes.fileUploads,
             size: cfg.storage.sizes.fileUploads,
             accessMode: cfg.storage.fileUploadsAccessMode,
             protect: cfg.protectData,
@@ -190,13 +193,14 @@ export function buildApplications(
     const backupArgs = {
         namespace: namespace.name,
         secretName: secret.secretName,
-        storageClass: cfg.storage.className,
+        storageClass: cfg.storage.classes.backups,
         size: cfg.storage.sizes.backups,
         retention: cfg.backups.retention,
         protect: cfg.protectData,
         stores: { postgres: dataStores.endpoints.postgres, mongodb: dataStores.endpoints.mongodb },
         dataStores: BACKED_UP_STORES.map((s) => dataStores.statefulSets[s]),
         images: cfg.thirdPartyImages,
+        placement: cfg.workloadPlacement["database-backup"],
     };
     const migrating = cfg.backups.beforeMigrations ? cfg.apps.filter((a) => a.migrations).map((a) => a.name) : [];
     let backups: DatabaseBackups | undefined;
@@ -213,6 +217,7 @@ export function buildApplications(
             },
             namespace: namespace.name,
             apps: cfg.apps,
+            placement: cfg.workloadPlacement,
             images: {
                 registry: cfg.images.registry,
                 tag: cfg.images.tag,
@@ -257,6 +262,7 @@ export function buildNetworkPolicies(
             ],
             postgresPooler: PGBOUNCER,
             databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),
+            dnsServerCidrs: cfg.dnsServerCidrs,
         },
         opts,
     );

@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PlatformConfig } from "../config";
+import { cpuScaleTransformations } from "./model/cpu-scale";
 import { Applications } from "./apps/applications";
 import { DatabaseExporters } from "./observability/database-exporters";
 import { DATA_STORE_NAMES, DataStores } from "./data/stores";
@@ -140,5 +141,5 @@ function platformOutputs(cfg: PlatformConfig, p: PlatformParts) {
 
 /** Builds the whole platform from a validated config under its root component; the dependency graph orders everything. */
 export function buildPlatform(cfg: PlatformConfig): Platform {
-    return new Platform("ultramarket", cfg);
+    return new Platform("ultramarket", cfg, { transformations: cpuScaleTransformations(cfg.cpuScalePercent) });
 }

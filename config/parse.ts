@@ -19,7 +19,7 @@ import {
 } from "./rules";
 import { PlatformConfig } from "./platform-config";
 import { thirdPartyImagesConfig } from "./images";
-import { dataStorePlacementConfig } from "./placement";
+import { placementConfig } from "./placement";
 
 /**
  * Environment variable `npm run deploy` sets to a fresh id for each update it starts: the post-deploy
@@ -80,7 +80,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const thirdPartyProblems: string[] = [];
     const thirdPartyImages = thirdPartyImagesConfig(plain, isProduction, thirdPartyProblems);
     const placementProblems: string[] = [];
-    const dataStorePlacement = dataStorePlacementConfig(plain, placementProblems);
+    const { dataStorePlacement, workloadPlacement } = placementConfig(plain, placementProblems);
     const problems = [
         ...stackProblems,
         ...keys.problems,
@@ -107,6 +107,7 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
         registryPassword: values.registryPassword,
         thirdPartyImages,
         dataStorePlacement,
+        workloadPlacement,
         warnings: [...data.warnings, ...edge.warnings],
     });
 }
@@ -130,13 +131,25 @@ interface Derived {
     registryPassword?: string;
     thirdPartyImages: PlatformConfig["thirdPartyImages"];
     dataStorePlacement: PlatformConfig["dataStorePlacement"];
+    workloadPlacement: PlatformConfig["workloadPlacement"];
     warnings: string[];
 }
 
 /** The validated keys and what the rules derived, in the shape the components take. */
 function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
     const { stack } = raw;
-    const { isProduction, namespace, tag, sourceRoot, kubeconfig, apps, thirdPartyImages, dataStorePlacement, warnings } = d;
+    const {
+        isProduction,
+        namespace,
+        tag,
+        sourceRoot,
+        kubeconfig,
+        apps,
+        thirdPartyImages,
+        dataStorePlacement,
+        workloadPlacement,
+        warnings,
+    } = d;
     const { providedSecrets, generatedSecrets, databaseUsersSeed } = d.secrets;
     const values = { registryPassword: d.registryPassword };
     const hosts = { web: plain.domain, api: `api.${plain.domain}`, admin: `admin.${plain.domain}`, mobile: `m.${plain.domain}` };
@@ -163,6 +176,9 @@ function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
         },
         thirdPartyImages,
         dataStorePlacement,
+        workloadPlacement,
+        cpuScalePercent: plain.cpuScalePercent,
+        dnsServerCidrs: plain.dnsServerCidrs,
         kubernetes: { kubeconfig, context: plain.kubeContext },
         apps,
         providedSecrets,
@@ -180,7 +196,16 @@ function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
             monitoringEnabled: plain.monitoringEnabled,
             analyticsEnabled: plain.analyticsEnabled,
         },
-        storage: { className: plain.storageClass, sizes: plain.storageSizes, fileUploadsAccessMode: plain.fileUploadsAccessMode },
+        storage: {
+            classes: Object.fromEntries(
+                (["postgres", "mongodb", "redis", "elasticsearch", "fileUploads", "backups"] as const).map((v) => [
+                    v,
+                    plain.storageClasses[v] ?? plain.storageClass,
+                ]),
+            ) as PlatformConfig["storage"]["classes"],
+            sizes: plain.storageSizes,
+            fileUploadsAccessMode: plain.fileUploadsAccessMode,
+        },
         protectData: plain.protectData,
         backups: { beforeMigrations: plain.backupBeforeMigrations, retention: plain.backupRetention },
         redis: { maxMemoryPercent: plain.redisMaxMemoryPercent, evictionPolicy: plain.redisEvictionPolicy },

@@ -1,17 +1,20 @@
-// `ultramarket:dataStorePlacement` to a DataStorePlacement: per store a nodeSelector and tolerations, checked as the
-// API server would check them, each problem naming its exact `--path` and the command that fixes it.
+// `ultramarket:dataStorePlacement` (per data store) and `ultramarket:workloadPlacement` (per app or platform workload)
+// to a nodeSelector and tolerations each, checked as the API server would check them, each problem naming its exact
+// `--path` and the command that fixes it.
+import { CATALOG } from "../components/model/catalog";
 import {
     DATA_STORES,
     DataStorePlacement,
+    PLATFORM_WORKLOADS,
     PodPlacement,
     TAINT_EFFECTS,
     Toleration,
     TOLERATION_OPERATORS,
+    WorkloadPlacement,
 } from "../components/model/placement";
 import { Plain, PROJECT } from "./schema";
 import { closestName } from "./suggest";
 
-const KEY = "dataStorePlacement";
 const PLACEMENT_FIELDS = ["nodeSelector", "tolerations"] as const;
 const TOLERATION_FIELDS = ["key", "operator", "value", "effect", "tolerationSeconds"] as const;
 
@@ -54,31 +57,46 @@ const scalarText = (v: unknown): string | undefined =>
 
 /** The validated placement of every store named, and a problem (naming the key path and the fix) for each bad value. */
 export function resolveDataStorePlacement(raw: Record<string, unknown>): { placement: DataStorePlacement; problems: string[] } {
+    return resolvePlacement("dataStorePlacement", DATA_STORES, "data store", raw);
+}
+
+/** The validated placement of every workload named (an app of the catalog or one of PLATFORM_WORKLOADS). */
+export function resolveWorkloadPlacement(raw: Record<string, unknown>): { placement: WorkloadPlacement; problems: string[] } {
+    return resolvePlacement("workloadPlacement", [...CATALOG.map((a) => a.name), ...PLATFORM_WORKLOADS], "workload", raw);
+}
+
+/** The config key's map of name -> placement, each name one of `known`. */
+function resolvePlacement(
+    setting: string,
+    known: readonly string[],
+    what: string,
+    raw: Record<string, unknown>,
+): { placement: Record<string, PodPlacement>; problems: string[] } {
     const problems: string[] = [];
-    const placement: DataStorePlacement = {};
+    const placement: Record<string, PodPlacement> = {};
     const report = (segments: (string | number)[], message: string) =>
-        problems.push(`${PROJECT}:${configPath([KEY, ...segments])} ${message}`);
+        problems.push(`${PROJECT}:${configPath([setting, ...segments])} ${message}`);
     const unknownField = (segments: (string | number)[], field: string, known: readonly string[], what: string) => {
         const hit = closestName(field, known);
         report(
             [...segments, field],
-            `is not ${what} (${hit ? `did you mean ${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmCmd(configPath([KEY, ...segments, field]))}`,
+            `is not ${what} (${hit ? `did you mean ${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmCmd(configPath([setting, ...segments, field]))}`,
         );
     };
 
     for (const [store, value] of Object.entries(raw)) {
-        if (!(DATA_STORES as readonly string[]).includes(store)) {
-            const hit = closestName(store, DATA_STORES);
+        if (!known.includes(store)) {
+            const hit = closestName(store, known);
             report(
                 [store],
-                `names no data store (${hit ? `did you mean ${KEY}.${hit}? ` : ""}known: ${DATA_STORES.join(", ")}); remove it with: ${rmCmd(configPath([KEY, store]))}${hit ? `, and set it under ${KEY}.${hit}` : ""}`,
+                `names no ${what} (${hit ? `did you mean ${setting}.${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmCmd(configPath([setting, store]))}${hit ? `, and set it under ${setting}.${hit}` : ""}`,
             );
             continue;
         }
         if (!isMap(value)) {
             report(
                 [store],
-                `must be a map with nodeSelector and/or tolerations; set it with: ${setCmd(configPath([KEY, store, "nodeSelector", "<label>"]), "<value>")}`,
+                `must be a map with nodeSelector and/or tolerations; set it with: ${setCmd(configPath([setting, store, "nodeSelector", "<label>"]), "<value>")}`,
             );
             continue;
         }
@@ -87,27 +105,28 @@ export function resolveDataStorePlacement(raw: Record<string, unknown>): { place
         for (const field of Object.keys(value))
             if (!(PLACEMENT_FIELDS as readonly string[]).includes(field))
                 unknownField([store], field, PLACEMENT_FIELDS, "a placement field");
-        if (value.nodeSelector !== undefined) result.nodeSelector = nodeSelector(value.nodeSelector, [store, "nodeSelector"], report);
+        if (value.nodeSelector !== undefined)
+            result.nodeSelector = nodeSelector(setting, value.nodeSelector, [store, "nodeSelector"], report);
         if (value.tolerations !== undefined)
-            result.tolerations = tolerations(value.tolerations, [store, "tolerations"], report, unknownField);
-        if (problems.length === before) placement[store as keyof DataStorePlacement] = result;
+            result.tolerations = tolerations(setting, value.tolerations, [store, "tolerations"], report, unknownField);
+        if (problems.length === before) placement[store] = result;
     }
     return { placement, problems };
 }
 
 type Report = (segments: (string | number)[], message: string) => void;
 
-function nodeSelector(value: unknown, at: (string | number)[], report: Report): Record<string, string> {
+function nodeSelector(setting: string, value: unknown, at: (string | number)[], report: Report): Record<string, string> {
     const selector: Record<string, string> = {};
     if (!isMap(value)) {
-        report(at, `must be a map of node label -> value; set one with: ${setCmd(configPath([KEY, ...at, "<label>"]), "<value>")}`);
+        report(at, `must be a map of node label -> value; set one with: ${setCmd(configPath([setting, ...at, "<label>"]), "<value>")}`);
         return selector;
     }
     for (const [label, raw] of Object.entries(value)) {
         const where = [...at, label];
         const keyProblem = labelKeyProblem(label);
         if (keyProblem) {
-            report(where, `is not a node label key: ${keyProblem}; remove it with: ${rmCmd(configPath([KEY, ...where]))}`);
+            report(where, `is not a node label key: ${keyProblem}; remove it with: ${rmCmd(configPath([setting, ...where]))}`);
             continue;
         }
         const text = scalarText(raw);
@@ -115,7 +134,7 @@ function nodeSelector(value: unknown, at: (string | number)[], report: Report): 
         if (valueProblem) {
             report(
                 where,
-                `is ${JSON.stringify(raw)}, not a label value (${valueProblem}); set it with: ${setCmd(configPath([KEY, ...where]), "<value>")}`,
+                `is ${JSON.stringify(raw)}, not a label value (${valueProblem}); set it with: ${setCmd(configPath([setting, ...where]), "<value>")}`,
             );
             continue;
         }
@@ -125,6 +144,7 @@ function nodeSelector(value: unknown, at: (string | number)[], report: Report): 
 }
 
 function tolerations(
+    setting: string,
     value: unknown,
     at: (string | number)[],
     report: Report,
@@ -132,12 +152,12 @@ function tolerations(
 ): Toleration[] {
     const list: Toleration[] = [];
     if (!Array.isArray(value)) {
-        report(at, `must be a list of tolerations; set the first with: ${setCmd(configPath([KEY, ...at, 0, "key"]), "<taint key>")}`);
+        report(at, `must be a list of tolerations; set the first with: ${setCmd(configPath([setting, ...at, 0, "key"]), "<taint key>")}`);
         return list;
     }
     for (const [i, t] of value.entries()) {
         const here = [...at, i];
-        const fix = (field: string, v: string) => setCmd(configPath([KEY, ...here, field]), v);
+        const fix = (field: string, v: string) => setCmd(configPath([setting, ...here, field]), v);
         if (!isMap(t)) {
             report(
                 here,
@@ -166,7 +186,7 @@ function tolerations(
             if (operator === "Exists")
                 report(
                     [...here, "value"],
-                    `is set, but operator Exists matches any value of the taint; remove it (${rmCmd(configPath([KEY, ...here, "value"]))}) or set ${fix("operator", "Equal")}`,
+                    `is set, but operator Exists matches any value of the taint; remove it (${rmCmd(configPath([setting, ...here, "value"]))}) or set ${fix("operator", "Equal")}`,
                 );
             else {
                 const valueProblem = text === undefined ? "it must be a single value" : labelValueProblem(text);
@@ -197,7 +217,7 @@ function tolerations(
             else if (effect !== "NoExecute")
                 report(
                     [...here, "tolerationSeconds"],
-                    `is set, but only a NoExecute taint evicts a running pod, so it applies only with effect NoExecute; set ${fix("effect", "NoExecute")} or remove it (${rmCmd(configPath([KEY, ...here, "tolerationSeconds"]))})`,
+                    `is set, but only a NoExecute taint evicts a running pod, so it applies only with effect NoExecute; set ${fix("effect", "NoExecute")} or remove it (${rmCmd(configPath([setting, ...here, "tolerationSeconds"]))})`,
                 );
         }
         list.push({
@@ -211,9 +231,13 @@ function tolerations(
     return list;
 }
 
-/** The program's validated key to the placement per store; problems join the config's own. */
-export function dataStorePlacementConfig(plain: Partial<Plain>, problems: string[]): DataStorePlacement {
-    const resolved = resolveDataStorePlacement(plain.dataStorePlacement ?? {});
-    problems.push(...resolved.problems);
-    return resolved.placement;
+/** The program's validated keys to the placement per store and per workload; problems join the config's own. */
+export function placementConfig(
+    plain: Partial<Plain>,
+    problems: string[],
+): { dataStorePlacement: DataStorePlacement; workloadPlacement: WorkloadPlacement } {
+    const stores = resolveDataStorePlacement(plain.dataStorePlacement ?? {});
+    const workloads = resolveWorkloadPlacement(plain.workloadPlacement ?? {});
+    problems.push(...stores.problems, ...workloads.problems);
+    return { dataStorePlacement: stores.placement, workloadPlacement: workloads.placement };
 }

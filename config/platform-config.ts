@@ -2,7 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, SecretKey } from "../components/model/catalog";
 import { ThirdPartyImages } from "../components/model/third-party-images";
-import { DataStorePlacement } from "../components/model/placement";
+import { DataStorePlacement, WorkloadPlacement } from "../components/model/placement";
 import { EdgeMode, Plain, RedisEvictionPolicy } from "./schema";
 
 export interface PlatformConfig {
@@ -29,6 +29,12 @@ export interface PlatformConfig {
     thirdPartyImages: ThirdPartyImages;
     /** Per data store, where its StatefulSet's pods may run (config/placement.ts); unset stores: anywhere, as before. */
     dataStorePlacement: DataStorePlacement;
+    /** Per workload (an app or one of PLATFORM_WORKLOADS), where its pods may run; unset: anywhere, as before. */
+    workloadPlacement: WorkloadPlacement;
+    /** Every container's CPU request and limit, in percent of the production sizing (100: as sized). */
+    cpuScalePercent: number;
+    /** DNS servers outside the pod network that the allow-dns policy lets pods reach on port 53. */
+    dnsServerCidrs: string[];
     kubernetes: { kubeconfig?: string; context?: string };
     /** The catalog entries that are deployed, with replica overrides applied. */
     apps: AppSpec[];
@@ -50,7 +56,12 @@ export interface PlatformConfig {
         | "monitoringEnabled"
         | "analyticsEnabled"
     >;
-    storage: { className?: string; sizes: Plain["storageSizes"]; fileUploadsAccessMode: Plain["fileUploadsAccessMode"] };
+    storage: {
+        /** Per volume its StorageClass: `storageClasses`, else `storageClass`, else (undefined) the cluster's default. */
+        classes: Record<keyof Plain["storageSizes"], string | undefined>;
+        sizes: Plain["storageSizes"];
+        fileUploadsAccessMode: Plain["fileUploadsAccessMode"];
+    };
     protectData: boolean;
     /** Backups of PostgreSQL and MongoDB on the `database-backups` volume (its size is storage.sizes.backups). */
     backups: { beforeMigrations: boolean; retention: number };

@@ -179,6 +179,17 @@ export const plainSchema = z.strictObject({
             backups: quantity.default("50Gi"),
         }),
     ).default({ postgres: "20Gi", mongodb: "20Gi", redis: "5Gi", elasticsearch: "30Gi", fileUploads: "50Gi", backups: "50Gi" }),
+    // Per volume a StorageClass other than storageClass (e.g. the local node's for the stores that run there).
+    storageClasses: json(
+        z.strictObject({
+            postgres: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+            mongodb: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+            redis: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+            elasticsearch: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+            fileUploads: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+            backups: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+        }),
+    ).default({}),
     fileUploadsAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
     protectData: bool.default(true),
     // A database backup before the migrations run, so a schema change can be undone (README: Backups and restore).
@@ -195,6 +206,12 @@ export const plainSchema = z.strictObject({
     dataStorePlacement: json(
         z.record(z.string(), z.unknown(), { error: "must be a map of data store -> {nodeSelector, tolerations} (set it with --path)" }),
     ).default({}),
+    // Per workload (an app, pgbouncer, an exporter, a users Job, the backup Job) the same for its pods.
+    workloadPlacement: json(
+        z.record(z.string(), z.unknown(), { error: "must be a map of workload -> {nodeSelector, tolerations} (set it with --path)" }),
+    ).default({}),
+    // Every container's CPU request and limit as a percent of the production sizing (components/model/cpu-scale.ts).
+    cpuScalePercent: int(1, 100).default(100),
     replicas: json(z.record(z.string(), int(1, 100))).default({}),
     enableMobileApp: bool.default(false),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
@@ -223,6 +240,8 @@ export const plainSchema = z.strictObject({
     apiRateLimitPerMinute: int(1, 1_000_000).default(600),
     rateLimitExemptCidr: cidr.optional(),
     adminAllowedCidrs: json(z.array(cidr)).default([]),
+    // DNS servers outside the pod network that pods may query (NodeLocal DNSCache's 169.254.20.10/32, a host-network CoreDNS).
+    dnsServerCidrs: json(z.array(cidr)).default([]),
     ingressClassName: z.string().regex(DNS_LABEL, "must be an IngressClass name").default("nginx"),
     tlsIssuer: z.string().regex(DNS_LABEL, "must be a cert-manager ClusterIssuer name").default("letsencrypt-prod"),
     certManager: bool.default(true),

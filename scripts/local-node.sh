@@ -38,6 +38,9 @@ NODE_DIR="$CLUSTER_DIR/node"
 RUN="$NODE_DIR/run"
 LOGS="$NODE_DIR/logs"
 IMAGES_DIR="$TOOLCHAIN_DIR/node-images"
+# The app registry: every `<APP_REGISTRY>/ultramarket/<app>:<tag>` is the stand-in app image (local-node/registry.js).
+APP_REGISTRY="127.0.0.1:${ULTRAMARKET_APP_REGISTRY_PORT:-5001}"
+APP_IMAGE_ARCHIVE="$IMAGES_DIR/ultramarket.local_app_standin.tar"
 # What the host looked like before the node started (kept outside the cluster dir, which purge deletes): the
 # directories start made and the sysctls it must not change, read back by stop and leftovers.
 HOST_STATE="${ULTRAMARKET_NODE_HOST_STATE:-$(dirname "$CLUSTER_DIR")/node-host-state}"
@@ -50,9 +53,8 @@ SERVICE_CIDR="10.96.0.0/16"
 DNS_IP="10.96.0.10"
 NFT_TABLE="ultramarket_node"
 CGROUP_ROOT="ultramarket-node"
-# Until the platform's own pods run on the real node, its taint keeps them on the kwok nodes; pods that
-# should run for real tolerate it (the e2e node suite, CoreDNS, kube-network-policies).
-NODE_TAINT_KEY="ultramarket.local/real-node"
+# The taint the node carried before the platform ran on it: removed from a node registered with it.
+OLD_NODE_TAINT_KEY="ultramarket.local/real-node"
 KUBELET_PORT=10250
 CNI_BIN_DIR="${ULTRAMARKET_CNI_BIN_DIR:-/usr/lib/cni}"
 RUNC="${ULTRAMARKET_RUNC:-$(command -v runc || echo /usr/sbin/runc)}"
@@ -172,7 +174,7 @@ spec:
 "
   done
   sed -e "s|@NODE_NAME@|$NODE_NAME|g" -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@DNS_IP@|$DNS_IP|g" \
-      -e "s|@API_PORT@|$API_PORT|g" -e "s|@TAINT@|$NODE_TAINT_KEY|g" \
+      -e "s|@API_PORT@|$API_PORT|g" \
       -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" \
       "$SCRIPT_DIR/local-node/addons.yaml" | kubectl_local apply -f - >/dev/null
   printf '%s' "$pvs" | kubectl_local apply -f - >/dev/null
@@ -196,6 +198,7 @@ cmd_start() {
     rm -f "$HOST_STATE/stopped"
     make_cgroups
     host_network_up
+    start_registry
     rm -f "$RUN/containerd.ready" "$RUN/images.ready"
     rm -f "$NODE_DIR/containerd/containerd.sock" "$NODE_DIR/containerd/containerd.sock.ttrpc"  # stale after a kill
     # RBAC, CoreDNS and the volumes first: kube-router and the kubelet find their permissions in place
@@ -209,6 +212,7 @@ cmd_start() {
   fi
   wait_for 120 kubectl_local wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s \
     || { tail -n 20 "$LOGS/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120s"; }
+  kubectl_local taint node "$NODE_NAME" "$OLD_NODE_TAINT_KEY-" >/dev/null 2>&1 || true
   apply_addons
   local n
   wait_for 30 pid_alive kube-router || true
@@ -220,8 +224,24 @@ cmd_start() {
   log "node $NODE_NAME Ready ($(kubectl_local get node "$NODE_NAME" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}')), CoreDNS on $DNS_IP, NetworkPolicies enforced, StorageClass local-node"
 }
 
+# The app registry, serving the stand-in app image's OCI layout (unpacked again only when the image changed).
+start_registry() {
+  local dir="$NODE_DIR/registry"
+  if [[ ! -f "$APP_IMAGE_ARCHIVE" ]]; then
+    log "no stand-in app image ($APP_IMAGE_ARCHIVE): app pods cannot pull; build it with: bash scripts/local-images.sh build"
+    return 0
+  fi
+  if ! cmp -s "$APP_IMAGE_ARCHIVE.key" "$dir/.key" 2>/dev/null; then
+    rm -rf "$dir" && mkdir -p "$dir" && tar -xf "$APP_IMAGE_ARCHIVE" -C "$dir" && cp "$APP_IMAGE_ARCHIVE.key" "$dir/.key"
+  fi
+  setsid node "$SCRIPT_DIR/local-node/registry.js" "$dir" "${APP_REGISTRY#*:}" >"$LOGS/registry.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/registry.pid"
+  wait_for 10 curl -sf "http://$APP_REGISTRY/v2/" || { tail -n 5 "$LOGS/registry.log" >&2; die "the app registry did not start on $APP_REGISTRY"; }
+}
+
 cmd_stop() {
   local pids i
+  if [[ -f "$RUN/registry.pid" ]]; then kill -TERM "$(cat "$RUN/registry.pid")" 2>/dev/null || true; fi
   if [[ -f "$RUN/kubelet.pid" ]]; then kill -TERM "$(cat "$RUN/kubelet.pid")" 2>/dev/null || true; fi
   for ((i = 0; i < 5; i++)); do
     pids=$(node_pids | sort -u)
@@ -254,7 +274,7 @@ cmd_stop() {
 
 cmd_status() {
   local n rc=0
-  for n in node containerd kubelet kube-proxy kube-router; do
+  for n in node containerd kubelet kube-proxy kube-router registry; do
     if pid_alive "$n"; then log "$n: running (pid $(cat "$RUN/$n.pid"))"; else log "$n: not running"; rc=1; fi
   done
   return $rc

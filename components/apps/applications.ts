@@ -1,3 +1,4 @@
+import { WorkloadPlacement } from "../model/placement";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, DataStoreName, DatabaseWithUsers, GATEWAY, hasOwnUsers, SecretKey } from "../model/catalog";
@@ -6,6 +7,8 @@ import { AppImages, AppImagesArgs } from "./images";
 import { Microservice } from "./microservice";
 
 export interface ApplicationsArgs {
+    /** Where each app's pods may run, by app name (`ultramarket:workloadPlacement`). */
+    placement?: WorkloadPlacement;
     namespace: pulumi.Input<string>;
     apps: AppSpec[];
     images: Omit<AppImagesArgs, "apps">;
@@ -68,6 +71,7 @@ export class Applications extends pulumi.ComponentResource {
                     spec: app,
                     namespace: args.namespace,
                     image: images.refs[app.name],
+                    placement: args.placement?.[app.name],
                     secretName: args.secretName,
                     configMapName: args.configMapName,
                     configChecksum: args.configChecksum,

@@ -1,3 +1,4 @@
+import { PodPlacement, podPlacementFields } from "../model/placement";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, FILE_UPLOADS, resourceRequirements, SecretKey, secretKeysFor } from "../model/catalog";
@@ -9,6 +10,8 @@ type Container = k8s.types.input.core.v1.Container;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
 
 export interface MicroserviceArgs {
+    /** Where its pods (the Deployment's and the migration Job's) may run (`ultramarket:workloadPlacement`). */
+    placement?: PodPlacement;
     spec: AppSpec;
     namespace: pulumi.Input<string>;
     image: pulumi.Input<string>;
@@ -101,6 +104,7 @@ export class Microservice extends pulumi.ComponentResource {
             enableServiceLinks: false,
             securityContext: restrictedPodSecurity(spec.runAsUser),
             volumes: podVolumes,
+            ...podPlacementFields(args.placement),
             ...extra,
         });
 

@@ -6,7 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resourceRequirements, Resources } from "../model/catalog";
 import { DATA_STORE_SPECS, printFromEnv } from "./stores";
 import { labels } from "../model/labels";
-import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { literalArgument, restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 import { ThirdPartyImages } from "../model/third-party-images";
 
 type Container = k8s.types.input.core.v1.Container;
@@ -173,7 +173,7 @@ export function sequentialPod(steps: Step[], args: BackupPodArgs & { env?: EnvVa
     const containers: Container[] = steps.map((step) => ({
         name: step.name,
         image: args.images[DATA_STORE_SPECS[step.store].image],
-        command: ["sh", "-c", step.script],
+        command: ["sh", "-c", literalArgument(step.script)],
         env: [...(args.env ?? []), ...(step.connects ? storeEnv(step.store, args) : []), { name: "HOME", value: "/tmp" }],
         securityContext: { ...restrictedContainerSecurity(), runAsUser: DATA_STORE_SPECS[step.store].uid },
         resources: resourceRequirements(STEP_RESOURCES),

@@ -1,3 +1,4 @@
+import { PodPlacement, podPlacementFields } from "../model/placement";
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -35,6 +36,8 @@ export interface DatabaseBackupsArgs {
     migratingImages?: Record<string, pulumi.Input<string>>;
     /** The third-party images by logical name: each step runs its store's client tools. */
     images: ThirdPartyImages;
+    /** Where the backup Job's pod may run (`ultramarket:workloadPlacement["database-backup"]`). */
+    placement?: PodPlacement;
 }
 
 /** The digest naming a backup: of the migrating apps' images, so it changes exactly when a migration will run. */
@@ -116,14 +119,17 @@ export class DatabaseBackups extends pulumi.ComponentResource {
                         activeDeadlineSeconds: 3600,
                         template: {
                             metadata: { labels: meta, annotations: { [BACKUP_TRIGGER_ANNOTATION]: trigger } },
-                            spec: sequentialPod(BACKUP_STEPS, {
-                                secretName: args.secretName,
-                                claimName: this.claimName,
-                                stores,
-                                env: backupEnv(trigger, manifest),
-                                readOnly: false,
-                                images: args.images,
-                            }),
+                            spec: {
+                                ...sequentialPod(BACKUP_STEPS, {
+                                    secretName: args.secretName,
+                                    claimName: this.claimName,
+                                    stores,
+                                    env: backupEnv(trigger, manifest),
+                                    readOnly: false,
+                                    images: args.images,
+                                }),
+                                ...podPlacementFields(args.placement),
+                            },
                         },
                     },
                 },

@@ -1,3 +1,4 @@
+import { podPlacementFields, WorkloadPlacement } from "../model/placement";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
@@ -5,7 +6,7 @@ import { AppSpec, DATA_STORE_PASSWORD_KEY, DatabaseWithUsers } from "../model/ca
 import { DATA_STORE_SPECS } from "./stores";
 import { labels } from "../model/labels";
 import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/rollout";
-import { clientStepPod } from "../model/security";
+import { clientStepPod, literalArgument } from "../model/security";
 import { ThirdPartyImages } from "../model/third-party-images";
 import { APP_DATABASE, DatabasePrincipal, databasePrincipals, derivePassword, passwordEnv } from "./principals";
 import { mongodbUsersScript, postgresUsersCommand } from "./user-scripts";
@@ -25,6 +26,8 @@ export interface DatabaseUsersArgs {
     stores: Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: number; ready: pulumi.Resource }>;
     /** The third-party images by logical name: each Job runs its store's client tools. */
     images: ThirdPartyImages;
+    /** Where each users Job's pod may run, by its name (`database-users-<store>`; `ultramarket:workloadPlacement`). */
+    placement?: WorkloadPlacement;
 }
 
 /** The name (and selector label) of a store's users Job: NetworkPolicies let it reach that store. */
@@ -151,24 +154,29 @@ export class DatabaseUsers extends pulumi.ComponentResource {
                     activeDeadlineSeconds: 300,
                     template: {
                         metadata: { labels: meta, annotations: rolloutAnnotations({ secret: checksum }) },
-                        spec: clientStepPod(spec.uid, {
-                            name: "users",
-                            image: args.images[spec.image],
-                            command,
-                            env: [
-                                ...connection,
-                                ...principals.map((p) => ({
-                                    name: passwordEnv(p),
-                                    valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } },
-                                })),
-                            ],
-                            // mongosh is a Node.js process (~100 MiB resident): requested at half its limit, within the
-                            // pack's request-limit-ratio (cpu 4x, memory 2x), so the scheduler reserves what it uses.
-                            resources: {
-                                requests: { cpu: "125m", memory: "128Mi", "ephemeral-storage": "64Mi" },
-                                limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
-                            },
-                        }),
+                        spec: {
+                            ...clientStepPod(spec.uid, {
+                                name: "users",
+                                image: args.images[spec.image],
+                                command: command.map((c) =>
+                                    typeof c === "string" ? literalArgument(c) : pulumi.output(c).apply(literalArgument),
+                                ),
+                                env: [
+                                    ...connection,
+                                    ...principals.map((p) => ({
+                                        name: passwordEnv(p),
+                                        valueFrom: { secretKeyRef: { name: secretNames.get(p.secretName)!, key: p.keys.password } },
+                                    })),
+                                ],
+                                // mongosh is a Node.js process (~100 MiB resident): requested at half its limit, within the
+                                // pack's request-limit-ratio (cpu 4x, memory 2x), so the scheduler reserves what it uses.
+                                resources: {
+                                    requests: { cpu: "125m", memory: "128Mi", "ephemeral-storage": "64Mi" },
+                                    limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "256Mi" },
+                                },
+                            }),
+                            ...podPlacementFields(args.placement?.[jobName]),
+                        },
                     },
                 },
             },

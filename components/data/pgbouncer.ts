@@ -1,3 +1,4 @@
+import { PodPlacement, podPlacementFields } from "../model/placement";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { labels, selectorLabels } from "../model/labels";
@@ -24,6 +25,8 @@ export interface PgBouncerArgs {
     dependsOn: pulumi.Resource[];
     /** The image reference (the `pgbouncer` third-party image). */
     image: string;
+    /** Where its pods may run (`ultramarket:workloadPlacement.pgbouncer`). */
+    placement?: PodPlacement;
 }
 
 /** pgbouncer.ini: no secret in it (the passwords are in the userlist Secret). */
@@ -123,6 +126,7 @@ export class PgBouncer extends pulumi.ComponentResource {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             securityContext: restrictedPodSecurity(PGBOUNCER_UID),
+                            ...podPlacementFields(args.placement),
                             containers: [
                                 {
                                     name: PGBOUNCER.name,

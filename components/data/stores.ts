@@ -243,7 +243,8 @@ export interface DataStoresArgs {
     secretName: pulumi.Input<string>;
     /** The platform Secret's values (Pulumi secrets): a store that applies its password on start rolls when it changes. */
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
-    storageClass?: string;
+    /** Per store its StorageClass; unset: the cluster's default. */
+    storageClasses: Partial<Record<DataStoreName, string>>;
     sizes: Record<DataStoreName, string>;
     /** Pulumi `protect` on the StatefulSets, so a destroy or an accidental replace cannot take the data. */
     protect: boolean;
@@ -369,7 +370,7 @@ export class DataStores extends pulumi.ComponentResource {
                             metadata: { name: "data", labels: meta },
                             spec: {
                                 accessModes: ["ReadWriteOnce"],
-                                storageClassName: args.storageClass,
+                                storageClassName: args.storageClasses[spec.name],
                                 resources: { requests: { storage: args.sizes[spec.name] } },
                             },
                         },

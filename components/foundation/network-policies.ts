@@ -9,6 +9,8 @@ type EgressRule = k8s.types.input.networking.v1.NetworkPolicyEgressRule;
 export type Peer = k8s.types.input.networking.v1.NetworkPolicyPeer;
 
 export interface NetworkPoliciesArgs {
+    /** DNS servers pods may reach on port 53 besides the kube-dns pods (`ultramarket:dnsServerCidrs`). */
+    dnsServerCidrs?: string[];
     namespace: pulumi.Input<string>;
     apps: AppSpec[];
     /** The data stores' ports (DataStores.endpoints). */
@@ -130,7 +132,12 @@ export class NetworkPolicies extends pulumi.ComponentResource {
             policyTypes: ["Egress"],
             egress: [
                 {
-                    to: [{ ...inNamespace("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                    // A DNS server outside the pod network (NodeLocal DNSCache, a host-network CoreDNS) is no pod a
+                    // selector matches: its addresses come from `ultramarket:dnsServerCidrs`.
+                    to: [
+                        { ...inNamespace("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } },
+                        ...(args.dnsServerCidrs ?? []).map((cidr) => ({ ipBlock: { cidr } })),
+                    ],
                     ports: [{ protocol: "UDP", port: 53 }, tcp(53)],
                 },
             ],

@@ -1,5 +1,6 @@
-// Where a data store's pods may run: a nodeSelector and tolerations per store (`ultramarket:dataStorePlacement`,
-// validated in config/placement.ts), applied to that store's StatefulSet pod template and to nothing else.
+// Where pods may run: a nodeSelector and tolerations per data store (`ultramarket:dataStorePlacement`: the store's
+// StatefulSet) and per workload (`ultramarket:workloadPlacement`: an app's Deployment and migration Job, or one of
+// PLATFORM_WORKLOADS), validated in config/placement.ts. A pod without an entry keeps its spec as before.
 import { DataStoreName } from "./catalog";
 
 export const DATA_STORES: readonly DataStoreName[] = ["postgres", "mongodb", "redis", "elasticsearch"];
@@ -25,6 +26,25 @@ export interface PodPlacement {
 }
 
 export type DataStorePlacement = Partial<Record<DataStoreName, PodPlacement>>;
+
+/**
+ * The workloads besides the apps that `ultramarket:workloadPlacement` may place, by their Kubernetes names: PgBouncer,
+ * each store's exporter, the users Jobs (which run their store's image and client) and the backup Job (which runs
+ * every store's image it dumps).
+ */
+export const PLATFORM_WORKLOADS = [
+    "pgbouncer",
+    "postgres-exporter",
+    "mongodb-exporter",
+    "redis-exporter",
+    "elasticsearch-exporter",
+    "database-users-postgres",
+    "database-users-mongodb",
+    "database-backup",
+] as const;
+
+/** Workload name (an app of the catalog or one of PLATFORM_WORKLOADS) -> its placement. */
+export type WorkloadPlacement = Record<string, PodPlacement>;
 
 /** The pod spec fields of a placement; none at all when it is empty, so an unplaced store renders as before. */
 export function podPlacementFields(placement: PodPlacement | undefined): Pick<PodPlacement, "nodeSelector" | "tolerations"> {

@@ -52,3 +52,10 @@ export function clientStepPod(
         volumes: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
     };
 }
+
+/**
+ * A container command or argument exactly as written: the kubelet expands `$(VAR)` and turns `$$` into `$` in
+ * `command` and `args`, so a shell script's `$$` (a PostgreSQL `DO $$` block) would reach the shell as `$`. Every `$`
+ * doubled comes out as itself.
+ */
+export const literalArgument = (text: string): string => text.replace(/\$/g, "$$$$");

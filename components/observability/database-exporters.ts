@@ -1,3 +1,4 @@
+import { podPlacementFields, WorkloadPlacement } from "../model/placement";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { DataStoreName, resourceRequirements, SecretKey } from "../model/catalog";
@@ -30,6 +31,8 @@ export interface DatabaseExportersArgs {
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     /** The third-party images by logical name (each exporter runs its own). */
     images: ThirdPartyImages;
+    /** Where each exporter's pod may run, by its name (`ultramarket:workloadPlacement`). */
+    placement?: WorkloadPlacement;
 }
 
 /**
@@ -86,6 +89,7 @@ export class DatabaseExporters extends pulumi.ComponentResource {
                             automountServiceAccountToken: false,
                             enableServiceLinks: false,
                             securityContext: restrictedPodSecurity(EXPORTER_UID),
+                            ...podPlacementFields(args.placement?.[spec.name]),
                             containers: [
                                 {
                                     name: spec.name,

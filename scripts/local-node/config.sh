@@ -40,6 +40,10 @@ EOF
 write_configs() {
   local c="$NODE_DIR/containerd"
   mkdir -p "$c/root" "$c/state" "$NODE_DIR/cni" "$NODE_DIR/kubelet" "$NODE_DIR/pod-logs" "$NODE_DIR/sysctl" "$NODE_DIR/volumes"
+  # The app registry (scripts/local-node/registry.js) speaks plain HTTP on loopback.
+  mkdir -p "$c/certs.d/$APP_REGISTRY"
+  printf 'server = "http://%s"\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' \
+    "$APP_REGISTRY" "$APP_REGISTRY" > "$c/certs.d/$APP_REGISTRY/hosts.toml"
   cat > "$c/config.toml" <<EOF
 version = 4
 root = "$c/root"
@@ -57,6 +61,8 @@ imports = []
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "$PAUSE_IMAGE"
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "$c/certs.d"
 [plugins.'io.containerd.cri.v1.runtime']
   enable_selinux = false
   restrict_oom_score_adj = true
@@ -123,8 +129,6 @@ clusterDNS: [$DNS_IP]
 clusterDomain: cluster.local
 resolvConf: $NODE_DIR/resolv.conf
 podLogsDir: $NODE_DIR/pod-logs
-registerWithTaints:
-- {key: $NODE_TAINT_KEY, value: "true", effect: NoSchedule}
 evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2%}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99

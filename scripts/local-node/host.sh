@@ -84,6 +84,7 @@ node_pids() {
     case "$exe" in
       "$BIN/containerd"|"$BIN/containerd-shim-runc-v2"|"$BIN/kubelet"|"$BIN/kube-proxy"|"$BIN/kube-router") echo "${p#/proc/}" ;;
     esac
+    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "$SCRIPT_DIR/local-node/registry.js" && echo "${p#/proc/}"
   done
   for h in /sys/fs/cgroup/*/"$CGROUP_ROOT"; do
     [[ -d "$h" ]] && find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null

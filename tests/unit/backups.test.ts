@@ -6,7 +6,7 @@ import { BACKUP_TRIGGER_ANNOTATION } from "../../components/data/backups";
 import { restoreJob } from "../../ops/restore/backups";
 import { REPLACE_UNREADY } from "../../components/model/rollout";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
-import { generatedValue, named, PRODUCTION_SECRET_VALUES, Registration, REPO_ROOT } from "./support/harness";
+import { asKubeletRuns, generatedValue, named, PRODUCTION_SECRET_VALUES, Registration, REPO_ROOT } from "./support/harness";
 import { CM, JOB, NP, PVC, STS } from "./support/kinds";
 import { evaluateProduction, productionValues } from "./support/platform";
 import { DEFAULT_THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
@@ -48,8 +48,8 @@ describe("backups before migrations (issue 14)", () => {
                 ["finish", "postgres:16.4-alpine"],
             ],
         );
-        assert.match(steps[0].command.join(" "), /pg_dump -Fc -d ultramarket -f "\$partial"/);
-        assert.match(steps[1].command.join(" "), /mongodump .*--db ultramarket --archive="\$partial" --gzip/);
+        assert.match(asKubeletRuns(steps[0].command).join(" "), /pg_dump -Fc -d ultramarket -f "\$partial"/);
+        assert.match(asKubeletRuns(steps[1].command).join(" "), /mongodump .*--db ultramarket --archive="\$partial" --gzip/);
     });
 
     it("reads the superuser passwords only through secretKeyRefs to the platform Secret, never on a command line", () => {
@@ -73,7 +73,7 @@ describe("backups before migrations (issue 14)", () => {
         }
         // mongodump reads it from a 0600 file written from its environment.
         assert.match(
-            stepsOf(job)[1].command.join(" "),
+            asKubeletRuns(stepsOf(job)[1].command).join(" "),
             /\(umask 077 && awk .*ENVIRON\["MONGODB_PASSWORD"\].*> \/run\/backup\/mongo\.yaml\).*--config \/run\/backup\/mongo\.yaml/,
         );
         const text = JSON.stringify(job.inputs);
@@ -110,7 +110,7 @@ describe("backups before migrations (issue 14)", () => {
             name: "database-backups",
             key: "retention",
         });
-        assert.match(finish.command.join(" "), /tail -n \+\$\(\(BACKUP_RETENTION \+ 1\)\)/);
+        assert.match(asKubeletRuns(finish.command).join(" "), /tail -n \+\$\(\(BACKUP_RETENTION \+ 1\)\)/);
         const three = await evaluateProduction({ backupRetention: "3" });
         assert.equal(named(three.registrations, CM, "database-backups").inputs.data.retention, "3");
         assert.deepEqual(backupJob(three.registrations)!.inputs, job.inputs, "a retention change re-runs the backup");

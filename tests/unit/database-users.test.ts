@@ -15,7 +15,7 @@ import { mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../.
 import { DATA_STORE_SPECS } from "../../components/data/stores";
 import { SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { GENERATED_SECRETS } from "../../config";
-import { byType, generatedValue, named, Registration, stackFileConfig } from "./support/harness";
+import { asKubeletRuns, byType, generatedValue, named, Registration, stackFileConfig } from "./support/harness";
 import { DEP, JOB, RANDOM_PASSWORD, SECRET, STS } from "./support/kinds";
 import { evaluatePlatform, evaluateProduction } from "./support/platform";
 import { THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
@@ -176,6 +176,16 @@ describe("database users (issue 14): a user per app, the superuser for the store
         // The passwords travel from the environment into the session through awk, never through argv.
         const command = postgresUsersCommand(databasePrincipals(deployed))[2];
         assert.match(command, /export PGOPTIONS="\$\(awk 'BEGIN \{ for \(k in ENVIRON\) if \(k ~ \/\^USER_PASSWORD_\/\)/);
+    });
+
+    it("hands psql its script exactly as written: the kubelet's `$$` -> `$` expansion does not break the DO $$ blocks", () => {
+        // A running pod found it: psql got `DO $` and failed with 'syntax error at or near "$"'.
+        const c = podOf(usersJob(regs, "postgres")).containers[0];
+        const [shell, flag, script] = asKubeletRuns(c.command);
+        assert.deepEqual([shell, flag], ["sh", "-c"]);
+        assert.equal(script, postgresUsersCommand(databasePrincipals(deployed))[2]);
+        assert.match(script, /^DO \$\$$/m);
+        assert.match(script, /^END \$\$;$/m);
     });
 
     it("gives each MongoDB service readWrite on the shared ultramarket database only", () => {

@@ -77,7 +77,8 @@ function redisStore(c, timeoutMs, log) {
     let connecting;
     const connect = async () => {
         if (client?.isReady) return client;
-        if (client) client.destroy();
+        // A client whose connect failed is closed already, and destroying it again throws "The client is closed".
+        if (client?.isOpen) client.destroy();
         // No reconnect loop and no offline queue: a check fails now, and the next check connects afresh.
         client = createClient({
             url: c.url,

@@ -8,6 +8,7 @@ import { fakeCliDeps, FakeStack, SHA_OLD } from "./fakes";
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { createPolicies } from "../../../policies/rules";
 import { pulumiTypeOf, validateResource } from "../policies/harness";
+import { asKubeletRuns } from "../support/harness";
 
 const NEW = "20261127T110340Z-3f2a9c1b7d";
 const OLD = "20261120T093000Z-0123456789";
@@ -162,11 +163,11 @@ describe("ops: restore", () => {
         );
         assert.equal(pod(job).initContainers.length, 1, "PostgreSQL is not restored before MongoDB");
         assert.match(
-            pg.command.join(" "),
+            asKubeletRuns(pg.command).join(" "),
             /pg_restore --clean --if-exists --single-transaction -d ultramarket "\/backups\/\$BACKUP_NAME\.postgres\.dump"/,
         );
         assert.match(
-            mongo.command.join(" "),
+            asKubeletRuns(mongo.command).join(" "),
             /mongorestore .*--nsInclude 'ultramarket\.\*' --drop --archive="\/backups\/\$BACKUP_NAME\.mongodb\.archive\.gz" --gzip/,
         );
         for (const c of steps(job))
@@ -213,7 +214,7 @@ describe("ops: restore", () => {
             assert.ok(c.volumeMounts.find((m: any) => m.name === "backups").readOnly, "a restore must not change the backups");
         }
         assert.match(
-            mongo.command.join(" "),
+            asKubeletRuns(mongo.command).join(" "),
             /\(umask 077 && awk .*ENVIRON\["MONGODB_PASSWORD"\].*\).*--config \/run\/backup\/mongo\.yaml/,
         );
         const p = pod(job);

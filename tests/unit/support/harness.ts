@@ -151,3 +151,15 @@ export async function runProgram(stack: string, values: Record<string, string>, 
     await settle(registrations);
     return { registrations, exports, error };
 }
+
+/**
+ * A container's command or args as the kubelet hands them to the runtime: `$$` becomes `$`, and `$(NAME)` the value of
+ * NAME in `env` (left as written when NAME is not there), as Kubernetes' dependent-environment expansion does.
+ */
+export function asKubeletRuns(args: string[], env: Record<string, string> = {}): string[] {
+    return args.map((a) =>
+        a.replace(/\$(\$|\(([A-Za-z_][A-Za-z0-9_.-]*)\))?/g, (m, next: string | undefined, name: string | undefined) =>
+            next === "$" ? "$" : name !== undefined && name in env ? env[name] : m,
+        ),
+    );
+}
