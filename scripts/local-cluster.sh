@@ -179,15 +179,8 @@ apply_crds() {
   kubectl_local wait --for=condition=Established crd --all --timeout=60s >/dev/null
 }
 
-# With the real node, the kwok nodes are tainted: only pods placed there on purpose (the simulated workloads of
-# Pulumi.local.yaml's workloadPlacement and dataStorePlacement) tolerate them; everything else runs for real.
-SIMULATED_TAINT="ultramarket.local/simulated"
-
 apply_fake_nodes() {
-  local i manifest="" spec=""
-  [[ "$REAL_NODE" != 0 ]] && spec="spec:
-  taints: [{key: $SIMULATED_TAINT, value: \"true\", effect: NoSchedule}]
-"
+  local i manifest=""
   for ((i = 0; i < NODE_COUNT; i++)); do
     manifest+="---
 apiVersion: v1
@@ -203,7 +196,7 @@ metadata:
     kubernetes.io/os: linux
     kubernetes.io/hostname: kwok-node-$i
     topology.kubernetes.io/zone: local-$((i % 3))
-${spec}status:
+status:
   allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\", ephemeral-storage: 1Ti}
   capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\", ephemeral-storage: 1Ti}
 "

@@ -53,8 +53,10 @@ SERVICE_CIDR="10.96.0.0/16"
 DNS_IP="10.96.0.10"
 NFT_TABLE="ultramarket_node"
 CGROUP_ROOT="ultramarket-node"
-# The taint the node carried before the platform ran on it: removed from a node registered with it.
-OLD_NODE_TAINT_KEY="ultramarket.local/real-node"
+# Only what is placed here on purpose runs for real: the local stack's workloadPlacement and dataStorePlacement
+# (Pulumi.local.yaml) tolerate this taint, as do CoreDNS and the e2e node suite. Everything else, the e2e suites'
+# throwaway stacks and earlier program versions included, stays on the simulated kwok nodes.
+NODE_TAINT_KEY="ultramarket.local/real-node"
 KUBELET_PORT=10250
 CNI_BIN_DIR="${ULTRAMARKET_CNI_BIN_DIR:-/usr/lib/cni}"
 RUNC="${ULTRAMARKET_RUNC:-$(command -v runc || echo /usr/sbin/runc)}"
@@ -174,7 +176,7 @@ spec:
 "
   done
   sed -e "s|@NODE_NAME@|$NODE_NAME|g" -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@DNS_IP@|$DNS_IP|g" \
-      -e "s|@API_PORT@|$API_PORT|g" \
+      -e "s|@API_PORT@|$API_PORT|g" -e "s|@TAINT@|$NODE_TAINT_KEY|g" \
       -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" \
       "$SCRIPT_DIR/local-node/addons.yaml" | kubectl_local apply -f - >/dev/null
   printf '%s' "$pvs" | kubectl_local apply -f - >/dev/null
@@ -212,7 +214,6 @@ cmd_start() {
   fi
   wait_for 120 kubectl_local wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s \
     || { tail -n 20 "$LOGS/kubelet.log" >&2; die "node $NODE_NAME did not become Ready within 120s"; }
-  kubectl_local taint node "$NODE_NAME" "$OLD_NODE_TAINT_KEY-" >/dev/null 2>&1 || true
   apply_addons
   local n
   wait_for 30 pid_alive kube-router || true

@@ -103,8 +103,10 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
         args: (t) =>
             t.postgres?.maxConnections === undefined ? undefined : ["postgres", "-c", `max_connections=${t.postgres.maxConnections}`],
         appliesOnStart: [],
-        // The runbook's own check (`psql ... -c "SELECT 1"`), over the local socket, which trusts local users.
-        readiness: ["psql", "-U", "postgres", "-d", "ultramarket", "-tAc", "SELECT 1"],
+        // The runbook's own check (`psql ... -c "SELECT 1"`, over the local socket, which trusts local users), once the
+        // server accepts TCP: on first start the image runs its init scripts on a socket-only server, which answered
+        // the socket check while clients over the network were refused (a users Job on a real node saw it).
+        readiness: ["sh", "-c", "pg_isready -q -h 127.0.0.1 -p 5432 && psql -U postgres -d ultramarket -tAc 'SELECT 1'"],
         liveness: ["pg_isready", "-U", "postgres", "-d", "ultramarket"],
         // Crash recovery replays the WAL before it accepts connections.
         startupSeconds: 600,

@@ -129,6 +129,8 @@ clusterDNS: [$DNS_IP]
 clusterDomain: cluster.local
 resolvConf: $NODE_DIR/resolv.conf
 podLogsDir: $NODE_DIR/pod-logs
+registerWithTaints:
+- {key: $NODE_TAINT_KEY, value: "true", effect: NoSchedule}
 evictionHard: {memory.available: 200Mi, nodefs.available: 2%, imagefs.available: 2%}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99

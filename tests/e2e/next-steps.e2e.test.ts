@@ -14,9 +14,11 @@ import * as fs from "fs";
 import * as path from "path";
 import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
 import { requireLocalEngine } from "./support/stack";
+import { CATALOG } from "../../components/model/catalog";
 
 const STACK_FILE = path.join(REPO_ROOT, "Pulumi.local.yaml");
 const NAMESPACE = "ultramarket-local";
+const REAL_NODE = "ultramarket-node";
 
 /** The indented lines after "Next steps" in local:up's output: the commands it tells the operator to run. */
 export function printedNextSteps(output: string): string[] {
@@ -88,6 +90,46 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             "pulumi config set -s local logLevel debug",
             "npm run deploy -- --stack local",
         ]);
+    });
+
+    it("runs PostgreSQL, Redis, PgBouncer and every app that uses only those as real containers, Ready with their logins", function () {
+        const node = kubectlJson<any>(["get", "node", REAL_NODE]);
+        assert.match(node.status.nodeInfo.containerRuntimeVersion, /^containerd:\/\//);
+        const real = CATALOG.filter((a) => a.enabledByDefault && a.dataStores.every((s) => s === "postgres" || s === "redis"));
+        const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE]).items;
+        const name = (p: any) => p.metadata.labels["app.kubernetes.io/name"];
+        const onNode = pods.filter((p) => p.spec.nodeName === REAL_NODE);
+        const expected = ["postgres", "redis", "pgbouncer", "database-users-postgres", ...real.map((a) => a.name)];
+        for (const workload of expected)
+            assert.ok(
+                onNode.some((p) => name(p) === workload),
+                `no ${workload} pod on ${REAL_NODE}`,
+            );
+        for (const p of onNode) {
+            const ready = p.status.conditions?.find((c: any) => c.type === "Ready")?.status === "True";
+            const done = p.status.phase === "Succeeded";
+            // A Job may have retried (a failed attempt stays listed); one of its pods succeeded, or the deploy would have failed.
+            if (p.metadata.labels["batch.kubernetes.io/job-name"]) continue;
+            assert.ok(ready || done, `${p.metadata.name} on ${REAL_NODE} is ${p.status.phase}, not Ready`);
+        }
+        // Each app's own /health, asked inside its container: every store it uses accepted its login.
+        for (const app of real) {
+            const health = JSON.parse(
+                kubectl([
+                    "exec",
+                    "-n",
+                    NAMESPACE,
+                    `deployment/${app.name}`,
+                    "--",
+                    "node",
+                    "-e",
+                    `fetch("http://127.0.0.1:" + process.env.PORT + "${app.healthPath}").then((r) => r.text()).then(console.log)`,
+                ]),
+            );
+            assert.equal(health.status, "ok", `${app.name}: ${JSON.stringify(health)}`);
+            assert.deepEqual(Object.keys(health.stores ?? {}).sort(), [...app.dataStores].sort(), app.name);
+            for (const store of app.dataStores) assert.equal(health.stores[store].ok, true, `${app.name} -> ${store}`);
+        }
     });
 
     it("runs every printed step, exactly as printed, in one clean shell", async function () {

@@ -1,9 +1,6 @@
 // Data-store placement is configuration (`ultramarket:dataStorePlacement`): per store a nodeSelector and tolerations,
 // validated before anything is registered, reaching that store's StatefulSet pods and nothing else.
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as path from "path";
-import { parse as parseYaml } from "yaml";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
 import { configPath } from "../../config/placement";
 import { DATA_STORES } from "../../components/model/placement";
@@ -46,17 +43,6 @@ const placedWorkloads = (regs: Registration[]) =>
         .filter((r) => POD_WORKLOADS.includes(r.type) && ("nodeSelector" in podSpec(r) || "tolerations" in podSpec(r)))
         .map((r) => `${r.type.split(":").pop()}/${r.name}`)
         .sort();
-
-/** The `ultramarket:dataStorePlacement` block the README gives for the local cluster, as Pulumi passes it. */
-function readmeLocalPlacement(): Record<string, string> {
-    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-    const block = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)]
-        .map((m) => m[1])
-        .find((b) => b.includes("ultramarket:dataStorePlacement:"));
-    assert.ok(block, "README shows the local cluster's dataStorePlacement as Pulumi.local.yaml lines");
-    const doc = parseYaml(block) as { config: Record<string, unknown> };
-    return { dataStorePlacement: JSON.stringify(doc.config["ultramarket:dataStorePlacement"]) };
-}
 
 describe("data-store placement", () => {
     describe("validation", () => {
@@ -255,30 +241,6 @@ describe("data-store placement", () => {
                 assert.equal(placed.length, baseline.length);
             });
         }
-
-        it("runs the README's local-cluster lines: MongoDB and Elasticsearch on kwok, PostgreSQL and Redis on the real node", async () => {
-            const { registrations } = await evaluatePlatform("dev", readmeLocalPlacement());
-            const spec = (name: string) =>
-                podSpec(registrations.find((r) => r.type === "kubernetes:apps/v1:StatefulSet" && r.name === name)!);
-            for (const store of ["mongodb", "elasticsearch"]) {
-                assert.deepEqual(spec(store).nodeSelector, { type: "kwok" }, store);
-                assert.equal(spec(store).tolerations, undefined, store);
-            }
-            for (const store of ["postgres", "redis"]) {
-                assert.deepEqual(spec(store).nodeSelector, { "ultramarket.local/node": "real" }, store);
-                assert.deepEqual(
-                    spec(store).tolerations,
-                    [{ key: "ultramarket.local/real-node", operator: "Equal", value: "true", effect: "NoSchedule" }],
-                    store,
-                );
-            }
-            assert.deepEqual(placedWorkloads(registrations), [
-                "StatefulSet/elasticsearch",
-                "StatefulSet/mongodb",
-                "StatefulSet/postgres",
-                "StatefulSet/redis",
-            ]);
-        });
     });
 
     describe("the policy pack", () => {

@@ -148,6 +148,8 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     it("probes readiness with the runbook's own checks", () => {
         const probe = (n: string) => containerOf(named(regs, STS, n)).readinessProbe.exec.command.join(" ");
         assert.match(probe("postgres"), /psql .*SELECT 1/);
+        // Ready only once PostgreSQL listens on TCP, not while its first-start init runs on a socket-only server.
+        assert.match(probe("postgres"), /^sh -c pg_isready -q -h 127\.0\.0\.1 -p 5432 && psql /);
         assert.match(probe("mongodb"), /mongosh .*ping: 1/);
         assert.match(probe("redis"), /redis-cli ping/);
         assert.match(probe("elasticsearch"), /_cluster\/health/);
