@@ -134,19 +134,23 @@ type Run = (
 /**
  * The running engine processes of this ops process. Every Automation API command runs through `run`, in its own
  * process group: an aborted `signal` sends it one SIGINT (the engine stops at a safe point, saves the state and
- * releases the lock), `terminate()` one more (the engine stops at once; what was in flight stays pending).
+ * releases the lock), `terminate()` one more (the engine stops at once; what was in flight stays pending). Only the
+ * commands that got that first SIGINT are escalated: what ops runs after it (reading back what the engine left, with
+ * no signal) must finish, or the report of what was left would fail with it.
  */
 export class EngineProcesses {
     private readonly running = new Set<ChildProcess>();
+    /** The running commands an abort interrupted: the ones a later interrupt escalates. */
+    private readonly interrupted = new Set<ChildProcess>();
 
-    /** How many CLI commands run now. */
+    /** How many interrupted engines still run (0: a further interrupt has nothing to escalate). */
     get size(): number {
-        return this.running.size;
+        return this.interrupted.size;
     }
 
-    /** A second SIGINT to every running CLI: the engine's own "terminate immediately". */
+    /** A second SIGINT to every interrupted engine: the engine's own "terminate immediately". */
     terminate(): void {
-        for (const child of this.running) child.kill("SIGINT");
+        for (const child of this.interrupted) child.kill("SIGINT");
     }
 
     /** SIGKILL to every running CLI's process group (the engine and its plugins), for an operator who insists. */
@@ -185,16 +189,21 @@ export class EngineProcesses {
                 stderr += chunk;
                 onError?.(chunk);
             });
-            const interrupt = () => child.kill("SIGINT");
+            const interrupt = () => {
+                this.interrupted.add(child);
+                child.kill("SIGINT");
+            };
             if (signal?.aborted) interrupt();
             else signal?.addEventListener("abort", interrupt, { once: true });
             child.once("error", (err) => {
                 this.running.delete(child);
+                this.interrupted.delete(child);
                 signal?.removeEventListener("abort", interrupt);
                 reject(createCommandError(new CommandResult("", err.message, -2, err)));
             });
             child.once("close", (code, killedBy) => {
                 this.running.delete(child);
+                this.interrupted.delete(child);
                 signal?.removeEventListener("abort", interrupt);
                 const result = new CommandResult(stripFinalNewline(stdout), stripFinalNewline(stderr), code ?? (killedBy ? -1 : -2));
                 if (code === 0) resolve(result);

@@ -15,7 +15,7 @@ export const BURST_MS = 500;
 
 /** The running engine processes (EngineProcesses in ops/engine.ts). */
 export interface InterruptibleEngines {
-    /** How many engine processes run now. */
+    /** How many interrupted engines still run (0: the engine already stopped). */
     readonly size: number;
     terminate(): void;
     kill(): void;

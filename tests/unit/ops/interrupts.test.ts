@@ -88,7 +88,7 @@ log("args " + process.argv.slice(2).join(" "));
 log("pgid-is-pid " + (require("child_process").execSync("ps -o pgid= -p " + process.pid).toString().trim() === String(process.pid)));
 if (process.argv.includes("fail")) { process.stderr.write("error: it failed\\n"); process.exit(3); }
 let n = 0;
-process.on("SIGINT", () => { n++; log("SIGINT " + n); if (n === 2) process.exit(0); });
+process.on("SIGINT", () => { n++; log(process.argv[2] + " SIGINT " + n); if (n === 2) process.exit(0); });
 process.stdout.write("running\\n");
 setInterval(() => {}, 1000);
 `,
@@ -139,6 +139,34 @@ describe("ops: the engine runs in its own process group (ops/engine.ts)", () => 
         assert.doesNotMatch(log(), /SIGINT 3/);
         assert.deepEqual([result.code, result.stdout], [0, "running"]);
         assert.equal(engines.size, 0);
+    });
+
+    it("a later interrupt escalates only the interrupted engine, never the state read-back ops runs after it", async () => {
+        // CI saw it: the second Ctrl-C reached `pulumi stack export` (ops reading back what the stopped up left), which
+        // died of it (code -1), while the engine had already stopped and never printed "terminating".
+        const engines = new EngineProcesses();
+        const controller = new AbortController();
+        let upOut = "";
+        let exportOut = "";
+        const up = engines.run(cli, ["up"], dir, {}, (d) => (upOut += d), undefined, controller.signal);
+        await waitFor("up to start", () => upOut.includes("running"));
+        controller.abort();
+        await waitFor("the first SIGINT", () => /up SIGINT 1/.test(log()));
+        const readBack = engines.run(cli, ["export"], dir, {}, (d) => (exportOut += d));
+        await waitFor("the read-back to start", () => exportOut.includes("running"));
+        assert.equal(engines.size, 1, "only the interrupted engine is escalated");
+        engines.terminate();
+        await up;
+        assert.equal(engines.size, 0, "the interrupted engine has stopped: a further interrupt has nothing to escalate");
+        engines.terminate();
+        await new Promise((r) => setTimeout(r, 200));
+        assert.doesNotMatch(log(), /export SIGINT/);
+        // The third interrupt kills whatever still runs, the read-back included, as ops exits.
+        engines.kill();
+        await readBack.then(
+            () => assert.fail("the killed read-back succeeded"),
+            () => undefined,
+        );
     });
 
     it("a failing command rejects with the Automation API's CommandError, stderr included", async () => {
