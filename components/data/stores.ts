@@ -146,7 +146,9 @@ export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
             ephemeralStorageRequest: "256Mi",
             ephemeralStorageLimit: "1Gi",
         },
-        url: (host, port) => `mongodb://${host}:${port}/ultramarket`,
+        // The users Job creates every user in `admin`: drivers authenticate against the URL's database unless
+        // authSource names another, so without it every app's login would fail (the stand-in app shows it).
+        url: (host, port) => `mongodb://${host}:${port}/ultramarket?authSource=admin`,
     },
     redis: {
         name: "redis",

@@ -103,6 +103,11 @@ describe("production stack: namespace, secrets, config map and data stores", () 
             assert.ok(serviceNames.includes(url.hostname), `${key} host ${url.hostname} is not a Service`);
             assert.equal(url.username + url.password, "", `${key} must not carry credentials`);
         }
+        // The users Job creates the MongoDB users in admin: a driver authenticates against the URL's database unless
+        // authSource says otherwise, so without it every MongoDB-backed app's login fails.
+        const mongo = new URL(cm.inputs.data.MONGODB_URL);
+        assert.equal(mongo.pathname, "/ultramarket");
+        assert.equal(mongo.searchParams.get("authSource"), "admin");
     });
 
     it("no secret value, configured or generated, appears in any object other than the Secret", () => {
