@@ -20,6 +20,8 @@ if ! bash scripts/toolchain.sh check 2>/dev/null; then
   echo "[local-up] building the local engine toolchain (first run only; see docs/local-engine.md for times)" >&2
   bash scripts/toolchain.sh build
 fi
+# The stand-in images follow the checkout (the app's source is one of their inputs): rebuilt only when one changed (~3 s).
+bash scripts/toolchain.sh build standin-images >/dev/null
 eval "$(bash scripts/toolchain.sh env)"
 
 if [[ -f policies/PulumiPolicy.yaml && ! -d policies/node_modules ]]; then

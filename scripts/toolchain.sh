@@ -13,7 +13,7 @@
 #   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
 #   scripts/toolchain.sh versions            print the pinned versions
 # Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images
-# Optional pieces (built only when named; not in `check`): standin-images
+#         standin-images
 # See docs/local-engine.md for what is pinned, why, and measured build times.
 set -euo pipefail
 
@@ -315,8 +315,7 @@ build_crds() {
 # shellcheck source=toolchain/node.sh
 source "$SCRIPT_DIR/toolchain/node.sh"
 
-ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images)
-OPTIONAL_PIECES=(standin-images)
+ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images standin-images)
 
 piece_fn() { echo "build_${1//-/_}"; }
 
@@ -325,7 +324,7 @@ cmd_build() {
   [[ ${#pieces[@]} -gt 0 ]] || pieces=("${ALL_PIECES[@]}")
   start=$(date +%s)
   for p in "${pieces[@]}"; do
-    declare -F "$(piece_fn "$p")" >/dev/null || die "unknown piece '$p' (known: ${ALL_PIECES[*]}; optional: ${OPTIONAL_PIECES[*]})"
+    declare -F "$(piece_fn "$p")" >/dev/null || die "unknown piece '$p' (known: ${ALL_PIECES[*]})"
     "$(piece_fn "$p")" || failed+=("$p")
   done
   log "done in $(( $(date +%s) - start ))s; binaries in $BIN, plugins in $PULUMI_HOME/plugins"
@@ -348,6 +347,10 @@ cmd_check() {
   [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
   [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
   ls "$TOOLCHAIN_DIR"/node-images/*.tar >/dev/null 2>&1 || missing+=("node-images")
+  local image
+  for image in postgres_15-standin redis_7-standin pgbouncer_1-standin app_standin; do
+    [[ -f "$TOOLCHAIN_DIR/node-images/ultramarket.local_$image.tar" ]] || missing+=("standin-images")
+  done
   if [[ ${#missing[@]} -gt 0 ]]; then
     log "missing: ${missing[*]} (run: npm run toolchain)"
     return 1

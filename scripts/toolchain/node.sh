@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The real node's pieces of the toolchain (containerd, CoreDNS, kube-router, the node's images) and the optional
+# The real node's pieces of the toolchain (containerd, CoreDNS, kube-router, the node's images) and the
 # stand-in images. Sourced by scripts/toolchain.sh: its pins, run_step, stamps and paths.
 
 # ---- the real node: containerd, CoreDNS, kube-router ---------------------------------------------------
@@ -44,8 +44,9 @@ build_node_images() {
 }
 
 # ---- the stand-in images of the data tier and the apps: scripts/local-images.sh build ----------------------------
-# Optional: the local stack does not run them yet, so neither CI nor `check` needs them (docs/local-engine.md
-# "Stand-in images"). Cached by content; the first build takes a few minutes (mmdebstrap from deb.debian.org).
+# The local stack runs them on the real node (docs/local-engine.md "Stand-in images"). Cached by content: rebuilt
+# when an input changes (the app's source included); the first build takes a few minutes (mmdebstrap from
+# deb.debian.org).
 build_standin_images() {
   run_step standin-images "scripts/local-images.sh build (mmdebstrap bookworm + umoci)" bash "$SCRIPT_DIR/local-images.sh" build || return 1
 }
