@@ -132,6 +132,32 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         }
     });
 
+    it("gives each app a PostgreSQL user that reads its own tables and no other app's, and PgBouncer refuses an unknown user", function () {
+        // Inside auth-service's container, through PgBouncer exactly as the app connects (POSTGRES_URL + its user).
+        const script = `
+            const { Client } = require("pg");
+            const { parse } = require("pg-connection-string");
+            const as = (user, password) => new Client({ ...parse(process.env.POSTGRES_URL), user, password, connectionTimeoutMillis: 5000 });
+            const attempt = async (user, password, sql) => {
+                const c = as(user, password);
+                try { await c.connect(); const r = await c.query(sql); return "ok " + r.rows[0].n; }
+                catch (e) { return "refused: " + e.message; }
+                finally { await c.end().catch(() => {}); }
+            };
+            (async () => {
+                const me = process.env.POSTGRES_USER, pw = process.env.POSTGRES_PASSWORD;
+                console.log(JSON.stringify({
+                    own: await attempt(me, pw, "select count(*)::int as n from auth_service.standin_markers"),
+                    other: await attempt(me, pw, "select count(*)::int as n from user_service.standin_markers"),
+                    unknown: await attempt("intruder", "not-a-password", "select 1 as n"),
+                }));
+            })();`;
+        const result = JSON.parse(kubectl(["exec", "-n", NAMESPACE, "deployment/auth-service", "--", "node", "-e", script]));
+        assert.match(result.own, /^ok [1-9]/, "auth_service cannot read the table its migration created");
+        assert.match(result.other, /^refused: permission denied for schema user_service/, JSON.stringify(result));
+        assert.match(result.unknown, /^refused: /, JSON.stringify(result));
+    });
+
     it("runs every printed step, exactly as printed, in one clean shell", async function () {
         const steps = printedNextSteps(upOutput);
         assert.ok(steps.length > 0, "local:up printed no next steps");
