@@ -12,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { PulumiCommand } from "@pulumi/pulumi/automation";
 import { ExitCode, OpsError } from "./errors";
+import { descendants, killSurvivors, ProcessRef } from "./process-tree";
 
 // The Automation API's result and error types, as its own `exec` builds them (cmd.js, errors.js of the pinned SDK).
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -142,6 +143,8 @@ export class EngineProcesses {
     private readonly running = new Set<ChildProcess>();
     /** The running commands an abort interrupted: the ones a later interrupt escalates. */
     private readonly interrupted = new Set<ChildProcess>();
+    /** What a terminated engine had started (its plugins): killed once it has exited, if they outlive it. */
+    private readonly leftBy = new Map<ChildProcess, ProcessRef[]>();
 
     /** How many interrupted engines still run (0: a further interrupt has nothing to escalate). */
     get size(): number {
@@ -150,17 +153,25 @@ export class EngineProcesses {
 
     /** A second SIGINT to every interrupted engine: the engine's own "terminate immediately". */
     terminate(): void {
-        for (const child of this.interrupted) child.kill("SIGINT");
+        for (const child of this.interrupted) {
+            this.leftBy.set(child, descendants(child.pid!));
+            child.kill("SIGINT");
+        }
     }
 
-    /** SIGKILL to every running CLI's process group (the engine and its plugins), for an operator who insists. */
+    /**
+     * SIGKILL to every running CLI's process group and to every process it started (its plugins run in groups of
+     * their own), for an operator who insists.
+     */
     kill(): void {
         for (const child of this.running) {
+            const started = descendants(child.pid!);
             try {
                 process.kill(-child.pid!, "SIGKILL");
             } catch {
                 // already gone
             }
+            killSurvivors(started);
         }
     }
 
@@ -204,6 +215,10 @@ export class EngineProcesses {
             child.once("close", (code, killedBy) => {
                 this.running.delete(child);
                 this.interrupted.delete(child);
+                // A terminated engine does not stop its plugins (each in a process group of its own): they would stay.
+                const left = this.leftBy.get(child);
+                this.leftBy.delete(child);
+                if (left) killSurvivors(left);
                 signal?.removeEventListener("abort", interrupt);
                 const result = new CommandResult(stripFinalNewline(stdout), stripFinalNewline(stderr), code ?? (killedBy ? -1 : -2));
                 if (code === 0) resolve(result);

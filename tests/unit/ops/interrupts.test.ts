@@ -87,6 +87,12 @@ const log = (line) => fs.appendFileSync(${JSON.stringify(path.join(dir, "log"))}
 log("args " + process.argv.slice(2).join(" "));
 log("pgid-is-pid " + (require("child_process").execSync("ps -o pgid= -p " + process.pid).toString().trim() === String(process.pid)));
 if (process.argv.includes("fail")) { process.stderr.write("error: it failed\\n"); process.exit(3); }
+if (process.argv.includes("plugins")) {
+    // As the Pulumi CLI starts its language host and providers: each in a process group of its own.
+    const plugin = require("child_process").spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { detached: true, stdio: "ignore" });
+    plugin.unref();
+    log("plugin " + plugin.pid);
+}
 let n = 0;
 process.on("SIGINT", () => { n++; log(process.argv[2] + " SIGINT " + n); if (n === 2) process.exit(0); });
 process.stdout.write("running\\n");
@@ -168,6 +174,33 @@ describe("ops: the engine runs in its own process group (ops/engine.ts)", () => 
             () => undefined,
         );
     });
+
+    for (const how of ["terminated", "killed"] as const) {
+        it(`an engine ${how} at once leaves none of its plugins running`, async () => {
+            // CI saw a terminated engine's language host and provider left behind, reparented to init.
+            const engines = new EngineProcesses();
+            const controller = new AbortController();
+            let output = "";
+            const up = engines.run(cli, ["up", "plugins"], dir, {}, (d) => (output += d), undefined, controller.signal);
+            await waitFor("the CLI and its plugin to start", () => output.includes("running") && /plugin \d+/.test(log()));
+            const plugin = Number(/plugin (\d+)/.exec(log())![1]);
+            const alive = () => {
+                try {
+                    process.kill(plugin, 0);
+                    return true;
+                } catch {
+                    return false;
+                }
+            };
+            assert.ok(alive(), "the fake plugin did not start");
+            controller.abort();
+            await waitFor("the first SIGINT", () => /up SIGINT 1/.test(log()));
+            if (how === "terminated") engines.terminate();
+            else engines.kill();
+            await up.catch(() => undefined);
+            await waitFor("the plugin to be gone", () => !alive());
+        });
+    }
 
     it("a failing command rejects with the Automation API's CommandError, stderr included", async () => {
         const err = await new EngineProcesses().run(cli, ["fail"], dir, {}).then(
