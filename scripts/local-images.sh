@@ -30,7 +30,8 @@ MIRRORS=(
 )
 # Everything the four images run, in one shared layer: the servers, their client tools (psql, pg_dump, pg_restore,
 # pg_isready, redis-cli) and nss_wrapper (the postgres entrypoint's arbitrary-uid support, as in the official image).
-BASE_PACKAGES="postgresql-15,pgbouncer,redis-server,libnss-wrapper"
+# The exporters of PostgreSQL and Redis too: their Go modules are not served by the module proxy, Debian packages them.
+BASE_PACKAGES="postgresql-15,pgbouncer,redis-server,libnss-wrapper,prometheus-postgres-exporter,prometheus-redis-exporter"
 # Never unpacked: documentation, manual pages, translations, and PostgreSQL's LLVM JIT (libLLVM is a hard dependency
 # of postgresql-15, about 100 MB; without llvmjit.so PostgreSQL runs with JIT silently unavailable). PostgreSQL's own
 # man pages stay: update-alternatives needs psql.1.gz.
@@ -142,6 +143,16 @@ stage_pgbouncer() { # <stage dir>
 PGBOUNCER_CONFIG=(--config.entrypoint /entrypoint.sh --config.user 998:996 --config.env "PATH=$DEBIAN_PATH"
   --config.exposedports 6432/tcp)
 
+# The exporters: nothing of their own beyond the base's binary; the entrypoint and user are the upstream images'
+# (a static binary as the entrypoint, the program's args after it; nobody).
+stage_exporter() { # <stage dir>
+  mkdir -p "$1/etc"; : > "$1/etc/.ultramarket-exporter"
+}
+POSTGRES_EXPORTER_CONFIG=(--config.entrypoint /usr/bin/prometheus-postgres-exporter --config.user 65534:65534
+  --config.env "PATH=$DEBIAN_PATH" --config.exposedports 9187/tcp)
+REDIS_EXPORTER_CONFIG=(--config.entrypoint /usr/bin/prometheus-redis-exporter --config.user 65534:65534
+  --config.env "PATH=$DEBIAN_PATH" --config.exposedports 9121/tcp)
+
 stage_app() { # <stage dir>
   bash "$REPO_DIR/images/app/stage.sh" "$1" >&2
 }
@@ -154,6 +165,7 @@ image_inputs() { # <stage function>
     stage_postgres) echo "$HERE/postgres-entrypoint.sh" ;;
     stage_redis) echo "$HERE/redis-entrypoint.sh" ;;
     stage_pgbouncer) printf '%s\n' "$HERE/pgbouncer-entrypoint.sh" "$HERE/pgbouncer-wrapper.sh" ;;
+    stage_exporter) ;;
     stage_app) (cd "$REPO_DIR" && git ls-files -co --exclude-standard images/app | grep -v node_modules | sed "s|^|$REPO_DIR/|"; echo "$SCRIPT_DIR/node.sh") ;;
   esac
 }
@@ -199,6 +211,8 @@ POSTGRES_IMAGE="ultramarket.local/postgres:15-standin"
 REDIS_IMAGE="ultramarket.local/redis:7-standin"
 PGBOUNCER_IMAGE="ultramarket.local/pgbouncer:1-standin"
 APP_IMAGE="ultramarket.local/app:standin"
+POSTGRES_EXPORTER_IMAGE="ultramarket.local/postgres-exporter:0-standin"
+REDIS_EXPORTER_IMAGE="ultramarket.local/redis-exporter:1-standin"
 
 cmd_build() {
   [[ $(id -u) == 0 ]] || die "building the images needs root (mmdebstrap's root mode, file owners in the layers)"
@@ -207,6 +221,8 @@ cmd_build() {
   build_standin "$REDIS_IMAGE" stage_redis "${REDIS_CONFIG[@]}"
   build_standin "$PGBOUNCER_IMAGE" stage_pgbouncer "${PGBOUNCER_CONFIG[@]}"
   build_standin "$APP_IMAGE" stage_app "${APP_CONFIG[@]}"
+  build_standin "$POSTGRES_EXPORTER_IMAGE" stage_exporter "${POSTGRES_EXPORTER_CONFIG[@]}"
+  build_standin "$REDIS_EXPORTER_IMAGE" stage_exporter "${REDIS_EXPORTER_CONFIG[@]}"
   # Only the current base stays: superseded base tarballs and layout tags go (the archives hold their own blobs).
   local base t; base=$(base_tarball 2>/dev/null)
   find "$WORK" -maxdepth 1 -name 'base-*.tar' ! -name "$(basename "$base")" -delete
@@ -218,7 +234,7 @@ cmd_build() {
 
 cmd_list() {
   local ref tar
-  for ref in "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$PGBOUNCER_IMAGE" "$APP_IMAGE"; do
+  for ref in "$POSTGRES_IMAGE" "$REDIS_IMAGE" "$PGBOUNCER_IMAGE" "$APP_IMAGE" "$POSTGRES_EXPORTER_IMAGE" "$REDIS_EXPORTER_IMAGE"; do
     tar="$IMAGES_DIR/${ref//[\/:]/_}.tar"
     if [[ -f "$tar" ]]; then printf '%-40s %6s  key %s\n' "$ref" "$(du -h "$tar" | cut -f1)" "$(cut -c1-16 "$tar.key")"
     else printf '%-40s not built\n' "$ref"; fi

@@ -348,7 +348,7 @@ cmd_check() {
   [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
   ls "$TOOLCHAIN_DIR"/node-images/*.tar >/dev/null 2>&1 || missing+=("node-images")
   local image
-  for image in postgres_15-standin redis_7-standin pgbouncer_1-standin app_standin; do
+  for image in postgres_15-standin redis_7-standin pgbouncer_1-standin app_standin postgres-exporter_0-standin redis-exporter_1-standin; do
     [[ -f "$TOOLCHAIN_DIR/node-images/ultramarket.local_$image.tar" ]] || missing+=("standin-images")
   done
   if [[ ${#missing[@]} -gt 0 ]]; then

@@ -14,7 +14,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
 import { requireLocalEngine } from "./support/stack";
-import { CATALOG } from "../../components/model/catalog";
+import { EngineEvent } from "@pulumi/pulumi/automation";
+import { LOCAL_STACK, openStack } from "../../ops/workspace";
+import { CATALOG, EXPORTER_CREDENTIALS } from "../../components/model/catalog";
 
 const STACK_FILE = path.join(REPO_ROOT, "Pulumi.local.yaml");
 const NAMESPACE = "ultramarket-local";
@@ -156,6 +158,77 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         assert.match(result.own, /^ok [1-9]/, "auth_service cannot read the table its migration created");
         assert.match(result.other, /^refused: permission denied for schema user_service/, JSON.stringify(result));
         assert.match(result.unknown, /^refused: /, JSON.stringify(result));
+    });
+
+    it("plans nothing in a no-op preview right after local:up, the Jobs completed on the real node included", async function () {
+        const stack = await openStack({ stackName: LOCAL_STACK });
+        const events: EngineEvent[] = [];
+        await timed("next-steps: no-op preview", () => stack.preview({ onEvent: (e) => events.push(e) }));
+        const changed = events
+            .map((e) => e.resourcePreEvent?.metadata)
+            .filter((m) => m && m.op !== "same")
+            .map((m) => `${m!.op} ${m!.urn.split("::").pop()}`);
+        assert.deepStrictEqual(changed, [], "a preview right after up planned changes");
+    });
+
+    it("runs every real app pod as its restricted context says, and its NetworkPolicies refuse the edges they do not grant", function () {
+        // Run inside each container: its uid, whether its root filesystem takes a write, and TCP connects to the stores.
+        const script = `
+            const net = require("net");
+            const fs = require("fs");
+            const probe = (host, port) => new Promise((done) => {
+                const s = net.connect({ host, port, timeout: 3000 });
+                s.on("connect", () => { s.destroy(); done("open"); });
+                s.on("timeout", () => { s.destroy(); done("timeout"); });
+                s.on("error", (e) => done("error " + e.code));
+            });
+            let rootWrite;
+            try { fs.writeFileSync("/written-by-e2e", "x"); rootWrite = "written"; } catch (e) { rootWrite = e.code; }
+            (async () => console.log(JSON.stringify({
+                uid: process.getuid(),
+                rootWrite,
+                postgres: await probe("postgres-service", 5432),
+                pgbouncer: await probe("pgbouncer", 6432),
+                redis: await probe("redis-service", 6379),
+            })))();`;
+        const inside = (app: string) => JSON.parse(kubectl(["exec", "-n", NAMESPACE, `deployment/${app}`, "--", "node", "-e", script]));
+        const real = CATALOG.filter((a) => a.enabledByDefault && a.dataStores.every((s) => s === "postgres" || s === "redis"));
+        for (const app of real) {
+            const seen = inside(app.name);
+            assert.equal(seen.uid, app.runAsUser, `${app.name} runs as uid ${seen.uid}`);
+            assert.equal(seen.rootWrite, "EROFS", `${app.name}'s root filesystem took a write`);
+            // PostgreSQL only through PgBouncer (the apps are pooled); Redis only for the apps that use it.
+            assert.notEqual(seen.postgres, "open", `${app.name} reached PostgreSQL directly`);
+            assert.equal(seen.pgbouncer === "open", app.dataStores.includes("postgres"), `${app.name} -> PgBouncer: ${seen.pgbouncer}`);
+            assert.equal(seen.redis === "open", app.dataStores.includes("redis"), `${app.name} -> Redis: ${seen.redis}`);
+        }
+    });
+
+    it("runs the PostgreSQL and Redis exporters on the real node, logged in (PostgreSQL's as its monitoring user)", function () {
+        // Each exporter's own /metrics, read inside its container (bash's /dev/tcp: the image has no HTTP client).
+        const metrics = (exporter: string, port: number) =>
+            kubectl([
+                "exec",
+                "-n",
+                NAMESPACE,
+                `deployment/${exporter}`,
+                "--",
+                "bash",
+                "-c",
+                'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3',
+                "_",
+                String(port),
+            ]);
+        assert.match(metrics("postgres-exporter", 9187), /^pg_up 1$/m);
+        assert.match(metrics("redis-exporter", 9121), /^redis_up 1$/m);
+        const user = kubectl(["exec", "-n", NAMESPACE, "deployment/postgres-exporter", "--", "printenv", "DATA_SOURCE_USER"]).trim();
+        assert.equal(user, EXPORTER_CREDENTIALS.postgres.user);
+        const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE]).items;
+        for (const exporter of ["postgres-exporter", "redis-exporter"])
+            assert.ok(
+                pods.some((p) => p.metadata.labels["app.kubernetes.io/name"] === exporter && p.spec.nodeName === REAL_NODE),
+                `${exporter} does not run on ${REAL_NODE}`,
+            );
     });
 
     it("runs every printed step, exactly as printed, in one clean shell", async function () {

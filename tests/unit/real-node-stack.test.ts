@@ -184,6 +184,8 @@ describe("a platform on a small real cluster", () => {
                 "StatefulSet/postgres",
                 "StatefulSet/redis",
                 "Deployment/pgbouncer",
+                "Deployment/postgres-exporter",
+                "Deployment/redis-exporter",
                 "Job/database-users-postgres",
                 ...runnable.flatMap((a) => [`Deployment/${a.name}`, ...(a.migrations ? [`Job/${a.name}-migrate`] : [])]),
             ].sort();
@@ -198,7 +200,7 @@ describe("a platform on a small real cluster", () => {
                 for (const c of containers(r))
                     assert.match(
                         c.image,
-                        /^(127\.0\.0\.1:5001\/ultramarket\/[a-z-]+:|ultramarket\.local\/[a-z]+:[0-9]+-standin$)/,
+                        /^(127\.0\.0\.1:5001\/ultramarket\/[a-z-]+:|ultramarket\.local\/[a-z-]+:[0-9]+-standin$)/,
                         `${kindName(r)} ${c.name}`,
                     );
         });

@@ -7,6 +7,7 @@ import * as path from "path";
 import { thirdPartyImagesConfig } from "../../config/images";
 import { DATA_STORE_SPECS } from "../../components/data/stores";
 import { CATALOG } from "../../components/model/catalog";
+import { EXPORTER_UID } from "../../components/observability/exporters";
 import { REPO_ROOT } from "./support/harness";
 
 const read = (...p: string[]) => fs.readFileSync(path.join(REPO_ROOT, ...p), "utf8");
@@ -26,6 +27,8 @@ describe("stand-in images", () => {
         postgres: imageOf("POSTGRES_IMAGE"),
         redis: imageOf("REDIS_IMAGE"),
         pgbouncer: imageOf("PGBOUNCER_IMAGE"),
+        "postgres-exporter": imageOf("POSTGRES_EXPORTER_IMAGE"),
+        "redis-exporter": imageOf("REDIS_EXPORTER_IMAGE"),
     };
 
     it("are references thirdPartyImages accepts, in production too", () => {
@@ -51,6 +54,19 @@ describe("stand-in images", () => {
         const m = /const PGBOUNCER_UID = ([0-9]+);/.exec(read("components", "data", "pgbouncer.ts"));
         assert.ok(m);
         assert.equal(uids.pgbouncer, Number(m[1]));
+    });
+
+    it("run the exporters as the uid their Deployments ask for, with the packaged binary as the entrypoint", () => {
+        for (const [variable, binary] of [
+            ["POSTGRES_EXPORTER_CONFIG", "prometheus-postgres-exporter"],
+            ["REDIS_EXPORTER_CONFIG", "prometheus-redis-exporter"],
+        ]) {
+            const config = new RegExp(`^${variable}=\\(([^)]*)\\)`, "m").exec(script);
+            assert.ok(config, `scripts/local-images.sh sets no ${variable}`);
+            assert.match(config[1], new RegExp(`--config\\.user ${EXPORTER_UID}:${EXPORTER_UID}`), variable);
+            assert.match(config[1], new RegExp(`--config\\.entrypoint /usr/bin/${binary}\\b`), variable);
+            assert.match(script, new RegExp(`^BASE_PACKAGES=".*\\b${binary}\\b`, "m"), `the base does not install ${binary}`);
+        }
     });
 
     it("give the app image the uid of the catalog's services", () => {
