@@ -140,6 +140,7 @@ export function buildDatabaseExporters(
             dataStores: dataStores.endpoints,
             // The monitoring users (and their Secrets) exist before an exporter logs in with them.
             dependsOn: Object.values(databaseUsers.jobs),
+            monitorCredentials: Object.fromEntries(Object.entries(databaseUsers.monitorCredentials).map(([s, c]) => [s, c.values])),
             images: cfg.thirdPartyImages,
             placement: cfg.workloadPlacement,
         },

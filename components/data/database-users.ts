@@ -47,6 +47,8 @@ export interface DatabaseCredentials {
 export class DatabaseUsers extends pulumi.ComponentResource {
     /** App name -> its database Secret. */
     public readonly credentials: Record<string, DatabaseCredentials> = {};
+    /** Store -> its monitoring user's Secret (the exporter's login). */
+    public readonly monitorCredentials: Partial<Record<DatabaseWithUsers, DatabaseCredentials>> = {};
     /** The users Job of each store: apps and migrations depend on the Jobs of their stores. */
     public readonly jobs = {} as Record<DatabaseWithUsers, k8s.batch.v1.Job>;
     /** The services' PostgreSQL users and passwords (PgBouncer's userlist). */
@@ -94,6 +96,7 @@ export class DatabaseUsers extends pulumi.ComponentResource {
             );
             secretNames.set(secretName, secret.metadata.name);
             if (owner.kind === "service") this.credentials[owner.id] = { secretName: secret.metadata.name, values };
+            else this.monitorCredentials[owner.store] = { secretName: secret.metadata.name, values };
         }
 
         for (const store of Object.keys(args.stores) as DatabaseWithUsers[]) {

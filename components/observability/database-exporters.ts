@@ -31,6 +31,11 @@ export interface DatabaseExportersArgs {
     dependsOn?: pulumi.Input<pulumi.Resource>[];
     /** The third-party images by logical name (each exporter runs its own). */
     images: ThirdPartyImages;
+    /**
+     * Store -> its monitoring user's Secret values (user and password): an exporter reads them only on start, so it
+     * rolls when they change (a rotation through `databasePasswordVersions`).
+     */
+    monitorCredentials?: Partial<Record<DataStoreName, Record<string, pulumi.Output<string>>>>;
     /** Where each exporter's pod may run, by its name (`ultramarket:workloadPlacement`). */
     placement?: WorkloadPlacement;
 }
@@ -50,6 +55,13 @@ export class DatabaseExporters extends pulumi.ComponentResource {
         super("ultramarket:data:DatabaseExporters", name, {}, opts);
         for (const spec of EXPORTERS) this.serviceNames[spec.name] = this.exporter(spec, args);
         this.registerOutputs({ serviceNames: this.serviceNames });
+    }
+
+    /** The digest of every secret value the exporter reads: platform Secret keys and its monitoring user's Secret. */
+    private secretChecksum(spec: ExporterSpec, args: DatabaseExportersArgs): pulumi.Output<string> | undefined {
+        const own = Object.entries(args.monitorCredentials?.[spec.store] ?? {}).map(([k, v]) => [`monitor:${k}`, v] as const);
+        const values = { ...args.secretValues, ...Object.fromEntries(own) };
+        return secretChecksum(values, [...platformSecretKeys(spec), ...own.map(([k]) => k)]);
     }
 
     private exporter(spec: ExporterSpec, args: DatabaseExportersArgs): pulumi.Output<string> {
@@ -83,7 +95,7 @@ export class DatabaseExporters extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels: meta,
-                            annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, platformSecretKeys(spec)) }),
+                            annotations: rolloutAnnotations({ secret: this.secretChecksum(spec, args) }),
                         },
                         spec: {
                             automountServiceAccountToken: false,

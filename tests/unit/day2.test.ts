@@ -148,6 +148,17 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         assert.deepEqual(mongoJob(after), mongoJob(base), "MongoDB's users are untouched");
     });
 
+    for (const store of ["postgres", "mongodb"] as const) {
+        it(`rotating ${store}-exporter's monitoring password rolls that exporter alone (it logs in only on start)`, async () => {
+            const after = (await evaluateProduction({ databasePasswordVersions: JSON.stringify({ [`${store}-exporter`]: 2 }) }))
+                .registrations;
+            assert.deepEqual(rolled(base, after), [`Deployment/${store}-exporter`]);
+            const usersJob = (regs: Registration[]) =>
+                regs.find((r) => r.type === JOB && r.name === `database-users-${store}`)!.inputs.spec.template;
+            assert.notDeepEqual(usersJob(after), usersJob(base), "the users Job must run again to set the new password");
+        });
+    }
+
     it("a secret checksum is a Pulumi secret and a digest: no value reaches a pod template", async () => {
         const ev = await evaluateProduction();
         const template = ev.platform.apps.services["payment-service"].deployment.spec.template.metadata.annotations;
