@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName } from "../model/catalog";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, EXPORTER_CREDENTIALS } from "../model/catalog";
 import { VerificationPlan, VerificationReport } from "./checks";
 import { DATA_STORE_SPECS, elasticCurl } from "../data/stores";
 import { labels, selectorLabels } from "../model/labels";
@@ -13,7 +13,8 @@ import { ThirdPartyImages } from "../model/third-party-images";
 /**
  * The runbook's 4.2.1 connection checks, run from a fresh pod over each store's Service (so DNS,
  * the Service, NetworkPolicies and the password in the Secret are all exercised). Passwords come
- * from the Secret as environment variables, never from the command line or the logs.
+ * from the Secret as environment variables, never from the command line or the logs. PostgreSQL and MongoDB are
+ * checked as their monitoring user (DATASTORE_USER, from the exporter's Secret): a check needs no superuser.
  */
 export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; command: string[] }> = {
     postgres: {
@@ -25,7 +26,7 @@ export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; com
             "-p",
             "$(DATASTORE_PORT)",
             "-U",
-            "postgres",
+            "$(DATASTORE_USER)",
             "-d",
             "ultramarket",
             "-v",
@@ -45,7 +46,7 @@ export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; com
             "--port",
             "$(DATASTORE_PORT)",
             "--eval",
-            "db.getSiblingDB('admin').auth('root', process.env.MONGODB_PASSWORD); if (db.runCommand({ ping: 1 }).ok !== 1) quit(1)",
+            "db.getSiblingDB('admin').auth(process.env.DATASTORE_USER, process.env.MONGODB_PASSWORD); if (db.runCommand({ ping: 1 }).ok !== 1) quit(1)",
         ],
     },
     redis: {
@@ -99,6 +100,8 @@ export class DeploymentVerification extends pulumi.ComponentResource {
 
         for (const store of Object.keys(DATA_STORE_CHECKS) as DataStoreName[]) {
             const check = DATA_STORE_CHECKS[store];
+            // The monitoring user's Secret, for the stores that have users of their own.
+            const monitor = store === "postgres" || store === "mongodb" ? EXPORTER_CREDENTIALS[store].secretName : undefined;
             const spec = DATA_STORE_SPECS[store];
             const meta = labels(verificationJobName(store), "verification");
             // The namespace denies all traffic by default: open exactly this check's path (policies add up).
@@ -155,10 +158,19 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                                 env: [
                                     { name: "DATASTORE_HOST", value: args.dataStores[store].host },
                                     { name: "DATASTORE_PORT", value: String(args.dataStores[store].port) },
-                                    {
-                                        name: check.passwordEnv,
-                                        valueFrom: { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } },
-                                    },
+                                    ...(monitor
+                                        ? [
+                                              { name: "DATASTORE_USER", valueFrom: { secretKeyRef: { name: monitor, key: "username" } } },
+                                              { name: check.passwordEnv, valueFrom: { secretKeyRef: { name: monitor, key: "password" } } },
+                                          ]
+                                        : [
+                                              {
+                                                  name: check.passwordEnv,
+                                                  valueFrom: {
+                                                      secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] },
+                                                  },
+                                              },
+                                          ]),
                                 ],
                                 resources: {
                                     requests: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "64Mi" },

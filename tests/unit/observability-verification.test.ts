@@ -8,7 +8,7 @@ import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import * as k8s from "@pulumi/kubernetes";
-import { CATALOG } from "../../components/model/catalog";
+import { CATALOG, EXPORTER_CREDENTIALS } from "../../components/model/catalog";
 import {
     buildVerificationPlan,
     checkHealth,
@@ -374,8 +374,22 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
         for (const j of byType(regs, "kubernetes:batch/v1:Job").filter((x) => x.name.startsWith("verify-"))) {
             const c = j.inputs.spec.template.spec.containers[0];
             const secretEnv = c.env.filter((e: any) => e.valueFrom);
-            assert.equal(secretEnv.length, 1, j.name);
-            assert.equal(secretEnv[0].valueFrom.secretKeyRef.name, SECRET_NAME);
+            const store = j.name.slice("verify-".length);
+            if (store === "postgres" || store === "mongodb") {
+                // As the monitoring user (user and password from the exporter's Secret): no superuser for a check.
+                assert.deepEqual(
+                    secretEnv.map((e: any) => [e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]),
+                    [
+                        [EXPORTER_CREDENTIALS[store].secretName, "username"],
+                        [EXPORTER_CREDENTIALS[store].secretName, "password"],
+                    ],
+                    j.name,
+                );
+                assert.ok(!JSON.stringify(c).includes("root") && !c.command.includes("postgres"), `${j.name} logs in as a superuser`);
+            } else {
+                assert.equal(secretEnv.length, 1, j.name);
+                assert.equal(secretEnv[0].valueFrom.secretKeyRef.name, SECRET_NAME);
+            }
             const argv = c.command.join(" ");
             assert.doesNotMatch(argv, /(^|\s)(-a|--pass(word)?|-u)\s/, j.name);
             assert.doesNotMatch(argv, /mongodb:\/\/[^@\s]*:[^@\s]*@/, j.name);
