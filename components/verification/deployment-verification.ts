@@ -14,19 +14,19 @@ import { ThirdPartyImages } from "../model/third-party-images";
  * The runbook's 4.2.1 connection checks, run from a fresh pod over each store's Service (so DNS,
  * the Service, NetworkPolicies and the password in the Secret are all exercised). Passwords come
  * from the Secret as environment variables, never from the command line or the logs. PostgreSQL and MongoDB are
- * checked as their monitoring user (DATASTORE_USER, from the exporter's Secret): a check needs no superuser.
+ * checked as their monitoring user (PGUSER / DATASTORE_USER, from the exporter's Secret): a check needs no superuser.
  */
-export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; command: string[] }> = {
+export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; userEnv?: string; command: string[] }> = {
     postgres: {
+        // psql reads both from its environment: neither is on the command line.
         passwordEnv: "PGPASSWORD",
+        userEnv: "PGUSER",
         command: [
             "psql",
             "-h",
             "$(DATASTORE_HOST)",
             "-p",
             "$(DATASTORE_PORT)",
-            "-U",
-            "$(DATASTORE_USER)",
             "-d",
             "ultramarket",
             "-v",
@@ -37,6 +37,7 @@ export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; com
     },
     mongodb: {
         passwordEnv: "MONGODB_PASSWORD",
+        userEnv: "DATASTORE_USER",
         // mongosh scripts can read process.env, so the password never appears in argv.
         command: [
             "mongosh",
@@ -160,7 +161,7 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                                     { name: "DATASTORE_PORT", value: String(args.dataStores[store].port) },
                                     ...(monitor
                                         ? [
-                                              { name: "DATASTORE_USER", valueFrom: { secretKeyRef: { name: monitor, key: "username" } } },
+                                              { name: check.userEnv!, valueFrom: { secretKeyRef: { name: monitor, key: "username" } } },
                                               { name: check.passwordEnv, valueFrom: { secretKeyRef: { name: monitor, key: "password" } } },
                                           ]
                                         : [

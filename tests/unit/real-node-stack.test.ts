@@ -175,7 +175,9 @@ describe("a platform on a small real cluster", () => {
             tolerations: [{ key: "ultramarket.local/real-node", operator: "Exists", effect: "NoSchedule" }],
         };
         before(async () => {
-            regs = (await evaluatePlatform("local", stackFileConfig("local"))).registrations;
+            // The kubeconfig exists only while the local cluster runs; nothing here talks to it.
+            const { kubeconfig: _unused, ...local } = stackFileConfig("local");
+            regs = (await evaluatePlatform("local", local)).registrations;
         });
 
         it("runs on the real node everything that has an image there, and only that", () => {
