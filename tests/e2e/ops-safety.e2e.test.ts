@@ -22,6 +22,7 @@ import { PROJECT } from "../../config";
 import { ExitCode, OpsError } from "../../ops/errors";
 import { deploy, GitCodeInspector } from "../../ops/operations";
 import { BURST_MS } from "../../ops/interrupts";
+import { descendants, killSurvivors } from "../../ops/process-tree";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
 import { kubeObjectsInState, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
@@ -149,14 +150,17 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
                 cwd: REPO_ROOT,
                 env,
                 stdio: "ignore",
-                detached: true, // its own process group: the kill below reaches the engine and its plugins at once
+                detached: true, // its own process group: the kill below reaches the engine at once
             },
         );
         await timed("ops-safety: up until a new Job exists", () =>
             waitFor("a Job created by the interrupted up", 600_000, () => liveJobs().some((j) => !jobsBefore.includes(j))),
         );
+        // The plugins run in process groups of their own: a crashed engine leaves them running, so the test ends them.
+        const plugins = descendants(engine.pid!);
         process.kill(-engine.pid!, "SIGKILL");
         await new Promise((r) => engine.once("exit", r));
+        killSurvivors(plugins);
 
         const pendingBefore = pendingOperationsOf(await stack.exportStack());
         assert.ok(pendingBefore.length > 0, "the killed up left no pending operation: it was killed too late to test recovery");
