@@ -197,8 +197,9 @@ function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
             analyticsEnabled: plain.analyticsEnabled,
         },
         storage: {
+            // Every volume has a size (storageSizes defaults each), so its keys are the volumes.
             classes: Object.fromEntries(
-                (["postgres", "mongodb", "redis", "elasticsearch", "fileUploads", "backups"] as const).map((v) => [
+                (Object.keys(plain.storageSizes) as (keyof Plain["storageSizes"])[]).map((v) => [
                     v,
                     plain.storageClasses[v] ?? plain.storageClass,
                 ]),

@@ -96,6 +96,7 @@ export function isCidr(value: string): boolean {
 /** A range that contains every address: never a valid allowlist. */
 export const EVERYWHERE = (range: string) => range.endsWith("/0");
 const cidr = z.string().refine(isCidr, 'must be a CIDR range such as "203.0.113.0/24"');
+const storageClassName = z.string().regex(DNS_LABEL, "must be a StorageClass name");
 
 /** Where alerts link when runbookBaseUrl is unset: the upstream docs; a fork points it at its own copy. */
 export const DEFAULT_RUNBOOK_BASE_URL = "https://github.com/ultramarket/platform/blob/main/docs/observability.md";
@@ -168,7 +169,7 @@ export const plainSchema = z.strictObject({
     registryUsername: z.string().min(1).optional(),
     kubeconfig: z.string().min(1).optional(),
     kubeContext: z.string().min(1).optional(),
-    storageClass: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+    storageClass: storageClassName.optional(),
     storageSizes: json(
         z.strictObject({
             postgres: quantity.default("20Gi"),
@@ -182,12 +183,12 @@ export const plainSchema = z.strictObject({
     // Per volume a StorageClass other than storageClass (e.g. the local node's for the stores that run there).
     storageClasses: json(
         z.strictObject({
-            postgres: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
-            mongodb: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
-            redis: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
-            elasticsearch: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
-            fileUploads: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
-            backups: z.string().regex(DNS_LABEL, "must be a StorageClass name").optional(),
+            postgres: storageClassName.optional(),
+            mongodb: storageClassName.optional(),
+            redis: storageClassName.optional(),
+            elasticsearch: storageClassName.optional(),
+            fileUploads: storageClassName.optional(),
+            backups: storageClassName.optional(),
         }),
     ).default({}),
     fileUploadsAccessMode: z.enum(["ReadWriteMany", "ReadWriteOnce"]).default("ReadWriteMany"),
