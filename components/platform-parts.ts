@@ -63,7 +63,13 @@ export function buildFoundation(cfg: PlatformConfig, opts: Opts): Foundation {
     const namespace = new PlatformNamespace("namespace", { name: cfg.namespace, protect: cfg.protectData }, opts);
     const secret = new PlatformSecret(
         "secrets",
-        { namespace: namespace.name, provided: cfg.providedSecrets, generate: cfg.generatedSecrets, protect: cfg.protectData },
+        {
+            namespace: namespace.name,
+            provided: cfg.providedSecrets,
+            generate: cfg.generatedSecrets,
+            protect: cfg.protectData,
+            checksumKey: cfg.rolloutChecksumKey,
+        },
         opts,
     );
     return { namespace, secret };
@@ -77,6 +83,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             namespace: namespace.name,
             secretName: secret.secretName,
             secretValues: secret.values,
+            checksumKey: secret.checksumKey,
             storageClasses: cfg.storage.classes,
             sizes: cfg.storage.sizes,
             protect: cfg.protectData,
@@ -98,6 +105,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             secretName: secret.secretName,
             apps: cfg.apps,
             seed: cfg.databaseUsers.seed,
+            checksumKey: secret.checksumKey,
             passwordVersions: cfg.databaseUsers.passwordVersions,
             protect: cfg.protectData,
             stores: { postgres: store("postgres"), mongodb: store("mongodb") },
@@ -114,6 +122,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             postgres: { host: dataStores.endpoints.postgres.host, port: dataStores.endpoints.postgres.port },
             logins: databaseUsers.postgresLogins.map((l) => ({ ...l, pool: pools[l.user] })),
             maxClientConnections: cfg.postgres.maxClientConnections,
+            checksumKey: secret.checksumKey,
             // The users exist with these passwords before PgBouncer logs in with them.
             dependsOn: [databaseUsers.jobs.postgres],
             image: cfg.thirdPartyImages.pgbouncer,
@@ -137,6 +146,7 @@ export function buildDatabaseExporters(
             namespace: namespace.name,
             secretName: secret.secretName,
             secretValues: secret.values,
+            checksumKey: secret.checksumKey,
             dataStores: dataStores.endpoints,
             // The monitoring users (and their Secrets) exist before an exporter logs in with them.
             dependsOn: Object.values(databaseUsers.jobs),
@@ -231,6 +241,7 @@ export function buildApplications(
             configMapName: settings.configMapName,
             configChecksum: settings.checksum,
             secretValues: secret.values,
+            checksumKey: secret.checksumKey,
             fileUploadsClaim: storage.fileUploadsClaim,
             dataStores: dataStores.statefulSets,
             databaseUsers: { credentials: databaseUsers.credentials, jobs: databaseUsers.jobs },

@@ -150,7 +150,7 @@ function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
         workloadPlacement,
         warnings,
     } = d;
-    const { providedSecrets, generatedSecrets, databaseUsersSeed } = d.secrets;
+    const { providedSecrets, generatedSecrets, databaseUsersSeed, rolloutChecksumKey } = d.secrets;
     const values = { registryPassword: d.registryPassword };
     const hosts = { web: plain.domain, api: `api.${plain.domain}`, admin: `admin.${plain.domain}`, mobile: `m.${plain.domain}` };
     return {
@@ -183,6 +183,7 @@ function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
         apps,
         providedSecrets,
         generatedSecrets,
+        rolloutChecksumKey,
         app: {
             nodeEnv: plain.nodeEnv,
             logLevel: plain.logLevel,

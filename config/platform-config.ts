@@ -42,6 +42,8 @@ export interface PlatformConfig {
     providedSecrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
     /** Platform Secret keys to generate with @pulumi/random because config leaves them unset. */
     generatedSecrets: SecretKey[];
+    /** The key of the pod templates' secret checksums (undefined: generated once per stack). */
+    rolloutChecksumKey?: pulumi.Output<string>;
     app: Pick<
         Plain,
         | "nodeEnv"

@@ -111,6 +111,7 @@ export interface SecretValues {
     providedSecrets: Partial<Record<SecretKey, pulumi.Output<string>>>;
     generatedSecrets: SecretKey[];
     databaseUsersSeed?: pulumi.Output<string>;
+    rolloutChecksumKey?: pulumi.Output<string>;
 }
 
 /** Secrets: stored encrypted, long enough, and present where required. Values are never echoed. */
@@ -146,13 +147,14 @@ export function readSecrets(raw: RuleInput, isProduction: boolean): SecretValues
         }
         if (target) providedSecrets[target] = pulumi.secret(value);
     }
-    const databaseUsersSeed =
-        values.databaseUsersSeed &&
-        raw.secretKeys.has("databaseUsersSeed") &&
-        values.databaseUsersSeed.length >= MIN_SECRET_LENGTH.databaseUsersSeed
-            ? pulumi.secret(values.databaseUsersSeed)
-            : undefined;
-    return { providedSecrets, generatedSecrets, databaseUsersSeed, problems };
+    // Generated secrets kept out of the platform Secret: used as given once valid (else generated).
+    const ownSecret = (key: "databaseUsersSeed" | "rolloutChecksumKey") => {
+        const value = values[key];
+        return value && raw.secretKeys.has(key) && value.length >= MIN_SECRET_LENGTH[key] ? pulumi.secret(value) : undefined;
+    };
+    const databaseUsersSeed = ownSecret("databaseUsersSeed");
+    const rolloutChecksumKey = ownSecret("rolloutChecksumKey");
+    return { providedSecrets, generatedSecrets, databaseUsersSeed, rolloutChecksumKey, problems };
 }
 
 /** Images: an immutable tag in production, and per-app tags and pins only for apps in the catalog. */

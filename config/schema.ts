@@ -10,7 +10,8 @@ export const PRODUCTION_STACK = "production";
 
 /**
  * Secret config keys generated with @pulumi/random when unset, and the platform Secret key each fills (null: kept out
- * of the platform Secret; `databaseUsersSeed` only derives the database users' passwords). Stacks that cannot use the
+ * of the platform Secret; `databaseUsersSeed` only derives the database users' passwords, `rolloutChecksumKey` only keys
+ * the pod templates' secret checksums). Stacks that cannot use the
  * random provider (local, e2e) supply every one of them.
  */
 export const GENERATED_SECRETS: Record<string, SecretKey | null> = {
@@ -21,6 +22,7 @@ export const GENERATED_SECRETS: Record<string, SecretKey | null> = {
     jwtSecret: "JWT_SECRET",
     jwtRefreshSecret: "JWT_REFRESH_SECRET",
     databaseUsersSeed: null,
+    rolloutChecksumKey: null,
 };
 
 /** Third-party credentials: required in the production stack, optional elsewhere. */
@@ -55,6 +57,7 @@ export const MIN_SECRET_LENGTH: Record<string, number> = {
     jwtSecret: 32,
     jwtRefreshSecret: 32,
     databaseUsersSeed: 32,
+    rolloutChecksumKey: 32,
 };
 
 export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

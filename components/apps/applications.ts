@@ -18,6 +18,8 @@ export interface ApplicationsArgs {
     configChecksum: pulumi.Input<string>;
     /** The platform Secret's values (Pulumi secrets), from which each app's checksum is derived. */
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** The stack's key of the secret checksums (PlatformSecret.checksumKey; model/rollout.ts secretChecksum). */
+    checksumKey: pulumi.Input<string>;
     fileUploadsClaim: pulumi.Input<string>;
     /** Each data store's readiness (its StatefulSet). */
     dataStores: Record<DataStoreName, pulumi.Resource>;
@@ -76,6 +78,7 @@ export class Applications extends pulumi.ComponentResource {
                     configMapName: args.configMapName,
                     configChecksum: args.configChecksum,
                     secretValues: args.secretValues,
+                    checksumKey: args.checksumKey,
                     fileUploadsClaim: args.fileUploadsClaim,
                     databaseCredentials: args.databaseUsers?.credentials[app.name],
                     postgresPooler: pooled ? { url: args.postgresPooler!.url, poolMax: app.postgresPool!.client } : undefined,

@@ -21,6 +21,8 @@ export interface MicroserviceArgs {
     configChecksum: pulumi.Input<string>;
     /** The platform Secret's values (Pulumi secrets): the pods roll when a key this app reads changes. */
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** The stack's key of the secret checksums (PlatformSecret.checksumKey; model/rollout.ts secretChecksum). */
+    checksumKey: pulumi.Input<string>;
     /** The app's own database user: its Secret (POSTGRES_USER/POSTGRES_PASSWORD, MONGODB_USER/MONGODB_PASSWORD) and values. */
     databaseCredentials?: { secretName: pulumi.Input<string>; values: Record<string, pulumi.Output<string>> };
     /** Where the app's pods reach PostgreSQL (PgBouncer) and the pool each opens; its migrations use POSTGRES_URL of the ConfigMap. */
@@ -163,7 +165,7 @@ export class Microservice extends pulumi.ComponentResource {
                             labels: meta,
                             annotations: rolloutAnnotations({
                                 config: args.configChecksum,
-                                secret: secretChecksum(readSecrets, [...secretKeysFor(spec), ...credentialKeys]),
+                                secret: secretChecksum(args.checksumKey, readSecrets, [...secretKeysFor(spec), ...credentialKeys]),
                             }),
                         },
                         spec: podSpec({

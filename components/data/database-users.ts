@@ -18,6 +18,8 @@ export interface DatabaseUsersArgs {
     apps: AppSpec[];
     /** The seed every password derives from (`databaseUsersSeed`); generated with @pulumi/random when unset. */
     seed?: pulumi.Output<string>;
+    /** The stack's key of the Jobs' secret checksums (PlatformSecret.checksumKey). */
+    checksumKey: pulumi.Input<string>;
     /** Principal id -> version: bumping one rotates that principal's password alone. */
     passwordVersions: Record<string, number>;
     /** Protect a generated seed: replacing it would rotate every password at once. */
@@ -144,6 +146,7 @@ export class DatabaseUsers extends pulumi.ComponentResource {
         // A new principal changes the script (the pod template); a new password changes this digest: either way the
         // Job is replaced and runs again. The digest stays a Pulumi secret; no value reaches the template.
         const checksum = secretChecksum(
+            args.checksumKey,
             Object.fromEntries(principals.map((p) => [`${p.store}:${p.user}`, passwords.get(p)!])),
             principals.map((p) => `${p.store}:${p.user}`),
         );

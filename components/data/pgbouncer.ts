@@ -21,6 +21,8 @@ export interface PgBouncerArgs {
     logins: { user: string; password: pulumi.Output<string>; pool: number }[];
     /** max_client_conn of each pod (the budget sizes one pod for every client). */
     maxClientConnections: number;
+    /** The stack's key of the secret checksums (PlatformSecret.checksumKey; model/rollout.ts secretChecksum). */
+    checksumKey: pulumi.Input<string>;
     /** What must have happened first: the users exist in PostgreSQL with these passwords. */
     dependsOn: pulumi.Resource[];
     /** The image reference (the `pgbouncer` third-party image). */
@@ -119,7 +121,7 @@ export class PgBouncer extends pulumi.ComponentResource {
                             labels: meta,
                             annotations: rolloutAnnotations({
                                 config: settingsChecksum({ "pgbouncer.ini": ini }),
-                                secret: secretChecksum(passwords, Object.keys(passwords)),
+                                secret: secretChecksum(args.checksumKey, passwords, Object.keys(passwords)),
                             }),
                         },
                         spec: {

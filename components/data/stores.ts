@@ -247,6 +247,8 @@ export interface DataStoresArgs {
     secretName: pulumi.Input<string>;
     /** The platform Secret's values (Pulumi secrets): a store that applies its password on start rolls when it changes. */
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** The stack's key of the secret checksums (PlatformSecret.checksumKey; model/rollout.ts secretChecksum). */
+    checksumKey: pulumi.Input<string>;
     /** Per store its StorageClass; unset: the cluster's default. */
     storageClasses: Partial<Record<DataStoreName, string>>;
     sizes: Record<DataStoreName, string>;
@@ -329,7 +331,9 @@ export class DataStores extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels: meta,
-                            annotations: rolloutAnnotations({ secret: secretChecksum(args.secretValues, spec.appliesOnStart) }),
+                            annotations: rolloutAnnotations({
+                                secret: secretChecksum(args.checksumKey, args.secretValues, spec.appliesOnStart),
+                            }),
                         },
                         spec: {
                             automountServiceAccountToken: false,

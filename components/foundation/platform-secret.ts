@@ -12,6 +12,8 @@ export interface PlatformSecretArgs {
     generate: SecretKey[];
     /** Protect generated values: replacing one would lock the apps out of an initialised data store. */
     protect: boolean;
+    /** The key of the workloads' secret checksums, from config (undefined: generated here, once per stack). */
+    checksumKey?: pulumi.Output<string>;
 }
 
 /** The runbook's `ultramarket-secrets`: every value from config secrets or @pulumi/random, never from code. */
@@ -19,6 +21,12 @@ export class PlatformSecret extends pulumi.ComponentResource {
     public readonly secretName: pulumi.Output<string>;
     /** Every key's value, as Pulumi secrets: readers derive their rollout checksum from the keys they read. */
     public readonly values: Record<SecretKey, pulumi.Output<string>>;
+    /**
+     * The per-stack key of every pod template's secret checksum (model/rollout.ts secretChecksum). It lives only in the
+     * Pulumi state, as a secret, never in the cluster. Its generator has constant inputs, so no setting, rotation,
+     * refresh or program change replaces it; protected like the generated values (a new key rolls every reader once).
+     */
+    public readonly checksumKey: pulumi.Output<string>;
 
     constructor(name: string, args: PlatformSecretArgs, opts?: pulumi.ComponentResourceOptions) {
         super("ultramarket:platform:PlatformSecret", name, {}, opts);
@@ -53,6 +61,11 @@ export class PlatformSecret extends pulumi.ComponentResource {
         );
         this.secretName = secret.metadata.name;
         this.values = stringData;
+        this.checksumKey = pulumi.secret(
+            args.checksumKey ??
+                new random.RandomPassword("rollout-checksum-key", { length: 64, special: false }, { parent: this, protect: args.protect })
+                    .result,
+        );
         this.registerOutputs({ secretName: this.secretName });
     }
 }

@@ -2,8 +2,9 @@
 // The platform ConfigMap and Secret are updated in place (the provider's enableConfigMapMutable /
 // enableSecretMutable), which Kubernetes does not propagate to running pods' environment; so each
 // workload's pod template carries a digest of exactly the values it reads, and a new digest is a
-// rolling update (maxUnavailable: 0) of that workload alone.
-import { createHash } from "crypto";
+// rolling update (maxUnavailable: 0) of that workload alone. The digest of secret values is a keyed HMAC: anyone who
+// can read a Deployment sees it, and an unkeyed hash would let them test guessed passwords against it offline.
+import { createHash, createHmac } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 /** Pod-template annotation holding the digest of the platform ConfigMap values the workload reads. */
@@ -11,9 +12,12 @@ export const CONFIG_CHECKSUM_ANNOTATION = "ultramarket.uz/config-checksum";
 /** Pod-template annotation holding the digest of the Secret keys the workload reads. */
 export const SECRET_CHECKSUM_ANNOTATION = "ultramarket.uz/secret-checksum";
 
-/** A stable digest of key/value pairs (order-independent; keys are part of it, so moving a value between keys counts). */
-export function digest(values: Record<string, string>): string {
-    const h = createHash("sha256");
+/**
+ * A stable digest of key/value pairs (order-independent; keys are part of it, so moving a value between keys counts):
+ * SHA-256, or HMAC-SHA256 when a key is given.
+ */
+export function digest(values: Record<string, string>, hmacKey?: string): string {
+    const h = hmacKey === undefined ? createHash("sha256") : createHmac("sha256", hmacKey);
     for (const key of Object.keys(values).sort()) h.update(`${key}\0${values[key]}\0`);
     return h.digest("hex");
 }
@@ -24,11 +28,13 @@ export function settingsChecksum(values: Record<string, pulumi.Input<string>>): 
 }
 
 /**
- * Digest of the Secret values a workload reads. It stays a Pulumi secret (encrypted in state, masked in
- * previews and outputs); only the digest, never a value, reaches the cluster. Undefined when the
- * workload reads no secret, so its template carries no annotation.
+ * Digest of the Secret values a workload reads: HMAC-SHA256 keyed with the stack's `rolloutChecksumKey`, which never
+ * leaves the Pulumi state, so the annotation cannot be checked against guesses without it. It stays a Pulumi secret
+ * (encrypted in state, masked in previews and outputs); only the digest, never a value, reaches the cluster. Undefined
+ * when the workload reads no secret, so its template carries no annotation.
  */
 export function secretChecksum(
+    hmacKey: pulumi.Input<string>,
     values: Partial<Record<string, pulumi.Output<string>>>,
     keys: readonly string[],
 ): pulumi.Output<string> | undefined {
@@ -39,7 +45,7 @@ export function secretChecksum(
         if (value === undefined) throw new Error(`secret key ${key} is read by a workload but not in the platform Secret`);
         read[key] = value;
     }
-    return pulumi.secret(pulumi.all(read).apply((v) => digest(v)));
+    return pulumi.secret(pulumi.all([hmacKey, pulumi.all(read)]).apply(([k, v]) => digest(v, k)));
 }
 
 /** The pod-template annotations of a workload that reads these settings and secrets (undefined: it reads none). */

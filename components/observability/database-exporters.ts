@@ -25,6 +25,8 @@ export interface DatabaseExportersArgs {
     secretName: pulumi.Input<string>;
     /** The platform Secret's values: an exporter rolls when a key it reads changes. */
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
+    /** The stack's key of the secret checksums (PlatformSecret.checksumKey; model/rollout.ts secretChecksum). */
+    checksumKey: pulumi.Input<string>;
     /** The stores' Services (DataStores.endpoints). */
     dataStores: Record<DataStoreName, { host: pulumi.Input<string>; port: number }>;
     /** What must exist first: whatever creates the monitoring users' Secrets (EXPORTER_CREDENTIALS). */
@@ -61,7 +63,7 @@ export class DatabaseExporters extends pulumi.ComponentResource {
     private secretChecksum(spec: ExporterSpec, args: DatabaseExportersArgs): pulumi.Output<string> | undefined {
         const own = Object.entries(args.monitorCredentials?.[spec.store] ?? {}).map(([k, v]) => [`monitor:${k}`, v] as const);
         const values = { ...args.secretValues, ...Object.fromEntries(own) };
-        return secretChecksum(values, [...platformSecretKeys(spec), ...own.map(([k]) => k)]);
+        return secretChecksum(args.checksumKey, values, [...platformSecretKeys(spec), ...own.map(([k]) => k)]);
     }
 
     private exporter(spec: ExporterSpec, args: DatabaseExportersArgs): pulumi.Output<string> {

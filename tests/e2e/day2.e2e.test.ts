@@ -34,6 +34,7 @@ const BASELINE_COMMIT = "c192da5";
 const EDGE_KEY = `${PROJECT}:edge`;
 const SEED_KEY = `${PROJECT}:databaseUsersSeed`;
 const CPU_SCALE_KEY = `${PROJECT}:cpuScalePercent`;
+const CHECKSUM_KEY = `${PROJECT}:rolloutChecksumKey`;
 /** An image the local cluster's kwok stage fails like a container exiting 1 (scripts/local-cluster/stages). */
 const UNRUNNABLE_TAG = "e2e-unrunnable";
 
@@ -172,8 +173,15 @@ describe("e2e: day two on the local control plane", function () {
 
         const base = await openStack({ stackName: STACK, workDir: worktree, backendUrl: `file://${stateDir}`, passphrase, create: true });
         // The baseline knows no `edge` key (it always rendered the ingress-nginx Ingresses), nor the database users' seed,
-        // nor cpuScalePercent (left off after the upgrade too: a Job's pod template cannot change in place).
-        const { [EDGE_KEY]: _edge, [SEED_KEY]: seed, [CPU_SCALE_KEY]: _cpu, ...baselineConfig } = throwawayStackConfig();
+        // nor cpuScalePercent (left off after the upgrade too: a Job's pod template cannot change in place), nor the
+        // rollout checksum key (its checksums were unkeyed SHA-256).
+        const {
+            [EDGE_KEY]: _edge,
+            [SEED_KEY]: seed,
+            [CPU_SCALE_KEY]: _cpu,
+            [CHECKSUM_KEY]: checksumKey,
+            ...baselineConfig
+        } = throwawayStackConfig();
         await base.setAllConfig(baselineConfig);
         await timed(`up at ${BASELINE_COMMIT} (baseline program, cold)`, () => base.up({ onOutput: (o) => (engineLog += o) }));
         const before = await kubeObjectsInState(base);
@@ -188,6 +196,7 @@ describe("e2e: day two on the local control plane", function () {
         await stack.setConfig(EDGE_KEY, { value: "ingress-nginx" });
         // The random provider cannot be built here: the upgraded stack gets its seed from config, as local:up gives it.
         await stack.setConfig(SEED_KEY, seed);
+        await stack.setConfig(CHECKSUM_KEY, checksumKey);
         await stack.setConfig(`${PROJECT}:adminAllowedCidrs`, { value: JSON.stringify(["10.0.0.0/8"]) });
         const previewEvents: EngineEvent[] = [];
         await timed("preview (baseline -> this commit)", () => stack.preview({ onEvent: (e) => previewEvents.push(e) }));

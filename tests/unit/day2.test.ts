@@ -3,7 +3,7 @@
 import { strict as assert } from "assert";
 import { CATALOG, DATA_STORE_PASSWORD_KEY, GATEWAY, secretKeysFor } from "../../components/model/catalog";
 import { CONFIG_CHECKSUM_ANNOTATION, digest, REPLACE_UNREADY, SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
-import { Registration } from "./support/harness";
+import { generatedValue, Registration } from "./support/harness";
 import { runChecks } from "../../components/verification/checks";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 
@@ -170,6 +170,48 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         assert.ok(!JSON.stringify(annotations).includes("payme-secret-ZX9r1"));
     });
 
+    it("the secret checksum is an HMAC keyed with the stack's generated key: without the key a guess cannot be checked", async () => {
+        const redis = (regs: Registration[]) =>
+            regs.find((r) => r.type === STATEFULSET && r.inputs.metadata.name === "redis")!.inputs.spec.template.metadata.annotations[
+                SECRET_CHECKSUM_ANNOTATION
+            ];
+        const password = "a-redis-password-for-the-hmac-test-01";
+        const generated = (await evaluateProduction({ redisPassword: password })).registrations;
+        // Redis reads REDIS_PASSWORD alone, so its annotation is exactly the digest of that one value.
+        assert.equal(redis(generated), digest({ REDIS_PASSWORD: password }, generatedValue("rollout-checksum-key")));
+        assert.notEqual(redis(generated), digest({ REDIS_PASSWORD: password }), "the unkeyed digest of the password matches");
+        const key = "an-operator-supplied-checksum-key-0123456789";
+        const configured = await evaluateProduction({ redisPassword: password, rolloutChecksumKey: key });
+        assert.equal(redis(configured.registrations), digest({ REDIS_PASSWORD: password }, key));
+        assert.ok(!configured.registrations.some((r) => r.name === "rollout-checksum-key"), "a configured key must not also be generated");
+    });
+
+    it("nothing but the key's own rotation changes it: settings and secret rotations leave its generator alone", async () => {
+        const generator = (regs: Registration[]) => regs.find((r) => r.name === "rollout-checksum-key" && r.type.startsWith("random:"))!;
+        for (const overrides of <Record<string, string>[]>[
+            { logLevel: "debug" },
+            { redisPassword: "a-new-redis-password-0123456789" },
+            { databaseUsersSeed: "a-new-database-users-seed-0123456789abcdef" },
+        ]) {
+            const after = (await evaluateProduction(overrides)).registrations;
+            assert.deepEqual(generator(after).inputs, generator(base).inputs, `${Object.keys(overrides)[0]} changes the key's generator`);
+            assert.equal(generator(after).protect, true, "the generated key is not protected");
+        }
+    });
+
+    it("rotating the checksum key rolls each workload that reads a secret once, changing only its checksum annotation", async () => {
+        const first = (await evaluateProduction({ rolloutChecksumKey: "the-first-rollout-checksum-key-0123456789" })).registrations;
+        const second = (await evaluateProduction({ rolloutChecksumKey: "the-second-rollout-checksum-key-0123456789" })).registrations;
+        const readers = [...podTemplates(first)]
+            .filter(([, t]) => t.metadata?.annotations?.[SECRET_CHECKSUM_ANNOTATION] !== undefined)
+            .map(([k]) => k)
+            .sort();
+        assert.ok(readers.includes("StatefulSet/redis") && readers.includes("Deployment/payment-service"));
+        assert.deepEqual(rolled(first, second), readers);
+        // The users Jobs' templates carry the checksum too (they are replaced and run again, setting the same passwords).
+        assert.deepEqual(changedBesidesChecksums(first, second), [], "the key changes more than the checksum annotations");
+    });
+
     it("migration and data-store verification Jobs are re-run after a failure (replaceUnready) and carry no checksum", () => {
         // The database users Jobs carry one on purpose: a new password must re-run them (tests/unit/database-users.test.ts).
         const jobs = base.filter((r) => r.type === JOB && r.inputs.metadata.labels["app.kubernetes.io/component"] !== "database-users");
@@ -184,7 +226,9 @@ describe("day two: a setting change or a secret rotation rolls exactly the workl
         }
     });
 
-    it("the digest depends on every key and value it covers, and on nothing else", () => {
+    it("the digest depends on every key and value it covers, and on the HMAC key, and on nothing else", () => {
+        assert.equal(digest({ A: "1", B: "2" }, "k"), digest({ B: "2", A: "1" }, "k"));
+        assert.notEqual(digest({ A: "1" }, "k1"), digest({ A: "1" }, "k2"));
         assert.equal(digest({ A: "1", B: "2" }), digest({ B: "2", A: "1" }));
         assert.notEqual(digest({ A: "1", B: "2" }), digest({ A: "1", B: "3" }));
         assert.notEqual(digest({ A: "12" }), digest({ A: "1", B: "2" }));

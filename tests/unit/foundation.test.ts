@@ -71,7 +71,8 @@ describe("production stack: namespace, secrets, config map and data stores", () 
 
     it("generates the unset data-store passwords and JWT secrets with @pulumi/random, protected", () => {
         const generated = byType(regs, RANDOM_PASSWORD);
-        // database-users-seed: the database users' passwords derive from it (it never enters the platform Secret).
+        // database-users-seed: the database users' passwords derive from it; rollout-checksum-key: keys the pod
+        // templates' secret checksums. Neither enters the platform Secret.
         assert.deepEqual(generated.map((g) => g.name).sort(), [
             "database-users-seed",
             "elasticsearch-password",
@@ -80,6 +81,7 @@ describe("production stack: namespace, secrets, config map and data stores", () 
             "mongodb-password",
             "postgres-password",
             "redis-password",
+            "rollout-checksum-key",
         ]);
         for (const g of generated) {
             assert.equal(g.protect, true, `${g.name} must survive an accidental replace`);
@@ -111,12 +113,14 @@ describe("production stack: namespace, secrets, config map and data stores", () 
     });
 
     it("no secret value, configured or generated, appears in any object other than the Secret", () => {
+        // The seed and the checksum key stay in the Pulumi state: not in the Secret, nor anywhere else.
         const seed = generatedValue("database-users-seed");
+        const checksumKey = generatedValue("rollout-checksum-key");
         const secretValues = [
             ...Object.values(PRODUCTION_SECRET_VALUES),
             ...byType(regs, RANDOM_PASSWORD)
                 .map((g) => generatedValue(g.name))
-                .filter((v) => v !== seed),
+                .filter((v) => v !== seed && v !== checksumKey),
         ];
         const secret = named(regs, SECRET, "ultramarket-secrets");
         const inSecret = JSON.stringify(secret.inputs);
@@ -125,7 +129,9 @@ describe("production stack: namespace, secrets, config map and data stores", () 
             const text = JSON.stringify(r.inputs);
             for (const v of secretValues) assert.ok(!text.includes(v), `${r.type} ${r.name} leaks a secret value`);
             assert.ok(!text.includes(seed), `${r.type} ${r.name} carries the database users' seed`);
+            assert.ok(!text.includes(checksumKey), `${r.type} ${r.name} carries the rollout checksum key`);
         }
+        assert.ok(!inSecret.includes(checksumKey), "the rollout checksum key is in the platform Secret");
     });
 
     it("runs PostgreSQL, MongoDB, Redis and Elasticsearch as protected StatefulSets behind headless Services", () => {
