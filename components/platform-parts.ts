@@ -242,7 +242,7 @@ export function buildApplications(
             configChecksum: settings.checksum,
             secretValues: secret.values,
             checksumKey: secret.checksumKey,
-            fileUploadsClaim: storage.fileUploadsClaim,
+            fileUploads: storage.mount,
             dataStores: dataStores.statefulSets,
             databaseUsers: { credentials: databaseUsers.credentials, jobs: databaseUsers.jobs },
             postgresPooler: { url: pgbouncer.url, ready: pgbouncer.deployment },

@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { APP_NAMES, AppSpec, CATALOG, SecretKey } from "../components/model/catalog";
+import { APP_NAMES, AppSpec, CATALOG, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
 import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../components/data/connection-budget";
 import { principalIds } from "../components/data/principals";
 import {
@@ -285,13 +285,28 @@ export function edgeRules({ plain, invalid, isProduction }: RuleContext): Findin
     return { problems, warnings };
 }
 
-/** The data tier: backups before production migrations (warned), known database users, and the connection budget. */
+/**
+ * The data tier: backups before production migrations (warned), an upload volume that can bind, known database users,
+ * and the connection budget.
+ */
 export function dataRules({ plain, invalid, isProduction, enabled }: RuleContext): Findings {
     const problems: string[] = [];
     const warnings: string[] = [];
     if (isProduction && plain.backupBeforeMigrations === false && enabled.some((a) => a.migrations)) {
         warnings.push(
             `${PROJECT}:backupBeforeMigrations is false: migrations change the production schemas with no backup to go back to; turn it back on (${setCmd("backupBeforeMigrations", "true")}) once your own backup covers this release`,
+        );
+    }
+    const uploadsClass = plain.storageClasses?.fileUploads ?? plain.storageClass;
+    const uploadsInvalid = ["fileUploadsAccessMode", "storageClass", "storageClasses"].some((k) => invalid.has(k));
+    if (
+        !uploadsInvalid &&
+        plain.fileUploadsAccessMode === "ReadWriteMany" &&
+        !uploadsClass &&
+        enabled.some((a) => a.name === FILE_UPLOADS.app)
+    ) {
+        problems.push(
+            `${PROJECT}:fileUploadsAccessMode is ReadWriteMany, but the file-uploads volume names no StorageClass (storageClasses.fileUploads or storageClass), so it asks the cluster's default, which on most managed clusters (EBS, Persistent Disk, Azure Disk) is ReadWriteOnce only: the claim would stay Pending and ${FILE_UPLOADS.app} would never start; set one of: a ReadWriteMany class (EFS, Filestore, Azure Files, NFS, CephFS): ${setCmd("--path storageClasses.fileUploads", "<class>")}, or ReadWriteOnce, which runs ${FILE_UPLOADS.app}'s pods on the volume's node: ${setCmd("fileUploadsAccessMode", "ReadWriteOnce")}`,
         );
     }
     const knownPrincipals = principalIds(CATALOG);

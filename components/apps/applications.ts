@@ -3,6 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, DataStoreName, DatabaseWithUsers, GATEWAY, hasOwnUsers, SecretKey } from "../model/catalog";
 import { DatabaseCredentials } from "../data/database-users";
+import { FileUploadsMount } from "../data/file-uploads";
 import { AppImages, AppImagesArgs } from "./images";
 import { Microservice } from "./microservice";
 
@@ -20,7 +21,7 @@ export interface ApplicationsArgs {
     secretValues: Partial<Record<SecretKey, pulumi.Output<string>>>;
     /** The stack's key of the secret checksums (PlatformSecret.checksumKey; model/rollout.ts secretChecksum). */
     checksumKey: pulumi.Input<string>;
-    fileUploadsClaim: pulumi.Input<string>;
+    fileUploads: FileUploadsMount;
     /** Each data store's readiness (its StatefulSet). */
     dataStores: Record<DataStoreName, pulumi.Resource>;
     /**
@@ -79,7 +80,7 @@ export class Applications extends pulumi.ComponentResource {
                     configChecksum: args.configChecksum,
                     secretValues: args.secretValues,
                     checksumKey: args.checksumKey,
-                    fileUploadsClaim: args.fileUploadsClaim,
+                    fileUploads: args.fileUploads,
                     databaseCredentials: args.databaseUsers?.credentials[app.name],
                     postgresPooler: pooled ? { url: args.postgresPooler!.url, poolMax: app.postgresPool!.client } : undefined,
                     dependsOn,

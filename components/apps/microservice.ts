@@ -5,6 +5,7 @@ import { AppSpec, FILE_UPLOADS, resourceRequirements, SecretKey, secretKeysFor }
 import { appLabels, labels, selectorLabels } from "../model/labels";
 import { AWAITED_THROUGH_ITS_DEPLOYMENT, REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/rollout";
 import { restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
+import { FileUploadsMount, onTheUploadsNode, UPLOADS_MOUNT_LABEL } from "../data/file-uploads";
 
 type Container = k8s.types.input.core.v1.Container;
 type PodSpec = k8s.types.input.core.v1.PodSpec;
@@ -28,7 +29,7 @@ export interface MicroserviceArgs {
     /** Where the app's pods reach PostgreSQL (PgBouncer) and the pool each opens; its migrations use POSTGRES_URL of the ConfigMap. */
     postgresPooler?: { url: pulumi.Input<string>; poolMax: number };
     /** The file service's upload claim, mounted only into that app. */
-    fileUploadsClaim?: pulumi.Input<string>;
+    fileUploads?: FileUploadsMount;
     /** What must be ready before this app (its data stores, or the apps it fronts). */
     dependsOn: pulumi.Resource[];
     /** What must also complete before its migrations run (the database backup). */
@@ -85,11 +86,13 @@ export class Microservice extends pulumi.ComponentResource {
             ...Object.fromEntries(Object.entries(args.databaseCredentials?.values ?? {}).map(([k, v]) => [`database/${k}`, v])),
         };
         const scratch = spec.writablePaths.map((p, i) => ({ name: `scratch-${i}`, mountPath: p }));
-        const uploads = spec.name === FILE_UPLOADS.app && args.fileUploadsClaim;
+        const uploads = spec.name === FILE_UPLOADS.app ? args.fileUploads : undefined;
+        const onOneNode = uploads?.accessMode === "ReadWriteOnce";
+        const mountLabels = onOneNode ? UPLOADS_MOUNT_LABEL : {};
         const volumeMounts = [...scratch, ...(uploads ? [{ name: "uploads", mountPath: FILE_UPLOADS.mountPath }] : [])];
         const podVolumes = [
             ...scratch.map((s) => ({ name: s.name, emptyDir: { sizeLimit: spec.scratchSize } })),
-            ...(uploads ? [{ name: "uploads", persistentVolumeClaim: { claimName: args.fileUploadsClaim! } }] : []),
+            ...(uploads ? [{ name: "uploads", persistentVolumeClaim: { claimName: uploads.claim } }] : []),
         ];
         const container: Container = {
             name: spec.name,
@@ -107,6 +110,7 @@ export class Microservice extends pulumi.ComponentResource {
             securityContext: restrictedPodSecurity(spec.runAsUser),
             volumes: podVolumes,
             ...podPlacementFields(args.placement),
+            ...(onOneNode ? { affinity: onTheUploadsNode() } : {}),
             ...extra,
         });
 
@@ -124,7 +128,7 @@ export class Microservice extends pulumi.ComponentResource {
                         backoffLimit: 3,
                         activeDeadlineSeconds: 600,
                         template: {
-                            metadata: { labels: labels(migrationName(spec.name), "migration") },
+                            metadata: { labels: { ...labels(migrationName(spec.name), "migration"), ...mountLabels } },
                             spec: podSpec({
                                 restartPolicy: "Never",
                                 containers: [
@@ -162,7 +166,7 @@ export class Microservice extends pulumi.ComponentResource {
                     template: {
                         // What the pods read, as digests: a setting or secret change rolls exactly its readers.
                         metadata: {
-                            labels: meta,
+                            labels: { ...meta, ...mountLabels },
                             annotations: rolloutAnnotations({
                                 config: args.configChecksum,
                                 secret: secretChecksum(args.checksumKey, readSecrets, [...secretKeysFor(spec), ...credentialKeys]),

@@ -13,6 +13,7 @@ import {
     checkStackConfig,
 } from "./checks";
 import { checkLocalNode } from "./local-node";
+import { checkFileUploadsClass } from "./storage";
 
 import { Check, DoctorInput, realHost } from "./types";
 
@@ -34,6 +35,7 @@ export async function runDoctor(input: DoctorInput): Promise<Check[]> {
     checks.push(...stack.checks);
     const cluster = await checkKubernetes(input, stack);
     checks.push(...cluster.checks);
+    checks.push(...(await checkFileUploadsClass(input, stack, cluster)));
     if (stack.build) checks.push(await checkDocker(input));
     if (stack.prometheusOperator && !stack.installsMonitoring) checks.push(await checkPrometheusCrds(input, cluster));
     if (stack.gatewayEdge && !stack.installsGateway) checks.push(await checkGatewayCrds(input, cluster));

@@ -136,6 +136,21 @@ describe("production stack: the applications", () => {
         assert.equal(claims("cart-service").length, 0);
     });
 
+    it("with a ReadWriteOnce upload volume, runs every file-service pod on the volume's node; with ReadWriteMany, anywhere", async () => {
+        const rwx = podOf(named(regs, DEP, "file-service"));
+        assert.equal(rwx.affinity, undefined, "a shared (RWX) volume needs no co-location");
+        const rwo = (await evaluatePlatform("dev", { fileUploadsAccessMode: "ReadWriteOnce" })).registrations;
+        assert.deepEqual(named(rwo, "kubernetes:core/v1:PersistentVolumeClaim", "file-uploads").inputs.spec.accessModes, ["ReadWriteOnce"]);
+        const files = named(rwo, DEP, "file-service").inputs.spec.template;
+        // Each new pod (a second replica, a rollout's surge pod) must go where the volume is attached: the pods that
+        // mount it carry the label the required affinity selects (the first one matches its own term).
+        const [term] = files.spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution;
+        assert.equal(term.topologyKey, "kubernetes.io/hostname");
+        for (const [k, v] of Object.entries(term.labelSelector.matchLabels)) assert.equal(files.metadata.labels[k], v);
+        for (const other of byType(rwo, DEP).filter((d) => d.inputs.metadata.name !== "file-service"))
+            assert.equal(podOf(other).affinity, undefined, `${other.inputs.metadata.name} is tied to the upload volume's node`);
+    });
+
     it("runs migrations before auth-service and user-service start", () => {
         // Migration Jobs only: the post-deploy verification runs its own (component "verification") Jobs.
         const jobs = byType(regs, JOB).filter((j) => j.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");

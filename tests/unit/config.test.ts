@@ -11,12 +11,12 @@ import {
     SECRET_CONFIG_KEYS,
 } from "../../config";
 import { CATALOG } from "../../components/model/catalog";
-import { makeAppRepo, PRODUCTION_SECRET_VALUES, REPO_ROOT } from "./support/harness";
+import { makeAppRepo, PRODUCTION_SECRET_VALUES, REPO_ROOT, withUploadsChoice } from "./support/harness";
 import { productionValues } from "./support/platform";
 
 function raw(stack: string, values: Record<string, string>, plaintext: string[] = []): RawConfig {
     const secretKeys = new Set(SECRET_CONFIG_KEYS.filter((k) => !plaintext.includes(k)));
-    return { stack, values, secretKeys, baseDir: REPO_ROOT };
+    return { stack, values: stack === "production" ? values : withUploadsChoice(values), secretKeys, baseDir: REPO_ROOT };
 }
 
 /** The problems parseConfig reports, asserting it throws a ConfigError. */
@@ -178,6 +178,29 @@ describe("config validation", () => {
 
     it("refuses a kubeconfig path that does not exist", () => {
         mentions(problems("dev", { kubeconfig: "/no/such/kubeconfig" }), "kubeconfig", /does not exist/);
+    });
+
+    it("refuses a ReadWriteMany upload volume from the cluster's default class, naming both ways out", () => {
+        const refused = (values: Record<string, string>) => {
+            try {
+                parseConfig({ stack: "staging", values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+            } catch (e) {
+                assert.ok(e instanceof ConfigError);
+                return e.problems;
+            }
+            return [];
+        };
+        const [problem, ...rest] = refused({});
+        assert.deepEqual(rest, []);
+        assert.match(problem, /^ultramarket:fileUploadsAccessMode is ReadWriteMany, but the file-uploads volume names no StorageClass/);
+        assert.match(problem, /stay Pending/);
+        assert.match(problem, /pulumi config set --path storageClasses\.fileUploads <class>/);
+        assert.match(problem, /pulumi config set fileUploadsAccessMode ReadWriteOnce/);
+        assert.deepEqual(refused({ storageClasses: JSON.stringify({ fileUploads: "efs-sc" }) }), []);
+        assert.deepEqual(refused({ storageClass: "shared" }), []);
+        assert.deepEqual(refused({ fileUploadsAccessMode: "ReadWriteOnce" }), []);
+        // A class for the stores alone still leaves the uploads on the default.
+        assert.equal(refused({ storageClasses: JSON.stringify({ postgres: "fast-ssd" }) }).length, 1);
     });
 
     it("refuses fewer than 2 replicas in production and unknown apps in replicas", () => {

@@ -6,7 +6,7 @@ import { configPath } from "../../config/placement";
 import { DATA_STORES } from "../../components/model/placement";
 import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { createPolicies } from "../../policies/rules";
-import { PRODUCTION_SECRET_VALUES, Registration, REPO_ROOT, runProgram, stackFileConfig } from "./support/harness";
+import { PRODUCTION_SECRET_VALUES, withUploadsChoice, Registration, REPO_ROOT, runProgram, stackFileConfig } from "./support/harness";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 import { validateResource, validateStack } from "./policies/harness";
 
@@ -19,7 +19,12 @@ const DATABASE_POOL = {
 
 function problems(values: Record<string, string>, stack = "dev"): string[] {
     try {
-        parseConfig({ stack, values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+        parseConfig({
+            stack,
+            values: stack === "production" ? values : withUploadsChoice(values),
+            secretKeys: new Set(SECRET_CONFIG_KEYS),
+            baseDir: REPO_ROOT,
+        });
     } catch (e) {
         assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
         return e.problems;
@@ -32,7 +37,8 @@ const naming = (list: string[], key: string) => {
     return hit;
 };
 const parsed = (values: Record<string, string>) =>
-    parseConfig({ stack: "dev", values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT }).dataStorePlacement;
+    parseConfig({ stack: "dev", values: withUploadsChoice(values), secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT })
+        .dataStorePlacement;
 
 const POD_WORKLOADS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"];
 const podSpec = (r: Registration) => r.inputs.spec.template.spec;

@@ -7,7 +7,7 @@ import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
 import { CATALOG } from "../../components/model/catalog";
 import { scaleCpu } from "../../components/model/cpu-scale";
 import { PLATFORM_WORKLOADS } from "../../components/model/placement";
-import { Registration, REPO_ROOT, stackFileConfig } from "./support/harness";
+import { Registration, REPO_ROOT, stackFileConfig, withUploadsChoice } from "./support/harness";
 import { evaluatePlatform } from "./support/platform";
 
 const WORKLOAD_TYPES = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"];
@@ -24,7 +24,7 @@ const POOL = { nodeSelector: { pool: "apps" }, tolerations: [{ key: "dedicated",
 
 function problems(values: Record<string, string>): string[] {
     try {
-        parseConfig({ stack: "dev", values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+        parseConfig({ stack: "dev", values: withUploadsChoice(values), secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
     } catch (e) {
         assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
         return e.problems;

@@ -10,7 +10,7 @@ import {
     THIRD_PARTY_IMAGES,
     ThirdPartyImageName,
 } from "../../components/model/third-party-images";
-import { Registration, REPO_ROOT, runProgram, PRODUCTION_SECRET_VALUES, stackFileConfig } from "./support/harness";
+import { Registration, REPO_ROOT, runProgram, PRODUCTION_SECRET_VALUES, stackFileConfig, withUploadsChoice } from "./support/harness";
 import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 
 const WORKLOADS = ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"];
@@ -59,7 +59,12 @@ const overrides = (images: Partial<Record<string, string>>) => ({ thirdPartyImag
 
 function problems(stack: string, values: Record<string, string>): string[] {
     try {
-        parseConfig({ stack, values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+        parseConfig({
+            stack,
+            values: stack === "production" ? values : withUploadsChoice(values),
+            secretKeys: new Set(SECRET_CONFIG_KEYS),
+            baseDir: REPO_ROOT,
+        });
     } catch (e) {
         assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
         return e.problems;
@@ -190,7 +195,7 @@ describe("third-party images", () => {
             assert.equal(cfg.thirdPartyImages.redis, digest);
             const dev = parseConfig({
                 stack: "dev",
-                values: overrides({ redis: "registry.example.com/redis" }),
+                values: withUploadsChoice(overrides({ redis: "registry.example.com/redis" })),
                 secretKeys: new Set(),
                 baseDir: REPO_ROOT,
             });

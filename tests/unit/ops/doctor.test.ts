@@ -18,6 +18,7 @@ function repo(stackConfig: Record<string, unknown>, opts: { kubeconfig?: boolean
     const config: Record<string, unknown> = {
         "ultramarket:kubeconfig": "kubeconfig",
         "ultramarket:imageTag": "1.4.2",
+        "ultramarket:storageClass": "standard",
         "ultramarket:adminAllowedCidrs": ["203.0.113.0/24"],
         ...stackConfig,
     };
@@ -55,9 +56,17 @@ const allCrds = (args: string[]) => ({
         .join(""),
 });
 
+/** `kubectl get storageclass <name> -o json` of a class with this provisioner. */
+const storageClass = (provisioner: string) => ({ stdout: JSON.stringify({ kind: "StorageClass", provisioner }) });
+
 const HEALTHY = {
     pulumi: { stdout: "v3.276.0\n" },
-    kubectl: (args: string[]) => (args[0] === "version" ? { stdout: SERVER } : allCrds(args)),
+    kubectl: (args: string[]) =>
+        args[0] === "version"
+            ? { stdout: SERVER }
+            : args[1] === "storageclass"
+              ? storageClass("filestore.csi.storage.gke.io")
+              : allCrds(args),
     docker: { stdout: "27.3.1\n" },
 };
 
@@ -190,6 +199,45 @@ describe("ops: doctor", () => {
             installing.find((c) => c.name === "Gateway API CRDs"),
             undefined,
         );
+    });
+
+    it("checks the upload volume's ReadWriteMany class on the cluster: block storage and a missing class fail, naming both choices", async () => {
+        const dir = repo(allSecrets());
+        const run = async (answer: (args: string[]) => object) => {
+            const kubectl = (args: string[]) =>
+                args[0] === "version" ? { stdout: SERVER } : args[1] === "storageclass" ? answer(args) : allCrds(args);
+            const checks = await runDoctor({
+                stackName: "production",
+                repoRoot: dir,
+                env,
+                probe: probe({ pulumi: HEALTHY.pulumi, kubectl }),
+                nodeVersion: "24.21.0",
+            });
+            return checks.find((c) => c.name === "File uploads volume")!;
+        };
+        const ok = await run(() => storageClass("efs.csi.aws.com"));
+        assert.equal(ok.ok, true);
+        assert.match(ok.detail, /"standard" \(efs\.csi\.aws\.com\) offers ReadWriteMany/);
+        const block = await run(() => storageClass("pd.csi.storage.gke.io"));
+        assert.equal(block.ok, false);
+        assert.match(block.detail, /"standard" is block storage \(pd\.csi\.storage\.gke\.io\).*stays Pending/);
+        assert.match(block.fix!, /pulumi config set --stack production --path ultramarket:storageClasses\.fileUploads <class>/);
+        assert.match(block.fix!, /pulumi config set --stack production ultramarket:fileUploadsAccessMode ReadWriteOnce/);
+        const missing = await run(() => ({ code: 1, stderr: 'Error from server (NotFound): storageclasses "standard" not found' }));
+        assert.equal(missing.ok, false);
+        assert.match(missing.detail, /StorageClass "standard" \(ReadWriteMany\) is not on the cluster: .*not found/);
+        const unknown = await run(() => storageClass("example.com/home-grown"));
+        assert.deepEqual([unknown.ok, unknown.warning], [true, true]);
+
+        // ReadWriteOnce binds from any class: nothing to check.
+        const rwo = repo({ ...allSecrets(), "ultramarket:fileUploadsAccessMode": "ReadWriteOnce" });
+        const p = probe(HEALTHY);
+        const checks = await runDoctor({ stackName: "production", repoRoot: rwo, env, probe: p, nodeVersion: "24.21.0" });
+        assert.equal(
+            checks.find((c) => c.name === "File uploads volume"),
+            undefined,
+        );
+        assert.ok(!p.calls.some((c) => c.includes("storageclass")));
     });
 
     it("reports a production stack whose passphrase is not set", async () => {

@@ -24,6 +24,22 @@ export interface Registration {
 }
 
 /** Fake values the mocks give @pulumi/random, so tests can look for them elsewhere. */
+/**
+ * Every stack says where file uploads live (a ReadWriteMany class, or ReadWriteOnce; config/rules.ts refuses the
+ * cluster default's). Non-production fixtures that are not about that choice make it here: a named RWX class.
+ */
+export function withUploadsChoice(values: Record<string, string>): Record<string, string> {
+    if (values.storageClass || values.fileUploadsAccessMode) return values;
+    let classes: unknown;
+    try {
+        classes = values.storageClasses ? JSON.parse(values.storageClasses) : {};
+    } catch {
+        return values; // an invalid value the test is about
+    }
+    if (typeof classes !== "object" || classes === null || Array.isArray(classes) || "fileUploads" in classes) return values;
+    return { ...values, storageClasses: JSON.stringify({ ...classes, fileUploads: "shared-files" }) };
+}
+
 export const generatedValue = (name: string) => `GENERATED-${name}-9f8e7d6c5b4a`;
 
 class RecordingMocks implements pulumi.runtime.Mocks {

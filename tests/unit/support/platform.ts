@@ -1,7 +1,7 @@
 // Runs buildPlatform for a stack's config on the mock monitor.
 import { parseConfig, PlatformConfig, SECRET_CONFIG_KEYS } from "../../../config";
 import { buildPlatform } from "../../../components/platform";
-import { installMocks, PRODUCTION_SECRET_VALUES, REPO_ROOT, Registration, settle, stackFileConfig } from "./harness";
+import { installMocks, PRODUCTION_SECRET_VALUES, withUploadsChoice, REPO_ROOT, Registration, settle, stackFileConfig } from "./harness";
 
 export interface Evaluation {
     config: PlatformConfig;
@@ -16,7 +16,12 @@ export async function evaluatePlatform(
     options: { preview?: boolean; adjust?: (cfg: PlatformConfig) => PlatformConfig } = {},
 ): Promise<Evaluation> {
     const registrations = installMocks(stack, options.preview ?? false);
-    const parsed = parseConfig({ stack, values, secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+    const parsed = parseConfig({
+        stack,
+        values: stack === "production" ? values : withUploadsChoice(values),
+        secretKeys: new Set(SECRET_CONFIG_KEYS),
+        baseDir: REPO_ROOT,
+    });
     const config = options.adjust ? options.adjust(parsed) : parsed;
     const platform = buildPlatform(config);
     await settle(registrations);
