@@ -275,6 +275,7 @@ export function buildNetworkPolicies(
             postgresPooler: PGBOUNCER,
             databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),
             dnsServerCidrs: cfg.dnsServerCidrs,
+            acmeHttp01Solver: cfg.ingress.certManager,
         },
         opts,
     );

@@ -29,7 +29,17 @@ export interface NetworkPoliciesArgs {
     postgresPooler?: { name: string; port: number };
     /** The users Job of each store (its pods' name label): it reaches that store. */
     databaseUsersJobs?: Partial<Record<DataStoreName, string>>;
+    /** cert-manager issues the edge's certificates: its HTTP-01 solver pods answer the edge's proxies (ACME_HTTP01_SOLVER). */
+    acmeHttp01Solver?: boolean;
 }
+
+/**
+ * cert-manager's HTTP-01 solver (cert-manager pkg/issuer/acme/http/pod.go): a pod per challenge, in the Certificate's
+ * namespace (ours), labelled `acme.cert-manager.io/http01-solver: "true"`, serving the token on 8089; the Gateway's
+ * HTTPRoute sends `/.well-known/acme-challenge/...` to it. Under default-deny nothing else may reach it, and it reaches
+ * nothing.
+ */
+export const ACME_HTTP01_SOLVER = { labels: { "acme.cert-manager.io/http01-solver": "true" }, port: 8089 } as const;
 
 /** Why a policy exists when that is not plain from what it selects (e.g. the restore's, whose pods come and go). */
 export const PURPOSE_ANNOTATION = "ultramarket.uz/purpose";
@@ -142,6 +152,17 @@ export class NetworkPolicies extends pulumi.ComponentResource {
                 },
             ],
         });
+        if (args.acmeHttp01Solver && args.edgePeers.length)
+            policy(
+                "allow-acme-http01-solver",
+                {
+                    podSelector: { matchLabels: { ...ACME_HTTP01_SOLVER.labels } },
+                    policyTypes: ["Ingress", "Egress"],
+                    ingress: [{ from: args.edgePeers, ports: [tcp(ACME_HTTP01_SOLVER.port)] }],
+                    egress: [],
+                },
+                "cert-manager's HTTP-01 solver pods, which exist only while a certificate is issued: the edge's proxies reach them on 8089",
+            );
         for (const rule of networkRules(args)) {
             policy(
                 `allow-${rule.name}`,

@@ -11,12 +11,14 @@
 import * as assert from "assert";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
 import { requireLocalEngine } from "./support/stack";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { LOCAL_STACK, openStack } from "../../ops/workspace";
 import { CATALOG, EXPORTER_CREDENTIALS } from "../../components/model/catalog";
+import { ENVOY_PROXY_LABELS } from "../../components/edge";
 
 const STACK_FILE = path.join(REPO_ROOT, "Pulumi.local.yaml");
 const NAMESPACE = "ultramarket-local";
@@ -201,6 +203,85 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             assert.notEqual(seen.postgres, "open", `${app.name} reached PostgreSQL directly`);
             assert.equal(seen.pgbouncer === "open", app.dataStores.includes("postgres"), `${app.name} -> PgBouncer: ${seen.pgbouncer}`);
             assert.equal(seen.redis === "open", app.dataStores.includes("redis"), `${app.name} -> Redis: ${seen.redis}`);
+        }
+    });
+
+    it("lets the edge's proxies, and nothing else, reach a cert-manager HTTP-01 solver pod on 8089 under default-deny", function () {
+        // cert-manager's solver as pkg/issuer/acme/http/pod.go makes it (its label, port 8089, in the Certificate's
+        // namespace), played by the stand-in app's Node serving the token on 8089 and 8090; an Envoy-proxy-labelled pod
+        // and an unlabelled one in the Gateway controller's namespace (none runs here) are the callers.
+        const image = kubectl([
+            "get",
+            "deployment",
+            "auth-service",
+            "-n",
+            NAMESPACE,
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ]);
+        const gatewayNs = "envoy-gateway-system";
+        const createdNs = kubectl(["get", "namespace", gatewayNs, "--ignore-not-found", "-o", "name"]).trim() === "";
+        const serve = `const h = require("http"); for (const p of [8089, 8090]) h.createServer((q, r) => r.end("token-" + p)).listen(p);`;
+        const pod = (name: string, namespace: string, labels: Record<string, string>, script: string) => ({
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name, namespace, labels },
+            spec: {
+                nodeSelector: { "ultramarket.local/node": "real" },
+                tolerations: [{ key: "ultramarket.local/real-node", operator: "Exists", effect: "NoSchedule" }],
+                securityContext: { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: "RuntimeDefault" } },
+                automountServiceAccountToken: false,
+                containers: [
+                    {
+                        name: "main",
+                        image,
+                        command: ["node", "-e", script],
+                        resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                        securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] }, readOnlyRootFilesystem: true },
+                    },
+                ],
+            },
+        });
+        const idle = "setInterval(() => {}, 1 << 30);";
+        const pods = [
+            pod("e2e-acme-solver", NAMESPACE, { "acme.cert-manager.io/http01-solver": "true" }, serve),
+            pod("e2e-envoy-proxy", gatewayNs, { ...ENVOY_PROXY_LABELS }, idle),
+            pod("e2e-not-the-proxy", gatewayNs, { "app.kubernetes.io/name": "something-else" }, idle),
+        ];
+        const manifest = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "e2e-solver-")), "pods.json");
+        const namespaceDoc = { apiVersion: "v1", kind: "Namespace", metadata: { name: gatewayNs } };
+        fs.writeFileSync(
+            manifest,
+            JSON.stringify({ apiVersion: "v1", kind: "List", items: [...(createdNs ? [namespaceDoc] : []), ...pods] }),
+        );
+        try {
+            kubectl(["apply", "-f", manifest]);
+            for (const p of pods)
+                kubectl(["wait", "--for=condition=Ready", `pod/${p.metadata.name}`, "-n", p.metadata.namespace, "--timeout=120s"]);
+            const solverIp = kubectl(["get", "pod", "e2e-acme-solver", "-n", NAMESPACE, "-o", "jsonpath={.status.podIP}"]).trim();
+            const fetchFrom = (caller: string, port: number) =>
+                kubectl([
+                    "exec",
+                    "-n",
+                    gatewayNs,
+                    caller,
+                    "--",
+                    "node",
+                    "-e",
+                    `require("http").get({ host: process.argv[1], port: +process.argv[2], path: "/.well-known/acme-challenge/e2e", timeout: 3000 }, (r) => { let b = ""; r.on("data", (c) => (b += c)); r.on("end", () => console.log(r.statusCode + " " + b)); }).on("timeout", function () { console.log("timeout"); this.destroy(); }).on("error", (e) => console.log("error " + e.code));`,
+                    solverIp,
+                    String(port),
+                ]).trim();
+            assert.equal(fetchFrom("e2e-envoy-proxy", 8089), "200 token-8089", "the edge's proxy cannot reach the solver");
+            assert.notEqual(fetchFrom("e2e-envoy-proxy", 8090), "200 token-8090", "the solver answers the proxy on a port besides 8089");
+            assert.notEqual(
+                fetchFrom("e2e-not-the-proxy", 8089),
+                "200 token-8089",
+                "a pod that is not the edge's proxy reaches the solver",
+            );
+        } finally {
+            kubectl(["delete", "-f", manifest, "--ignore-not-found", "--wait=false"]);
+            fs.rmSync(path.dirname(manifest), { recursive: true, force: true });
         }
     });
 

@@ -279,6 +279,28 @@ describe("the edge under other settings", () => {
         }
     });
 
+    it("lets the edge's proxies, and nothing else, reach cert-manager's HTTP-01 solver pods, on 8089 only", async () => {
+        const solver = (regs: Registration[]) => regs.find((r) => r.type === NP && r.name === "allow-acme-http01-solver");
+        const { registrations: regs } = await evaluateProduction();
+        const policy = solver(regs)!.inputs.spec;
+        assert.deepEqual(policy.podSelector, { matchLabels: { "acme.cert-manager.io/http01-solver": "true" } });
+        assert.deepEqual(policy.policyTypes, ["Ingress", "Egress"]);
+        assert.deepEqual(policy.egress, [], "the solver reaches nothing");
+        assert.equal(policy.ingress.length, 1);
+        assert.deepEqual(policy.ingress[0].ports, [{ protocol: "TCP", port: 8089 }]);
+        // The same peers as the public apps': the Envoy proxies in the controller's namespace.
+        const webFrom = named(regs, NP, "allow-web-app").inputs.spec.ingress.find((r: any) =>
+            r.from.some((p: any) => p.namespaceSelector),
+        ).from;
+        assert.deepEqual(policy.ingress[0].from, webFrom);
+        assert.equal(
+            solver((await evaluatePlatform("staging", { certManager: "false" })).registrations),
+            undefined,
+            "no cert-manager, no solver",
+        );
+        assert.equal(solver((await evaluatePlatform("staging", { edge: "none" })).registrations), undefined, "no edge, no solver path");
+    });
+
     it("references the operator's <app>-tls Secrets when certManager is off", async () => {
         const { registrations: regs } = await evaluatePlatform("staging", { certManager: "false" });
         assert.equal(byType(regs, CERT).length, 0);
