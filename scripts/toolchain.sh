@@ -2,7 +2,8 @@
 # Provides the pinned local engine toolchain for the UltraMarket e2e tests and `npm run local:up`:
 #   pulumi CLI, pulumi-language-nodejs, the kubernetes resource provider (installed into an isolated
 #   plugin cache), kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kine, kwok, and the
-#   CRDs of Gateway API, Envoy Gateway, cert-manager and the Prometheus operator.
+#   CRDs of Gateway API, Envoy Gateway, cert-manager and the Prometheus operator, and promtool (the rule unit tests
+#   of `npm test`, tests/rules/).
 # Everything is built from the Go module proxy (no other network access is needed) and cached OUTSIDE
 # the repository in ${ULTRAMARKET_TOOLCHAIN_DIR:-$HOME/.cache/ultramarket-toolchain}. Binaries that are
 # already cached (or on PATH at the pinned version) are reused. Idempotent.
@@ -13,7 +14,7 @@
 #   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
 #   scripts/toolchain.sh versions            print the pinned versions
 # Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images
-#         standin-images
+#         standin-images promtool
 # See docs/local-engine.md for what is pinned, why, and measured build times.
 set -euo pipefail
 
@@ -64,6 +65,10 @@ COREDNS_VERSION="v1.15.0"
 # maintained nftables alternative, kubernetes-sigs/kube-network-policies, needs the kernel's nft `queue` expression,
 # which this kernel lacks (docs/local-engine.md).
 KUBE_ROUTER_VERSION="v2.1.0"
+# promtool for the alert and recording rules' unit tests (`promtool test rules`, tests/rules/, run by `npm test`): only
+# ./cmd/promtool of the Prometheus module (Prometheus 3.16.0 is module version v0.316.0).
+PROMETHEUS_MODULE_VERSION="v0.316.0"
+PROMTOOL_VERSION="3.16.0"
 # Refused by the Go module proxy (403 "This module version is not available" for the module list
 # and @latest), so they cannot be built here; the program must not need them for the local stack:
 #   github.com/pulumi/pulumi-random/provider/v4   (random 4.21.2)
@@ -312,10 +317,26 @@ build_crds() {
   stamp_set crds "$key"
 }
 
+# ---- promtool (the rule unit tests of `npm test`) -------------------------------------------------------
+build_promtool() {
+  local key="promtool $PROMTOOL_VERSION from github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION"
+  if stamp_ok promtool "$key" && [[ -x "$BIN/promtool" ]]; then log "promtool $PROMTOOL_VERSION: cached"; return 0; fi
+  if reuse_from_path promtool "promtool, version $PROMTOOL_VERSION " --version; then stamp_set promtool "$key"; return 0; fi
+  go_required
+  [[ -L "$BIN/promtool" ]] && rm -f "$BIN/promtool"
+  # Only the promtool command: none of the server, its web UI or its service discoveries are built. The tags are
+  # the release's (.promu.yml); no cgo.
+  run_step promtool "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" bash -c "
+    GOBIN='$BIN' CGO_ENABLED=0 go install -trimpath -tags 'netgo builtinassets' \
+      -ldflags '$GO_LDFLAGS_BASE -X github.com/prometheus/common/version.Version=$PROMTOOL_VERSION -X github.com/prometheus/common/version.Branch=release-${PROMTOOL_VERSION%.*} -X github.com/prometheus/common/version.Revision=$PROMETHEUS_MODULE_VERSION' \
+      github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION" || return 1
+  stamp_set promtool "$key"
+}
+
 # shellcheck source=toolchain/node.sh
 source "$SCRIPT_DIR/toolchain/node.sh"
 
-ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images standin-images)
+ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images standin-images promtool)
 
 piece_fn() { echo "build_${1//-/_}"; }
 
@@ -337,7 +358,7 @@ cmd_build() {
 cmd_check() {
   local missing=() b
   for b in pulumi pulumi-language-nodejs kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kine kwok \
-           containerd containerd-shim-runc-v2 ctr coredns kube-router; do
+           containerd containerd-shim-runc-v2 ctr coredns kube-router promtool; do
     [[ -x "$BIN/$b" ]] || missing+=("$b")
   done
   local v
@@ -380,6 +401,7 @@ kubelet/kube-proxy          v$KUBERNETES_VERSION  (same wrapper module as kube-a
 containerd/shim/ctr         $CONTAINERD_VERSION   github.com/containerd/containerd/v2@$CONTAINERD_VERSION
 coredns                     $COREDNS_VERSION  github.com/coredns/coredns@$COREDNS_VERSION
 kube-router                 $KUBE_ROUTER_VERSION   github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION (firewall only; local cluster only)
+promtool                    $PROMTOOL_VERSION    github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION (rule unit tests)
 node images                 scripts/local-node.sh images (pause, busybox, coredns; umoci)
 CRDs                        gateway-api $GATEWAY_API_VERSION (standard), envoy-gateway $ENVOY_GATEWAY_VERSION, cert-manager $CERT_MANAGER_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION
 not buildable here (proxy refused): resource random 4.21.2, resource command 1.2.1
@@ -391,6 +413,6 @@ case "${1:-build}" in
   check) cmd_check ;;
   env) cmd_env ;;
   versions) cmd_versions ;;
-  -h|--help|help) sed -n '2,17p' "$0" ;;
+  -h|--help|help) sed -n '2,18p' "$0" ;;
   *) die "unknown command '$1' (build|check|env|versions)" ;;
 esac

@@ -90,7 +90,8 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
                 `${bySvc} (rate(${requests(errors5xx)}[5m])) > 0.1`,
                 "2m",
                 "High error rate detected",
-                "{{ $labels.service }} answers {{ $value | humanize }} 5xx responses per second (runbook threshold: 0.1/s for 2 minutes).",
+                // printf, not humanize: humanize writes 0.2/s as "200m", which reads as 200 million.
+                '{{ $labels.service }} answers {{ $value | printf "%.2f" }} 5xx responses per second (runbook threshold: 0.1/s for 2 minutes).',
             ),
             rule(
                 "ServiceDown",

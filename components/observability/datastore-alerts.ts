@@ -19,6 +19,8 @@ export interface DataStoreAlert {
     description: string;
 }
 
+// Rates per second are printed with printf "%.2f": humanize writes 0.5/s as "500m", which reads as 500 million.
+
 /** Thresholds, named once: the README and docs/observability.md quote them. */
 export const DATA_STORE_THRESHOLDS = {
     /** Share of the store's connection limit in use. */
@@ -170,8 +172,7 @@ export function dataStoreAlerts(namespace: string, stores: readonly DataStoreNam
             expr: `rate(redis_evicted_keys_total${sel()}[5m]) > 0`,
             for: "15m",
             summary: "Redis keeps evicting keys",
-            description:
-                "Redis has evicted {{ $value | humanize }} keys/s for 15 minutes: the cache is smaller than its working set (raise redisMaxMemoryPercent or Redis's memory).",
+            description: `Redis has evicted {{ $value | printf "%.2f" }} keys/s for 15 minutes: the cache is smaller than its working set (raise redisMaxMemoryPercent or Redis's memory).`,
         },
         {
             alert: "RedisRejectedConnections",
@@ -192,7 +193,7 @@ export function dataStoreAlerts(namespace: string, stores: readonly DataStoreNam
             for: "5m",
             summary: "Elasticsearch rejects requests",
             description:
-                "The {{ $labels.type }} thread pool rejects {{ $value | humanize }} tasks/s: Elasticsearch is saturated, searches or indexing fail.",
+                'The {{ $labels.type }} thread pool rejects {{ $value | printf "%.2f" }} tasks/s: Elasticsearch is saturated, searches or indexing fail.',
         },
         {
             alert: "ElasticsearchClusterRed",
