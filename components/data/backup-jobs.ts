@@ -6,6 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resourceRequirements, Resources } from "../model/catalog";
 import { DATA_STORE_SPECS, printFromEnv } from "./stores";
 import { labels } from "../model/labels";
+import { AWAIT_POSTGRES } from "./user-scripts";
 import { literalArgument, restrictedContainerSecurity, restrictedPodSecurity } from "../model/security";
 import { ThirdPartyImages } from "../model/third-party-images";
 
@@ -99,7 +100,7 @@ export const BACKUP_STEPS: Step[] = [
         store: "postgres",
         connects: true,
         // Custom format (-Fc): compressed, and pg_restore can clean and restore it in one transaction.
-        script: `${STRICT}; ${NAMED}; rm -f ${BACKUP_DIR}/.*.postgres.dump.partial; ${atomically(BACKUP_FILES.postgres("$name"), (p) => `pg_dump -Fc -d ${DATABASE} -f ${p}`)}; echo "postgres: database ${DATABASE} dumped to ${BACKUP_FILES.postgres("$name")}"`,
+        script: `${STRICT}; ${AWAIT_POSTGRES}; ${NAMED}; rm -f ${BACKUP_DIR}/.*.postgres.dump.partial; ${atomically(BACKUP_FILES.postgres("$name"), (p) => `pg_dump -Fc -d ${DATABASE} -f ${p}`)}; echo "postgres: database ${DATABASE} dumped to ${BACKUP_FILES.postgres("$name")}"`,
     },
     {
         name: "dump-mongodb",
@@ -134,7 +135,7 @@ export const RESTORE_STEPS: Record<DatabaseWithUsers, Step> = {
         store: "postgres",
         connects: true,
         // Drops and recreates every object the dump holds, all or nothing: a failure leaves the database as it was.
-        script: `${STRICT}; pg_restore --clean --if-exists --single-transaction -d ${DATABASE} "${BACKUP_DIR}/${BACKUP_FILES.postgres("$BACKUP_NAME")}"; echo "postgres: database ${DATABASE} restored from $BACKUP_NAME"`,
+        script: `${STRICT}; ${AWAIT_POSTGRES}; pg_restore --clean --if-exists --single-transaction -d ${DATABASE} "${BACKUP_DIR}/${BACKUP_FILES.postgres("$BACKUP_NAME")}"; echo "postgres: database ${DATABASE} restored from $BACKUP_NAME"`,
     },
     mongodb: {
         name: "restore-mongodb",

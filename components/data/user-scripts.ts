@@ -78,9 +78,16 @@ END $$;
 `;
 }
 
-/** The PostgreSQL users Job's shell command: the passwords into PGOPTIONS, then the script on psql's stdin. */
+/**
+ * Waits up to a minute for PostgreSQL to accept this pod's connections. A new pod's first connections can be refused
+ * although the server is Ready: the NetworkPolicy enforcer admits the pod once it has seen its address (on the real
+ * node kube-router rejected the users Job's first two attempts, ~20 s). Then the script fails on its own errors only.
+ */
+export const AWAIT_POSTGRES = `i=0; until pg_isready -q -t 2; do i=$((i + 1)); [ "$i" -lt 30 ] || { echo "PostgreSQL at $PGHOST:$PGPORT did not accept connections for 60 s" >&2; exit 1; }; sleep 2; done`;
+
+/** The PostgreSQL users Job's shell command: wait for the server, the passwords into PGOPTIONS, the script on psql's stdin. */
 export function postgresUsersCommand(principals: DatabasePrincipal[]): string[] {
-    return ["sh", "-c", `${PGOPTIONS_FROM_ENV}\nexec psql -X -q -f - <<'SQL'\n${postgresUsersSql(principals)}SQL\n`];
+    return ["sh", "-c", `${AWAIT_POSTGRES}\n${PGOPTIONS_FROM_ENV}\nexec psql -X -q -f - <<'SQL'\n${postgresUsersSql(principals)}SQL\n`];
 }
 
 /**

@@ -9,17 +9,19 @@
 // Needs what the other suites need: `npm run toolchain`, `bash scripts/local-cluster.sh start`.
 // Run alone: npx mocha --no-config -r ts-node/register/transpile-only --timeout 1800000 tests/e2e/next-steps.e2e.test.ts
 import * as assert from "assert";
-import { execFileSync, spawnSync } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
+import { KUBE_CONTEXT, KUBECONFIG, kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
 import { requireLocalEngine } from "./support/stack";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { LOCAL_STACK, openStack } from "../../ops/workspace";
 import { CATALOG, EXPORTER_CREDENTIALS } from "../../components/model/catalog";
 import { ENVOY_PROXY_LABELS } from "../../components/edge";
 import { promqlNames } from "../unit/support/promql";
+import { judge } from "../../scripts/load/criteria";
+import { runLoad } from "../../scripts/load/run";
 
 const STACK_FILE = path.join(REPO_ROOT, "Pulumi.local.yaml");
 const NAMESPACE = "ultramarket-local";
@@ -432,6 +434,89 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             [],
             "metric names no running target serves",
         );
+    });
+
+    it("holds the runbook's success criteria under a bounded load on a real stand-in app, and fails them when it answers 5xx", async function () {
+        // autocannon through kubectl port-forward (a loopback address): 5 s or 5000 requests at most per run. A figure about
+        // the stand-in behind a port-forward on this machine, not about UltraMarket; throughput is reported, not judged.
+        const auth = CATALOG.find((a) => a.name === "auth-service")!;
+        const template = kubectlJson<any>(["get", "deployment", "auth-service", "-n", NAMESPACE]).spec.template;
+        const faulty = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: "e2e-5xx", namespace: NAMESPACE, labels: { "app.kubernetes.io/name": "e2e-5xx" } },
+            spec: {
+                ...template.spec,
+                containers: [
+                    {
+                        ...template.spec.containers[0],
+                        env: [...(template.spec.containers[0].env ?? []), { name: "STANDIN_FAULT", value: "5xx" }],
+                    },
+                ],
+            },
+        };
+        const forward = async (target: string) => {
+            const child = spawn(
+                path.join(TOOLCHAIN_BIN, "kubectl"),
+                [
+                    "--kubeconfig",
+                    KUBECONFIG,
+                    "--context",
+                    KUBE_CONTEXT,
+                    "port-forward",
+                    "-n",
+                    NAMESPACE,
+                    "--address",
+                    "127.0.0.1",
+                    target,
+                    `0:${auth.port}`,
+                ],
+                { stdio: ["ignore", "pipe", "pipe"] },
+            );
+            const port = await new Promise<number>((resolve, reject) => {
+                let out = "";
+                child.stdout.on("data", (c) => {
+                    out += c;
+                    const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+                    if (m) resolve(Number(m[1]));
+                });
+                child.on("exit", (code) => reject(new Error(`port-forward ${target} exited ${code}`)));
+            });
+            return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill("SIGTERM") };
+        };
+        const bounded = { duration: 5, amount: 5000, connections: 8 };
+        try {
+            kubectl(["apply", "-f", "-"], JSON.stringify(faulty));
+            const healthy = await forward("deployment/auth-service");
+            let result;
+            try {
+                result = await runLoad({ url: healthy.url, ...bounded });
+            } finally {
+                healthy.stop();
+            }
+            const verdict = judge(result);
+            console.log(
+                `    healthy auth-service: ${result.requests} requests, ${result.throughputRps.toFixed(0)} req/s, p95 ${result.p95Ms.toFixed(1)} ms`,
+            );
+            assert.equal(verdict.passed, true, verdict.lines.join("\n"));
+            // Running is enough: its /health fails (no NetworkPolicy admits this pod to the stores), its answers are the point.
+            kubectl(["wait", "--for=jsonpath={.status.phase}=Running", "pod/e2e-5xx", "-n", NAMESPACE, "--timeout=90s"]);
+            const broken = await forward("pod/e2e-5xx");
+            try {
+                result = await runLoad({ url: broken.url, ...bounded });
+            } finally {
+                broken.stop();
+            }
+            const failing = judge(result);
+            console.log(`    auth-service answering 5xx: ${failing.lines.find((l) => l.includes("error rate"))}`);
+            assert.equal(failing.passed, false);
+            assert.match(
+                failing.lines.find((l) => l.includes("error rate"))!,
+                /^FAIL/,
+            );
+        } finally {
+            kubectl(["delete", "pod", "e2e-5xx", "-n", NAMESPACE, "--ignore-not-found", "--wait=false"]);
+        }
     });
 
     it("runs every printed step, exactly as printed, in one clean shell", async function () {

@@ -1,5 +1,5 @@
 // The backup, list and restore scripts run for real (sh) on a temporary directory, with fake pg_dump, mongodump,
-// pg_restore, mongorestore and date on PATH: naming, atomic writes, retention and the password file.
+// pg_restore, mongorestore, pg_isready and date on PATH: naming, atomic writes, retention and the password file.
 import { strict as assert } from "assert";
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -14,6 +14,8 @@ const FAKES: Record<string, string> = {
     pg_restore: `echo "pg_restore $*" >> "$FAKE_LOG"`,
     mongorestore: `echo "mongorestore $*" >> "$FAKE_LOG"`,
     date: `echo "$FAKE_DATE"`,
+    // The server accepts at once (the wait itself is tested with the users Job: tests/unit/database-users.test.ts).
+    pg_isready: `echo "pg_isready $*" >> "$FAKE_LOG"`,
 };
 
 describe("backup scripts, run by sh on a scratch directory", () => {
@@ -141,7 +143,8 @@ describe("backup scripts, run by sh on a scratch directory", () => {
     it("restores with pg_restore --clean --if-exists --single-transaction and mongorestore --drop, from the named backup", () => {
         fs.writeFileSync(log, "");
         assert.ok(runPod([RESTORE_STEPS.postgres, RESTORE_STEPS.mongodb], { BACKUP_NAME: "20261127T130000Z-dddddddddd" }).ok);
-        const [pg, mongo] = fs.readFileSync(log, "utf8").trim().split("\n");
+        const [wait, pg, mongo] = fs.readFileSync(log, "utf8").trim().split("\n");
+        assert.equal(wait, "pg_isready -q -t 2", "the restore waits until PostgreSQL accepts its connections");
         assert.equal(
             pg,
             `pg_restore --clean --if-exists --single-transaction -d ultramarket ${dir}/20261127T130000Z-dddddddddd.postgres.dump`,

@@ -1,6 +1,10 @@
 // Issue 14 item 2: every app connects to PostgreSQL and MongoDB as its own least-privileged user; the superuser
 // passwords reach only the stores and the users Jobs.
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import {
     CATALOG,
     DATABASE_CREDENTIAL_KEYS,
@@ -11,7 +15,7 @@ import {
 } from "../../components/model/catalog";
 import { databaseUsersJobName } from "../../components/data/database-users";
 import { databasePrincipals, derivePassword, passwordEnv, userName } from "../../components/data/principals";
-import { mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../../components/data/user-scripts";
+import { AWAIT_POSTGRES, mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../../components/data/user-scripts";
 import { DATA_STORE_SPECS } from "../../components/data/stores";
 import { SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { GENERATED_SECRETS } from "../../config";
@@ -186,6 +190,35 @@ describe("database users (issue 14): a user per app, the superuser for the store
         assert.equal(script, postgresUsersCommand(databasePrincipals(deployed))[2]);
         assert.match(script, /^DO \$\$$/m);
         assert.match(script, /^END \$\$;$/m);
+    });
+
+    it("waits (bounded) for PostgreSQL to accept the Job's connections before running the script", () => {
+        // A fake pg_isready refusing the first N calls, and a sleep that returns at once, run by a real shell.
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "await-postgres-"));
+        try {
+            fs.writeFileSync(
+                path.join(dir, "pg_isready"),
+                `#!/bin/sh\nn=$(cat "${dir}/calls" 2>/dev/null || echo 0); echo $((n + 1)) > "${dir}/calls"; [ "$n" -ge "$REFUSALS" ]\n`,
+                { mode: 0o755 },
+            );
+            fs.writeFileSync(path.join(dir, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+            const run = (refusals: number) => {
+                fs.rmSync(path.join(dir, "calls"), { force: true });
+                const r = spawnSync("sh", ["-c", `${AWAIT_POSTGRES}; echo ready`], {
+                    env: { PATH: `${dir}:/usr/bin:/bin`, REFUSALS: String(refusals), PGHOST: "postgres-service", PGPORT: "5432" },
+                    encoding: "utf8",
+                });
+                return { code: r.status, out: r.stdout, err: r.stderr, calls: Number(fs.readFileSync(path.join(dir, "calls"), "utf8")) };
+            };
+            assert.deepEqual(run(2), { code: 0, out: "ready\n", err: "", calls: 3 });
+            const never = run(1000);
+            assert.equal(never.code, 1);
+            assert.equal(never.calls, 30, "bounded: 30 tries, 2 s apart");
+            assert.match(never.err, /PostgreSQL at postgres-service:5432 did not accept connections for 60 s/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+        assert.ok(postgresUsersCommand(databasePrincipals(deployed))[2].startsWith(`${AWAIT_POSTGRES}\n`), "the users Job waits first");
     });
 
     it("gives each MongoDB service readWrite on the shared ultramarket database only", () => {
