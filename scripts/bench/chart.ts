@@ -15,9 +15,9 @@ export interface LineChart {
     series: ChartSeries[];
 }
 
-const WIDTH = 760;
+const WIDTH = 820;
 const HEIGHT = 440;
-const MARGIN = { top: 40, right: 250, bottom: 56, left: 70 };
+const MARGIN = { top: 40, right: 310, bottom: 56, left: 70 };
 /** Distinguishable on white and for common colour blindness (Okabe–Ito). */
 const COLOURS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442"];
 
