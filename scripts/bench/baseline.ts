@@ -35,9 +35,9 @@ export function machineOf(): Machine {
     let commit = "unknown";
     try {
         commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
-        // Uncommitted changes to tracked files: the figures are not quite that commit's.
-        if (execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO_ROOT, encoding: "utf8" }).trim())
-            commit += "-dirty";
+        // Uncommitted changes to tracked files (bench/ aside: the run writes its chart there): not quite that commit's figures.
+        const status = ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench"];
+        if (execFileSync("git", status, { cwd: REPO_ROOT, encoding: "utf8" }).trim()) commit += "-dirty";
     } catch {
         // not a checkout: the commit stays unknown
     }

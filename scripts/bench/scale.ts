@@ -67,6 +67,8 @@ function stubKubeconfig(): string {
     return file;
 }
 
+const emptyPoint = (apps: number): ScalePoint => ({ apps, resources: 0, seconds: [] });
+
 export interface ScaleArgs {
     scale: number[];
     runs: number;
@@ -88,23 +90,29 @@ export async function runScale(args: ScaleArgs): Promise<Figures> {
     const warm = benchConfig({ ...scaleSettings(sizes[0]), ...offline });
     await renderObjects(warm.plain, warm.secretKeys);
 
-    for (const apps of sizes) {
-        const { plain, secretKeys } = benchConfig({ ...scaleSettings(apps), ...offline });
-        const evaluation: ScalePoint = { apps, resources: 0, seconds: [] };
-        const policies: ScalePoint = { apps, resources: 0, seconds: [] };
-        console.log(`[bench] ${apps} apps (${apps - CATALOG.length} synthetic): ${args.runs} run(s) each`);
-        for (let round = 1; round <= args.runs; round++) {
-            const { registrations, seconds } = await renderObjects(plain, secretKeys);
-            evaluation.resources = registrations.length;
-            evaluation.seconds.push(seconds);
-            log(OP.evaluation, seconds, registrations.length);
+    // Rounds go through every size in turn, so a burst of load elsewhere on the machine lands on all sizes alike.
+    const cases = sizes.map((apps) => ({
+        apps,
+        ...benchConfig({ ...scaleSettings(apps), ...offline }),
+        evaluation: emptyPoint(apps),
+        policies: emptyPoint(apps),
+    }));
+    for (let round = 1; round <= args.runs; round++) {
+        console.log(`[bench] round ${round}/${args.runs}`);
+        for (const c of cases) {
+            const { registrations, seconds } = await renderObjects(c.plain, c.secretKeys);
+            c.evaluation.resources = registrations.length;
+            c.evaluation.seconds.push(seconds);
+            log(`${c.apps} apps, ${OP.evaluation}`, seconds, registrations.length);
             const pack = await timePolicyPack(registrations, STACK);
-            policies.resources = pack.resources;
-            policies.seconds.push(pack.seconds);
-            log(`${OP.policies} (${pack.policies} policies, ${pack.violations} violations)`, pack.seconds, pack.resources);
+            c.policies.resources = pack.resources;
+            c.policies.seconds.push(pack.seconds);
+            log(`${c.apps} apps, ${OP.policies} (${pack.policies} policies, ${pack.violations} violations)`, pack.seconds, pack.resources);
         }
-        point(OP.evaluation, evaluation);
-        point(OP.policies, policies);
+    }
+    for (const c of cases) {
+        point(OP.evaluation, c.evaluation);
+        point(OP.policies, c.policies);
     }
     if (!args.noCluster) await clusterScale(sizes, args.runs, point, log);
 
