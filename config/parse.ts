@@ -2,6 +2,7 @@
 // One ConfigError names every bad key and the command that fixes it, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
 import { AppSpec, CATALOG } from "../components/model/catalog";
+import { syntheticApps } from "../components/model/synthetic";
 import { Plain, PRODUCTION_STACK, PROJECT } from "./schema";
 import {
     applicationRules,
@@ -68,7 +69,11 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const keys = readPlainKeys(raw);
     const { plain, invalid } = keys;
     const secrets = readSecrets(raw, isProduction);
-    const enabled = CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault));
+    const enabled = [
+        ...CATALOG.filter((a) => (a.name === "mobile-app" ? plain.enableMobileApp : a.enabledByDefault)),
+        // The benchmark's scale mode (0 unless set; refused in production by applicationRules).
+        ...syntheticApps(plain.syntheticApps ?? 0),
+    ];
     const ctx: RuleContext = { raw, plain, invalid, isProduction, enabled };
     const images = imageRules(ctx);
     const applications = applicationRules(ctx);

@@ -184,9 +184,16 @@ export function imageRules({ plain, invalid, isProduction }: RuleContext): { tag
     return { tag, problems };
 }
 
-/** Applications: replica overrides name catalog apps, and production runs at least 2 of each. */
-export function applicationRules({ plain, isProduction }: RuleContext): string[] {
+/**
+ * Applications: replica overrides name catalog apps, production runs at least 2 of each, and the benchmark's
+ * synthetic apps never reach production.
+ */
+export function applicationRules({ raw, plain, isProduction }: RuleContext): string[] {
     const problems: string[] = [];
+    if (isProduction && raw.values.syntheticApps !== undefined)
+        problems.push(
+            `${PROJECT}:syntheticApps is a benchmark-only setting (it adds made-up apps) and is refused in the production stack; remove it with: pulumi config rm syntheticApps`,
+        );
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
         if (!APP_NAMES.includes(app)) problems.push(notInCatalog("replicas", app));
         else if (isProduction && n < 2)

@@ -3,6 +3,7 @@
 import * as net from "net";
 import { z } from "zod";
 import { SecretKey } from "../components/model/catalog";
+import { MAX_SYNTHETIC_APPS } from "../components/model/synthetic";
 import { isImageReference, isRegistryPrefix } from "./image-reference";
 
 export const PROJECT = "ultramarket";
@@ -218,6 +219,8 @@ export const plainSchema = z.strictObject({
     cpuScalePercent: int(1, 100).default(100),
     replicas: json(z.record(z.string(), int(1, 100))).default({}),
     enableMobileApp: bool.default(false),
+    // Benchmark only (npm run bench -- --scale): this many synthetic apps beside the catalog's; refused in production.
+    syntheticApps: int(0, MAX_SYNTHETIC_APPS).default(0),
     nodeEnv: z.enum(["production", "staging", "development"]).default("production"),
     logLevel: z.enum(["error", "warn", "info", "debug"]).default("info"),
     jwtExpiresIn: z

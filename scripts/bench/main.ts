@@ -1,25 +1,20 @@
 // npm run bench [-- --runs N]: deploys the same platform the runbook's way, the kubectl floor's way and with
 // `pulumi up` on the local control plane, times the day-2 commands, and prints the table and the ratios of the
 // performance targets (README "Performance"). `-- --parallel-sweep 8,16,32` times only `pulumi up` from empty at
-// each engine parallelism instead. Never part of the test suite.
-import * as crypto from "crypto";
+// each engine parallelism instead; `-- --scale 20,40,80` times the program at each number of apps (scale.ts);
+// `--no-cluster` only what needs no cluster; `--compare` / `--save-baseline` against bench/baseline.json.
+// Never part of the test suite.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { PROJECT } from "../../config";
-import { ENGINE_PARALLELISM, openStack } from "../../ops/workspace";
-import { missingPrerequisites, REPO_ROOT, toolchainEnv } from "../../tests/e2e/support/env";
-import { throwawayStackConfig } from "../../tests/e2e/support/stack";
-import { kubectlAsync, kubectlFloor, removeObjects, runbookWay } from "./kubectl";
+import { missingPrerequisites, toolchainEnv } from "../../tests/e2e/support/env";
+import { parseArgs } from "./args";
+import { compareFigures, describeMachine, formatComparison, Figures, machineOf, readBaseline, writeBaseline } from "./baseline";
+import { kubectlAsync, kubectlFloor, runbookWay } from "./kubectl";
 import { renderObjects, runbookSteps } from "./manifests";
 import { describeChanges, emptyProgram, EngineEnv, lastChanges, pulumi, timeline, UpTimeline } from "./pulumi";
-import { formatReport, Measurement, Ratio, ratios } from "./stats";
-
-const STACK = "bench";
-const NAMESPACE = "ultramarket-bench";
-const STACK_FILE = path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
-/** The one-service change: a new tag for this app (`serviceImageTags`). */
-const IMAGE_CHANGE_APP = "cart-service";
+import { runScale } from "./scale";
+import { benchConfig, IMAGE_CHANGE_APP, NAMESPACE, openSession, STACK } from "./session";
+import { formatReport, Measurement, Ratio, ratios, summarize } from "./stats";
 
 const M = {
     runbook: "runbook's way (kubectl, phase by phase)",
@@ -42,43 +37,29 @@ const TARGETS: Ratio[] = [
     { label: "one-service image change / empty-program preview (template defaults)", numerator: M.image, denominator: M.emptyDefault },
 ];
 
-function parseArgs(argv: string[]): { runs: number; sweep: number[] } {
-    let runs = 3;
-    let sweep: number[] = [];
-    for (let i = 0; i < argv.length; i++) {
-        const [flag, inline] = argv[i].split("=", 2);
-        const value = inline ?? argv[++i];
-        if (flag === "--runs" && /^[1-9][0-9]?$/.test(value ?? "")) runs = Number(value);
-        else if (flag === "--parallel-sweep" && /^[0-9]+(,[0-9]+)*$/.test(value ?? "")) sweep = value.split(",").map(Number);
-        else throw new Error(`unknown or invalid argument "${argv[i]}"; usage: npm run bench -- [--runs 1-99] [--parallel-sweep 8,16,32]`);
+async function main(): Promise<void> {
+    const args = parseArgs(process.argv.slice(2));
+    const figures = args.scale.length || args.noCluster ? await runScale(args) : await clusterBench(args.runs, args.sweep);
+    if (args.compare) {
+        const baseline = readBaseline();
+        if (!baseline) console.log("\n[bench] --compare: there is no bench/baseline.json yet (write one with --save-baseline)");
+        else console.log(`\n${formatComparison(compareFigures(baseline.figures, figures), baseline, machineOf())}`);
     }
-    return { runs, sweep };
+    if (args.saveBaseline) {
+        const file = writeBaseline(figures, machineOf(), { clusterFree: args.noCluster });
+        console.log(`\n[bench] wrote ${path.relative(process.cwd(), file)}`);
+    }
 }
 
-async function main(): Promise<void> {
-    const { runs, sweep } = parseArgs(process.argv.slice(2));
+/** The default benchmark (and the parallelism sweep) on the cluster; returns the medians for the baseline. */
+async function clusterBench(runs: number, sweep: number[]): Promise<Figures> {
     const missing = missingPrerequisites();
     if (missing) throw new Error(missing);
-    if (fs.existsSync(STACK_FILE)) throw new Error(`${STACK_FILE} exists (an interrupted benchmark?); delete it and run again`);
     Object.assign(process.env, toolchainEnv());
-
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-bench-"));
-    const passphrase = crypto.randomBytes(24).toString("hex");
-    // The parallelism operators get from ops and the workflows (ENGINE_PARALLELISM), unless PULUMI_PARALLEL is set here.
-    const parallel = process.env.PULUMI_PARALLEL || String(ENGINE_PARALLELISM);
-    const engine: EngineEnv = {
-        env: { PULUMI_CONFIG_PASSPHRASE: passphrase, PULUMI_SKIP_UPDATE_CHECK: "true", PULUMI_PARALLEL: parallel },
-        logDir: tmp,
-    };
-    const config: Record<string, { value: string; secret?: boolean }> = {
-        ...throwawayStackConfig(),
-        [`${PROJECT}:namespace`]: { value: NAMESPACE },
-    };
-    const plain = Object.fromEntries(Object.entries(config).map(([k, v]) => [k.slice(PROJECT.length + 1), v.value]));
-    const secretKeys = Object.entries(config)
-        .filter(([, v]) => v.secret)
-        .map(([k]) => k.slice(PROJECT.length + 1));
-    const objects = await renderObjects(plain, secretKeys);
+    const session = openSession();
+    const { tmp, engine, parallel } = session;
+    const { config, plain, secretKeys } = benchConfig();
+    const { objects } = await renderObjects(plain, secretKeys);
     const steps = runbookSteps(objects);
     console.log(`[bench] ${objects.length} objects, ${steps.length} runbook steps; ${runs} run(s) each; logs in ${tmp}`);
 
@@ -128,19 +109,8 @@ async function main(): Promise<void> {
     };
     for (const dir of Object.values(emptyDirs)) await pulumi(emptyEngine, ["stack", "init", "empty"], dir);
 
-    const freshStack = async (round: string): Promise<EngineEnv> => {
-        fs.rmSync(STACK_FILE, { force: true });
-        const backend = path.join(tmp, `state-${round}`);
-        fs.mkdirSync(backend);
-        const stack = await openStack({ stackName: STACK, create: true, backendUrl: `file://${backend}`, passphrase });
-        await stack.setAllConfig(config);
-        return { ...engine, env: { ...engine.env, PULUMI_BACKEND_URL: `file://${backend}` } };
-    };
-    const clean = async () => {
-        const t = Date.now();
-        await removeObjects(tmp, objects);
-        console.log(`[bench]   (cleanup ${((Date.now() - t) / 1000).toFixed(1)} s)`);
-    };
+    const freshStack = (round: string) => session.freshStack(round, config);
+    const clean = () => session.clean(objects);
 
     try {
         await kubectlAsync(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=300s"]);
@@ -216,21 +186,13 @@ async function main(): Promise<void> {
                     tl.slowest.map((s) => `${s.urn.split("::").pop()} ${s.op} ${s.seconds.toFixed(0)} s`).join(", "),
             );
         }
+        return Object.fromEntries(
+            [...measurements, ...sweepResults].filter((m) => m.seconds.length).map((m) => [m.label, summarize(m.seconds).median]),
+        );
     } finally {
         await clean().catch((err) => console.error(`[bench] cleanup: ${err instanceof Error ? err.message : err}`));
-        fs.rmSync(STACK_FILE, { force: true });
-        // The manifests hold the Secret's (throwaway) values: nothing of the run is kept but the engine log.
-        for (const f of fs.readdirSync(tmp))
-            if (f.endsWith(".json") || f.startsWith("state-")) fs.rmSync(path.join(tmp, f), { recursive: true, force: true });
+        session.dispose();
     }
-}
-
-function describeMachine(): string {
-    const cpus = os.cpus();
-    return `machine: ${cpus.length} × ${cpus[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, load ${os
-        .loadavg()
-        .map((l) => l.toFixed(1))
-        .join(" ")}`;
 }
 
 main().catch((err) => {

@@ -20,15 +20,23 @@ export function kubeObjects(registrations: Registration[]): { name: string; obje
         .map((r) => ({ name: r.name, object: r.inputs as KubeObject }));
 }
 
-/** The program's Kubernetes objects for `ultramarket:` config values (secret ones included, as the Secret needs them). */
-export async function renderObjects(config: Record<string, string>, secretKeys: string[]): Promise<KubeObject[]> {
+/**
+ * The program's Kubernetes objects for `ultramarket:` config values (secret ones included, as the Secret needs them),
+ * every registration, and how long the evaluation on the mock monitor took.
+ */
+export async function renderObjects(
+    config: Record<string, string>,
+    secretKeys: string[],
+): Promise<{ objects: KubeObject[]; registrations: Registration[]; seconds: number }> {
+    const start = process.hrtime.bigint();
     const { registrations, error } = await runProgram("bench", config, secretKeys);
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (error) throw error instanceof Error ? error : new Error(JSON.stringify(error));
     const objects = kubeObjects(registrations).map(({ name, object: o }) => {
         // Auto-named by Pulumi (the migration Jobs): the same shape of name, `<resource name>-<random>`.
         return o.metadata.name ? o : { ...o, metadata: { ...o.metadata, name: `${name}-${crypto.randomBytes(4).toString("hex")}` } };
     });
-    return objects;
+    return { objects, registrations, seconds };
 }
 
 /** One step of the runbook: objects applied with one `kubectl apply`, then what it waits for before going on. */
@@ -56,10 +64,10 @@ export const awaited = (o: KubeObject) => ["Deployment", "StatefulSet", "Job"].i
 
 /**
  * The runbook's order (../shared/seed action plan, phases 1–3): namespace; secrets and config maps; the data stores,
- * waiting for each (with its exporter, whose `app` label starts with the store's name); storage; network policies; the edge; then each service in catalog order; finally the rollout
+ * waiting for each (with its exporter, whose `app` label starts with the store's name); storage; network policies; the edge; then each service in catalog order (then the synthetic apps, if any); finally the rollout
  * status of every Deployment and Job, and the monitoring objects.
  */
-export function runbookSteps(objects: KubeObject[]): RunbookStep[] {
+export function runbookSteps(objects: KubeObject[], apps: readonly string[] = APP_NAMES): RunbookStep[] {
     const taken = new Set<KubeObject>();
     const take = (pick: (o: KubeObject) => boolean) => objects.filter((o) => !taken.has(o) && pick(o)).map((o) => (taken.add(o), o));
     const steps: RunbookStep[] = [];
@@ -100,8 +108,8 @@ export function runbookSteps(objects: KubeObject[]): RunbookStep[] {
         take((o) => o.kind === "Ingress"),
     );
     const services: KubeObject[] = [];
-    for (const app of APP_NAMES) {
-        const picked = take((o) => ownerOf(o, APP_NAMES) === app);
+    for (const app of apps) {
+        const picked = take((o) => ownerOf(o, apps) === app);
         step(`3 ${app}`, picked);
         services.push(...picked.filter(awaited));
     }
