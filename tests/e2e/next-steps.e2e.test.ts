@@ -64,6 +64,22 @@ function notReady(pods: any[]): string[] {
         .map((p) => `${p.metadata.name} (${p.status.phase})`);
 }
 
+/** An exporter's own /metrics, read inside its container (bash's /dev/tcp: the image has no HTTP client). */
+function exporterMetrics(exporter: string, port: number): string {
+    return kubectl([
+        "exec",
+        "-n",
+        NAMESPACE,
+        `deployment/${exporter}`,
+        "--",
+        "bash",
+        "-c",
+        'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3',
+        "_",
+        String(port),
+    ]);
+}
+
 describe("e2e: the next steps local:up prints work as printed", function () {
     let stackFileBefore: string;
     let stackExisted: boolean;
@@ -337,22 +353,8 @@ describe("e2e: the next steps local:up prints work as printed", function () {
     });
 
     it("runs the PostgreSQL and Redis exporters on the real node, logged in (PostgreSQL's as its monitoring user)", function () {
-        // Each exporter's own /metrics, read inside its container (bash's /dev/tcp: the image has no HTTP client).
-        const metrics = (exporter: string, port: number) =>
-            kubectl([
-                "exec",
-                "-n",
-                NAMESPACE,
-                `deployment/${exporter}`,
-                "--",
-                "bash",
-                "-c",
-                'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3',
-                "_",
-                String(port),
-            ]);
-        assert.match(metrics("postgres-exporter", 9187), /^pg_up 1$/m);
-        assert.match(metrics("redis-exporter", 9121), /^redis_up 1$/m);
+        assert.match(exporterMetrics("postgres-exporter", 9187), /^pg_up 1$/m);
+        assert.match(exporterMetrics("redis-exporter", 9121), /^redis_up 1$/m);
         const user = kubectl(["exec", "-n", NAMESPACE, "deployment/postgres-exporter", "--", "printenv", "DATA_SOURCE_USER"]).trim();
         assert.equal(user, EXPORTER_CREDENTIALS.postgres.user);
         const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE]).items;
@@ -397,19 +399,6 @@ describe("e2e: the next steps local:up prints work as printed", function () {
                 `require("http").get({ host: "127.0.0.1", port: +process.argv[1], path: process.argv[2] }, (r) => r.pipe(process.stdout));`,
                 String(port),
                 metricsPath,
-            ]);
-        const exporterMetrics = (exporter: string, port: number) =>
-            kubectl([
-                "exec",
-                "-n",
-                NAMESPACE,
-                `deployment/${exporter}`,
-                "--",
-                "bash",
-                "-c",
-                'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "GET /metrics HTTP/1.0\\r\\n\\r\\n" >&3; cat <&3',
-                "_",
-                String(port),
             ]);
         const auth = CATALOG.find((a) => a.name === "auth-service")!;
         // One request first: the request metrics have no series before the app has answered one.
