@@ -9,7 +9,7 @@ import { Applications } from "./apps/applications";
 import { DatabaseExporters } from "./observability/database-exporters";
 import { DATA_STORE_NAMES, DataStores } from "./data/stores";
 import { EXPORTERS } from "./observability/exporters";
-import { BACKED_UP_STORES, BACKUP_JOB, RESTORE_JOB, RESTORE_POLICY_PURPOSE } from "./data/backup-jobs";
+import { BACKUP_JOB, RESTORE_JOB, RESTORE_POLICY_PURPOSE } from "./data/backup-jobs";
 import { DatabaseBackups } from "./data/backups";
 import { DATABASES_WITH_USERS } from "./model/catalog";
 import { DatabaseUsers, databaseUsersJobName } from "./data/database-users";
@@ -209,7 +209,8 @@ export function buildApplications(
         retention: cfg.backups.retention,
         protect: cfg.protectData,
         stores: { postgres: dataStores.endpoints.postgres, mongodb: dataStores.endpoints.mongodb },
-        dataStores: BACKED_UP_STORES.map((s) => dataStores.statefulSets[s]),
+        backedUp: cfg.backups.stores,
+        dataStores: cfg.backups.stores.map((s) => dataStores.statefulSets[s]),
         images: cfg.thirdPartyImages,
         placement: cfg.workloadPlacement["database-backup"],
     };
@@ -269,8 +270,8 @@ export function buildNetworkPolicies(
             monitoringNamespace: cfg.monitoring.monitoringNamespace,
             exporters: EXPORTERS,
             dataStoreJobs: [
-                { name: BACKUP_JOB, dataStores: [...BACKED_UP_STORES] },
-                { name: RESTORE_JOB, dataStores: [...BACKED_UP_STORES], purpose: RESTORE_POLICY_PURPOSE },
+                { name: BACKUP_JOB, dataStores: [...cfg.backups.stores] },
+                { name: RESTORE_JOB, dataStores: [...cfg.backups.stores], purpose: RESTORE_POLICY_PURPOSE },
             ],
             postgresPooler: PGBOUNCER,
             databaseUsersJobs: Object.fromEntries(DATABASES_WITH_USERS.map((s) => [s, databaseUsersJobName(s)])),

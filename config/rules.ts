@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { APP_NAMES, AppSpec, CATALOG, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
+import { APP_NAMES, AppSpec, CATALOG, DATABASES_WITH_USERS, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
 import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../components/data/connection-budget";
 import { principalIds } from "../components/data/principals";
 import {
@@ -303,6 +303,14 @@ export function dataRules({ plain, invalid, isProduction, enabled }: RuleContext
         warnings.push(
             `${PROJECT}:backupBeforeMigrations is false: migrations change the production schemas with no backup to go back to; turn it back on (${setCmd("backupBeforeMigrations", "true")}) once your own backup covers this release`,
         );
+    }
+    if (isProduction && !invalid.has("backupStores") && plain.backupBeforeMigrations !== false) {
+        const used = DATABASES_WITH_USERS.filter((s) => enabled.some((a) => a.dataStores.includes(s)));
+        const left = used.filter((s) => !plain.backupStores.includes(s));
+        if (left.length)
+            problems.push(
+                `${PROJECT}:backupStores is ${JSON.stringify(plain.backupStores)}, leaving out ${left.join(" and ")}, which the production apps write to: a restore after a failed migration would bring back only part of their data; back up every one (${setCmd("backupStores", `'${JSON.stringify(used)}'`)}, or pulumi config rm backupStores for all)`,
+            );
     }
     const uploadsClass = plain.storageClasses?.fileUploads ?? plain.storageClass;
     const uploadsInvalid = ["fileUploadsAccessMode", "storageClass", "storageClasses"].some((k) => invalid.has(k));

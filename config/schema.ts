@@ -2,7 +2,7 @@
 // and which are generated or required in production. parse.ts applies it; the README's reference documents it.
 import * as net from "net";
 import { z } from "zod";
-import { SecretKey } from "../components/model/catalog";
+import { DATABASES_WITH_USERS, SecretKey } from "../components/model/catalog";
 import { MAX_SYNTHETIC_APPS } from "../components/model/synthetic";
 import { isImageReference, isRegistryPrefix } from "./image-reference";
 
@@ -200,6 +200,13 @@ export const plainSchema = z.strictObject({
     // A database backup before the migrations run, so a schema change can be undone (README: Backups and restore).
     backupBeforeMigrations: bool.default(true),
     backupRetention: int(1, 100).default(7),
+    // Which databases each backup dumps; production must keep every one its apps use (config/rules.ts).
+    backupStores: json(
+        z
+            .array(z.enum(DATABASES_WITH_USERS))
+            .min(1, "must name at least one database (postgres, mongodb); to take no backups set backupBeforeMigrations false")
+            .refine((l) => new Set(l).size === l.length, "names a database twice"),
+    ).default([...DATABASES_WITH_USERS]),
     redisMaxMemoryPercent: int(10, 90).default(75),
     redisEvictionPolicy: z.enum(REDIS_EVICTION_POLICIES).default("volatile-lru"),
     // Unset, PostgreSQL keeps its own default (100) and its command line: setting it restarts PostgreSQL once.

@@ -20,9 +20,15 @@ export const BACKUP_DIR = "/backups";
 /** The ConfigMap holding the retention (read at run time, so changing it never re-runs a backup). */
 export const BACKUP_SETTINGS = "database-backups";
 
-/** The databases a backup holds: PostgreSQL's and MongoDB's `ultramarket` database, taken together. */
+/**
+ * The databases a backup can hold: PostgreSQL's and MongoDB's `ultramarket` database, taken together in one pod.
+ * Which of them a stack backs up is `ultramarket:backupStores` (all of them unless a stack names fewer; production
+ * must keep every store its apps use), and each backup's manifest records the ones it holds.
+ */
 export const BACKED_UP_STORES: readonly DatabaseWithUsers[] = DATABASES_WITH_USERS;
 export const DATABASE = "ultramarket";
+/** A manifest line naming a store the backup holds (the other lines are `<app>=<image>`). */
+export const MANIFEST_STORE_PREFIX = "store:";
 
 /** Pod names (and selector labels): the NetworkPolicies let exactly these reach the stores. */
 export const BACKUP_JOB = "database-backup";
@@ -55,7 +61,8 @@ export type StoreAddress = { host: pulumi.Input<string>; port: pulumi.Input<stri
 export interface BackupPodArgs {
     secretName: pulumi.Input<string>;
     claimName: pulumi.Input<string>;
-    stores: Record<DatabaseWithUsers, StoreAddress>;
+    /** The address of each store a step connects to. */
+    stores: Partial<Record<DatabaseWithUsers, StoreAddress>>;
     /** The third-party images by logical name: each step runs its store's. */
     images: ThirdPartyImages;
 }
@@ -94,36 +101,45 @@ export interface Step {
     connects: boolean;
 }
 
-export const BACKUP_STEPS: Step[] = [
-    {
+const DUMP_STEPS: Record<DatabaseWithUsers, Step> = {
+    postgres: {
         name: "dump-postgres",
         store: "postgres",
         connects: true,
         // Custom format (-Fc): compressed, and pg_restore can clean and restore it in one transaction.
         script: `${STRICT}; ${AWAIT_POSTGRES}; ${NAMED}; rm -f ${BACKUP_DIR}/.*.postgres.dump.partial; ${atomically(BACKUP_FILES.postgres("$name"), (p) => `pg_dump -Fc -d ${DATABASE} -f ${p}`)}; echo "postgres: database ${DATABASE} dumped to ${BACKUP_FILES.postgres("$name")}"`,
     },
-    {
+    mongodb: {
         name: "dump-mongodb",
         store: "mongodb",
         connects: true,
         // The application database only: users live in admin and are managed by the program, never restored.
         script: `${STRICT}; ${NAMED}; ${mongoConfig}; rm -f ${BACKUP_DIR}/.*.mongodb.archive.gz.partial; ${atomically(BACKUP_FILES.mongodb("$name"), (p) => `mongodump ${mongoConnection} --db ${DATABASE} --archive=${p} --gzip`)}; echo "mongodb: database ${DATABASE} dumped to ${BACKUP_FILES.mongodb("$name")}"`,
     },
-    {
-        name: "finish",
-        store: "postgres",
-        connects: false,
-        // The manifest (the images this backup was taken before) marks it complete; then the newest
-        // BACKUP_RETENTION complete backups are kept, and leftovers of failed runs go (this one supersedes them).
-        script: [
-            `${STRICT}; ${NAMED}; cd ${BACKUP_DIR}`,
-            atomically(manifestFile("$name"), (p) => `echo "$BACKUP_IMAGES" | tr ' ' '\\n' > ${p}`),
-            `ls -1 | sed -n 's/\\.images$//p' | sort -r | tail -n +$((BACKUP_RETENTION + 1)) | while read -r old; do rm -f "$old".*; echo "pruned backup $old"; done`,
-            `for f in *.postgres.dump *.mongodb.archive.gz; do [ -e "$f" ] || continue; [ -e "\${f%%.*}.images" ] || { rm -f "$f"; echo "removed $f of a backup that did not complete"; }; done`,
-            `echo "backup $name complete; backups kept (newest first):"; ls -1 | sed -n 's/\\.images$//p' | sort -r`,
-        ].join("; "),
-    },
-];
+};
+
+const FINISH_STEP: Step = {
+    name: "finish",
+    store: "postgres",
+    connects: false,
+    // The manifest (the images this backup was taken before, and the stores it holds) marks it complete; then the
+    // newest BACKUP_RETENTION complete backups are kept, and leftovers of failed runs go (this one supersedes them).
+    script: [
+        `${STRICT}; ${NAMED}; cd ${BACKUP_DIR}`,
+        atomically(
+            manifestFile("$name"),
+            (p) => `{ echo "$BACKUP_IMAGES" | tr ' ' '\\n'; for s in $BACKUP_STORES; do echo "${MANIFEST_STORE_PREFIX}$s"; done; } > ${p}`,
+        ),
+        `ls -1 | sed -n 's/\\.images$//p' | sort -r | tail -n +$((BACKUP_RETENTION + 1)) | while read -r old; do rm -f "$old".*; echo "pruned backup $old"; done`,
+        `for f in *.postgres.dump *.mongodb.archive.gz; do [ -e "$f" ] || continue; [ -e "\${f%%.*}.images" ] || { rm -f "$f"; echo "removed $f of a backup that did not complete"; }; done`,
+        `echo "backup $name complete; backups kept (newest first):"; ls -1 | sed -n 's/\\.images$//p' | sort -r`,
+    ].join("; "),
+};
+
+/** The backup pod's steps: a dump of each store backed up (in BACKED_UP_STORES' order), then the manifest and pruning. */
+export function backupSteps(stores: readonly DatabaseWithUsers[]): Step[] {
+    return [...BACKED_UP_STORES.filter((s) => stores.includes(s)).map((s) => DUMP_STEPS[s]), FINISH_STEP];
+}
 
 /** Prints one line per file of the volume: `file<TAB>name<TAB>bytes`, and `images<TAB>name<TAB>manifest` for manifests. */
 export const LIST_SCRIPT = `set -eu; cd ${BACKUP_DIR}; for f in *; do [ -f "$f" ] || continue; case "$f" in *.images) printf 'images\\t%s\\t%s\\n' "$f" "$(tr '\\n' ' ' < "$f")";; *) printf 'file\\t%s\\t%s\\n' "$f" "$(stat -c %s "$f")";; esac; done`;
@@ -149,7 +165,9 @@ export const RESTORE_STEPS: Record<DatabaseWithUsers, Step> = {
 /** The superuser's password reaches a step only as an environment variable from the platform Secret. */
 function storeEnv(store: DatabaseWithUsers, args: BackupPodArgs): EnvVar[] {
     const password = { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } };
-    const { host, port } = args.stores[store];
+    const address = args.stores[store];
+    if (!address) throw new Error(`a ${store} step needs ${store}'s address, and none was given`);
+    const { host, port } = address;
     if (store === "postgres") {
         // libpq reads the connection and the password from its environment.
         return [
@@ -200,11 +218,15 @@ export function sequentialPod(steps: Step[], args: BackupPodArgs & { env?: EnvVa
 /** Labels of a backup, list or restore pod (its name selects it in the NetworkPolicies). */
 export const backupLabels = (name: string) => labels(name, "backup");
 
-/** The settings a backup pod reads besides the Secret: what triggered it, and the retention from the settings ConfigMap. */
-export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<string>): EnvVar[] {
+/**
+ * The settings a backup pod reads besides the Secret: what triggered it, the stores it dumps (for its manifest), and
+ * the retention from the settings ConfigMap.
+ */
+export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<string>, stores: readonly DatabaseWithUsers[]): EnvVar[] {
     return [
         { name: "BACKUP_TRIGGER", value: trigger },
         { name: "BACKUP_IMAGES", value: images },
+        { name: "BACKUP_STORES", value: BACKED_UP_STORES.filter((s) => stores.includes(s)).join(" ") },
         { name: "BACKUP_RETENTION", valueFrom: { configMapKeyRef: { name: BACKUP_SETTINGS, key: "retention" } } },
     ];
 }

@@ -9,7 +9,7 @@ import { ThirdPartyImages } from "../model/third-party-images";
 import {
     BACKUP_JOB,
     BACKUP_SETTINGS,
-    BACKUP_STEPS,
+    backupSteps,
     BACKUP_VOLUME,
     backupEnv,
     backupLabels,
@@ -30,6 +30,8 @@ export interface DatabaseBackupsArgs {
     /** Pulumi `protect` on the volume, as on the stores' data. */
     protect: boolean;
     stores: Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: number }>;
+    /** The stores each backup dumps (`ultramarket:backupStores`). */
+    backedUp: readonly DatabaseWithUsers[];
     /** The stores' readiness (their StatefulSets): a backup needs them up. */
     dataStores: pulumi.Resource[];
     /** Image of each app that runs migrations; a backup is taken whenever one changes. Empty or absent: no backup Job. */
@@ -103,8 +105,11 @@ export class DatabaseBackups extends pulumi.ComponentResource {
                     .join(" "),
             );
             const stores = Object.fromEntries(
-                BACKED_UP_STORES.map((s) => [s, { host: args.stores[s].host, port: String(args.stores[s].port) }]),
-            ) as Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: string }>;
+                BACKED_UP_STORES.filter((s) => args.backedUp.includes(s)).map((s) => [
+                    s,
+                    { host: args.stores[s].host, port: String(args.stores[s].port) },
+                ]),
+            ) as Partial<Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: string }>>;
             const meta = backupLabels(BACKUP_JOB);
             // Auto-named, its template carrying the trigger: a migrating image change replaces the Job, so the backup
             // runs again right before the new migrations; settings and secrets are not in the template, so they never
@@ -120,11 +125,11 @@ export class DatabaseBackups extends pulumi.ComponentResource {
                         template: {
                             metadata: { labels: meta, annotations: { [BACKUP_TRIGGER_ANNOTATION]: trigger } },
                             spec: {
-                                ...sequentialPod(BACKUP_STEPS, {
+                                ...sequentialPod(backupSteps(args.backedUp), {
                                     secretName: args.secretName,
                                     claimName: this.claimName,
                                     stores,
-                                    env: backupEnv(trigger, manifest),
+                                    env: backupEnv(trigger, manifest, args.backedUp),
                                     readOnly: false,
                                     images: args.images,
                                 }),

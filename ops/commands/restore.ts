@@ -1,10 +1,12 @@
 import { DatabaseWithUsers } from "../../components/model/catalog";
 import { ThirdPartyImages } from "../../components/model/third-party-images";
-import { BACKED_UP_STORES, BACKUP_NAME, BACKUP_VOLUME } from "../../components/data/backup-jobs";
+import { BACKED_UP_STORES, BACKUP_JOB, BACKUP_NAME, BACKUP_VOLUME } from "../../components/data/backup-jobs";
 import { thirdPartyImagesOfStack } from "../../config/images";
 import { PRODUCTION_STACK, PROJECT } from "../../config/schema";
 import { ExitCode, OpsError } from "../errors";
-import { Backup, isComplete, listJob, parseListing, restoreJob } from "../restore/backups";
+import { Backup, isComplete, listJob, parseListing, restoreJob, storesOf } from "../restore/backups";
+import { PodPlacement } from "../../components/model/placement";
+import { resolveWorkloadPlacement } from "../../config/placement";
 import { JobRunner, jobsForStack } from "../restore/jobs";
 import { Command, STACK_OPTION } from "./command";
 
@@ -22,7 +24,7 @@ const sizeOf = (bytes: number) =>
 /** The flags, checked before anything is read or run. */
 export function parseRestoreArgs(
     values: Record<string, string | boolean | undefined>,
-): { list: true } | { list: false; to: string; stores: DatabaseWithUsers[]; yes: boolean } {
+): { list: true } | { list: false; to: string; stores?: DatabaseWithUsers[]; yes: boolean } {
     const to = values.to === undefined ? undefined : String(values.to);
     if (values.list === true && to !== undefined)
         throw new OpsError(
@@ -41,9 +43,9 @@ export function parseRestoreArgs(
     if (store !== undefined && !(BACKED_UP_STORES as readonly string[]).includes(store))
         throw new OpsError(
             ExitCode.Usage,
-            `--store expects one of ${BACKED_UP_STORES.join(", ")} (or leave it out to restore both), got "${store}"`,
+            `--store expects one of ${BACKED_UP_STORES.join(", ")} (or leave it out to restore every database the backup holds), got "${store}"`,
         );
-    return { list: false, to, stores: store ? [store as DatabaseWithUsers] : [...BACKED_UP_STORES], yes: values.yes === true };
+    return { list: false, to, stores: store ? [store as DatabaseWithUsers] : undefined, yes: values.yes === true };
 }
 
 /** Where the stack runs and how its stores are reached, from its outputs (`namespace`, `dataStores`). */
@@ -53,10 +55,10 @@ type DeployedAddress = { host: string; port: string };
 function deployedStack(
     stackName: string,
     outputs: Record<string, { value?: unknown }>,
-): { namespace: string; addresses: Record<DatabaseWithUsers, DeployedAddress> } {
+): { namespace: string; addresses: Partial<Record<DatabaseWithUsers, DeployedAddress>> } {
     const namespace = outputs.namespace?.value;
     const stores = outputs.dataStores?.value as Record<string, string> | undefined;
-    if (typeof namespace !== "string" || !stores || BACKED_UP_STORES.some((s) => typeof stores[s] !== "string")) {
+    if (typeof namespace !== "string" || !stores || !BACKED_UP_STORES.some((s) => typeof stores[s] === "string")) {
         throw new OpsError(
             ExitCode.Refused,
             `stack "${stackName}" has no namespace and dataStores outputs: it was never deployed with backups; deploy it first (npm run deploy -- --stack ${stackName})`,
@@ -68,7 +70,9 @@ function deployedStack(
     });
     return {
         namespace,
-        addresses: Object.fromEntries(BACKED_UP_STORES.map((s) => [s, address(stores[s])])) as Record<DatabaseWithUsers, DeployedAddress>,
+        addresses: Object.fromEntries(
+            BACKED_UP_STORES.filter((s) => typeof stores[s] === "string").map((s) => [s, address(stores[s])]),
+        ),
     };
 }
 
@@ -86,8 +90,33 @@ function stackImages(stackName: string, config: Record<string, { value?: string 
     return images;
 }
 
-async function listBackups(jobs: JobRunner, namespace: string, images: ThirdPartyImages): Promise<Backup[]> {
-    const result = await jobs.run(listJob(namespace, images), { timeoutSeconds: LIST_TIMEOUT_SECONDS, keep: false });
+/**
+ * Where the backup Job's pods may run (`ultramarket:workloadPlacement["database-backup"]`): the list and restore pods
+ * mount the same volume, so they go there too.
+ */
+function backupPlacement(stackName: string, config: Record<string, { value?: string } | undefined>): PodPlacement | undefined {
+    const raw = config[`${PROJECT}:workloadPlacement`]?.value;
+    if (raw === undefined) return undefined;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(raw);
+    } catch {
+        parsed = undefined;
+    }
+    const { placement, problems } =
+        parsed && typeof parsed === "object" && !Array.isArray(parsed)
+            ? resolveWorkloadPlacement(parsed as Record<string, unknown>)
+            : { placement: {}, problems: [`${PROJECT}:workloadPlacement is not a map of workload -> {nodeSelector, tolerations}`] };
+    if (problems.length)
+        throw new OpsError(
+            ExitCode.Refused,
+            `stack "${stackName}" has an invalid workload placement; fix it (README, "Placement") and run again. Nothing was run:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+        );
+    return placement[BACKUP_JOB];
+}
+
+async function listBackups(jobs: JobRunner, namespace: string, images: ThirdPartyImages, placement?: PodPlacement): Promise<Backup[]> {
+    const result = await jobs.run(listJob(namespace, images, placement), { timeoutSeconds: LIST_TIMEOUT_SECONDS, keep: false });
     if (!result.succeeded) {
         throw new OpsError(
             ExitCode.OperationFailed,
@@ -98,14 +127,16 @@ async function listBackups(jobs: JobRunner, namespace: string, images: ThirdPart
 }
 
 function describe(b: Backup): string {
-    const files = BACKED_UP_STORES.map((s) => (b.files[s] === undefined ? `${s} missing` : `${s} ${sizeOf(b.files[s])}`)).join(", ");
+    const files = storesOf(b)
+        .map((s) => (b.files[s] === undefined ? `${s} missing` : `${s} ${sizeOf(b.files[s])}`))
+        .join(", ");
     const state = isComplete(b) ? "" : " INCOMPLETE (cannot be restored)";
     return `  ${b.name}  taken ${utc(b.takenAt)}  ${files}${state}${b.images?.length ? `\n      before ${b.images.join(", ")}` : ""}`;
 }
 
 export const restoreCommand: Command = {
     summary:
-        "list the database backups taken before migrations (--list), or restore one (--to <backup> --yes): overwrites PostgreSQL's and MongoDB's ultramarket database",
+        "list the database backups taken before migrations (--list), or restore one (--to <backup> --yes): overwrites the ultramarket database of each store it holds (PostgreSQL, MongoDB)",
     usage: "restore [--stack <name>] --list | --to <backup> [--store postgres|mongodb] --yes",
     options: {
         ...STACK_OPTION,
@@ -121,8 +152,9 @@ export const restoreCommand: Command = {
         const { namespace, addresses } = deployedStack(stackName, await stack.outputs());
         const config = await stack.getAllConfig();
         const images = stackImages(stackName, config);
+        const placement = backupPlacement(stackName, config);
         const jobs = deps.jobs ? deps.jobs(config) : jobsForStack(config, deps.repoRoot);
-        const backups = await listBackups(jobs, namespace, images);
+        const backups = await listBackups(jobs, namespace, images, placement);
         const complete = backups.filter(isComplete);
 
         if (args.list) {
@@ -148,23 +180,37 @@ export const restoreCommand: Command = {
                 ExitCode.Refused,
                 `backup "${args.to}" is not on the ${BACKUP_VOLUME} volume of namespace ${namespace}; ${choices} (npm run restore -- --stack ${stackName} --list). Nothing was changed.`,
             );
-        const missing = args.stores.filter((s) => chosen.files[s] === undefined);
+        const held = storesOf(chosen);
+        const notHeld = (args.stores ?? []).filter((s) => !held.includes(s));
+        if (isComplete(chosen) && notHeld.length)
+            throw new OpsError(
+                ExitCode.Refused,
+                `backup "${args.to}" holds no ${notHeld.join(" or ")} dump (it backed up ${held.join(" and ")}; ultramarket:backupStores); restore it without --store, or choose a backup that holds ${notHeld.join(" and ")}. Nothing was changed.`,
+            );
+        const stores = args.stores ?? held;
+        const missing = stores.filter((s) => chosen.files[s] === undefined);
         if (!isComplete(chosen) || missing.length) {
             throw new OpsError(
                 ExitCode.Refused,
                 `backup "${args.to}" did not complete (${missing.length ? `no ${missing.join(" or ")} file` : "no manifest"}); ${choices}. Nothing was changed.`,
             );
         }
-        const what = args.stores.map((s) => `${s} (${addresses[s].host})`).join(" and ");
+        const undeployed = stores.filter((s) => addresses[s] === undefined);
+        if (undeployed.length)
+            throw new OpsError(
+                ExitCode.Refused,
+                `stack "${stackName}" has no ${undeployed.join(" or ")} in its dataStores output, so backup "${args.to}" cannot be restored into it; deploy the stack first (npm run deploy -- --stack ${stackName}). Nothing was changed.`,
+            );
+        const what = stores.map((s) => `${s} (${addresses[s]!.host})`).join(" and ");
         if (!args.yes) {
             throw new OpsError(
                 ExitCode.Refused,
                 `restoring ${chosen.name} overwrites the ultramarket database of ${what} in namespace ${namespace}: everything written since ${utc(chosen.takenAt)} is lost. ` +
-                    `Roll the apps back first (README: "Rolling back a schema change"), then confirm with: npm run restore -- --stack ${stackName} --to ${chosen.name}${args.stores.length === 1 ? ` --store ${args.stores[0]}` : ""} --yes. Nothing was changed.`,
+                    `Roll the apps back first (README: "Rolling back a schema change"), then confirm with: npm run restore -- --stack ${stackName} --to ${chosen.name}${args.stores ? ` --store ${args.stores[0]}` : ""} --yes. Nothing was changed.`,
             );
         }
 
-        const job = restoreJob(namespace, chosen.name, args.stores, addresses, images);
+        const job = restoreJob(namespace, chosen.name, stores, addresses, images, placement);
         deps.io.out(
             `restoring ${chosen.name} (taken ${utc(chosen.takenAt)}) into ${what} of namespace ${namespace} with Job ${job.metadata.name} (${jobs.where}) ...`,
         );

@@ -2,6 +2,7 @@
 // come from components/data/backup-jobs.ts, the same code the program's backup Job is built from.
 import { randomBytes } from "crypto";
 import { DatabaseWithUsers, PLATFORM_SECRET_NAME } from "../../components/model/catalog";
+import { PodPlacement, podPlacementFields } from "../../components/model/placement";
 import { ThirdPartyImages } from "../../components/model/third-party-images";
 import {
     BACKED_UP_STORES,
@@ -11,6 +12,7 @@ import {
     backupLabels,
     LIST_JOB,
     listPod,
+    MANIFEST_STORE_PREFIX,
     manifestFile,
     RESTORE_JOB,
     RESTORE_STEPS,
@@ -27,10 +29,15 @@ export interface Backup {
     files: Partial<Record<DatabaseWithUsers, number>>;
     /** The migrating images it was taken before (its manifest); absent when the backup did not complete. */
     images?: string[];
+    /** The stores its manifest says it holds; absent for a manifest written before backups named them (all stores). */
+    stores?: DatabaseWithUsers[];
 }
 
-/** A complete backup has its manifest (written last) and every store's file. */
-export const isComplete = (b: Backup) => b.images !== undefined && BACKED_UP_STORES.every((s) => b.files[s] !== undefined);
+/** The stores a backup holds (or was meant to hold, when it did not complete). */
+export const storesOf = (b: Backup): DatabaseWithUsers[] => b.stores ?? [...BACKED_UP_STORES];
+
+/** A complete backup has its manifest (written last) and the file of every store the manifest names. */
+export const isComplete = (b: Backup) => b.images !== undefined && storesOf(b).every((s) => b.files[s] !== undefined);
 
 /** Parses the list Job's output (LIST_SCRIPT), newest first; files that are not a backup's are ignored. */
 export function parseListing(output: string): Backup[] {
@@ -43,7 +50,12 @@ export function parseListing(output: string): Backup[] {
         const [kind, file, value] = line.split("\t");
         const name = file?.split(".")[0] ?? "";
         if (!BACKUP_NAME.test(name)) continue;
-        if (kind === "images" && file === manifestFile(name)) entry(name).images = (value ?? "").trim().split(/\s+/).filter(Boolean);
+        if (kind === "images" && file === manifestFile(name)) {
+            const lines = (value ?? "").trim().split(/\s+/).filter(Boolean);
+            const stores = lines.filter((l) => l.startsWith(MANIFEST_STORE_PREFIX)).map((l) => l.slice(MANIFEST_STORE_PREFIX.length));
+            entry(name).images = lines.filter((l) => !l.startsWith(MANIFEST_STORE_PREFIX));
+            if (stores.length) entry(name).stores = BACKED_UP_STORES.filter((s) => stores.includes(s));
+        }
         for (const store of BACKED_UP_STORES)
             if (kind === "file" && file === BACKUP_FILES[store](name)) entry(name).files[store] = Number(value);
     }
@@ -61,13 +73,19 @@ function job(namespace: string, name: string, labelName: string, spec: Record<st
     return { apiVersion: "batch/v1", kind: "Job", metadata: { name, namespace, labels: backupLabels(labelName) }, spec };
 }
 
-/** Lists the volume, mounted read-only; the pod has no network (no NetworkPolicy admits it). */
-export function listJob(namespace: string, images: ThirdPartyImages): JobManifest {
+/**
+ * Lists the volume, mounted read-only; the pod has no network (no NetworkPolicy admits it). It runs where the backup
+ * Job may (`workloadPlacement["database-backup"]`): a volume bound on a dedicated or tainted node is reachable only there.
+ */
+export function listJob(namespace: string, images: ThirdPartyImages, placement?: PodPlacement): JobManifest {
     return job(namespace, `${LIST_JOB}-${suffix()}`, LIST_JOB, {
         backoffLimit: 0,
         activeDeadlineSeconds: 300,
         ttlSecondsAfterFinished: 600,
-        template: { metadata: { labels: backupLabels(LIST_JOB) }, spec: listPod(BACKUP_VOLUME, images) },
+        template: {
+            metadata: { labels: backupLabels(LIST_JOB) },
+            spec: { ...listPod(BACKUP_VOLUME, images), ...podPlacementFields(placement) },
+        },
     });
 }
 
@@ -80,8 +98,9 @@ export function restoreJob(
     namespace: string,
     backup: string,
     stores: DatabaseWithUsers[],
-    addresses: Record<DatabaseWithUsers, StoreAddress>,
+    addresses: Partial<Record<DatabaseWithUsers, StoreAddress>>,
     images: ThirdPartyImages,
+    placement?: PodPlacement,
 ): JobManifest {
     const ordered = BACKED_UP_STORES.filter((s) => stores.includes(s));
     return job(namespace, `${RESTORE_JOB}-${suffix()}`, RESTORE_JOB, {
@@ -90,17 +109,20 @@ export function restoreJob(
         ttlSecondsAfterFinished: 7 * 24 * 3600,
         template: {
             metadata: { labels: backupLabels(RESTORE_JOB) },
-            spec: sequentialPod(
-                ordered.map((s) => RESTORE_STEPS[s]),
-                {
-                    secretName: PLATFORM_SECRET_NAME,
-                    claimName: BACKUP_VOLUME,
-                    stores: addresses,
-                    env: [{ name: "BACKUP_NAME", value: backup }],
-                    readOnly: true,
-                    images,
-                },
-            ),
+            spec: {
+                ...sequentialPod(
+                    ordered.map((s) => RESTORE_STEPS[s]),
+                    {
+                        secretName: PLATFORM_SECRET_NAME,
+                        claimName: BACKUP_VOLUME,
+                        stores: addresses,
+                        env: [{ name: "BACKUP_NAME", value: backup }],
+                        readOnly: true,
+                        images,
+                    },
+                ),
+                ...podPlacementFields(placement),
+            },
         },
     });
 }

@@ -7,7 +7,7 @@ import { DATA_STORE_SPECS } from "../../components/data/stores";
 import { databasePrincipals, derivePassword, passwordEnv } from "../../components/data/principals";
 import { postgresUsersCommand } from "../../components/data/user-scripts";
 import { pgbouncerIni, userlist, PGBOUNCER } from "../../components/data/pgbouncer";
-import { BACKUP_STEPS, LIST_SCRIPT, RESTORE_STEPS } from "../../components/data/backup-jobs";
+import { BACKED_UP_STORES, backupSteps, LIST_SCRIPT, RESTORE_STEPS } from "../../components/data/backup-jobs";
 import { DATA_STORE_CHECKS } from "../../components/verification/deployment-verification";
 import { randomBytes } from "crypto";
 
@@ -29,7 +29,7 @@ const services = pg.filter((p) => p.kind === "service");
 const password = (p: (typeof pg)[number]) => derivePassword(seed, p.store, p.user, 1);
 const postgresPassword = secret();
 const redisPassword = secret();
-const backupStep = (name: string) => BACKUP_STEPS.find((s) => s.name === name)!.script;
+const backupStep = (name: string) => backupSteps(BACKED_UP_STORES).find((s) => s.name === name)!.script;
 const app = services.find((p) => p.id === "order-service")!;
 
 const artefacts = {

@@ -155,7 +155,7 @@ envfile "$V/check.env" "PGPASSWORD=$(j .postgres.env.POSTGRES_PASSWORD)" HOME=/t
 psql_su -c "create table public_marker_for_backup (v text); insert into public_marker_for_backup values ('before')" >/dev/null
 psql_su -c "alter table public_marker_for_backup set schema order_service" >/dev/null
 envfile "$V/backup.env" PGHOST=$HOST PGPORT=5432 PGUSER=postgres "PGPASSWORD=$(j .postgres.env.POSTGRES_PASSWORD)" HOME=/tmp \
-  BACKUP_TRIGGER=0123456789 "BACKUP_IMAGES=ultramarket.local/postgres:15-standin" BACKUP_RETENTION=7
+  BACKUP_TRIGGER=0123456789 "BACKUP_IMAGES=ultramarket.local/postgres:15-standin" BACKUP_STORES=postgres BACKUP_RETENTION=7
 for s in dump finish; do
   (run_as postgres "$PGUID" "$PGUID" / "$V/backup.env" -- sh -c "$(j .postgres.backup.$s)") > "$V/backup-$s.out" 2>&1 || { cat "$V/backup-$s.out"; fail "backup step $s"; }
 done

@@ -508,6 +508,104 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         }
     });
 
+    it("backs up PostgreSQL on the real node before a new image's migration, and npm run restore brings a dropped table's row back from it", async function () {
+        // As auth-service's own user, through PgBouncer, exactly as the app connects; its schema is on its search_path.
+        const asAuthService = (sql: string): string =>
+            kubectl([
+                "exec",
+                "-n",
+                NAMESPACE,
+                "deployment/auth-service",
+                "--",
+                "node",
+                "-e",
+                `const { Client } = require("pg"); const { parse } = require("pg-connection-string");
+                 const c = new Client({ ...parse(process.env.POSTGRES_URL), user: process.env.POSTGRES_USER, password: process.env.POSTGRES_PASSWORD });
+                 c.connect().then(() => c.query(process.argv[1])).then((r) => console.log(JSON.stringify(r.rows ?? [])), (e) => console.log("error: " + e.message)).finally(() => c.end());`,
+                sql,
+            ]).trim();
+        const restore = (...args: string[]) => {
+            const r = spawnSync("npm", ["run", "-s", "restore", "--", "--stack", LOCAL_STACK, ...args], {
+                cwd: REPO_ROOT,
+                env: process.env,
+                encoding: "utf8",
+                maxBuffer: 64 * 1024 * 1024,
+            });
+            return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+        };
+        /** `--list`'s backups: name -> the images its `before` line names. */
+        const listed = (): Map<string, string> => {
+            const list = restore("--list");
+            assert.strictEqual(list.status, 0, list.output);
+            const found = new Map<string, string>();
+            for (const m of list.output.matchAll(/^ {2}(\S+) {2}taken [^\n]*\n\s+before ([^\n]*)$/gm)) found.set(m[1], m[2]);
+            return found;
+        };
+        const podsOf = (job: string) =>
+            kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE, "-l", `app.kubernetes.io/name=${job}`]).items;
+
+        // The backup local:up took before the first migrations, written by a pod that is long gone.
+        const before = listed();
+        assert.ok(before.size >= 1, "local:up took no backup before its migrations");
+        assert.ok(
+            podsOf("database-backup").every((p) => p.spec.nodeName === REAL_NODE && p.status.phase === "Succeeded"),
+            "the backup Job's pod did not run to success on the real node",
+        );
+
+        const marker = `e2e-${Date.now()}`;
+        assert.strictEqual(
+            asAuthService(`insert into standin_markers (name, service) values ('${marker}', 'written before the release') returning name`),
+            JSON.stringify([{ name: marker }]),
+        );
+
+        // A new auth-service image: the backup Job is replaced (a new backup, holding the marker) before its migration runs.
+        const tag = "1.0.1-e2e-backup";
+        const stack = await openStack({ stackName: LOCAL_STACK });
+        await stack.setConfig("ultramarket:serviceImageTags", { value: JSON.stringify({ "auth-service": tag }) });
+        const events: EngineEvent[] = [];
+        await timed("next-steps: up with a new auth-service image (backup, migration, rollout)", () =>
+            stack.up({ onEvent: (e) => events.push(e) }),
+        );
+        const done = (name: string) =>
+            events.some(
+                (e) =>
+                    e.resOutputsEvent?.metadata.urn.endsWith(`::${name}`) &&
+                    /^(create|replace|create-replacement)$/.test(e.resOutputsEvent.metadata.op),
+            );
+        assert.ok(done("database-backup"), "the new image took no new backup");
+        assert.ok(done("auth-service-migrate"), "the new image ran no migration");
+
+        const after = listed();
+        const taken = [...after].filter(([name, images]) => !before.has(name) && images.includes(`auth-service:${tag}`)).map(([n]) => n);
+        assert.strictEqual(taken.length, 1, `expected one new backup before auth-service:${tag}:\n${[...after].join("\n")}`);
+        for (const name of before.keys()) assert.ok(after.has(name), `${name}, written by an earlier pod, is gone from the volume`);
+
+        assert.strictEqual(asAuthService("drop table standin_markers"), "[]");
+        assert.match(asAuthService("select count(*) from standin_markers"), /^error: relation "standin_markers" does not exist/);
+
+        const restored = restore("--to", taken[0], "--yes");
+        assert.strictEqual(restored.status, 0, restored.output);
+        assert.match(restored.output, new RegExp(`postgres: database ultramarket restored from ${taken[0]}`));
+        const restorePods = podsOf("database-restore");
+        assert.ok(
+            restorePods.length >= 1 && restorePods.every((p) => p.spec.nodeName === REAL_NODE),
+            "the restore did not run on the real node",
+        );
+
+        assert.strictEqual(
+            asAuthService(`select service from standin_markers where name = '${marker}'`),
+            JSON.stringify([{ service: "written before the release" }]),
+            "the marker row did not come back",
+        );
+        // Owned by the app's user again, so the app (and its next migration) can use it.
+        assert.strictEqual(
+            asAuthService(
+                "select tableowner = current_user as own from pg_tables where tablename = 'standin_markers' and schemaname = current_user",
+            ),
+            JSON.stringify([{ own: true }]),
+        );
+    });
+
     it("runs every printed step, exactly as printed, in one clean shell", async function () {
         const steps = printedNextSteps(upOutput);
         assert.ok(steps.length > 0, "local:up printed no next steps");

@@ -5,7 +5,8 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BACKUP_STEPS, LIST_SCRIPT, RESTORE_STEPS } from "../../components/data/backup-jobs";
+import { BACKED_UP_STORES, backupSteps, LIST_SCRIPT, RESTORE_STEPS } from "../../components/data/backup-jobs";
+import { parseListing } from "../../ops/restore/backups";
 
 const FAKES: Record<string, string> = {
     // Writes part of the file, then fails when asked: a failed dump must never look like a whole one.
@@ -46,11 +47,12 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         }
         return { ok: true, output };
     }
-    const backup = (date: string, trigger: string, extra: Record<string, string> = {}) =>
-        runPod(BACKUP_STEPS, {
+    const backup = (date: string, trigger: string, extra: Record<string, string> = {}, stores = BACKED_UP_STORES) =>
+        runPod(backupSteps(stores), {
             FAKE_DATE: date,
             BACKUP_TRIGGER: trigger,
             BACKUP_IMAGES: `auth-service=reg/auth-service:${trigger} user-service=reg/user-service:1`,
+            BACKUP_STORES: stores.join(" "),
             BACKUP_RETENTION: "2",
             ...extra,
         });
@@ -80,7 +82,7 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         assert.deepEqual(files(), [`${name}.images`, `${name}.mongodb.archive.gz`, `${name}.postgres.dump`]);
         assert.equal(
             fs.readFileSync(path.join(dir, `${name}.images`), "utf8"),
-            "auth-service=reg/auth-service:aaaaaaaaaa\nuser-service=reg/user-service:1\n",
+            "auth-service=reg/auth-service:aaaaaaaaaa\nuser-service=reg/user-service:1\nstore:postgres\nstore:mongodb\n",
         );
         assert.match(r.output, /backup 20261127T100000Z-aaaaaaaaaa complete/);
     });
@@ -138,6 +140,26 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         assert.ok(
             lines.some(([kind, file, size]) => kind === "file" && file === "20261127T130000Z-dddddddddd.postgres.dump" && Number(size) > 0),
         );
+    });
+
+    it("with backupStores [postgres] dumps PostgreSQL only, and its manifest says so: the listing reads it complete", () => {
+        assert.deepEqual(
+            backupSteps(["postgres"]).map((s) => s.name),
+            ["dump-postgres", "finish"],
+        );
+        const r = backup("20261127T150000Z", "ffffffffff", {}, ["postgres"]);
+        assert.ok(r.ok, r.output);
+        const name = "20261127T150000Z-ffffffffff";
+        assert.deepEqual(
+            files().filter((f) => f.startsWith(name)),
+            [`${name}.images`, `${name}.postgres.dump`],
+        );
+        const listed = parseListing(execFileSync("sh", ["-c", LIST_SCRIPT.split("/backups").join(dir)], { encoding: "utf8" }));
+        const mine = listed.find((b) => b.name === name)!;
+        assert.deepEqual(mine.stores, ["postgres"]);
+        assert.deepEqual(mine.images, ["auth-service=reg/auth-service:ffffffffff", "user-service=reg/user-service:1"]);
+        const both = listed.find((b) => b.name === "20261127T130000Z-dddddddddd")!;
+        assert.deepEqual(both.stores, ["postgres", "mongodb"], "a backup of both stores reads as such");
     });
 
     it("restores with pg_restore --clean --if-exists --single-transaction and mongorestore --drop, from the named backup", () => {

@@ -8,7 +8,7 @@ import { REPLACE_UNREADY } from "../../components/model/rollout";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
 import { asKubeletRuns, generatedValue, named, PRODUCTION_SECRET_VALUES, Registration, REPO_ROOT } from "./support/harness";
 import { CM, JOB, NP, PVC, STS } from "./support/kinds";
-import { evaluateProduction, productionValues } from "./support/platform";
+import { evaluatePlatform, evaluateProduction, productionValues } from "./support/platform";
 import { DEFAULT_THIRD_PARTY_IMAGES } from "../../components/model/third-party-images";
 
 const backupJob = (regs: Registration[]) => regs.find((r) => r.type === JOB && r.name === "database-backup");
@@ -200,6 +200,48 @@ describe("backups before migrations (issue 14)", () => {
         assert.ok(named(off, PVC, BACKUP_VOLUME).protect, "turning backups off must not drop the volume holding them");
         const before = (regs2: Registration[]) => Object.fromEntries(migrationJobs(regs2).map((m) => [m.name, m.inputs]));
         assert.deepEqual(before(off), before(regs), "turning backups off changes (re-runs) the migrations");
+    });
+
+    it("with backupStores [postgres] (a stack whose MongoDB is not backed up) dumps, awaits and reaches PostgreSQL only, and says so in its manifest", async () => {
+        const only = (await evaluatePlatform("staging", productionValues({ backupStores: '["postgres"]' }))).registrations;
+        const pgOnly = backupJob(only)!;
+        assert.deepEqual(
+            stepsOf(pgOnly).map((c) => c.name),
+            ["dump-postgres", "finish"],
+        );
+        const env = (c: any, name: string) => c.env.find((e: any) => e.name === name);
+        assert.equal(env(stepsOf(pgOnly).at(-1), "BACKUP_STORES").value, "postgres", "the manifest would not say what the backup holds");
+        assert.equal(env(stepsOf(job).at(-1), "BACKUP_STORES").value, "postgres mongodb");
+        assert.ok(pgOnly.dependencies.includes(named(only, STS, "postgres").urn));
+        assert.ok(!pgOnly.dependencies.includes(named(only, STS, "mongodb").urn), "the backup waits for a store it does not dump");
+        for (const name of ["database-backup", "database-restore"]) {
+            assert.deepEqual(selected(named(only, NP, `allow-${name}`), "egress"), ["postgres"], name);
+            assert.ok(!selected(named(only, NP, "allow-mongodb"), "ingress").includes(name), `mongodb still admits ${name}`);
+        }
+    });
+
+    it("refuses a production backupStores that leaves out a store its apps write to, and any unknown, repeated or empty list, naming the key and the fix", () => {
+        const parse = (stack: string, values: Record<string, string>) =>
+            parseConfig({ stack, values: productionValues(values), secretKeys: new Set(SECRET_CONFIG_KEYS), baseDir: REPO_ROOT });
+        const refused = (stack: string, value: string, problem: RegExp) =>
+            assert.throws(
+                () => parse(stack, { backupStores: value }),
+                (e: unknown) => e instanceof ConfigError && e.problems.some((p) => problem.test(p)),
+                `${stack} ${value}`,
+            );
+        refused(
+            "production",
+            '["postgres"]',
+            /^ultramarket:backupStores is \["postgres"\], leaving out mongodb, which the production apps write to.*pulumi config set backupStores '\["postgres","mongodb"\]'/,
+        );
+        for (const stack of ["production", "staging"]) {
+            refused(stack, '["postgres","redis"]', /^ultramarket:backupStores/);
+            refused(stack, '["postgres","postgres"]', /^ultramarket:backupStores.*names a database twice/);
+            refused(stack, "[]", /^ultramarket:backupStores.*at least one database.*backupBeforeMigrations false/);
+        }
+        assert.deepEqual(parse("staging", { backupStores: '["postgres"]' }).backups.stores, ["postgres"]);
+        assert.deepEqual(parse("production", { backupStores: '["mongodb","postgres"]' }).backups.stores, ["postgres", "mongodb"]);
+        assert.deepEqual(parse("production", {}).backups.stores, ["postgres", "mongodb"], "the default backs up both");
     });
 
     it("validates backupRetention in config/, naming the key and the fix; warns when production turns backups off", () => {

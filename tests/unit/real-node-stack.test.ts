@@ -189,6 +189,7 @@ describe("a platform on a small real cluster", () => {
                 "Deployment/postgres-exporter",
                 "Deployment/redis-exporter",
                 "Job/database-users-postgres",
+                "Job/database-backup",
                 ...runnable.flatMap((a) => [`Deployment/${a.name}`, ...(a.migrations ? [`Job/${a.name}-migrate`] : [])]),
             ].sort();
             assert.deepEqual(placed(regs), expected);
@@ -207,11 +208,24 @@ describe("a platform on a small real cluster", () => {
                     );
         });
 
-        it("keeps PostgreSQL's and Redis's data on the real node's volumes", () => {
+        it("keeps PostgreSQL's and Redis's data, and the backups, on the real node's volumes", () => {
             for (const store of ["postgres", "redis"]) {
                 const sts = workloads(regs).find((r) => kindName(r) === `StatefulSet/${store}`)!;
                 assert.equal(sts.inputs.spec.volumeClaimTemplates[0].spec.storageClassName, "local-node", store);
             }
+            const backups = regs.find((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim" && r.name === "database-backups")!;
+            assert.equal(backups.inputs.spec.storageClassName, "local-node");
+        });
+
+        it("backs up the one database the real node runs, PostgreSQL, with its stand-in's client tools", () => {
+            const job = workloads(regs).find((r) => kindName(r) === "Job/database-backup")!;
+            assert.deepEqual(
+                containers(job).map((c) => [c.name, c.image]),
+                [
+                    ["dump-postgres", "ultramarket.local/postgres:15-standin"],
+                    ["finish", "ultramarket.local/postgres:15-standin"],
+                ],
+            );
         });
     });
 });

@@ -28,11 +28,12 @@ const LISTING = [
 class FakeJobs implements JobRunner {
     readonly where = "context fake of fake-kubeconfig";
     runs: { job: JobManifest; keep: boolean }[] = [];
+    listing = LISTING;
     restoreResult: JobResult = { succeeded: true, logs: "postgres: database ultramarket restored\nmongodb: database ultramarket restored" };
     async run(job: JobManifest, opts: { timeoutSeconds: number; keep: boolean }): Promise<JobResult> {
         this.runs.push({ job: JSON.parse(JSON.stringify(job)), keep: opts.keep });
         return job.metadata.labels["app.kubernetes.io/name"] === "database-backups-list"
-            ? { succeeded: true, logs: LISTING }
+            ? { succeeded: true, logs: this.listing }
             : this.restoreResult;
     }
     get restores() {
@@ -251,6 +252,72 @@ describe("ops: restore", () => {
             steps(jobs.restores[0].job).map((c) => c.name),
             ["restore-mongodb"],
         );
+    });
+
+    it("restores what a backup's manifest says it holds: a PostgreSQL-only backup without --store, and refuses --store mongodb for it", async () => {
+        const PG_ONLY = "20261128T090000Z-bbbbbbbbbb";
+        const withPgOnly = () => {
+            const s = setup();
+            s.jobs.listing =
+                LISTING +
+                `\nfile\t${PG_ONLY}.postgres.dump\t2048\nimages\t${PG_ONLY}.images\tauth-service=reg/auth-service:1.2.0 user-service=reg/user-service:1.0.0 store:postgres `;
+            return s;
+        };
+        const listed = withPgOnly();
+        assert.equal(await listed.run("--list"), ExitCode.Ok);
+        const text = listed.io.lines.join("\n");
+        assert.match(
+            text,
+            new RegExp(
+                `${PG_ONLY}  taken 2026-11-28 09:00:00 UTC  postgres 2 KiB\\n\\s+before auth-service=reg/auth-service:1\\.2\\.0, user-service=reg/user-service:1\\.0\\.0\\n`,
+            ),
+        );
+        assert.ok(!new RegExp(`${PG_ONLY}[^\\n]*(mongodb|INCOMPLETE)`).test(text), text);
+        const wrong = withPgOnly();
+        assert.equal(await wrong.run("--to", PG_ONLY, "--store", "mongodb", "--yes"), ExitCode.Refused);
+        assert.match(
+            wrong.io.errors.join("\n"),
+            new RegExp(
+                `backup "${PG_ONLY}" holds no mongodb dump \\(it backed up postgres; ultramarket:backupStores\\).*Nothing was changed`,
+            ),
+        );
+        assert.equal(wrong.jobs.restores.length, 0);
+        const right = withPgOnly();
+        assert.equal(await right.run("--to", PG_ONLY, "--yes"), ExitCode.Ok);
+        assert.deepEqual(
+            steps(right.jobs.restores[0].job).map((c) => c.name),
+            ["restore-postgres"],
+        );
+    });
+
+    it("runs the list and restore pods where the backup Job runs (workloadPlacement.database-backup): the volume is only reachable there", async () => {
+        const { jobs, run, stack } = setup();
+        const placement = {
+            nodeSelector: { "ultramarket.local/node": "real" },
+            tolerations: [{ key: "ultramarket.local/real-node", operator: "Exists", effect: "NoSchedule" }],
+        };
+        stack.config["ultramarket:workloadPlacement"] = {
+            value: JSON.stringify({ "database-backup": placement, "auth-service": {} }),
+            secret: false,
+        };
+        assert.equal(await run("--to", NEW, "--yes"), ExitCode.Ok);
+        assert.equal(jobs.runs.length, 2);
+        for (const { job } of jobs.runs) {
+            assert.deepEqual(pod(job).nodeSelector, placement.nodeSelector, job.metadata.name);
+            assert.deepEqual(pod(job).tolerations, placement.tolerations, job.metadata.name);
+        }
+        stack.config["ultramarket:workloadPlacement"] = {
+            value: JSON.stringify({ "database-backup": { nodeSelector: { "bad key!": "x" } } }),
+            secret: false,
+        };
+        const bad = setup();
+        bad.stack.config["ultramarket:workloadPlacement"] = {
+            value: JSON.stringify({ "database-backup": { nodeSelector: { "bad key!": "x" } } }),
+            secret: false,
+        };
+        assert.equal(await bad.run("--list"), ExitCode.Refused);
+        assert.match(bad.io.errors.join("\n"), /invalid workload placement.*\n.*workloadPlacement\.database-backup/);
+        assert.equal(bad.jobs.runs.length, 0, "ran a Job with a placement the program would refuse");
     });
 
     it("reports a failed restore with its output and what to do (exit 4)", async () => {
