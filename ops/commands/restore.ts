@@ -70,9 +70,7 @@ function deployedStack(
     });
     return {
         namespace,
-        addresses: Object.fromEntries(
-            BACKED_UP_STORES.filter((s) => typeof stores[s] === "string").map((s) => [s, address(stores[s])]),
-        ),
+        addresses: Object.fromEntries(BACKED_UP_STORES.filter((s) => typeof stores[s] === "string").map((s) => [s, address(stores[s])])),
     };
 }
 
