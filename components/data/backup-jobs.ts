@@ -144,14 +144,31 @@ export function backupSteps(stores: readonly DatabaseWithUsers[]): Step[] {
 /** Prints one line per file of the volume: `file<TAB>name<TAB>bytes`, and `images<TAB>name<TAB>manifest` for manifests. */
 export const LIST_SCRIPT = `set -eu; cd ${BACKUP_DIR}; for f in *; do [ -f "$f" ] || continue; case "$f" in *.images) printf 'images\\t%s\\t%s\\n' "$f" "$(tr '\\n' ' ' < "$f")";; *) printf 'file\\t%s\\t%s\\n' "$f" "$(stat -c %s "$f")";; esac; done`;
 
+/**
+ * PostgreSQL's restore, all or nothing (one transaction: a failure leaves the database as it was). First each schema
+ * the dump holds is dropped with everything in it, then the dump is restored with --clean for the rest (public's
+ * objects). pg_restore's own --clean drops a schema without CASCADE, which fails for exactly the case a restore is for:
+ * a migration since the backup added a table to the app's schema ("cannot drop schema ... because other objects
+ * depend on it", seen on the real node). The schema names come from the dump's table of contents and must be ones the
+ * users Job creates (lower-case identifiers); public is never dropped. Should pg_restore fail halfway through writing
+ * the SQL, the last statement raises, so psql (ON_ERROR_STOP) rolls back instead of committing a partial restore.
+ */
+const PG_DUMP_FILE = `${BACKUP_DIR}/${BACKUP_FILES.postgres("$BACKUP_NAME")}`;
+const RESTORE_POSTGRES = [
+    `${STRICT}; ${AWAIT_POSTGRES}; dump="${PG_DUMP_FILE}"`,
+    `schemas=$(pg_restore -l "$dump" | sed -n 's/^[0-9]*; [0-9]* [0-9]* SCHEMA - \\([^ ]*\\) .*$/\\1/p' | grep -vx public || true)`,
+    `for s in $schemas; do case "$s" in *[!a-z0-9_]* | [!a-z_]*) echo "postgres: the dump names schema '$s', which the program never creates; nothing was restored" >&2; exit 1;; esac; done`,
+    `{ for s in $schemas; do echo "DROP SCHEMA IF EXISTS $s CASCADE;"; done; pg_restore --clean --if-exists -f - "$dump" || echo "DO 'BEGIN RAISE EXCEPTION ''pg_restore could not read the dump''; END';"; } | psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d ${DATABASE} > /dev/null`,
+    `echo "postgres: database ${DATABASE} restored from $BACKUP_NAME"`,
+].join("; ");
+
 /** Restores one store from the backup named in $BACKUP_NAME (validated against the volume's listing first). */
 export const RESTORE_STEPS: Record<DatabaseWithUsers, Step> = {
     postgres: {
         name: "restore-postgres",
         store: "postgres",
         connects: true,
-        // Drops and recreates every object the dump holds, all or nothing: a failure leaves the database as it was.
-        script: `${STRICT}; ${AWAIT_POSTGRES}; pg_restore --clean --if-exists --single-transaction -d ${DATABASE} "${BACKUP_DIR}/${BACKUP_FILES.postgres("$BACKUP_NAME")}"; echo "postgres: database ${DATABASE} restored from $BACKUP_NAME"`,
+        script: RESTORE_POSTGRES,
     },
     mongodb: {
         name: "restore-mongodb",

@@ -508,7 +508,7 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         }
     });
 
-    it("backs up PostgreSQL on the real node before a new image's migration, and npm run restore brings a dropped table's row back from it", async function () {
+    it("backs up PostgreSQL on the real node before a new image's migration, and npm run restore brings a dropped table's row back from it and undoes a table added since", async function () {
         // As auth-service's own user, through PgBouncer, exactly as the app connects; its schema is on its search_path.
         const asAuthService = (sql: string): string =>
             kubectl([
@@ -580,6 +580,9 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         assert.strictEqual(taken.length, 1, `expected one new backup before auth-service:${tag}:\n${[...after].join("\n")}`);
         for (const name of before.keys()) assert.ok(after.has(name), `${name}, written by an earlier pod, is gone from the volume`);
 
+        // What a release's migration does that a rollback must undo: a table added to the app's schema since the backup
+        // (pg_restore's own --clean could not drop the schema then: "other objects depend on it"). Then the mistake.
+        assert.strictEqual(asAuthService("create table added_by_the_release (id integer)"), "[]");
         assert.strictEqual(asAuthService("drop table standin_markers"), "[]");
         assert.match(asAuthService("select count(*) from standin_markers"), /^error: relation "standin_markers" does not exist/);
 
@@ -596,6 +599,11 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             asAuthService(`select service from standin_markers where name = '${marker}'`),
             JSON.stringify([{ service: "written before the release" }]),
             "the marker row did not come back",
+        );
+        assert.strictEqual(
+            asAuthService("select to_regclass('added_by_the_release') is null as gone"),
+            JSON.stringify([{ gone: true }]),
+            "the table added after the backup survived the restore",
         );
         // Owned by the app's user again, so the app (and its next migration) can use it.
         assert.strictEqual(

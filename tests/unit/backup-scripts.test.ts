@@ -12,7 +12,9 @@ const FAKES: Record<string, string> = {
     // Writes part of the file, then fails when asked: a failed dump must never look like a whole one.
     pg_dump: `echo "pg_dump $*" >> "$FAKE_LOG"; while [ $# -gt 0 ]; do if [ "$1" = -f ]; then shift; echo partial > "$1"; [ -z "\${FAIL_PG:-}" ] || exit 1; echo "pg dump" >> "$1"; fi; shift; done`,
     mongodump: `echo "mongodump $*" >> "$FAKE_LOG"; prev=; for a in "$@"; do case "$a" in --archive=*) f="\${a#--archive=}"; echo partial > "$f"; [ -z "\${FAIL_MONGO:-}" ] || exit 1; echo "mongo archive" >> "$f";; esac; [ "$prev" = --config ] && { cat "$a" > "$FAKE_LOG.config"; stat -c %a "$a" >> "$FAKE_LOG.config"; }; prev=$a; done`,
-    pg_restore: `echo "pg_restore $*" >> "$FAKE_LOG"`,
+    // -l prints $FAKE_TOC (the dump's table of contents); -f - prints SQL, or fails halfway when asked.
+    pg_restore: `echo "pg_restore $*" >> "$FAKE_LOG"; if [ "$1" = -l ]; then printf '%b' "$FAKE_TOC"; else echo "CREATE TABLE from_the_dump ();"; [ -z "\${FAIL_PG_RESTORE:-}" ] || exit 1; fi`,
+    psql: `echo "psql $*" >> "$FAKE_LOG"; cat > "$FAKE_LOG.sql"`,
     mongorestore: `echo "mongorestore $*" >> "$FAKE_LOG"`,
     date: `echo "$FAKE_DATE"`,
     // The server accepts at once (the wait itself is tested with the users Job: tests/unit/database-users.test.ts).
@@ -162,15 +164,55 @@ describe("backup scripts, run by sh on a scratch directory", () => {
         assert.deepEqual(both.stores, ["postgres", "mongodb"], "a backup of both stores reads as such");
     });
 
-    it("restores with pg_restore --clean --if-exists --single-transaction and mongorestore --drop, from the named backup", () => {
+    const TOC = [
+        ";",
+        "; Archive created at 2026-12-06 23:59:57 UTC",
+        "216; 2615 16386 SCHEMA - auth_service auth_service",
+        "217; 2615 16390 SCHEMA - user_service user_service",
+        "3; 2615 2200 SCHEMA - public pg_database_owner",
+        "220; 1259 16400 TABLE auth_service standin_markers auth_service",
+    ].join("\\n");
+    const restorePostgres = (extra: Record<string, string> = {}) => {
         fs.writeFileSync(log, "");
-        assert.ok(runPod([RESTORE_STEPS.postgres, RESTORE_STEPS.mongodb], { BACKUP_NAME: "20261127T130000Z-dddddddddd" }).ok);
-        const [wait, pg, mongo] = fs.readFileSync(log, "utf8").trim().split("\n");
-        assert.equal(wait, "pg_isready -q -t 2", "the restore waits until PostgreSQL accepts its connections");
+        fs.rmSync(`${log}.sql`, { force: true });
+        return runPod([RESTORE_STEPS.postgres], { BACKUP_NAME: "20261127T130000Z-dddddddddd", FAKE_TOC: TOC, ...extra });
+    };
+
+    it("restores PostgreSQL in one psql transaction: each schema of the dump dropped with what a later migration added, then the dump", () => {
+        const r = restorePostgres();
+        assert.ok(r.ok, r.output);
+        const file = `${dir}/20261127T130000Z-dddddddddd.postgres.dump`;
+        assert.deepEqual(fs.readFileSync(log, "utf8").trim().split("\n"), [
+            "pg_isready -q -t 2",
+            `pg_restore -l ${file}`,
+            `pg_restore --clean --if-exists -f - ${file}`,
+            "psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d ultramarket",
+        ]);
         assert.equal(
-            pg,
-            `pg_restore --clean --if-exists --single-transaction -d ultramarket ${dir}/20261127T130000Z-dddddddddd.postgres.dump`,
+            fs.readFileSync(`${log}.sql`, "utf8"),
+            "DROP SCHEMA IF EXISTS auth_service CASCADE;\nDROP SCHEMA IF EXISTS user_service CASCADE;\nCREATE TABLE from_the_dump ();\n",
+            "public must never be dropped, and the drops must come first, in the same transaction",
         );
+        assert.match(r.output, /postgres: database ultramarket restored from 20261127T130000Z-dddddddddd/);
+    });
+
+    it("makes the transaction fail when pg_restore cannot read the dump to its end, so psql commits nothing", () => {
+        const r = restorePostgres({ FAIL_PG_RESTORE: "1" });
+        assert.ok(r.ok, "the fake psql always succeeds; what matters is the SQL it was given");
+        assert.match(fs.readFileSync(`${log}.sql`, "utf8"), /\nDO 'BEGIN RAISE EXCEPTION ''pg_restore could not read the dump''; END';\n$/);
+    });
+
+    it("refuses a dump naming a schema the program never creates, before anything reaches psql", () => {
+        const r = restorePostgres({ FAKE_TOC: "216; 2615 16386 SCHEMA - Auth;drop auth_service\\n" });
+        assert.equal(r.ok, false);
+        assert.match(r.output, /the dump names schema 'Auth;drop', which the program never creates; nothing was restored/);
+        assert.ok(!fs.readFileSync(log, "utf8").includes("psql"), "psql ran");
+    });
+
+    it("restores MongoDB with mongorestore --drop, from the named backup", () => {
+        fs.writeFileSync(log, "");
+        assert.ok(runPod([RESTORE_STEPS.mongodb], { BACKUP_NAME: "20261127T130000Z-dddddddddd" }).ok);
+        const [mongo] = fs.readFileSync(log, "utf8").trim().split("\n");
         assert.match(
             mongo,
             new RegExp(
