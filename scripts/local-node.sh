@@ -9,6 +9,8 @@
 #                                     network namespaces, nftables tables, the bridge, cgroups, kubelet dirs)
 #   scripts/local-node.sh status      which node processes run
 #   scripts/local-node.sh leftovers   list anything of the node still on the host; exit 1 if there is any
+#   scripts/local-node.sh recycle-volumes   empty the node's Released volumes and make them Available again (their
+#                                     claims were deleted; the bench's rounds reuse the node's dozen volumes)
 #
 # Everything runs as root on this machine, but the host keeps its settings:
 # - containerd, the kubelet, kube-proxy, kube-router and their children run in a private mount namespace
@@ -273,6 +275,21 @@ cmd_stop() {
   log "node $NODE_NAME stopped; host cleaned"
 }
 
+# A Released volume's claim is gone (Retain keeps the PV and its files): empty its directory, then drop the claimRef so
+# the next claim can bind it. Only the node's own volumes (their label, a path under $NODE_DIR/volumes) are touched.
+cmd_recycle_volumes() {
+  local name path n=0
+  while read -r name path; do
+    [[ -n "$name" ]] || continue
+    case "$path" in "$NODE_DIR"/volumes/pv-[0-9]*) ;; *) log "skipping $name: $path is not one of the node's volumes"; continue ;; esac
+    [[ -d "$path" ]] && find "$path" -mindepth 1 -delete
+    kubectl_local patch pv "$name" --type json -p '[{"op":"remove","path":"/spec/claimRef"}]' >/dev/null
+    n=$((n + 1))
+  done < <(kubectl_local get pv -l ultramarket.local/node-volume=true \
+    -o jsonpath='{range .items[?(@.status.phase=="Released")]}{.metadata.name}{" "}{.spec.local.path}{"\n"}{end}')
+  log "recycled $n Released volume(s) of $NODE_NAME"
+}
+
 cmd_status() {
   local n rc=0
   for n in node containerd kubelet kube-proxy kube-router registry; do
@@ -287,6 +304,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   leftovers) cmd_leftovers ;;
+  recycle-volumes) cmd_recycle_volumes ;;
   _inside) cmd_inside ;;
-  *) sed -n '2,11p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

@@ -9,17 +9,20 @@ export interface BenchArgs {
     noCluster: boolean;
     compare: boolean;
     saveBaseline: boolean;
+    /** The default benchmark with the local stack's placement: what has an image runs on the real node, awaited for real. */
+    realNode: boolean;
 }
 
 const USAGE =
-    "usage: npm run bench -- [--runs 1-99] [--parallel-sweep 8,16,32 | --scale 20,40,80] [--no-cluster] [--compare] [--save-baseline]";
+    "usage: npm run bench -- [--runs 1-99] [--real-node] [--parallel-sweep 8,16,32 | --scale 20,40,80] [--no-cluster] [--compare] [--save-baseline]";
 
 export function parseArgs(argv: string[]): BenchArgs {
-    const args: BenchArgs = { runs: 3, sweep: [], scale: [], noCluster: false, compare: false, saveBaseline: false };
-    const switches: Record<string, "noCluster" | "compare" | "saveBaseline"> = {
+    const args: BenchArgs = { runs: 3, sweep: [], scale: [], noCluster: false, compare: false, saveBaseline: false, realNode: false };
+    const switches: Record<string, "noCluster" | "compare" | "saveBaseline" | "realNode"> = {
         "--no-cluster": "noCluster",
         "--compare": "compare",
         "--save-baseline": "saveBaseline",
+        "--real-node": "realNode",
     };
     for (let i = 0; i < argv.length; i++) {
         if (switches[argv[i]]) {
@@ -36,5 +39,9 @@ export function parseArgs(argv: string[]): BenchArgs {
     }
     if (args.sweep.length && (args.scale.length || args.noCluster))
         throw new Error(`--parallel-sweep times only pulumi up on the cluster; it takes neither --scale nor --no-cluster. ${USAGE}`);
+    if (args.realNode && (args.scale.length || args.noCluster))
+        throw new Error(
+            `--real-node runs the default benchmark on the real node (2 cores hold one platform, not 80 apps); it takes neither --scale nor --no-cluster. ${USAGE}`,
+        );
     return args;
 }

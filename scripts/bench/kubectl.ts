@@ -1,9 +1,9 @@
 // The two kubectl baselines: the runbook's way (apply step by step, waiting as the runbook does) and the floor
 // (one server-side apply of everything, then wait for all of it at once).
-import { spawn } from "child_process";
+import { execFile, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { KUBECONFIG, KUBE_CONTEXT, resourceArg, TOOLCHAIN_BIN } from "../../tests/e2e/support/env";
+import { KUBECONFIG, KUBE_CONTEXT, REPO_ROOT, resourceArg, TOOLCHAIN_BIN } from "../../tests/e2e/support/env";
 import { awaited, KubeObject, RunbookStep, waitedCondition } from "./manifests";
 
 /** Runs kubectl against the local cluster only; resolves with its output, rejects naming the command. */
@@ -80,4 +80,19 @@ export async function removeObjects(dir: string, objects: KubeObject[]): Promise
         ]);
     const namespaces = objects.filter((o) => o.kind === "Namespace").map((o) => `namespace/${o.metadata.name}`);
     if (namespaces.length) await kubectlAsync(["delete", ...namespaces, "--ignore-not-found", "--wait=true", "--timeout=300s"]);
+}
+
+/** Empties the real node's Released volumes and makes them Available (scripts/local-node.sh recycle-volumes). */
+export async function recycleNodeVolumes(): Promise<void> {
+    await new Promise<void>((resolve, reject) =>
+        execFile(
+            "bash",
+            [path.join(REPO_ROOT, "scripts", "local-node.sh"), "recycle-volumes"],
+            { env: process.env },
+            (err, stdout, stderr) =>
+                err
+                    ? reject(new Error(`recycling the real node's volumes failed: ${stderr || err.message}`))
+                    : resolve(console.log(`[bench]   ${stdout.trim()}`)),
+        ),
+    );
 }

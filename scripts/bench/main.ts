@@ -9,14 +9,14 @@ import * as path from "path";
 import { missingPrerequisites, toolchainEnv } from "../../tests/e2e/support/env";
 import { parseArgs } from "./args";
 import { compareFigures, describeMachine, formatComparison, Figures, machineOf, readBaseline, writeBaseline } from "./baseline";
-import { kubectlAsync, kubectlFloor, runbookWay } from "./kubectl";
+import { kubectlAsync, kubectlFloor, recycleNodeVolumes, runbookWay } from "./kubectl";
 import { renderObjects, runbookSteps } from "./manifests";
 import { describeChanges, emptyProgram, EngineEnv, lastChanges, pulumi, timeline, UpTimeline } from "./pulumi";
 import { runScale } from "./scale";
 import { benchConfig, IMAGE_CHANGE_APP, NAMESPACE, openSession, STACK } from "./session";
 import { formatReport, Measurement, Ratio, ratios, summarize } from "./stats";
 
-const M = {
+const KWOK_LABELS = {
     runbook: "runbook's way (kubectl, phase by phase)",
     floor: "kubectl floor (one server-side apply, wait for all)",
     up: "pulumi up from empty",
@@ -27,8 +27,11 @@ const M = {
     setting: "setting change (pulumi up)",
     refresh: "pulumi refresh --preview-only",
 };
+/** `--real-node` figures carry it in their labels, so a baseline never compares them with the simulated nodes'. */
+const REAL_NODE_SUFFIX = ", real node";
+const M: typeof KWOK_LABELS = { ...KWOK_LABELS };
 
-const TARGETS: Ratio[] = [
+const TARGETS = (): Ratio[] => [
     { label: "up from empty / kubectl floor", numerator: M.up, denominator: M.floor, target: 1.5 },
     { label: "up from empty / runbook's way", numerator: M.up, denominator: M.runbook },
     { label: "no-op preview / empty-program preview (same options)", numerator: M.noop, denominator: M.empty, target: 1.5 },
@@ -39,7 +42,10 @@ const TARGETS: Ratio[] = [
 
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
-    const figures = args.scale.length || args.noCluster ? await runScale(args) : await clusterBench(args.runs, args.sweep);
+    if (args.realNode)
+        for (const k of Object.keys(M) as (keyof typeof M)[])
+            if (!["empty", "emptyDefault"].includes(k)) M[k] = `${KWOK_LABELS[k]}${REAL_NODE_SUFFIX}`;
+    const figures = args.scale.length || args.noCluster ? await runScale(args) : await clusterBench(args.runs, args.sweep, args.realNode);
     if (args.compare) {
         const baseline = readBaseline();
         if (!baseline) console.log("\n[bench] --compare: there is no bench/baseline.json yet (write one with --save-baseline)");
@@ -52,13 +58,13 @@ async function main(): Promise<void> {
 }
 
 /** The default benchmark (and the parallelism sweep) on the cluster; returns the medians for the baseline. */
-async function clusterBench(runs: number, sweep: number[]): Promise<Figures> {
+async function clusterBench(runs: number, sweep: number[], realNode: boolean): Promise<Figures> {
     const missing = missingPrerequisites();
     if (missing) throw new Error(missing);
     Object.assign(process.env, toolchainEnv());
     const session = openSession();
     const { tmp, engine, parallel } = session;
-    const { config, plain, secretKeys } = benchConfig();
+    const { config, plain, secretKeys } = benchConfig({}, { realNode });
     const { objects } = await renderObjects(plain, secretKeys);
     const steps = runbookSteps(objects);
     console.log(`[bench] ${objects.length} objects, ${steps.length} runbook steps; ${runs} run(s) each; logs in ${tmp}`);
@@ -110,7 +116,11 @@ async function clusterBench(runs: number, sweep: number[]): Promise<Figures> {
     for (const dir of Object.values(emptyDirs)) await pulumi(emptyEngine, ["stack", "init", "empty"], dir);
 
     const freshStack = (round: string) => session.freshStack(round, config);
-    const clean = () => session.clean(objects);
+    // The real node's volumes are a fixed dozen: each round's deleted claims leave theirs Released until recycled.
+    const clean = async () => {
+        await session.clean(objects);
+        if (realNode) await recycleNodeVolumes();
+    };
 
     try {
         await kubectlAsync(["delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true", "--timeout=300s"]);
@@ -177,7 +187,7 @@ async function clusterBench(runs: number, sweep: number[]): Promise<Figures> {
         }
 
         console.log(`\n${describeMachine()}\n`);
-        console.log(formatReport(measurements, ratios(measurements, TARGETS)));
+        console.log(formatReport(measurements, ratios(measurements, TARGETS())));
         if (sweepResults.length) console.log(`\n${formatReport(sweepResults, [])}`);
         console.log(`\nSteps the changes made (pulumi stack history):\n${changes.map((c) => `- ${c}`).join("\n")}`);
         for (const [i, tl] of timelines.entries()) {

@@ -21,14 +21,20 @@ export const IMAGE_CHANGE_APP = "cart-service";
 
 export type StackConfig = Record<string, { value: string; secret?: boolean }>;
 
-/** The benchmark stack's config (the local stack's, throwaway secrets, its own namespace) plus `ultramarket:` extras. */
-export function benchConfig(extra: Record<string, string> = {}): {
+/**
+ * The benchmark stack's config (the local stack's, throwaway secrets, its own namespace) plus `ultramarket:` extras;
+ * with `realNode`, the local stack's placement, stand-in images and volumes too, so what has an image runs for real.
+ */
+export function benchConfig(
+    extra: Record<string, string> = {},
+    opts: { realNode?: boolean } = {},
+): {
     config: StackConfig;
     plain: Record<string, string>;
     secretKeys: string[];
 } {
     const config: StackConfig = {
-        ...throwawayStackConfig(),
+        ...throwawayStackConfig(undefined, { structured: opts.realNode }),
         [`${PROJECT}:namespace`]: { value: NAMESPACE },
         ...Object.fromEntries(Object.entries(extra).map(([k, value]) => [`${PROJECT}:${k}`, { value }])),
     };

@@ -26,7 +26,7 @@ function assertBalanced(svg: string): void {
 const MACHINE: Machine = { cpuModel: "AMD EPYC", cpus: 2, memoryGiB: 24, node: "v24.21.0", commit: "abc1234" };
 
 describe("bench scale mode (issue 23): arguments, cost per resource, chart, baseline", () => {
-    it("parses --scale, --no-cluster, --compare and --save-baseline, and refuses what does not combine", () => {
+    it("parses --scale, --no-cluster, --compare, --save-baseline and --real-node, and refuses what does not combine", () => {
         assert.deepEqual(parseArgs(["--scale", "80,20,40", "--no-cluster", "--compare"]), {
             runs: 3,
             sweep: [],
@@ -34,7 +34,11 @@ describe("bench scale mode (issue 23): arguments, cost per resource, chart, base
             noCluster: true,
             compare: true,
             saveBaseline: false,
+            realNode: false,
         });
+        assert.equal(parseArgs(["--real-node", "--runs", "3"]).realNode, true);
+        assert.throws(() => parseArgs(["--real-node", "--scale", "20,40"]), /--real-node .* takes neither --scale nor --no-cluster/);
+        assert.throws(() => parseArgs(["--real-node", "--no-cluster"]), /takes neither/);
         assert.equal(parseArgs(["--scale=20", "--save-baseline", "--runs", "5"]).saveBaseline, true);
         assert.deepEqual(parseArgs([]).scale, []);
         assert.throws(() => parseArgs(["--scale", "20,,40"]), /invalid argument/);

@@ -108,13 +108,20 @@ export const DESTRUCTIVE_OPS = new Set([
     "remove-pending-replace",
 ]);
 
-/** The local stack file's plain config values (Pulumi.local.yaml), as the e2e stacks start from them. */
-export function localStackConfig(): Record<string, string> {
+/**
+ * The local stack file's plain config values (Pulumi.local.yaml), as the e2e stacks start from them: on the simulated
+ * nodes, with the default images (its maps and lists, which put workloads on the real node, are left out). With
+ * `structured`, those too: the same stack on the real node, as the bench's `--real-node` runs it.
+ */
+export function localStackConfig(opts: { structured?: boolean } = {}): Record<string, string> {
     const file = path.join(REPO_ROOT, "Pulumi.local.yaml");
     const doc = fs.existsSync(file) ? ((parseYaml(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> }) : {};
     const config: Record<string, string> = {};
     for (const [k, v] of Object.entries(doc.config ?? {})) {
         if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") config[k] = String(v);
+        // Maps and lists (placement, stand-in images, storage classes) as the JSON the program's config reads; secure
+        // values (a local run's generated secrets) never.
+        else if (opts.structured && v !== null && typeof v === "object" && !("secure" in v)) config[k] = JSON.stringify(v);
     }
     return config;
 }
@@ -164,10 +171,11 @@ export function generatedSecretValues(): Record<string, string> {
 /** A throwaway e2e stack's config: Pulumi.local.yaml's plain values, the local cluster, and the generated secrets. */
 export function throwawayStackConfig(
     generated: Record<string, string> = generatedSecretValues(),
+    opts: { structured?: boolean } = {},
 ): Record<string, { value: string; secret?: boolean }> {
     const config: Record<string, { value: string; secret?: boolean }> = {};
     for (const [k, v] of Object.entries({
-        ...localStackConfig(),
+        ...localStackConfig(opts),
         [`${PROJECT}:kubeconfig`]: KUBECONFIG,
         [`${PROJECT}:kubeContext`]: KUBE_CONTEXT,
     }))
