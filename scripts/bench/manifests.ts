@@ -4,6 +4,7 @@ import * as crypto from "crypto";
 import { APP_NAMES } from "../../components/model/catalog";
 import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { PGBOUNCER } from "../../components/data/pgbouncer";
+import { BACKUP_VOLUME } from "../../components/data/backup-jobs";
 import { Registration, runProgram } from "../../tests/unit/support/harness";
 
 export interface KubeObject {
@@ -64,7 +65,8 @@ export const awaited = (o: KubeObject) => ["Deployment", "StatefulSet", "Job"].i
 
 /**
  * The runbook's order (../shared/seed action plan, phases 1–3): namespace; secrets and config maps; the data stores,
- * waiting for each (with its exporter, whose `app` label starts with the store's name); storage; network policies; the edge; then each service in catalog order (then the synthetic apps, if any); finally the rollout
+ * waiting for each (with its exporter, whose `app` label starts with the store's name); the users Jobs and PgBouncer;
+ * the backup the migrations wait for; storage; network policies; the edge; then each service in catalog order (then the synthetic apps, if any); finally the rollout
  * status of every Deployment and Job, and the monitoring objects.
  */
 export function runbookSteps(objects: KubeObject[], apps: readonly string[] = APP_NAMES): RunbookStep[] {
@@ -78,23 +80,36 @@ export function runbookSteps(objects: KubeObject[], apps: readonly string[] = AP
         "1.1 namespace",
         take((o) => o.kind === "Namespace"),
     );
+    // The platform's own Secret and ConfigMap (every store and app reads them), not a component's.
+    const platformWide = (o: KubeObject) => !o.metadata.labels?.app || o.metadata.labels["app.kubernetes.io/component"] === "platform";
     step(
         "1.2 secrets",
-        take((o) => o.kind === "Secret" && !o.metadata.labels?.app),
+        take((o) => o.kind === "Secret" && platformWide(o)),
     );
     step(
         "1.3 config maps",
-        take((o) => o.kind === "ConfigMap" && !o.metadata.labels?.app),
+        take((o) => o.kind === "ConfigMap" && platformWide(o)),
     );
     for (const store of DATA_STORE_NAMES) {
         const picked = take((o) => ownerOf(o, DATA_STORE_NAMES) === store);
         step(`2.1 ${store}`, picked, picked.filter(awaited));
     }
     // The users Jobs and PgBouncer: after the stores, before any service that logs in as its own user.
+    // Each user's password Secret goes with them: the users Jobs read every one (an app's is also its own).
     const dataAccess = take(
-        (o) => o.metadata.labels?.app?.startsWith("database-users-") === true || o.metadata.labels?.app === PGBOUNCER.name,
+        (o) =>
+            o.metadata.labels?.app?.startsWith("database-users-") === true ||
+            o.metadata.labels?.app === PGBOUNCER.name ||
+            (o.kind === "Secret" && o.metadata.labels?.["app.kubernetes.io/component"] === "database-users"),
     );
     step("2.1 database users and PgBouncer", dataAccess, dataAccess.filter(awaited));
+    // The backup before the migrations (its settings, volume and Job; its NetworkPolicy goes with the others).
+    const backup = take(
+        (o) =>
+            o.kind !== "NetworkPolicy" &&
+            (o.metadata.labels?.["app.kubernetes.io/component"] === "backup" || o.metadata.labels?.app === BACKUP_VOLUME),
+    );
+    step("2.2 backup before the migrations", backup, backup.filter(awaited));
     step(
         "2.2 storage",
         take((o) => o.kind === "PersistentVolumeClaim"),

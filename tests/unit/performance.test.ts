@@ -94,6 +94,33 @@ describe("performance: the benchmark's runbook order and figures", () => {
             assert.ok(at(`2.1 ${store}`) < at("3 "), `${store} before any service`);
         }
         assert.ok(at("3 api-gateway") < at("3 web-app"), "catalog order: the gateway before the frontends");
+        // A real pod waits for what it reads: every Secret and ConfigMap a pod template names is applied no later than
+        // its workload (on kwok nothing reads them, and the platform Secret once came last, after the awaited stores).
+        const stepOf = (kind: string, name: string) =>
+            steps.findIndex((s) => s.objects.some((o) => o.kind === kind && o.metadata.name === name));
+        for (const [i, step] of steps.entries())
+            for (const w of step.objects.filter((o) => ["Deployment", "StatefulSet", "Job"].includes(o.kind))) {
+                const template = JSON.stringify((w as any).spec.template);
+                for (const [kind, ref] of [
+                    ["Secret", /"secretKeyRef":\{[^}]*"name":"([^"]+)"/g],
+                    ["ConfigMap", /"configMapKeyRef":\{[^}]*"name":"([^"]+)"/g],
+                ] as const)
+                    for (const m of template.matchAll(ref))
+                        if (stepOf(kind, m[1]) >= 0)
+                            assert.ok(
+                                stepOf(kind, m[1]) <= i,
+                                `${w.kind}/${w.metadata.name ?? w.metadata.labels?.app} (step "${step.title}") reads ${kind}/${m[1]}, applied later`,
+                            );
+            }
+        const migrations = objects.filter((o) => o.kind === "Job" && o.metadata.labels?.["app.kubernetes.io/component"] === "migration");
+        const backup = at("2.2 backup before the migrations");
+        assert.ok(
+            steps[backup].waits.some((w) => w.kind === "Job"),
+            "the runbook's way does not wait for the backup",
+        );
+        assert.equal(migrations.length, 2);
+        for (const m of migrations)
+            assert.ok(backup < steps.findIndex((s) => s.objects.includes(m)), `${m.metadata.labels?.app} migrates before the backup`);
         const rollout = steps[at("3.5 rollout status")];
         const ofApp = (o: KubeObject) => APP_NAMES.some((a) => o.metadata.labels?.app === a || o.metadata.labels?.app?.startsWith(`${a}-`));
         const waitsFor = (o: KubeObject) =>
