@@ -92,7 +92,7 @@ export async function recycleNodeVolumes(): Promise<void> {
             (err, stdout, stderr) =>
                 err
                     ? reject(new Error(`recycling the real node's volumes failed: ${stderr || err.message}`))
-                    : resolve(console.log(`[bench]   ${stdout.trim()}`)),
+                    : resolve(console.log(`[bench]   ${`${stdout}${stderr}`.trim().replace(/^\[local-node\] /, "")}`)),
         ),
     );
 }

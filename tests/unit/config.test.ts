@@ -16,7 +16,7 @@ import { productionValues } from "./support/platform";
 
 function raw(stack: string, values: Record<string, string>, plaintext: string[] = []): RawConfig {
     const secretKeys = new Set(SECRET_CONFIG_KEYS.filter((k) => !plaintext.includes(k)));
-    return { stack, values: stack === "production" ? values : withUploadsChoice(values), secretKeys, baseDir: REPO_ROOT };
+    return { stack, values: withUploadsChoice(values, stack), secretKeys, baseDir: REPO_ROOT };
 }
 
 /** The problems parseConfig reports, asserting it throws a ConfigError. */

@@ -21,7 +21,7 @@ function problems(values: Record<string, string>, stack = "dev"): string[] {
     try {
         parseConfig({
             stack,
-            values: stack === "production" ? values : withUploadsChoice(values),
+            values: withUploadsChoice(values, stack),
             secretKeys: new Set(SECRET_CONFIG_KEYS),
             baseDir: REPO_ROOT,
         });

@@ -61,7 +61,7 @@ function problems(stack: string, values: Record<string, string>): string[] {
     try {
         parseConfig({
             stack,
-            values: stack === "production" ? values : withUploadsChoice(values),
+            values: withUploadsChoice(values, stack),
             secretKeys: new Set(SECRET_CONFIG_KEYS),
             baseDir: REPO_ROOT,
         });

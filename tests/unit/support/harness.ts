@@ -23,13 +23,13 @@ export interface Registration {
     aliasParents: string[];
 }
 
-/** Fake values the mocks give @pulumi/random, so tests can look for them elsewhere. */
 /**
  * Every stack says where file uploads live (a ReadWriteMany class, or ReadWriteOnce; config/rules.ts refuses the
- * cluster default's). Non-production fixtures that are not about that choice make it here: a named RWX class.
+ * cluster default's). Non-production fixtures that are not about that choice make it here: a named RWX class. The
+ * production stack's file makes its own choice, so its values pass unchanged.
  */
-export function withUploadsChoice(values: Record<string, string>): Record<string, string> {
-    if (values.storageClass || values.fileUploadsAccessMode) return values;
+export function withUploadsChoice(values: Record<string, string>, stack?: string): Record<string, string> {
+    if (stack === "production" || values.storageClass || values.fileUploadsAccessMode) return values;
     let classes: unknown;
     try {
         classes = values.storageClasses ? JSON.parse(values.storageClasses) : {};
@@ -40,6 +40,7 @@ export function withUploadsChoice(values: Record<string, string>): Record<string
     return { ...values, storageClasses: JSON.stringify({ ...classes, fileUploads: "shared-files" }) };
 }
 
+/** Fake values the mocks give @pulumi/random, so tests can look for them elsewhere. */
 export const generatedValue = (name: string) => `GENERATED-${name}-9f8e7d6c5b4a`;
 
 class RecordingMocks implements pulumi.runtime.Mocks {

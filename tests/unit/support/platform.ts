@@ -18,7 +18,7 @@ export async function evaluatePlatform(
     const registrations = installMocks(stack, options.preview ?? false);
     const parsed = parseConfig({
         stack,
-        values: stack === "production" ? values : withUploadsChoice(values),
+        values: withUploadsChoice(values, stack),
         secretKeys: new Set(SECRET_CONFIG_KEYS),
         baseDir: REPO_ROOT,
     });
