@@ -9,6 +9,10 @@ import type { RuleGroup } from "../../components/observability/alerts";
 import { findPromtool, PROMTOOL_HINT, runPromtool } from "./support/promtool";
 import { readRuleTestFile, ruleCoverage, RuleTestFile } from "./support/rule-coverage";
 import { RULE_FILE, renderedRuleGroups, ruleTestFiles, stageRuleTests } from "./support/rule-files";
+import YAML from "yaml";
+import { CATALOG } from "../../components/model/catalog";
+import { DATA_STORE_NAMES } from "../../components/data/stores";
+import { dataStoresDashboard, platformOverviewDashboard } from "../../components/observability/dashboards";
 
 describe("alert and recording rules: promtool unit tests (tests/rules)", () => {
     let groups: RuleGroup[];
@@ -80,6 +84,27 @@ describe("alert and recording rules: promtool unit tests (tests/rules)", () => {
             const run = runPromtool(promtool!, ["check", "rules", staged.ruleFile], dir);
             assert.equal(run.status, 0, run.output);
             assert.match(run.output, /SUCCESS: \d+ rules found/);
+        });
+
+        it("promtool parses every dashboard panel query with Prometheus's own parser, types included, and refuses a wrong one", () => {
+            // Each query as a recording rule: `check rules` parses and type-checks it as the server would (the lezer
+            // grammar of the other PromQL tests accepts rate() of an instant vector; Prometheus does not).
+            const queries = [platformOverviewDashboard("ultramarket", CATALOG), dataStoresDashboard("ultramarket", DATA_STORE_NAMES, true)]
+                .flatMap((d) => d.panels)
+                .flatMap((p) => ((p as { targets?: { expr: string }[] }).targets ?? []).map((t) => t.expr));
+            const check = (exprs: string[]) => {
+                const file = path.join(dir, "dashboard-queries.yaml");
+                const rules = exprs.map((expr, i) => ({ record: `dashboard:query_${i}:check`, expr }));
+                fs.writeFileSync(file, YAML.stringify({ groups: [{ name: "dashboard-queries", rules }] }));
+                return runPromtool(promtool!, ["check", "rules", file], dir);
+            };
+            assert.ok(queries.length >= 100, `${queries.length} panel queries`);
+            const run = check(queries);
+            assert.equal(run.status, 0, run.output);
+            assert.match(run.output, new RegExp(`SUCCESS: ${queries.length} rules found`));
+            const wrong = check([...queries, "rate(http_requests_total)"]);
+            assert.notEqual(wrong.status, 0);
+            assert.match(wrong.output, /expected type range vector in call to function "rate"/);
         });
 
         it("promtool test rules passes every test file of tests/rules on the rendered rules", () => {

@@ -165,7 +165,7 @@ describe("ops: restore", () => {
         assert.equal(pod(job).initContainers.length, 1, "PostgreSQL is not restored before MongoDB");
         assert.match(
             asKubeletRuns(pg.command).join(" "),
-            /pg_restore --clean --if-exists --single-transaction -d ultramarket "\/backups\/\$BACKUP_NAME\.postgres\.dump"/,
+            /dump="\/backups\/\$BACKUP_NAME\.postgres\.dump".*pg_restore --clean --if-exists -f - "\$dump".*\| psql -X -q -v ON_ERROR_STOP=1 --single-transaction -d ultramarket/,
         );
         assert.match(
             asKubeletRuns(mongo.command).join(" "),
