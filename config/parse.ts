@@ -1,7 +1,7 @@
 // Raw stack configuration to a PlatformConfig: the schema, the rules across keys, and what is derived from them.
 // One ConfigError names every bad key and the command that fixes it, before any resource is registered.
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, CATALOG, DATABASES_WITH_USERS } from "../components/model/catalog";
+import { AppSpec, CATALOG } from "../components/model/catalog";
 import { syntheticApps } from "../components/model/synthetic";
 import { Plain, PRODUCTION_STACK, PROJECT } from "./schema";
 import {
@@ -20,6 +20,7 @@ import {
 } from "./rules";
 import { PlatformConfig } from "./platform-config";
 import { thirdPartyImagesConfig } from "./images";
+import { inBackupOrder } from "../components/data/backup-jobs";
 import { placementConfig } from "./placement";
 
 /**
@@ -217,8 +218,7 @@ function assemble(raw: RawConfig, plain: Plain, d: Derived): PlatformConfig {
         backups: {
             beforeMigrations: plain.backupBeforeMigrations,
             retention: plain.backupRetention,
-            // In the order the backup pod dumps them, whatever order the config lists them in.
-            stores: DATABASES_WITH_USERS.filter((s) => plain.backupStores.includes(s)),
+            stores: inBackupOrder(plain.backupStores),
         },
         redis: { maxMemoryPercent: plain.redisMaxMemoryPercent, evictionPolicy: plain.redisEvictionPolicy },
         databaseUsers: { seed: databaseUsersSeed, passwordVersions: plain.databasePasswordVersions },

@@ -26,6 +26,8 @@ export const BACKUP_SETTINGS = "database-backups";
  * must keep every store its apps use), and each backup's manifest records the ones it holds.
  */
 export const BACKED_UP_STORES: readonly DatabaseWithUsers[] = DATABASES_WITH_USERS;
+/** The stores of a list in the order a backup dumps and restores them (BACKED_UP_STORES'), whatever order it came in. */
+export const inBackupOrder = (stores: readonly string[]): DatabaseWithUsers[] => BACKED_UP_STORES.filter((s) => stores.includes(s));
 export const DATABASE = "ultramarket";
 /** A manifest line naming a store the backup holds (the other lines are `<app>=<image>`). */
 export const MANIFEST_STORE_PREFIX = "store:";
@@ -138,7 +140,7 @@ const FINISH_STEP: Step = {
 
 /** The backup pod's steps: a dump of each store backed up (in BACKED_UP_STORES' order), then the manifest and pruning. */
 export function backupSteps(stores: readonly DatabaseWithUsers[]): Step[] {
-    return [...BACKED_UP_STORES.filter((s) => stores.includes(s)).map((s) => DUMP_STEPS[s]), FINISH_STEP];
+    return [...inBackupOrder(stores).map((s) => DUMP_STEPS[s]), FINISH_STEP];
 }
 
 /** Prints one line per file of the volume: `file<TAB>name<TAB>bytes`, and `images<TAB>name<TAB>manifest` for manifests. */
@@ -243,7 +245,7 @@ export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<st
     return [
         { name: "BACKUP_TRIGGER", value: trigger },
         { name: "BACKUP_IMAGES", value: images },
-        { name: "BACKUP_STORES", value: BACKED_UP_STORES.filter((s) => stores.includes(s)).join(" ") },
+        { name: "BACKUP_STORES", value: inBackupOrder(stores).join(" ") },
         { name: "BACKUP_RETENTION", valueFrom: { configMapKeyRef: { name: BACKUP_SETTINGS, key: "retention" } } },
     ];
 }

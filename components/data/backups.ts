@@ -13,7 +13,7 @@ import {
     BACKUP_VOLUME,
     backupEnv,
     backupLabels,
-    BACKED_UP_STORES,
+    inBackupOrder,
     sequentialPod,
 } from "./backup-jobs";
 
@@ -105,10 +105,7 @@ export class DatabaseBackups extends pulumi.ComponentResource {
                     .join(" "),
             );
             const stores = Object.fromEntries(
-                BACKED_UP_STORES.filter((s) => args.backedUp.includes(s)).map((s) => [
-                    s,
-                    { host: args.stores[s].host, port: String(args.stores[s].port) },
-                ]),
+                inBackupOrder(args.backedUp).map((s) => [s, { host: args.stores[s].host, port: String(args.stores[s].port) }]),
             ) as Partial<Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: string }>>;
             const meta = backupLabels(BACKUP_JOB);
             // Auto-named, its template carrying the trigger: a migrating image change replaces the Job, so the backup

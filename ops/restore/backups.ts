@@ -6,6 +6,7 @@ import { PodPlacement, podPlacementFields } from "../../components/model/placeme
 import { ThirdPartyImages } from "../../components/model/third-party-images";
 import {
     BACKED_UP_STORES,
+    inBackupOrder,
     BACKUP_FILES,
     BACKUP_NAME,
     BACKUP_VOLUME,
@@ -54,7 +55,7 @@ export function parseListing(output: string): Backup[] {
             const lines = (value ?? "").trim().split(/\s+/).filter(Boolean);
             const stores = lines.filter((l) => l.startsWith(MANIFEST_STORE_PREFIX)).map((l) => l.slice(MANIFEST_STORE_PREFIX.length));
             entry(name).images = lines.filter((l) => !l.startsWith(MANIFEST_STORE_PREFIX));
-            if (stores.length) entry(name).stores = BACKED_UP_STORES.filter((s) => stores.includes(s));
+            if (stores.length) entry(name).stores = inBackupOrder(stores);
         }
         for (const store of BACKED_UP_STORES)
             if (kind === "file" && file === BACKUP_FILES[store](name)) entry(name).files[store] = Number(value);
@@ -102,7 +103,7 @@ export function restoreJob(
     images: ThirdPartyImages,
     placement?: PodPlacement,
 ): JobManifest {
-    const ordered = BACKED_UP_STORES.filter((s) => stores.includes(s));
+    const ordered = inBackupOrder(stores);
     return job(namespace, `${RESTORE_JOB}-${suffix()}`, RESTORE_JOB, {
         backoffLimit: 0,
         activeDeadlineSeconds: 7200,
