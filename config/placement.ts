@@ -12,7 +12,8 @@ import {
     TOLERATION_OPERATORS,
     WorkloadPlacement,
 } from "../components/model/placement";
-import { Plain, PROJECT } from "./schema";
+import { Plain, plainSchema, PROJECT } from "./schema";
+import { z } from "zod";
 import { closestName } from "./suggest";
 
 const PLACEMENT_FIELDS = ["nodeSelector", "tolerations"] as const;
@@ -240,4 +241,20 @@ export function placementConfig(
     const workloads = resolveWorkloadPlacement(plain.workloadPlacement ?? {});
     problems.push(...stores.problems, ...workloads.problems);
     return { dataStorePlacement: stores.placement, workloadPlacement: workloads.placement };
+}
+
+/**
+ * `ultramarket:workloadPlacement` from a stack's raw config value (`npm run restore` reads it with the Automation API),
+ * checked by the program's own schema and rules, so ops places its pods exactly where `pulumi up` places the workload.
+ */
+export function workloadPlacementOfStack(raw: string | undefined): { placement: WorkloadPlacement; problems: string[] } {
+    const result = (plainSchema.shape.workloadPlacement as z.ZodType<Plain["workloadPlacement"]>).safeParse(raw);
+    if (!result.success)
+        return {
+            placement: {},
+            problems: result.error.issues.map(
+                (i) => `${PROJECT}:workloadPlacement ${i.message}; fix it with: pulumi config set --path workloadPlacement.<workload> ...`,
+            ),
+        };
+    return resolveWorkloadPlacement(result.data);
 }

@@ -6,7 +6,7 @@ import { PRODUCTION_STACK, PROJECT } from "../../config/schema";
 import { ExitCode, OpsError } from "../errors";
 import { Backup, isComplete, listJob, parseListing, restoreJob, storesOf } from "../restore/backups";
 import { PodPlacement } from "../../components/model/placement";
-import { resolveWorkloadPlacement } from "../../config/placement";
+import { workloadPlacementOfStack } from "../../config/placement";
 import { JobRunner, jobsForStack } from "../restore/jobs";
 import { Command, STACK_OPTION } from "./command";
 
@@ -93,18 +93,7 @@ function stackImages(stackName: string, config: Record<string, { value?: string 
  * mount the same volume, so they go there too.
  */
 function backupPlacement(stackName: string, config: Record<string, { value?: string } | undefined>): PodPlacement | undefined {
-    const raw = config[`${PROJECT}:workloadPlacement`]?.value;
-    if (raw === undefined) return undefined;
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(raw);
-    } catch {
-        parsed = undefined;
-    }
-    const { placement, problems } =
-        parsed && typeof parsed === "object" && !Array.isArray(parsed)
-            ? resolveWorkloadPlacement(parsed as Record<string, unknown>)
-            : { placement: {}, problems: [`${PROJECT}:workloadPlacement is not a map of workload -> {nodeSelector, tolerations}`] };
+    const { placement, problems } = workloadPlacementOfStack(config[`${PROJECT}:workloadPlacement`]?.value);
     if (problems.length)
         throw new OpsError(
             ExitCode.Refused,

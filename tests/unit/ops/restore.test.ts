@@ -306,10 +306,6 @@ describe("ops: restore", () => {
             assert.deepEqual(pod(job).nodeSelector, placement.nodeSelector, job.metadata.name);
             assert.deepEqual(pod(job).tolerations, placement.tolerations, job.metadata.name);
         }
-        stack.config["ultramarket:workloadPlacement"] = {
-            value: JSON.stringify({ "database-backup": { nodeSelector: { "bad key!": "x" } } }),
-            secret: false,
-        };
         const bad = setup();
         bad.stack.config["ultramarket:workloadPlacement"] = {
             value: JSON.stringify({ "database-backup": { nodeSelector: { "bad key!": "x" } } }),
@@ -318,6 +314,12 @@ describe("ops: restore", () => {
         assert.equal(await bad.run("--list"), ExitCode.Refused);
         assert.match(bad.io.errors.join("\n"), /invalid workload placement.*\n.*workloadPlacement\.database-backup/);
         assert.equal(bad.jobs.runs.length, 0, "ran a Job with a placement the program would refuse");
+
+        const notJson = setup();
+        notJson.stack.config["ultramarket:workloadPlacement"] = { value: "{database-backup: {}", secret: false };
+        assert.equal(await notJson.run("--list"), ExitCode.Refused);
+        assert.match(notJson.io.errors.join("\n"), /invalid workload placement.*\n.*ultramarket:workloadPlacement must be JSON/);
+        assert.equal(notJson.jobs.runs.length, 0, "ran a Job although the placement is not JSON");
     });
 
     it("reports a failed restore with its output and what to do (exit 4)", async () => {
