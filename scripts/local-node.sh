@@ -75,6 +75,8 @@ SYSCTL_WATCHED=(net/bridge/bridge-nf-call-iptables net/ipv4/conf/all/route_local
 PAUSE_IMAGE="ultramarket.local/pause:3.10-local"
 BUSYBOX_IMAGE="ultramarket.local/busybox:1.35-debian"
 COREDNS_IMAGE="ultramarket.local/coredns:v1.15.0"
+# The e2e monitoring loop's Prometheus (tests/e2e/support/prometheus.ts): the toolchain's `prometheus` piece.
+PROMETHEUS_IMAGE="ultramarket.local/prometheus:3.16.0"
 
 log() { printf '[local-node] %s\n' "$*" >&2; }
 die() { printf '[local-node] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -14,7 +14,7 @@
 #   scripts/toolchain.sh env                 print `export` lines (PATH, PULUMI_HOME, ...) to eval
 #   scripts/toolchain.sh versions            print the pinned versions
 # Pieces: pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images
-#         standin-images promtool
+#         standin-images promtool prometheus
 # See docs/local-engine.md for what is pinned, why, and measured build times.
 set -euo pipefail
 
@@ -69,6 +69,10 @@ KUBE_ROUTER_VERSION="v2.1.0"
 # ./cmd/promtool of the Prometheus module (Prometheus 3.16.0 is module version v0.316.0).
 PROMETHEUS_MODULE_VERSION="v0.316.0"
 PROMTOOL_VERSION="3.16.0"
+# The Prometheus server of the same module, for the monitoring loop on the real node (tests/e2e/support/prometheus.ts):
+# scrapes what the program's ServiceMonitors select and evaluates its PrometheusRules. Built without service
+# discovery (`remove_all_sd`; the loop gives it its targets), on top of promtool's packages.
+PROMETHEUS_VERSION="$PROMTOOL_VERSION"
 # Refused by the Go module proxy (403 "This module version is not available" for the module list
 # and @latest), so they cannot be built here; the program must not need them for the local stack:
 #   github.com/pulumi/pulumi-random/provider/v4   (random 4.21.2)
@@ -333,10 +337,25 @@ build_promtool() {
   stamp_set promtool "$key"
 }
 
+# ---- the Prometheus server (the monitoring loop of the e2e suite, on the real node) -----------------------------
+build_prometheus() {
+  local key="prometheus $PROMETHEUS_VERSION from github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION (netgo remove_all_sd)"
+  if stamp_ok prometheus "$key" && [[ -x "$BIN/prometheus" ]]; then log "prometheus $PROMETHEUS_VERSION: cached"; return 0; fi
+  go_required
+  # No service discovery (the e2e loop writes the targets the program's ServiceMonitors select into its config, the
+  # way the operator's generated config labels them) and no built-in web UI (its assets are not in the module): the
+  # scrape loop, the rule engine and the HTTP API are the release's own. Most packages are promtool's, already built.
+  run_step prometheus "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" bash -c "
+    GOBIN='$BIN' CGO_ENABLED=0 go install -trimpath -tags 'netgo remove_all_sd' \
+      -ldflags '$GO_LDFLAGS_BASE -X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION -X github.com/prometheus/common/version.Branch=release-${PROMETHEUS_VERSION%.*} -X github.com/prometheus/common/version.Revision=$PROMETHEUS_MODULE_VERSION' \
+      github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION" || return 1
+  stamp_set prometheus "$key"
+}
+
 # shellcheck source=toolchain/node.sh
 source "$SCRIPT_DIR/toolchain/node.sh"
 
-ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router node-images standin-images promtool)
+ALL_PIECES=(pulumi language-nodejs provider-kubernetes kubernetes kine kwok crds containerd coredns kube-router promtool prometheus node-images standin-images)
 
 piece_fn() { echo "build_${1//-/_}"; }
 
@@ -358,7 +377,7 @@ cmd_build() {
 cmd_check() {
   local missing=() b
   for b in pulumi pulumi-language-nodejs kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kine kwok \
-           containerd containerd-shim-runc-v2 ctr coredns kube-router promtool; do
+           containerd containerd-shim-runc-v2 ctr coredns kube-router promtool prometheus; do
     [[ -x "$BIN/$b" ]] || missing+=("$b")
   done
   local v
@@ -367,7 +386,7 @@ cmd_check() {
   done
   [[ -d "$TOOLCHAIN_DIR/kwok-stages" ]] || missing+=("kwok-stages")
   [[ -d "$TOOLCHAIN_DIR/crds" ]] || missing+=("crds")
-  ls "$TOOLCHAIN_DIR"/node-images/*.tar >/dev/null 2>&1 || missing+=("node-images")
+  [[ -f "$TOOLCHAIN_DIR/node-images/ultramarket.local_prometheus_$PROMETHEUS_VERSION.tar" ]] || missing+=("node-images")
   local image
   for image in postgres_15-standin redis_7-standin pgbouncer_1-standin app_standin postgres-exporter_0-standin redis-exporter_1-standin; do
     [[ -f "$TOOLCHAIN_DIR/node-images/ultramarket.local_$image.tar" ]] || missing+=("standin-images")
@@ -402,7 +421,8 @@ containerd/shim/ctr         $CONTAINERD_VERSION   github.com/containerd/containe
 coredns                     $COREDNS_VERSION  github.com/coredns/coredns@$COREDNS_VERSION
 kube-router                 $KUBE_ROUTER_VERSION   github.com/cloudnativelabs/kube-router/v2@$KUBE_ROUTER_VERSION (firewall only; local cluster only)
 promtool                    $PROMTOOL_VERSION    github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_MODULE_VERSION (rule unit tests)
-node images                 scripts/local-node.sh images (pause, busybox, coredns; umoci)
+prometheus                  $PROMETHEUS_VERSION    github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS_MODULE_VERSION (the e2e monitoring loop; no service discovery)
+node images                 scripts/local-node.sh images (pause, busybox, coredns, prometheus; umoci)
 CRDs                        gateway-api $GATEWAY_API_VERSION (standard), envoy-gateway $ENVOY_GATEWAY_VERSION, cert-manager $CERT_MANAGER_VERSION, prometheus-operator $PROMETHEUS_OPERATOR_VERSION
 not buildable here (proxy refused): resource random 4.21.2, resource command 1.2.1
 EOF

@@ -64,6 +64,8 @@ cmd_images() {
   build_image "$BUSYBOX_IMAGE" /bin/sh 65534:65534 "bin/busybox=$busybox" "etc/nsswitch.conf=$SCRIPT_DIR/local-node/nsswitch.conf" \
     "etc/services=/etc/services"
   build_image "$COREDNS_IMAGE" /coredns 0:0 "coredns=$BIN/coredns"
+  [[ -x "$BIN/prometheus" ]] || die "prometheus is missing from $BIN: npm run toolchain"
+  build_image "$PROMETHEUS_IMAGE" /bin/prometheus 65534:65534 "bin/prometheus=$BIN/prometheus"
 }
 
 import_images() {

@@ -38,7 +38,7 @@ build_kube_router() {
   stamp_set kube-router "$key"
 }
 
-# ---- the node's OCI images (pause, busybox, CoreDNS): scripts/local-node.sh images ------------
+# ---- the node's OCI images (pause, busybox, CoreDNS, Prometheus): scripts/local-node.sh images ------------
 build_node_images() {
   run_step node-images "scripts/local-node.sh images (umoci, busybox-static, gcc)" bash "$SCRIPT_DIR/local-node.sh" images || return 1
 }
