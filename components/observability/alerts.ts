@@ -3,7 +3,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { DataStoreName } from "../model/catalog";
 import { dataStoreAlerts } from "./datastore-alerts";
 import { labels } from "../model/labels";
-import { BURN_RATE_ALERTS, BURN_RATE_WINDOWS, inNamespace, METRICS, RECORDED, SLO_OBJECTIVE, SUCCESS_CRITERIA } from "../model/slo";
+import {
+    appRequests,
+    BURN_RATE_ALERTS,
+    BURN_RATE_WINDOWS,
+    inNamespace,
+    METRICS,
+    RECORDED,
+    SLO_OBJECTIVE,
+    SUCCESS_CRITERIA,
+} from "../model/slo";
 
 export type Severity = "critical" | "warning";
 
@@ -56,7 +65,7 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
         labels: { severity, ...extra },
         annotations: { summary, description, runbook_url: runbook(alert) },
     });
-    const requests = (...m: string[]) => `${METRICS.requests}${inNamespace(ns, ...m)}`;
+    const requests = (...m: string[]) => `${METRICS.requests}${appRequests(ns, ...m)}`;
     const errors5xx = `${METRICS.status}=~"5.."`;
     const bySvc = "sum by (namespace, service)";
     const stores = o.dataStores.join("|");
@@ -74,7 +83,7 @@ export function alertRuleGroups(o: AlertRuleOptions): RuleGroup[] {
             })),
             {
                 record: RECORDED.latencyP95,
-                expr: `histogram_quantile(0.95, sum by (namespace, service, le) (rate(${METRICS.duration}_bucket${inNamespace(ns)}[5m])))`,
+                expr: `histogram_quantile(0.95, sum by (namespace, service, le) (rate(${METRICS.duration}_bucket${appRequests(ns)}[5m])))`,
             },
         ],
     };

@@ -1,7 +1,7 @@
 // The platform overview dashboard: rate, errors and duration for the whole platform, then per app (grouped like the
 // catalog), generated from the catalog: adding an app adds its panels.
 import { AppGroup, AppSpec } from "../model/catalog";
-import { inNamespace, METRICS, RECORDED, SUCCESS_CRITERIA } from "../model/slo";
+import { appRequests, inNamespace, METRICS, RECORDED, SUCCESS_CRITERIA } from "../model/slo";
 import { dashboard, Layout } from "./dashboard-panels";
 
 const GROUP_TITLES: Record<AppGroup, string> = {
@@ -15,10 +15,12 @@ const GROUP_TITLES: Record<AppGroup, string> = {
 export function platformOverviewDashboard(namespace: string, apps: readonly AppSpec[]) {
     const l = new Layout();
     const sel = (...m: string[]) => inNamespace(namespace, ...m);
+    // Users' requests: the probes are not traffic (slo.ts USER_REQUESTS).
+    const req = (...m: string[]) => appRequests(namespace, ...m);
     const errRatio = (by: string, ...m: string[]) =>
-        `sum${by} (rate(${METRICS.requests}${sel(`${METRICS.status}=~"5.."`, ...m)}[5m])) / sum${by} (rate(${METRICS.requests}${sel(...m)}[5m]))`;
+        `sum${by} (rate(${METRICS.requests}${req(`${METRICS.status}=~"5.."`, ...m)}[5m])) / sum${by} (rate(${METRICS.requests}${req(...m)}[5m]))`;
     const p95 = (by: string, ...m: string[]) =>
-        `histogram_quantile(0.95, sum by (le${by}) (rate(${METRICS.duration}_bucket${sel(...m)}[5m])))`;
+        `histogram_quantile(0.95, sum by (le${by}) (rate(${METRICS.duration}_bucket${req(...m)}[5m])))`;
 
     l.row("Platform (success criteria)");
     // Live traffic, not capacity: the > 10 000 req/s criterion is what the k6 load test proves, so no red here.
@@ -28,7 +30,7 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
         unit: "reqps",
         w: 6,
         h: 5,
-        targets: [{ expr: `sum(rate(${METRICS.requests}${sel()}[5m]))`, legendFormat: "req/s" }],
+        targets: [{ expr: `sum(rate(${METRICS.requests}${req()}[5m]))`, legendFormat: "req/s" }],
     });
     l.panel({
         title: "Error ratio (5xx)",
@@ -92,7 +94,7 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
                 w: 8,
                 targets: [
                     {
-                        expr: `sum by (${METRICS.status}) (rate(${METRICS.requests}${sel(svc)}[5m]))`,
+                        expr: `sum by (${METRICS.status}) (rate(${METRICS.requests}${req(svc)}[5m]))`,
                         legendFormat: `{{${METRICS.status}}}`,
                     },
                 ],
@@ -112,7 +114,7 @@ export function platformOverviewDashboard(namespace: string, apps: readonly AppS
                 targets: [
                     { expr: p95("", svc), legendFormat: "p95" },
                     {
-                        expr: `histogram_quantile(0.50, sum by (le) (rate(${METRICS.duration}_bucket${sel(svc)}[5m])))`,
+                        expr: `histogram_quantile(0.50, sum by (le) (rate(${METRICS.duration}_bucket${req(svc)}[5m])))`,
                         legendFormat: "p50",
                     },
                 ],
