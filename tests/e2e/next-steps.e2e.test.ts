@@ -22,6 +22,18 @@ import { ENVOY_PROXY_LABELS } from "../../components/edge";
 import { promqlNames } from "../unit/support/promql";
 import { judge } from "../../scripts/load/criteria";
 import { runLoad } from "../../scripts/load/run";
+import {
+    activeTargets,
+    Alert,
+    alerts,
+    EVALUATION_INTERVAL_SECONDS,
+    prometheusApi,
+    prometheusFiles,
+    startPrometheus,
+    stopPrometheus,
+} from "./support/prometheus";
+import { plainSchema } from "../../config/schema";
+import { METRICS } from "../../components/model/slo";
 
 const STACK_FILE = path.join(REPO_ROOT, "Pulumi.local.yaml");
 const NAMESPACE = "ultramarket-local";
@@ -80,6 +92,66 @@ function exporterMetrics(exporter: string, port: number): string {
     ]);
 }
 
+const PROMETHEUS_RELEASE: string = plainSchema.shape.prometheusRelease.parse(undefined);
+const FAULTY_POD = "e2e-auth-service-5xx";
+const POLL_SECONDS = 5;
+/** The two alerts the monitoring test breaks things for, by name, when active for what it broke. */
+function watched(active: Alert[]): Record<string, Alert> {
+    const ours = active.filter(
+        (a) =>
+            (a.labels.alertname === "DataStoreExporterCannotConnect" && a.labels.job === "redis-exporter") ||
+            (a.labels.alertname === "HighErrorRate" && a.labels.service === "auth-service"),
+    );
+    return Object.fromEntries(ours.map((a) => [a.labels.alertname, a]));
+}
+const query = (promql: string) => prometheusApi<{ result: unknown[] }>(`/api/v1/query?query=${encodeURIComponent(promql)}`).result;
+/** Where the local stack puts its real-node workloads (auth-service's pod template). */
+function realNodePlacement(): { nodeSelector: Record<string, string>; tolerations: unknown[] } {
+    const spec = kubectlJson<any>(["get", "deployment", "auth-service", "-n", NAMESPACE]).spec.template.spec;
+    return { nodeSelector: spec.nodeSelector, tolerations: spec.tolerations };
+}
+/** Polls `check` every POLL_SECONDS until it returns a value, or fails naming `what` after `seconds`. */
+async function waitFor<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
+    const deadline = Date.now() + seconds * 1000;
+    for (;;) {
+        const value = check();
+        if (value !== undefined) return value;
+        if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, POLL_SECONDS * 1000));
+    }
+}
+
+/** `kubectl port-forward` to a pod or Deployment of the platform on a free loopback port; stop() ends it. */
+async function portForward(target: string, port: number): Promise<{ url: string; stop: () => void }> {
+    const child = spawn(
+        path.join(TOOLCHAIN_BIN, "kubectl"),
+        [
+            "--kubeconfig",
+            KUBECONFIG,
+            "--context",
+            KUBE_CONTEXT,
+            "port-forward",
+            "-n",
+            NAMESPACE,
+            "--address",
+            "127.0.0.1",
+            target,
+            `0:${port}`,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    const local = await new Promise<number>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (c) => {
+            out += c;
+            const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
+            if (m) resolve(Number(m[1]));
+        });
+        child.on("exit", (code) => reject(new Error(`port-forward ${target} exited ${code}`)));
+    });
+    return { url: `http://127.0.0.1:${local}/`, stop: () => child.kill("SIGTERM") };
+}
+
 describe("e2e: the next steps local:up prints work as printed", function () {
     let stackFileBefore: string;
     let stackExisted: boolean;
@@ -97,6 +169,7 @@ describe("e2e: the next steps local:up prints work as printed", function () {
 
     after(function () {
         if (stackFileBefore === undefined) return;
+        stopPrometheus();
         if (stackExisted) {
             fs.writeFileSync(STACK_FILE, stackFileBefore);
             return;
@@ -444,35 +517,7 @@ describe("e2e: the next steps local:up prints work as printed", function () {
                 ],
             },
         };
-        const forward = async (target: string) => {
-            const child = spawn(
-                path.join(TOOLCHAIN_BIN, "kubectl"),
-                [
-                    "--kubeconfig",
-                    KUBECONFIG,
-                    "--context",
-                    KUBE_CONTEXT,
-                    "port-forward",
-                    "-n",
-                    NAMESPACE,
-                    "--address",
-                    "127.0.0.1",
-                    target,
-                    `0:${auth.port}`,
-                ],
-                { stdio: ["ignore", "pipe", "pipe"] },
-            );
-            const port = await new Promise<number>((resolve, reject) => {
-                let out = "";
-                child.stdout.on("data", (c) => {
-                    out += c;
-                    const m = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(out);
-                    if (m) resolve(Number(m[1]));
-                });
-                child.on("exit", (code) => reject(new Error(`port-forward ${target} exited ${code}`)));
-            });
-            return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill("SIGTERM") };
-        };
+        const forward = (target: string) => portForward(target, auth.port);
         const bounded = { duration: 5, amount: 5000, connections: 8 };
         try {
             kubectl(["apply", "-f", "-"], JSON.stringify(faulty));
@@ -506,6 +551,164 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         } finally {
             kubectl(["delete", "pod", "e2e-5xx", "-n", NAMESPACE, "--ignore-not-found", "--wait=false"]);
         }
+    });
+
+    it("scrapes every target the deployed ServiceMonitors select on the real node with a real Prometheus, and every one is up", async function () {
+        const { files, monitors } = prometheusFiles(NAMESPACE, PROMETHEUS_RELEASE);
+        startPrometheus(files, realNodePlacement());
+        const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE]).items;
+        const onRealNode = new Set(pods.filter((p) => p.spec.nodeName === REAL_NODE).map((p) => p.metadata.name as string));
+        // The monitors whose Service selects a pod on the real node (the Services select by the monitors' own labels).
+        const expected = monitors
+            .filter((m) =>
+                pods.some(
+                    (p) =>
+                        onRealNode.has(p.metadata.name) &&
+                        Object.entries<string>(m.spec.selector.matchLabels).every(([k, v]) => p.metadata.labels?.[k] === v),
+                ),
+            )
+            .map((m) => m.metadata.name);
+        // Each target is scraped within its interval (30 s) of Prometheus starting.
+        const real = await waitFor("every real-node target scraped once", 120, () => {
+            const targets = activeTargets().filter((t) => onRealNode.has(t.labels.pod));
+            return targets.length && targets.every((t) => t.health !== "unknown") ? targets : undefined;
+        });
+        const scraped = [...new Set(real.map((t) => t.scrapePool.split("/")[2]))].sort();
+        console.log(
+            `    ${real.length} targets of ${scraped.length} ServiceMonitors on ${REAL_NODE}; ${monitors.length - expected.length} monitors select only kwok's simulated pods (nothing to scrape)`,
+        );
+        assert.deepEqual(
+            real.filter((t) => t.health !== "up").map((t) => `${t.scrapePool} ${t.labels.pod}: ${t.lastError}`),
+            [],
+            "targets down",
+        );
+        assert.deepEqual(scraped, [...expected].sort(), "ServiceMonitors of real-node workloads without a scraped target");
+        assert.ok(
+            ["postgres-exporter", "redis-exporter", "auth-service"].every((m) => scraped.includes(m)),
+            scraped.join(", "),
+        );
+    });
+
+    it("fires DataStoreExporterCannotConnect when Redis stops and HighErrorRate when an app answers 5xx, each after its rule's for, and resolves both", async function () {
+        // The rules as deployed: their `for` is what the timing is held to.
+        const deployed = kubectlJson<{ items: any[] }>(["get", "prometheusrules", "-n", NAMESPACE]).items.flatMap((r) =>
+            r.spec.groups.flatMap((g: any) => g.rules),
+        );
+        const forSeconds = (alert: string) => {
+            const m = /^(\d+)([sm])$/.exec(deployed.find((r) => r.alert === alert)?.for ?? "");
+            assert.ok(m, `${alert} has no rule with a for of seconds or minutes`);
+            return Number(m[1]) * (m[2] === "m" ? 60 : 1);
+        };
+        const storeFor = forSeconds("DataStoreExporterCannotConnect");
+        const errorsFor = forSeconds("HighErrorRate");
+        // Detection takes at most one scrape and one evaluation, firing one more evaluation; the poll adds its own period.
+        const latency = 30 + 2 * EVALUATION_INTERVAL_SECONDS + POLL_SECONDS;
+
+        // An auth-service pod switched to 5xx (the stand-in's STANDIN_FAULT): the Service selects it, so its ServiceMonitor does.
+        const auth = CATALOG.find((a) => a.name === "auth-service")!;
+        const template = kubectlJson<any>(["get", "deployment", "auth-service", "-n", NAMESPACE]).spec.template;
+        const container = template.spec.containers[0];
+        const faulty = {
+            apiVersion: "v1",
+            kind: "Pod",
+            metadata: { name: FAULTY_POD, namespace: NAMESPACE, labels: template.metadata.labels },
+            spec: {
+                ...template.spec,
+                containers: [{ ...container, env: [...(container.env ?? []), { name: "STANDIN_FAULT", value: "5xx" }] }],
+            },
+        };
+        let forward: { url: string; stop: () => void } | undefined;
+        let redisStopped = false;
+        try {
+            kubectl(["apply", "-f", "-"], JSON.stringify(faulty));
+            kubectl(["wait", "--for=condition=Ready", `pod/${FAULTY_POD}`, "-n", NAMESPACE, "--timeout=120s"]);
+            // Prometheus again, with the new pod among auth-service's targets (the operator would pick it up by itself).
+            startPrometheus(prometheusFiles(NAMESPACE, PROMETHEUS_RELEASE).files, realNodePlacement());
+            forward = await portForward(`pod/${FAULTY_POD}`, auth.port);
+            const get = async () => (await fetch(forward!.url)).status;
+            // One 5xx first, and its series scraped: rate() needs a sample before the burst to count the burst.
+            assert.equal(await get(), 500);
+            const errors = `${METRICS.requests}{pod="${FAULTY_POD}",${METRICS.status}=~"5.."}`;
+            await waitFor("the faulty pod's 5xx series scraped", 120, () => query(errors).length > 0 || undefined);
+            assert.deepEqual(watched(alerts()), {}, "an alert is active before anything failed");
+
+            const t0 = Date.now();
+            kubectl(["scale", "statefulset/redis", "-n", NAMESPACE, "--replicas=0"]);
+            redisStopped = true;
+            // 90 more 5xx: 0.3/s over HighErrorRate's 5-minute window (its threshold is 0.1/s) until they leave it.
+            const statuses = [];
+            for (let i = 0; i < 90; i++) statuses.push(await get());
+            assert.ok(
+                statuses.every((s) => s === 500),
+                `not every request answered 500: ${[...new Set(statuses)].join(", ")}`,
+            );
+            forward.stop();
+            forward = undefined;
+
+            const fired: Record<string, { at: number; alert: Alert }> = {};
+            const resolved: Record<string, number> = {};
+            let restoredAt = 0;
+            await waitFor("both alerts fired and resolved", 15 * 60, () => {
+                const active = watched(alerts());
+                const now = Date.now();
+                for (const [name, alert] of Object.entries(active))
+                    if (alert.state === "firing" && !fired[name]) {
+                        fired[name] = { at: now, alert };
+                        console.log(`    ${name} firing ${((now - t0) / 1000).toFixed(0)} s after the failure`);
+                    }
+                for (const name of Object.keys(fired))
+                    if (!active[name] && !resolved[name]) {
+                        resolved[name] = now;
+                        console.log(`    ${name} resolved ${((now - t0) / 1000).toFixed(0)} s after the failure`);
+                    }
+                if (fired.DataStoreExporterCannotConnect && !restoredAt) {
+                    kubectl(["scale", "statefulset/redis", "-n", NAMESPACE, "--replicas=1"]);
+                    redisStopped = false;
+                    restoredAt = Date.now();
+                }
+                return resolved.DataStoreExporterCannotConnect && resolved.HighErrorRate ? true : undefined;
+            });
+
+            const store = fired.DataStoreExporterCannotConnect;
+            assert.deepEqual(
+                { job: store.alert.labels.job, namespace: store.alert.labels.namespace, severity: store.alert.labels.severity },
+                { job: "redis-exporter", namespace: NAMESPACE, severity: "warning" },
+            );
+            assert.match(store.alert.annotations.description, /^redis-exporter answers but cannot query its store/);
+            const errorsAlert = fired.HighErrorRate;
+            assert.deepEqual(
+                {
+                    service: errorsAlert.alert.labels.service,
+                    namespace: errorsAlert.alert.labels.namespace,
+                    severity: errorsAlert.alert.labels.severity,
+                },
+                { service: "auth-service", namespace: NAMESPACE, severity: "critical" },
+            );
+            assert.match(errorsAlert.alert.annotations.description, /^auth-service answers 0\.[2-3]\d 5xx responses per second/);
+            // Not before its `for`, and not later than the scrape, evaluation and poll periods allow.
+            for (const [name, seconds] of [
+                ["DataStoreExporterCannotConnect", storeFor],
+                ["HighErrorRate", errorsFor],
+            ] as const) {
+                const after = (fired[name].at - t0) / 1000;
+                assert.ok(
+                    after >= seconds && after <= seconds + latency,
+                    `${name} fired ${after.toFixed(0)} s after the failure; its for is ${seconds} s`,
+                );
+            }
+            // Redis back: the next scrape logs in again, the next evaluation clears it.
+            assert.ok((resolved.DataStoreExporterCannotConnect - restoredAt) / 1000 <= 60 + latency);
+        } finally {
+            forward?.stop();
+            if (redisStopped) kubectl(["scale", "statefulset/redis", "-n", NAMESPACE, "--replicas=1"]);
+            kubectl(["delete", "pod", FAULTY_POD, "-n", NAMESPACE, "--ignore-not-found", "--wait=false"]);
+            stopPrometheus();
+        }
+        // The apps that use Redis are Ready again before the next test.
+        await waitFor("every real pod Ready again", 180, () => {
+            const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE]).items.filter((p) => p.spec.nodeName === REAL_NODE);
+            return notReady(pods).length === 0 || undefined;
+        });
     });
 
     it("backs up PostgreSQL on the real node before a new image's migration, and npm run restore brings a dropped table's row back from it and undoes a table added since", async function () {
