@@ -601,8 +601,9 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         };
         const storeFor = forSeconds("DataStoreExporterCannotConnect");
         const errorsFor = forSeconds("HighErrorRate");
-        // Detection takes at most one scrape and one evaluation, firing one more evaluation; the poll adds its own period.
-        const latency = 30 + 2 * EVALUATION_INTERVAL_SECONDS + POLL_SECONDS;
+        // Detection takes at most one scrape and one evaluation, firing one more evaluation; the poll adds its own period,
+        // and 20 s for the store pod's termination and the poll's kubectl calls (CI saw `for` + 60 s on a busy machine).
+        const latency = 30 + 2 * EVALUATION_INTERVAL_SECONDS + POLL_SECONDS + 20;
 
         // An auth-service pod switched to 5xx (the stand-in's STANDIN_FAULT): the Service selects it, so its ServiceMonitor does.
         const auth = CATALOG.find((a) => a.name === "auth-service")!;
