@@ -2,8 +2,8 @@
 // Go module, image ultramarket.local/prometheus) on the real node, in the monitoring namespace the platform's
 // NetworkPolicies admit, scraping what the deployed ServiceMonitors select and evaluating the deployed PrometheusRules.
 //
-// The Prometheus operator itself is not run (its module needs a wrapper-module build of its own Kubernetes and
-// Prometheus packages: an estimated 10-15 more minutes of a cold CI run, docs/local-engine.md). In its place prometheusConfig()
+// The Prometheus operator itself is not run: the Prometheus it creates discovers targets through the Kubernetes API
+// from a pod, and the local API server listens on 127.0.0.1 only (docs/local-engine.md). In its place prometheusConfig()
 // turns the cluster's ServiceMonitors, Services, EndpointSlices and Pods into the scrape configs the operator would
 // generate: one job per ServiceMonitor endpoint (`serviceMonitor/<namespace>/<name>/<i>`), every address of the
 // selected Services' EndpointSlices on the named port, labelled namespace, service, pod, container, endpoint and job
