@@ -10,7 +10,8 @@ import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { labels, selectorLabels } from "../../components/model/labels";
 import { Monitoring, MonitoringArgs, OPERATOR_ABSENT_WARNING } from "../../components/observability/monitoring";
 import { serviceMonitorSpec } from "../../components/observability/service-monitors";
-import { BURN_RATE_ALERTS, RECORDED } from "../../components/model/slo";
+import { BURN_RATE_ALERTS, PROBE_ROUTES, RECORDED, USER_REQUESTS } from "../../components/model/slo";
+import { evaluateProduction } from "./support/platform";
 import { byType, installMocks, Registration, settle } from "./support/harness";
 import { promqlErrors } from "./support/promql";
 
@@ -55,6 +56,26 @@ describe("alert rules (PrometheusRule)", () => {
         assert.equal(a.for, "1m");
         assert.equal(a.labels.severity, "critical");
         assert.match(a.annotations.description, /\{\{ \$labels\.service \}\}/);
+    });
+
+    it("leaves every path the kubelet probes on a rendered app out of the request and latency expressions", async () => {
+        // The probes' answers are not users' requests: a store outage fails /health on every app using it (503s that
+        // fired HighErrorRate with no user traffic on the real node), and their 200s dilute the SLO's error ratio.
+        const { registrations } = await evaluateProduction();
+        const appNames = new Set(CATALOG.map((a) => a.name));
+        const probed = new Set<string>();
+        for (const d of registrations.filter((r) => r.type === "kubernetes:apps/v1:Deployment" && appNames.has(r.inputs.metadata.name)))
+            for (const c of d.inputs.spec.template.spec.containers)
+                for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe])
+                    if (probe?.httpGet?.path) probed.add(probe.httpGet.path);
+        assert.ok(probed.size > 0, "no app renders an HTTP probe");
+        assert.deepEqual([...probed].sort(), [...PROBE_ROUTES]);
+        const regex = new RegExp(`^(?:${/!~"(.*)"$/.exec(USER_REQUESTS)![1].replace(/\\\\/g, "\\")})$`);
+        for (const path of probed) assert.ok(regex.test(path), `${path} is counted as a user's request`);
+        for (const record of [RECORDED.requestRate, RECORDED.errorRatio("5m"), RECORDED.latencyP95])
+            assert.ok(recordings.find((r) => r.record === record)!.expr.includes(USER_REQUESTS), record);
+        assert.ok(alert("HighErrorRate").expr.includes(USER_REQUESTS));
+        assert.ok(!regex.test("/orders"), "a user's route is left out too");
     });
 
     it("alerts when p95 latency exceeds the 200 ms criterion", () => {
