@@ -13,7 +13,7 @@ import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { KUBE_CONTEXT, KUBECONFIG, kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
+import { KUBE_CONTEXT, KUBECONFIG, kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN, waitFor } from "./support/env";
 import { requireLocalEngine } from "./support/stack";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { LOCAL_STACK, openStack } from "../../ops/workspace";
@@ -29,6 +29,7 @@ import {
     EVALUATION_INTERVAL_SECONDS,
     prometheusApi,
     prometheusFiles,
+    selects,
     startPrometheus,
     stopPrometheus,
 } from "./support/prometheus";
@@ -110,16 +111,8 @@ function realNodePlacement(): { nodeSelector: Record<string, string>; toleration
     const spec = kubectlJson<any>(["get", "deployment", "auth-service", "-n", NAMESPACE]).spec.template.spec;
     return { nodeSelector: spec.nodeSelector, tolerations: spec.tolerations };
 }
-/** Polls `check` every POLL_SECONDS until it returns a value, or fails naming `what` after `seconds`. */
-async function waitFor<T>(what: string, seconds: number, check: () => T | undefined): Promise<T> {
-    const deadline = Date.now() + seconds * 1000;
-    for (;;) {
-        const value = check();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, POLL_SECONDS * 1000));
-    }
-}
+/** Polls `check` every POLL_SECONDS (env.ts waitFor) until it returns a value, or fails naming `what` after `seconds`. */
+const poll = <T>(what: string, seconds: number, check: () => T | undefined) => waitFor(what, seconds * 1000, check, POLL_SECONDS * 1000);
 
 /** `kubectl port-forward` to a pod or Deployment of the platform on a free loopback port; stop() ends it. */
 async function portForward(target: string, port: number): Promise<{ url: string; stop: () => void }> {
@@ -560,16 +553,10 @@ describe("e2e: the next steps local:up prints work as printed", function () {
         const onRealNode = new Set(pods.filter((p) => p.spec.nodeName === REAL_NODE).map((p) => p.metadata.name as string));
         // The monitors whose Service selects a pod on the real node (the Services select by the monitors' own labels).
         const expected = monitors
-            .filter((m) =>
-                pods.some(
-                    (p) =>
-                        onRealNode.has(p.metadata.name) &&
-                        Object.entries<string>(m.spec.selector.matchLabels).every(([k, v]) => p.metadata.labels?.[k] === v),
-                ),
-            )
+            .filter((m) => pods.some((p) => onRealNode.has(p.metadata.name) && selects(m.spec.selector, p.metadata.labels)))
             .map((m) => m.metadata.name);
         // Each target is scraped within its interval (30 s) of Prometheus starting.
-        const real = await waitFor("every real-node target scraped once", 120, () => {
+        const real = await poll("every real-node target scraped once", 120, () => {
             const targets = activeTargets().filter((t) => onRealNode.has(t.labels.pod));
             return targets.length && targets.every((t) => t.health !== "unknown") ? targets : undefined;
         });
@@ -630,7 +617,7 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             // One 5xx first, and its series scraped: rate() needs a sample before the burst to count the burst.
             assert.equal(await get(), 500);
             const errors = `${METRICS.requests}{pod="${FAULTY_POD}",${METRICS.status}=~"5.."}`;
-            await waitFor("the faulty pod's 5xx series scraped", 120, () => query(errors).length > 0 || undefined);
+            await poll("the faulty pod's 5xx series scraped", 120, () => query(errors).length > 0 || undefined);
             assert.deepEqual(watched(alerts()), {}, "an alert is active before anything failed");
 
             const t0 = Date.now();
@@ -649,7 +636,7 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             const fired: Record<string, { at: number; alert: Alert }> = {};
             const resolved: Record<string, number> = {};
             let restoredAt = 0;
-            await waitFor("both alerts fired and resolved", 15 * 60, () => {
+            await poll("both alerts fired and resolved", 15 * 60, () => {
                 const active = watched(alerts());
                 const now = Date.now();
                 for (const [name, alert] of Object.entries(active))
@@ -706,7 +693,7 @@ describe("e2e: the next steps local:up prints work as printed", function () {
             stopPrometheus();
         }
         // The apps that use Redis are Ready again before the next test.
-        await waitFor("every real pod Ready again", 180, () => {
+        await poll("every real pod Ready again", 180, () => {
             const pods = kubectlJson<{ items: any[] }>(["get", "pods", "-n", NAMESPACE]).items.filter((p) => p.spec.nodeName === REAL_NODE);
             return notReady(pods).length === 0 || undefined;
         });

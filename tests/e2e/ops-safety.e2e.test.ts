@@ -26,7 +26,7 @@ import { descendants, killSurvivors } from "../../ops/process-tree";
 import { pendingOperationsOf } from "../../ops/recovery";
 import { openStack } from "../../ops/workspace";
 import { kubeObjectsInState, recordingIO, requireLocalEngine, SKIPPED_VERIFIER, throwawayStackConfig } from "./support/stack";
-import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN } from "./support/env";
+import { kubectl, kubectlJson, REPO_ROOT, timed, TOOLCHAIN_BIN, waitFor } from "./support/env";
 
 const STACK = "e2e-ops-safety";
 const TYPO = "e2e-ops-safty";
@@ -42,15 +42,6 @@ function liveJobs(): string[] {
     return (kubectlJson<{ items: Array<{ metadata: { name: string } }> }>(["get", "jobs.v1.batch", "-n", NAMESPACE]).items ?? [])
         .map((j) => j.metadata.name)
         .sort();
-}
-
-async function waitFor(what: string, timeoutMs: number, check: () => boolean | Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-        if (await check()) return;
-        await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
 }
 
 /**

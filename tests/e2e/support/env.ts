@@ -85,3 +85,22 @@ export async function timed<T>(label: string, fn: () => Promise<T>): Promise<T> 
         if (file) fs.appendFileSync(file, `${line}\n`);
     }
 }
+
+/**
+ * Polls `check` every `everyMs` until it returns a value (anything but undefined or false) and returns that value, or
+ * fails naming `what` after `timeoutMs`.
+ */
+export async function waitFor<T>(
+    what: string,
+    timeoutMs: number,
+    check: () => T | undefined | false | Promise<T | undefined | false>,
+    everyMs = 250,
+): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = await check();
+        if (value !== undefined && value !== false) return value;
+        if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, everyMs));
+    }
+}

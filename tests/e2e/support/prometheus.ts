@@ -43,7 +43,11 @@ export interface ScrapeConfig {
     static_configs: { targets: string[]; labels: Record<string, string> }[];
 }
 
-const matches = (selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] }, labels: Record<string, string> = {}) => {
+/** Whether a label selector selects these labels (a ServiceMonitor's selects its Services, and their pods carry the same). */
+export const selects = (
+    selector: { matchLabels?: Record<string, string>; matchExpressions?: unknown[] },
+    labels: Record<string, string> = {},
+) => {
     // The program's ServiceMonitors select by matchLabels only; anything else would be translated wrong, so it is refused.
     if (selector.matchExpressions?.length) throw new Error("prometheusConfig: matchExpressions are not translated");
     return Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
@@ -60,7 +64,7 @@ export function prometheusConfig(
     for (const sm of [...monitors].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))) {
         const ns = sm.metadata.namespace!;
         if (sm.spec.namespaceSelector) throw new Error(`prometheusConfig: ${sm.metadata.name}: namespaceSelector is not translated`);
-        const selected = services.filter((s) => s.metadata.namespace === ns && matches(sm.spec.selector ?? {}, s.metadata.labels));
+        const selected = services.filter((s) => s.metadata.namespace === ns && selects(sm.spec.selector ?? {}, s.metadata.labels));
         (sm.spec.endpoints as any[]).forEach((ep, i) => {
             const groups: ScrapeConfig["static_configs"] = [];
             for (const svc of selected) {
