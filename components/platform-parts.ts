@@ -108,7 +108,7 @@ export function buildDataTier(cfg: PlatformConfig, { namespace, secret }: Founda
             checksumKey: secret.checksumKey,
             passwordVersions: cfg.databaseUsers.passwordVersions,
             protect: cfg.protectData,
-            stores: { postgres: store("postgres"), mongodb: store("mongodb") },
+            stores: { postgres: store("postgres"), mongodb: store("mongodb"), elasticsearch: store("elasticsearch") },
             images: cfg.thirdPartyImages,
             placement: cfg.workloadPlacement,
         },

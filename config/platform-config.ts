@@ -1,6 +1,6 @@
 // The validated configuration every component receives: the shape parse.ts derives from the schema.
 import * as pulumi from "@pulumi/pulumi";
-import { AppSpec, DatabaseWithUsers, SecretKey } from "../components/model/catalog";
+import { AppSpec, BackedUpDatabase, SecretKey } from "../components/model/catalog";
 import { ThirdPartyImages } from "../components/model/third-party-images";
 import { DataStorePlacement, WorkloadPlacement } from "../components/model/placement";
 import { EdgeMode, Plain, RedisEvictionPolicy } from "./schema";
@@ -66,7 +66,7 @@ export interface PlatformConfig {
     };
     protectData: boolean;
     /** Backups of PostgreSQL and MongoDB on the `database-backups` volume (its size is storage.sizes.backups). */
-    backups: { beforeMigrations: boolean; retention: number; stores: readonly DatabaseWithUsers[] };
+    backups: { beforeMigrations: boolean; retention: number; stores: readonly BackedUpDatabase[] };
     /** The database users: the seed their passwords derive from (undefined: generated), and per-principal versions. */
     databaseUsers: { seed?: pulumi.Output<string>; passwordVersions: Record<string, number> };
     /** PostgreSQL's connection limit (set on its command line only when configured) and PgBouncer's client limit. */

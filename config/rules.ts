@@ -5,7 +5,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { APP_NAMES, AppSpec, CATALOG, DATABASES_WITH_USERS, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
+import { APP_NAMES, AppSpec, CATALOG, BACKED_UP_DATABASES, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
 import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../components/data/connection-budget";
 import { principalIds } from "../components/data/principals";
 import {
@@ -305,7 +305,7 @@ export function dataRules({ plain, invalid, isProduction, enabled }: RuleContext
         );
     }
     if (isProduction && !invalid.has("backupStores") && plain.backupBeforeMigrations !== false) {
-        const used = DATABASES_WITH_USERS.filter((s) => enabled.some((a) => a.dataStores.includes(s)));
+        const used = BACKED_UP_DATABASES.filter((s) => enabled.some((a) => a.dataStores.includes(s)));
         const left = used.filter((s) => !plain.backupStores.includes(s));
         if (left.length)
             problems.push(

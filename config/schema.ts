@@ -2,7 +2,7 @@
 // and which are generated or required in production. parse.ts applies it; the README's reference documents it.
 import * as net from "net";
 import { z } from "zod";
-import { DATABASES_WITH_USERS, SecretKey } from "../components/model/catalog";
+import { BACKED_UP_DATABASES, SecretKey } from "../components/model/catalog";
 import { MAX_SYNTHETIC_APPS } from "../components/model/synthetic";
 import { isImageReference, isRegistryPrefix } from "./image-reference";
 
@@ -203,10 +203,10 @@ export const plainSchema = z.strictObject({
     // Which databases each backup dumps; production must keep every one its apps use (config/rules.ts).
     backupStores: json(
         z
-            .array(z.enum(DATABASES_WITH_USERS))
+            .array(z.enum(BACKED_UP_DATABASES))
             .min(1, "must name at least one database (postgres, mongodb); to take no backups set backupBeforeMigrations false")
             .refine((l) => new Set(l).size === l.length, "names a database twice"),
-    ).default([...DATABASES_WITH_USERS]),
+    ).default([...BACKED_UP_DATABASES]),
     redisMaxMemoryPercent: int(10, 90).default(75),
     redisEvictionPolicy: z.enum(REDIS_EVICTION_POLICIES).default("volatile-lru"),
     // Unset, PostgreSQL keeps its own default (100) and its command line: setting it restarts PostgreSQL once.

@@ -13,6 +13,7 @@ import {
     secretKeysFor,
 } from "../components/model/catalog";
 import { APP_DATABASE, userName } from "../components/data/principals";
+import { elasticsearchIndicesOf } from "../components/data/user-scripts";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 export const CONTRACT_DOC = path.join(REPO_ROOT, "docs", "app-contract.md");
@@ -38,7 +39,7 @@ function logins(app: AppSpec): string {
             if (store === "postgres") return `PostgreSQL: user \`${userName(app.name)}\`, schema \`${userName(app.name)}\`, via PgBouncer`;
             if (store === "mongodb") return `MongoDB: user \`${userName(app.name)}\` (authSource \`admin\`), db \`${APP_DATABASE}\``;
             if (store === "redis") return `Redis: AUTH \`${DATA_STORE_PASSWORD_KEY.redis}\``;
-            return `Elasticsearch: \`elastic\` + \`${DATA_STORE_PASSWORD_KEY.elasticsearch}\``;
+            return `Elasticsearch: user \`${userName(app.name)}\`, indices ${elasticsearchIndicesOf(app.name).map(code).join(", ")}`;
         })
         .join("; ");
 }

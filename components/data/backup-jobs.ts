@@ -3,7 +3,7 @@
 // `npm run restore` starts (ops/restore/), so both read and write the same files the same way.
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DATABASES_WITH_USERS, DatabaseWithUsers, resourceRequirements, Resources } from "../model/catalog";
+import { DATA_STORE_PASSWORD_KEY, BACKED_UP_DATABASES, BackedUpDatabase, resourceRequirements, Resources } from "../model/catalog";
 import { DATA_STORE_SPECS, printFromEnv } from "./stores";
 import { labels } from "../model/labels";
 import { AWAIT_POSTGRES } from "./user-scripts";
@@ -25,9 +25,9 @@ export const BACKUP_SETTINGS = "database-backups";
  * Which of them a stack backs up is `ultramarket:backupStores` (all of them unless a stack names fewer; production
  * must keep every store its apps use), and each backup's manifest records the ones it holds.
  */
-export const BACKED_UP_STORES: readonly DatabaseWithUsers[] = DATABASES_WITH_USERS;
+export const BACKED_UP_STORES: readonly BackedUpDatabase[] = BACKED_UP_DATABASES;
 /** The stores of a list in the order a backup dumps and restores them (BACKED_UP_STORES'), whatever order it came in. */
-export const inBackupOrder = (stores: readonly string[]): DatabaseWithUsers[] => BACKED_UP_STORES.filter((s) => stores.includes(s));
+export const inBackupOrder = (stores: readonly string[]): BackedUpDatabase[] => BACKED_UP_STORES.filter((s) => stores.includes(s));
 export const DATABASE = "ultramarket";
 /** A manifest line naming a store the backup holds (the other lines are `<app>=<image>`). */
 export const MANIFEST_STORE_PREFIX = "store:";
@@ -51,7 +51,7 @@ export const LIST_JOB = "database-backups-list";
 /** `<UTC timestamp>-<trigger digest>`: sorts by time, and names what the backup was taken before. */
 export const BACKUP_NAME = /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{10}$/;
 /** Each store's file of a backup; the `.images` manifest is written last and marks the backup complete. */
-export const BACKUP_FILES: Record<DatabaseWithUsers, (name: string) => string> = {
+export const BACKUP_FILES: Record<BackedUpDatabase, (name: string) => string> = {
     postgres: (name) => `${name}.postgres.dump`,
     mongodb: (name) => `${name}.mongodb.archive.gz`,
 };
@@ -64,7 +64,7 @@ export interface BackupPodArgs {
     secretName: pulumi.Input<string>;
     claimName: pulumi.Input<string>;
     /** The address of each store a step connects to. */
-    stores: Partial<Record<DatabaseWithUsers, StoreAddress>>;
+    stores: Partial<Record<BackedUpDatabase, StoreAddress>>;
     /** The third-party images by logical name: each step runs its store's. */
     images: ThirdPartyImages;
 }
@@ -97,13 +97,13 @@ const mongoConnection = `--host "$MONGODB_HOST" --port "$MONGODB_PORT" --usernam
 export interface Step {
     name: string;
     /** Whose image (and user) runs it. */
-    store: DatabaseWithUsers;
+    store: BackedUpDatabase;
     script: string;
     /** Connects to the store as its superuser (gets the address and the password); false for file-only steps. */
     connects: boolean;
 }
 
-const DUMP_STEPS: Record<DatabaseWithUsers, Step> = {
+const DUMP_STEPS: Record<BackedUpDatabase, Step> = {
     postgres: {
         name: "dump-postgres",
         store: "postgres",
@@ -139,7 +139,7 @@ const FINISH_STEP: Step = {
 };
 
 /** The backup pod's steps: a dump of each store backed up (in BACKED_UP_STORES' order), then the manifest and pruning. */
-export function backupSteps(stores: readonly DatabaseWithUsers[]): Step[] {
+export function backupSteps(stores: readonly BackedUpDatabase[]): Step[] {
     return [...inBackupOrder(stores).map((s) => DUMP_STEPS[s]), FINISH_STEP];
 }
 
@@ -165,7 +165,7 @@ const RESTORE_POSTGRES = [
 ].join("; ");
 
 /** Restores one store from the backup named in $BACKUP_NAME (validated against the volume's listing first). */
-export const RESTORE_STEPS: Record<DatabaseWithUsers, Step> = {
+export const RESTORE_STEPS: Record<BackedUpDatabase, Step> = {
     postgres: {
         name: "restore-postgres",
         store: "postgres",
@@ -182,7 +182,7 @@ export const RESTORE_STEPS: Record<DatabaseWithUsers, Step> = {
 };
 
 /** The superuser's password reaches a step only as an environment variable from the platform Secret. */
-function storeEnv(store: DatabaseWithUsers, args: BackupPodArgs): EnvVar[] {
+function storeEnv(store: BackedUpDatabase, args: BackupPodArgs): EnvVar[] {
     const password = { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } };
     const address = args.stores[store];
     if (!address) throw new Error(`a ${store} step needs ${store}'s address, and none was given`);
@@ -241,7 +241,7 @@ export const backupLabels = (name: string) => labels(name, "backup");
  * The settings a backup pod reads besides the Secret: what triggered it, the stores it dumps (for its manifest), and
  * the retention from the settings ConfigMap.
  */
-export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<string>, stores: readonly DatabaseWithUsers[]): EnvVar[] {
+export function backupEnv(trigger: pulumi.Input<string>, images: pulumi.Input<string>, stores: readonly BackedUpDatabase[]): EnvVar[] {
     return [
         { name: "BACKUP_TRIGGER", value: trigger },
         { name: "BACKUP_IMAGES", value: images },

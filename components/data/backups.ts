@@ -2,7 +2,7 @@ import { PodPlacement, podPlacementFields } from "../model/placement";
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DatabaseWithUsers } from "../model/catalog";
+import { BackedUpDatabase } from "../model/catalog";
 import { labels } from "../model/labels";
 import { REPLACE_UNREADY } from "../model/rollout";
 import { ThirdPartyImages } from "../model/third-party-images";
@@ -29,9 +29,9 @@ export interface DatabaseBackupsArgs {
     retention: number;
     /** Pulumi `protect` on the volume, as on the stores' data. */
     protect: boolean;
-    stores: Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: number }>;
+    stores: Record<BackedUpDatabase, { host: pulumi.Input<string>; port: number }>;
     /** The stores each backup dumps (`ultramarket:backupStores`). */
-    backedUp: readonly DatabaseWithUsers[];
+    backedUp: readonly BackedUpDatabase[];
     /** The stores' readiness (their StatefulSets): a backup needs them up. */
     dataStores: pulumi.Resource[];
     /** Image of each app that runs migrations; a backup is taken whenever one changes. Empty or absent: no backup Job. */
@@ -106,7 +106,7 @@ export class DatabaseBackups extends pulumi.ComponentResource {
             );
             const stores = Object.fromEntries(
                 inBackupOrder(args.backedUp).map((s) => [s, { host: args.stores[s].host, port: String(args.stores[s].port) }]),
-            ) as Partial<Record<DatabaseWithUsers, { host: pulumi.Input<string>; port: string }>>;
+            ) as Partial<Record<BackedUpDatabase, { host: pulumi.Input<string>; port: string }>>;
             const meta = backupLabels(BACKUP_JOB);
             // Auto-named, its template carrying the trigger: a migrating image change replaces the Job, so the backup
             // runs again right before the new migrations; settings and secrets are not in the template, so they never

@@ -9,7 +9,7 @@ import { REPLACE_UNREADY, rolloutAnnotations, secretChecksum } from "../model/ro
 import { clientStepPod, literalArgument } from "../model/security";
 import { ThirdPartyImages } from "../model/third-party-images";
 import { APP_DATABASE, DatabasePrincipal, databasePrincipals, derivePassword, passwordEnv } from "./principals";
-import { mongodbUsersScript, postgresUsersCommand } from "./user-scripts";
+import { elasticsearchUsersScript, mongodbUsersScript, postgresUsersCommand } from "./user-scripts";
 
 export interface DatabaseUsersArgs {
     namespace: pulumi.Input<string>;
@@ -120,29 +120,34 @@ export class DatabaseUsers extends pulumi.ComponentResource {
         const jobName = databaseUsersJobName(store);
         const meta = labels(jobName, "database-users");
         const superuser = { secretKeyRef: { name: args.secretName, key: DATA_STORE_PASSWORD_KEY[store] } };
-        const connection =
-            store === "postgres"
-                ? [
-                      { name: "PGHOST", value: target.host },
-                      { name: "PGPORT", value: String(target.port) },
-                      { name: "PGUSER", value: "postgres" },
-                      { name: "PGDATABASE", value: APP_DATABASE },
-                      { name: "PGPASSWORD", valueFrom: superuser },
-                  ]
-                : [{ name: "MONGODB_ROOT_PASSWORD", valueFrom: superuser }];
-        const command =
-            store === "postgres"
-                ? postgresUsersCommand(principals)
-                : [
-                      "mongosh",
-                      "--quiet",
-                      "--host",
-                      pulumi.output(target.host),
-                      "--port",
-                      String(target.port),
-                      "--eval",
-                      mongodbUsersScript(principals),
-                  ];
+        const connection = {
+            postgres: [
+                { name: "PGHOST", value: target.host },
+                { name: "PGPORT", value: String(target.port) },
+                { name: "PGUSER", value: "postgres" },
+                { name: "PGDATABASE", value: APP_DATABASE },
+                { name: "PGPASSWORD", valueFrom: superuser },
+            ],
+            mongodb: [{ name: "MONGODB_ROOT_PASSWORD", valueFrom: superuser }],
+            elasticsearch: [
+                { name: "ES_URL", value: pulumi.interpolate`http://${target.host}:${target.port}` },
+                { name: "ELASTIC_PASSWORD", valueFrom: superuser },
+            ],
+        }[store];
+        const command = {
+            postgres: () => postgresUsersCommand(principals),
+            mongodb: () => [
+                "mongosh",
+                "--quiet",
+                "--host",
+                pulumi.output(target.host),
+                "--port",
+                String(target.port),
+                "--eval",
+                mongodbUsersScript(principals),
+            ],
+            elasticsearch: () => ["sh", "-c", elasticsearchUsersScript(principals)],
+        }[store]();
         // A new principal changes the script (the pod template); a new password changes this digest: either way the
         // Job is replaced and runs again. The digest stays a Pulumi secret; no value reaches the template.
         const checksum = secretChecksum(

@@ -83,8 +83,9 @@ export function printFromEnv(variable: string, format: string): string {
 const REDIS_CONF_DIR = "/usr/local/etc/redis";
 const REDIS_AUTH_FILE = `${REDIS_CONF_DIR}/auth.conf`;
 
-/** curl against the local Elasticsearch as `elastic`, its credentials on stdin (`-K -`) rather than in argv. */
-export const elasticCurl = (url: string) => `${printFromEnv("ELASTIC_PASSWORD", 'user = "elastic:%s"')} | curl -fsS -K - "${url}"`;
+/** curl against Elasticsearch as `user` (`elastic` unless named) with ELASTIC_PASSWORD, its credentials on stdin (`-K -`) rather than in argv. */
+export const elasticCurl = (url: string, user = "elastic") =>
+    `${printFromEnv("ELASTIC_PASSWORD", `user = "${user}:%s"`)} | curl -fsS -K - "${url}"`;
 
 export const DATA_STORE_SPECS: Record<DataStoreName, DataStoreSpec> = {
     postgres: {

@@ -2,6 +2,7 @@
 // never passwords: each password is read inside the tool from the Job's environment (secretKeyRef), so none reaches
 // a command line, a statement text (pg_stat_activity, the server log) or the Job's log.
 import { APP_DATABASE, DatabasePrincipal, PASSWORD_ENV_PREFIX, passwordEnv } from "./principals";
+import { printFromEnv } from "./stores";
 
 /** PostgreSQL session settings the passwords travel in (set through PGOPTIONS in the connection's startup packet). */
 const PASSWORD_SETTING_PREFIX = "ultramarket.";
@@ -121,4 +122,83 @@ export function mongodbUsersScript(principals: DatabasePrincipal[]): string {
         "  print('database users: ' + u.user + ' ready');",
         "}",
     ].join("\n");
+}
+
+/** What an app's Elasticsearch user may do on its own indices (`<app>` and `<app>-*`); nothing on any other index. */
+export const ELASTICSEARCH_APP_PRIVILEGES = ["create_index", "read", "write", "view_index_metadata", "manage"] as const;
+
+/** The index names an app's Elasticsearch user owns: its name, and its name as a prefix. */
+export const elasticsearchIndicesOf = (app: string) => [app, `${app}-*`];
+
+/**
+ * The Elasticsearch role of a principal (named after its user): an app's is ELASTICSEARCH_APP_PRIVILEGES on its own
+ * indices and no cluster privilege (an app checks its login with `GET /_security/_authenticate`, which needs none); the
+ * monitoring user's is what elasticsearch_exporter reads, the `monitor` cluster and index privileges.
+ */
+export function elasticsearchRole(p: DatabasePrincipal): object {
+    return p.kind === "monitor"
+        ? { cluster: ["monitor"], indices: [{ names: ["*"], privileges: ["monitor"] }] }
+        : { cluster: [], indices: [{ names: elasticsearchIndicesOf(p.id), privileges: [...ELASTICSEARCH_APP_PRIVILEGES] }] };
+}
+
+/** Where the Elasticsearch users Job writes a request's body (0600, in its /tmp emptyDir) and reads the response. */
+const ES_SCRATCH = "$scratch";
+
+/**
+ * Elasticsearch: a native-realm role and user per principal, through the security API as `elastic` (PUT creates or
+ * updates, so the script is idempotent). The superuser's credentials reach curl on stdin (`-K -`, written by awk from
+ * the environment), a user's password only the request body, which awk writes from the environment to a 0600 file:
+ * no password is in any argv. A refused request fails the Job with Elasticsearch's status and error type (and, for a
+ * role, its reason: a role holds no secret). Then, like PostgreSQL's tables left in `public`, indices no app's user
+ * can reach fail the step, naming them, so no app switches from `elastic` to a user that cannot read its data.
+ */
+export function elasticsearchUsersScript(principals: DatabasePrincipal[]): string {
+    const mine = principals.filter((p) => p.store === "elasticsearch");
+    const auth = printFromEnv("ELASTIC_PASSWORD", 'user = "elastic:%s"');
+    return [
+        "set -eu",
+        "umask 077",
+        'scratch="${TMPDIR:-/tmp}/es-users"',
+        'mkdir -p "$scratch"',
+        `auth() { ${auth}; }`,
+        // <path> <body (curl's --data-binary: JSON, or @file)> <what to print on failure: reason|type>
+        "put() {",
+        `    code=$(auth | curl -sS -o "${ES_SCRATCH}/response" -w '%{http_code}' -K - -X PUT -H 'Content-Type: application/json' --data-binary "$2" "$ES_URL$1") || code=000`,
+        '    case "$code" in 2??) return 0 ;; esac',
+        `    if [ "$3" = reason ]; then detail=$(sed -n 's/.*"type":"\\([^"]*\\)","reason":"\\([^"]*\\)".*/\\1: \\2/p' "${ES_SCRATCH}/response" 2>/dev/null); else detail=$(sed -n 's/.*"type":"\\([^"]*\\)".*/\\1/p' "${ES_SCRATCH}/response" 2>/dev/null); fi`,
+        '    echo "Elasticsearch answered $code to PUT $1${detail:+: $detail}" >&2',
+        "    exit 1",
+        "}",
+        // Bounded, like AWAIT_POSTGRES: the NetworkPolicy enforcer may refuse a new pod's first connections.
+        `i=0; until auth | curl -fsS -o /dev/null -K - "$ES_URL/_security/_authenticate" 2>/dev/null; do i=$((i + 1)); [ "$i" -lt 30 ] || { echo "Elasticsearch at $ES_URL did not accept the elastic user's login for 60 s" >&2; exit 1; }; sleep 2; done`,
+        ...mine.flatMap((p) => [
+            `put /_security/role/${p.user} '${JSON.stringify(elasticsearchRole(p))}' reason`,
+            `${printFromEnv(passwordEnv(p), `{"password":"%s","roles":["${p.user}"]}`)} > "${ES_SCRATCH}/body"`,
+            `put /_security/user/${p.user} "@${ES_SCRATCH}/body" type`,
+            `echo 'database users: ${p.user} ready'`,
+        ]),
+        `rm -f "${ES_SCRATCH}/body" "${ES_SCRATCH}/response"`,
+        ...unownedIndicesCheck(mine.filter((p) => p.kind === "service").map((p) => p.id)),
+    ].join("\n");
+}
+
+/**
+ * Fails, naming them, when open or closed indices (not hidden, system or dot-named ones) are neither named `<app>`/`<app>-*` for an
+ * app that uses Elasticsearch nor reached through such an alias: their data would be out of every app user's reach.
+ */
+function unownedIndicesCheck(apps: string[]): string[] {
+    const patterns = apps.flatMap(elasticsearchIndicesOf).join("|");
+    const list = (path: string) => `auth | curl -fsS -K - "$ES_URL${path}"`;
+    return [
+        `owned() { case "$1" in ${patterns || "''"}) return 0 ;; esac; return 1; }`,
+        `aliases=$(${list("/_cat/aliases?h=index,alias")})`,
+        "left=''",
+        `for index in $(${list("/_cat/indices?h=index&expand_wildcards=open,closed")}); do`,
+        '    case "$index" in .*) continue ;; esac',
+        '    owned "$index" && continue',
+        `    for alias in $(printf '%s\\n' "$aliases" | awk -v i="$index" '$1 == i { print $2 }'); do owned "$alias" && continue 2; done`,
+        '    left="$left $index"',
+        "done",
+        `[ -z "$left" ] || { echo "indices no app's user can reach:$left. No app is switched to its own Elasticsearch user yet: give each the name, or an alias, <app>-<name> of the app that owns it (README: Moving existing indices), then run pulumi up again" >&2; exit 1; }`,
+    ];
 }

@@ -379,16 +379,20 @@ export const DATA_STORE_PASSWORD_KEY: Record<DataStoreName, SecretKey> = {
 };
 
 /** Data stores with users of their own: each app and each exporter connects as its own least-privileged user. */
-export const DATABASES_WITH_USERS = ["postgres", "mongodb"] as const;
+export const DATABASES_WITH_USERS = ["postgres", "mongodb", "elasticsearch"] as const;
 export type DatabaseWithUsers = (typeof DATABASES_WITH_USERS)[number];
+
+/** The databases a backup dumps (Elasticsearch's indices are rebuilt from them, or kept by its own snapshots). */
+export const BACKED_UP_DATABASES = ["postgres", "mongodb"] as const;
+export type BackedUpDatabase = (typeof BACKED_UP_DATABASES)[number];
 
 export const hasOwnUsers = (store: DataStoreName): store is DatabaseWithUsers =>
     (DATABASES_WITH_USERS as readonly string[]).includes(store);
 
 /**
- * Every platform Secret key an app may read: the passwords of its data stores that have no users of their own
- * (Redis, Elasticsearch) plus its own secrets. The superuser passwords of PostgreSQL and MongoDB are never among
- * them: those apps read their own user's credentials from their own Secret (databaseCredentialKeys).
+ * Every platform Secret key an app may read: the password of Redis (which has no users of its own) when it uses
+ * Redis, plus its own secrets. The superuser passwords of PostgreSQL, MongoDB and Elasticsearch are never among
+ * them: those apps read their own user's credentials from their own Secret (DATABASE_CREDENTIAL_KEYS).
  */
 export function secretKeysFor(spec: AppSpec): SecretKey[] {
     const keys = new Set<SecretKey>([
@@ -405,6 +409,7 @@ export const databaseSecretName = (app: string) => `${app}-database`;
 export const DATABASE_CREDENTIAL_KEYS: Record<DatabaseWithUsers, { user: string; password: string }> = {
     postgres: { user: "POSTGRES_USER", password: "POSTGRES_PASSWORD" },
     mongodb: { user: "MONGODB_USER", password: "MONGODB_PASSWORD" },
+    elasticsearch: { user: "ELASTICSEARCH_USER", password: "ELASTICSEARCH_PASSWORD" },
 };
 
 /** The data stores an app has a user of its own in. */
@@ -412,10 +417,12 @@ export const databasesOf = (spec: AppSpec): DatabaseWithUsers[] => spec.dataStor
 
 /**
  * The read-only monitoring user of a database's exporter, and the Secret holding its credentials (keys `username`
- * and `password`). The database users step creates the user (PostgreSQL `pg_monitor`, MongoDB `clusterMonitor`);
+ * and `password`). The database users step creates the user (PostgreSQL `pg_monitor`, MongoDB `clusterMonitor`,
+ * Elasticsearch the `monitor` cluster and index privileges);
  * the exporter reads the Secret; neither ever sees the superuser password.
  */
 export const EXPORTER_CREDENTIALS: Record<DatabaseWithUsers, { user: string; secretName: string }> = {
     postgres: { user: "ultramarket_monitor", secretName: "postgres-exporter-credentials" },
     mongodb: { user: "ultramarket_monitor", secretName: "mongodb-exporter-credentials" },
+    elasticsearch: { user: "ultramarket_monitor", secretName: "elasticsearch-exporter-credentials" },
 };

@@ -40,6 +40,7 @@ export const PLATFORM_WORKLOADS = [
     "elasticsearch-exporter",
     "database-users-postgres",
     "database-users-mongodb",
+    "database-users-elasticsearch",
     "database-backup",
 ] as const;
 

@@ -22,7 +22,7 @@ export const THIRD_PARTY_IMAGES = {
     redis: { reference: "redis:7.4.1-alpine", usedBy: "the redis StatefulSet; its verification Job (redis-cli)" },
     elasticsearch: {
         reference: "docker.elastic.co/elasticsearch/elasticsearch:8.15.3",
-        usedBy: "the elasticsearch StatefulSet; its verification Job (curl)",
+        usedBy: "the elasticsearch StatefulSet; its users and verification Jobs (curl)",
     },
     // CloudNativePG's build: Debian, PgBouncer from the PGDG packages, rebuilt for base-image fixes.
     pgbouncer: { reference: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2", usedBy: "the pgbouncer Deployment" },

@@ -1,7 +1,7 @@
 // The data tier's Prometheus exporters as data: one entry per data store, read by the exporters' Deployments,
 // their NetworkPolicy edges, ServiceMonitors, alert rules and dashboards. Each runs apart from its store (its own
 // Deployment, never a sidecar: a sidecar would change the StatefulSet's pod template and restart the store).
-import { DataStoreName, DATA_STORE_PASSWORD_KEY, EXPORTER_CREDENTIALS, Resources, SecretKey } from "../model/catalog";
+import { DataStoreName, DATA_STORE_PASSWORD_KEY, EXPORTER_CREDENTIALS, hasOwnUsers, Resources, SecretKey } from "../model/catalog";
 import { ThirdPartyImageName } from "../model/third-party-images";
 
 /** Where an exporter's credentials come from: the monitoring user's own Secret, or a key of the platform Secret. */
@@ -89,8 +89,12 @@ export const EXPORTER_SPECS: Record<DataStoreName, ExporterSpec> = {
         // The URI carries no credentials (ES_USERNAME/ES_PASSWORD do); since v1.4 only those two are read from the environment.
         // Its own timeout below the ServiceMonitor's 10 s scrape timeout, so a slow store shows as the exporter's error.
         args: (host, port) => [`--es.uri=http://${host}:${port}`, "--es.timeout=8s"],
-        env: () => ({ ES_USERNAME: "elastic" }),
-        credentials: { ES_PASSWORD: { kind: "platformSecret", key: DATA_STORE_PASSWORD_KEY.elasticsearch } },
+        env: () => ({}),
+        // Its monitoring user (the `monitor` cluster and index privileges), never `elastic`.
+        credentials: {
+            ES_USERNAME: { kind: "exporterSecret", key: "username" },
+            ES_PASSWORD: { kind: "exporterSecret", key: "password" },
+        },
         resources: EXPORTER_RESOURCES,
     },
 };
@@ -102,8 +106,8 @@ export function platformSecretKeys(spec: ExporterSpec): SecretKey[] {
     return Object.values(spec.credentials).flatMap((c) => (c.kind === "platformSecret" ? [c.key] : []));
 }
 
-/** The Secret holding the monitoring user of a store that has users of its own (PostgreSQL, MongoDB). */
+/** The Secret holding the monitoring user of a store that has users of its own (PostgreSQL, MongoDB, Elasticsearch). */
 export function exporterSecretName(store: DataStoreName): string {
-    if (store !== "postgres" && store !== "mongodb") throw new Error(`${store} has no exporter credentials Secret`);
+    if (!hasOwnUsers(store)) throw new Error(`${store} has no exporter credentials Secret`);
     return EXPORTER_CREDENTIALS[store].secretName;
 }

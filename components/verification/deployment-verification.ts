@@ -2,7 +2,7 @@ import { createHash } from "crypto";
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { DATA_STORE_PASSWORD_KEY, DataStoreName, EXPORTER_CREDENTIALS } from "../model/catalog";
+import { DATA_STORE_PASSWORD_KEY, DataStoreName, EXPORTER_CREDENTIALS, hasOwnUsers } from "../model/catalog";
 import { VerificationPlan, VerificationReport } from "./checks";
 import { DATA_STORE_SPECS, elasticCurl } from "../data/stores";
 import { labels, selectorLabels } from "../model/labels";
@@ -13,8 +13,9 @@ import { ThirdPartyImages } from "../model/third-party-images";
 /**
  * The runbook's 4.2.1 connection checks, run from a fresh pod over each store's Service (so DNS,
  * the Service, NetworkPolicies and the password in the Secret are all exercised). Passwords come
- * from the Secret as environment variables, never from the command line or the logs. PostgreSQL and MongoDB are
- * checked as their monitoring user (PGUSER / DATASTORE_USER, from the exporter's Secret): a check needs no superuser.
+ * from the Secret as environment variables, never from the command line or the logs. PostgreSQL, MongoDB and
+ * Elasticsearch are checked as their monitoring user (PGUSER / DATASTORE_USER from the exporter's Secret; curl's
+ * user is the monitoring user's name): a check needs no superuser.
  */
 export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; userEnv?: string; command: string[] }> = {
     postgres: {
@@ -58,7 +59,14 @@ export const DATA_STORE_CHECKS: Record<DataStoreName, { passwordEnv: string; use
     elasticsearch: {
         passwordEnv: "ELASTIC_PASSWORD",
         // awk reads the password from its environment and curl its credentials from stdin (-K -): nothing in argv.
-        command: ["sh", "-c", elasticCurl("http://$DATASTORE_HOST:$DATASTORE_PORT/_cluster/health?wait_for_status=yellow&timeout=20s")],
+        command: [
+            "sh",
+            "-c",
+            elasticCurl(
+                "http://$DATASTORE_HOST:$DATASTORE_PORT/_cluster/health?wait_for_status=yellow&timeout=20s",
+                EXPORTER_CREDENTIALS.elasticsearch.user,
+            ),
+        ],
     },
 };
 
@@ -102,7 +110,7 @@ export class DeploymentVerification extends pulumi.ComponentResource {
         for (const store of Object.keys(DATA_STORE_CHECKS) as DataStoreName[]) {
             const check = DATA_STORE_CHECKS[store];
             // The monitoring user's Secret, for the stores that have users of their own.
-            const monitor = store === "postgres" || store === "mongodb" ? EXPORTER_CREDENTIALS[store].secretName : undefined;
+            const monitor = hasOwnUsers(store) ? EXPORTER_CREDENTIALS[store].secretName : undefined;
             const spec = DATA_STORE_SPECS[store];
             const meta = labels(verificationJobName(store), "verification");
             // The namespace denies all traffic by default: open exactly this check's path (policies add up).
@@ -161,7 +169,14 @@ export class DeploymentVerification extends pulumi.ComponentResource {
                                     { name: "DATASTORE_PORT", value: String(args.dataStores[store].port) },
                                     ...(monitor
                                         ? [
-                                              { name: check.userEnv!, valueFrom: { secretKeyRef: { name: monitor, key: "username" } } },
+                                              ...(check.userEnv
+                                                  ? [
+                                                        {
+                                                            name: check.userEnv,
+                                                            valueFrom: { secretKeyRef: { name: monitor, key: "username" } },
+                                                        },
+                                                    ]
+                                                  : []),
                                               { name: check.passwordEnv, valueFrom: { secretKeyRef: { name: monitor, key: "password" } } },
                                           ]
                                         : [

@@ -1,4 +1,4 @@
-import { DatabaseWithUsers } from "../../components/model/catalog";
+import { BackedUpDatabase } from "../../components/model/catalog";
 import { ThirdPartyImages } from "../../components/model/third-party-images";
 import { BACKED_UP_STORES, BACKUP_JOB, BACKUP_NAME, BACKUP_VOLUME } from "../../components/data/backup-jobs";
 import { thirdPartyImagesOfStack } from "../../config/images";
@@ -24,7 +24,7 @@ const sizeOf = (bytes: number) =>
 /** The flags, checked before anything is read or run. */
 export function parseRestoreArgs(
     values: Record<string, string | boolean | undefined>,
-): { list: true } | { list: false; to: string; stores?: DatabaseWithUsers[]; yes: boolean } {
+): { list: true } | { list: false; to: string; stores?: BackedUpDatabase[]; yes: boolean } {
     const to = values.to === undefined ? undefined : String(values.to);
     if (values.list === true && to !== undefined)
         throw new OpsError(
@@ -45,7 +45,7 @@ export function parseRestoreArgs(
             ExitCode.Usage,
             `--store expects one of ${BACKED_UP_STORES.join(", ")} (or leave it out to restore every database the backup holds), got "${store}"`,
         );
-    return { list: false, to, stores: store ? [store as DatabaseWithUsers] : undefined, yes: values.yes === true };
+    return { list: false, to, stores: store ? [store as BackedUpDatabase] : undefined, yes: values.yes === true };
 }
 
 /** Where the stack runs and how its stores are reached, from its outputs (`namespace`, `dataStores`). */
@@ -55,7 +55,7 @@ type DeployedAddress = { host: string; port: string };
 function deployedStack(
     stackName: string,
     outputs: Record<string, { value?: unknown }>,
-): { namespace: string; addresses: Partial<Record<DatabaseWithUsers, DeployedAddress>> } {
+): { namespace: string; addresses: Partial<Record<BackedUpDatabase, DeployedAddress>> } {
     const namespace = outputs.namespace?.value;
     const stores = outputs.dataStores?.value as Record<string, string> | undefined;
     if (typeof namespace !== "string" || !stores || !BACKED_UP_STORES.some((s) => typeof stores[s] === "string")) {

@@ -1,7 +1,7 @@
 // What is on the database-backups volume, and the Jobs `npm run restore` starts to list and restore it. The pods
 // come from components/data/backup-jobs.ts, the same code the program's backup Job is built from.
 import { randomBytes } from "crypto";
-import { DatabaseWithUsers, PLATFORM_SECRET_NAME } from "../../components/model/catalog";
+import { BackedUpDatabase, PLATFORM_SECRET_NAME } from "../../components/model/catalog";
 import { PodPlacement, podPlacementFields } from "../../components/model/placement";
 import { ThirdPartyImages } from "../../components/model/third-party-images";
 import {
@@ -27,15 +27,15 @@ export interface Backup {
     /** When it was taken (from its name). */
     takenAt: Date;
     /** Bytes of each store's file present. */
-    files: Partial<Record<DatabaseWithUsers, number>>;
+    files: Partial<Record<BackedUpDatabase, number>>;
     /** The migrating images it was taken before (its manifest); absent when the backup did not complete. */
     images?: string[];
     /** The stores its manifest says it holds; absent for a manifest written before backups named them (all stores). */
-    stores?: DatabaseWithUsers[];
+    stores?: BackedUpDatabase[];
 }
 
 /** The stores a backup holds (or was meant to hold, when it did not complete). */
-export const storesOf = (b: Backup): DatabaseWithUsers[] => b.stores ?? [...BACKED_UP_STORES];
+export const storesOf = (b: Backup): BackedUpDatabase[] => b.stores ?? [...BACKED_UP_STORES];
 
 /** A complete backup has its manifest (written last) and the file of every store the manifest names. */
 export const isComplete = (b: Backup) => b.images !== undefined && storesOf(b).every((s) => b.files[s] !== undefined);
@@ -98,8 +98,8 @@ export function listJob(namespace: string, images: ThirdPartyImages, placement?:
 export function restoreJob(
     namespace: string,
     backup: string,
-    stores: DatabaseWithUsers[],
-    addresses: Partial<Record<DatabaseWithUsers, StoreAddress>>,
+    stores: BackedUpDatabase[],
+    addresses: Partial<Record<BackedUpDatabase, StoreAddress>>,
     images: ThirdPartyImages,
     placement?: PodPlacement,
 ): JobManifest {

@@ -159,14 +159,16 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
         );
     });
 
-    it("reads Redis's and Elasticsearch's passwords from the platform Secret and rolls when that key is rotated", async () => {
+    it("reads Redis's password from the platform Secret and Elasticsearch's monitoring user from its own, and rolls when what it reads is rotated", async () => {
         const refs = (store: DataStoreName) =>
             containerOf(regs, store)
                 .env.filter((e: any) => e.valueFrom)
                 .map((e: any) => [e.name, e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]);
         assert.deepEqual(refs("redis"), [["REDIS_PASSWORD", "ultramarket-secrets", "REDIS_PASSWORD"]]);
-        assert.deepEqual(refs("elasticsearch"), [["ES_PASSWORD", "ultramarket-secrets", "ELASTICSEARCH_PASSWORD"]]);
-        assert.equal(containerOf(regs, "elasticsearch").env.find((e: any) => e.name === "ES_USERNAME").value, "elastic");
+        assert.deepEqual(refs("elasticsearch"), [
+            ["ES_USERNAME", "elasticsearch-exporter-credentials", "username"],
+            ["ES_PASSWORD", "elasticsearch-exporter-credentials", "password"],
+        ]);
         assert.deepEqual(containerOf(regs, "elasticsearch").args, ["--es.uri=http://elasticsearch-service:9200", "--es.timeout=8s"]);
         const checksum = (rs: Registration[], store: DataStoreName) =>
             exporterOf(rs, store).inputs.spec.template.metadata.annotations?.[SECRET_CHECKSUM_ANNOTATION];
@@ -174,6 +176,8 @@ describe("database metrics (issue 14): exporters on the production stack", () =>
         assert.ok(checksum(regs, "redis") && checksum(regs, "elasticsearch"));
         assert.notEqual(checksum(rotated, "redis"), checksum(regs, "redis"), "the Redis exporter rolls onto the new password");
         assert.equal(checksum(rotated, "elasticsearch"), checksum(regs, "elasticsearch"), "the other exporters do not roll");
+        const { registrations: superuser } = await evaluateProduction({ elasticsearchPassword: "a-rotated-elastic-password-1234" });
+        assert.equal(checksum(superuser, "elasticsearch"), checksum(regs, "elasticsearch"), "elastic's password is not the exporter's");
         // The PostgreSQL exporter reads only its monitoring user's Secret: a platform Secret rotation leaves it alone.
         assert.equal(checksum(rotated, "postgres"), checksum(regs, "postgres"), "the PostgreSQL exporter rolled on a platform secret");
         assert.ok(SECRET_KEYS.includes("REDIS_PASSWORD"));

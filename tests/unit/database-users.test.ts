@@ -1,13 +1,18 @@
 // Issue 14 item 2: every app connects to PostgreSQL and MongoDB as its own least-privileged user; the superuser
 // passwords reach only the stores and the users Jobs.
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import {
     CATALOG,
+    DATA_STORE_PASSWORD_KEY,
     DATABASE_CREDENTIAL_KEYS,
+    DATABASES_WITH_USERS,
+    DatabaseWithUsers,
     databaseSecretName,
     databasesOf,
     EXPORTER_CREDENTIALS,
@@ -15,7 +20,14 @@ import {
 } from "../../components/model/catalog";
 import { databaseUsersJobName } from "../../components/data/database-users";
 import { databasePrincipals, derivePassword, passwordEnv, userName } from "../../components/data/principals";
-import { AWAIT_POSTGRES, mongodbUsersScript, postgresUsersCommand, postgresUsersSql } from "../../components/data/user-scripts";
+import {
+    AWAIT_POSTGRES,
+    elasticsearchRole,
+    elasticsearchUsersScript,
+    mongodbUsersScript,
+    postgresUsersCommand,
+    postgresUsersSql,
+} from "../../components/data/user-scripts";
 import { DATA_STORE_SPECS } from "../../components/data/stores";
 import { SECRET_CHECKSUM_ANNOTATION } from "../../components/model/rollout";
 import { GENERATED_SECRETS } from "../../config";
@@ -29,10 +41,70 @@ const withUsers = deployed.filter((a) => databasesOf(a).length > 0);
 const podOf = (r: Registration) => r.inputs.spec.template.spec;
 const migrationJobs = (regs: Registration[]) =>
     byType(regs, JOB).filter((j) => j.inputs.metadata.labels["app.kubernetes.io/component"] === "migration");
-const usersJob = (regs: Registration[], store: "postgres" | "mongodb") =>
-    byType(regs, JOB).find((j) => j.name === databaseUsersJobName(store))!;
+const usersJob = (regs: Registration[], store: DatabaseWithUsers) => byType(regs, JOB).find((j) => j.name === databaseUsersJobName(store))!;
 const dependsOn = (r: Registration, target: Registration) => r.dependencies.includes(target.urn);
 const SEED = generatedValue("database-users-seed");
+
+/**
+ * Runs the Elasticsearch users script with /bin/sh and the host's curl against a loopback stand-in for the security
+ * API (Basic auth required; `answer` may refuse a request), every curl and awk argv logged by a shim on PATH.
+ */
+async function runElasticsearchUsers(
+    principals: ReturnType<typeof databasePrincipals>,
+    superuser: string,
+    answer: (req: { method: string; url: string }) => [number, object] | undefined,
+    store: { indices: string[]; aliases: [string, string][] } = { indices: [], aliases: [] },
+) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "es-users-"));
+    const requests: { method: string; url: string; auth: string; body: string }[] = [];
+    const server = http.createServer((req, res) => {
+        let body = "";
+        req.on("data", (c) => (body += c));
+        req.on("end", () => {
+            const auth = Buffer.from((req.headers.authorization ?? "").replace(/^Basic /, ""), "base64").toString();
+            requests.push({ method: req.method!, url: req.url!, auth, body });
+            const cat = req.url!.startsWith("/_cat/indices?")
+                ? store.indices.map((i) => `${i}\n`).join("")
+                : req.url!.startsWith("/_cat/aliases?")
+                  ? store.aliases.map(([i, a]) => `${i} ${a}\n`).join("")
+                  : undefined;
+            if (cat !== undefined && auth === `elastic:${superuser}`) {
+                res.writeHead(200, { "content-type": "text/plain" }).end(cat);
+                return;
+            }
+            const [code, reply] =
+                auth !== `elastic:${superuser}`
+                    ? [401, { error: { type: "security_exception" } }]
+                    : (answer({ method: req.method!, url: req.url! }) ?? [200, { created: true }]);
+            res.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify(reply));
+        });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+        for (const tool of ["curl", "awk"])
+            fs.writeFileSync(path.join(dir, tool), `#!/bin/sh\nprintf '%s\\n' "$*" >> "${dir}/argv"\nexec /usr/bin/${tool} "$@"\n`, {
+                mode: 0o755,
+            });
+        const env = {
+            PATH: `${dir}:/usr/bin:/bin`,
+            TMPDIR: dir,
+            ES_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+            ELASTIC_PASSWORD: superuser,
+            ...Object.fromEntries(principals.map((p) => [passwordEnv(p), derivePassword(SEED, "elasticsearch", p.user)])),
+        };
+        const child = spawn("sh", ["-c", elasticsearchUsersScript(principals)], { env });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c) => (stdout += c));
+        child.stderr.on("data", (c) => (stderr += c));
+        const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+        const scratch = fs.existsSync(path.join(dir, "es-users")) ? fs.readdirSync(path.join(dir, "es-users")) : [];
+        return { code, stdout, stderr, requests, argv: fs.readFileSync(path.join(dir, "argv"), "utf8"), scratch };
+    } finally {
+        server.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
 
 describe("database users (issue 14): a user per app, the superuser for the stores and the users step only", () => {
     let regs: Registration[];
@@ -40,7 +112,7 @@ describe("database users (issue 14): a user per app, the superuser for the store
         ({ registrations: regs } = await evaluateProduction());
     });
 
-    it("hands no app Deployment or migration Job the superuser password of PostgreSQL or MongoDB", () => {
+    it("hands no app Deployment or migration Job the superuser password of PostgreSQL, MongoDB or Elasticsearch", () => {
         const workloads = [...byType(regs, DEP), ...migrationJobs(regs)];
         assert.ok(workloads.length >= 20);
         for (const w of workloads) {
@@ -48,13 +120,16 @@ describe("database users (issue 14): a user per app, the superuser for the store
                 for (const e of c.env ?? []) {
                     const ref = e.valueFrom?.secretKeyRef;
                     if (ref?.name !== "ultramarket-secrets") continue;
-                    assert.ok(!["POSTGRES_PASSWORD", "MONGODB_PASSWORD"].includes(ref.key), `${w.name} reads the superuser's ${ref.key}`);
+                    assert.ok(
+                        !["POSTGRES_PASSWORD", "MONGODB_PASSWORD", "ELASTICSEARCH_PASSWORD"].includes(ref.key),
+                        `${w.name} reads the superuser's ${ref.key}`,
+                    );
                 }
             }
         }
     });
 
-    it("gives every PostgreSQL and MongoDB app, and its migrations, its own user and password from its own Secret", () => {
+    it("gives every PostgreSQL, MongoDB and Elasticsearch app, and its migrations, its own user and password from its own Secret", () => {
         const passwords = new Set<string>();
         for (const app of withUsers) {
             const secret = named(regs, SECRET, databaseSecretName(app.name));
@@ -81,12 +156,16 @@ describe("database users (issue 14): a user per app, the superuser for the store
             withUsers.some((a) => a.migrations),
             "migration Jobs are covered",
         );
+        assert.ok(
+            DATABASES_WITH_USERS.every((s) => withUsers.some((a) => a.dataStores.includes(s))),
+            "every store with users is covered",
+        );
         for (const app of deployed.filter((a) => databasesOf(a).length === 0))
             assert.ok(!regs.some((r) => r.type === SECRET && r.inputs.metadata.name === databaseSecretName(app.name)), app.name);
     });
 
-    it("creates the exporters' read-only monitoring users: postgres-exporter-credentials and mongodb-exporter-credentials with username and password", () => {
-        for (const store of ["postgres", "mongodb"] as const) {
+    it("creates the exporters' read-only monitoring users: a <store>-exporter-credentials Secret with username and password per store", () => {
+        for (const store of DATABASES_WITH_USERS) {
             const secret = named(regs, SECRET, EXPORTER_CREDENTIALS[store].secretName);
             assert.deepEqual(Object.keys(secret.inputs.stringData).sort(), ["password", "username"]);
             assert.equal(secret.inputs.stringData.username, EXPORTER_CREDENTIALS[store].user);
@@ -104,7 +183,7 @@ describe("database users (issue 14): a user per app, the superuser for the store
     });
 
     it("runs a users Job per store with the store's own image, after the store, reading every password from a Secret", () => {
-        for (const store of ["postgres", "mongodb"] as const) {
+        for (const store of DATABASES_WITH_USERS) {
             const job = usersJob(regs, store);
             assert.ok(job, `no ${databaseUsersJobName(store)} Job`);
             assert.ok(dependsOn(job, named(regs, STS, store)), `${job.name} must wait for ${store}`);
@@ -114,7 +193,7 @@ describe("database users (issue 14): a user per app, the superuser for the store
             const superuser = secretEnv
                 .filter((e: any) => e.valueFrom.secretKeyRef.name === "ultramarket-secrets")
                 .map((e: any) => e.valueFrom.secretKeyRef.key);
-            assert.deepEqual(superuser, [store === "postgres" ? "POSTGRES_PASSWORD" : "MONGODB_PASSWORD"]);
+            assert.deepEqual(superuser, [DATA_STORE_PASSWORD_KEY[store]]);
             const principals = databasePrincipals(deployed).filter((p) => p.store === store);
             for (const p of principals) {
                 const e = c.env.find((x: any) => x.name === passwordEnv(p));
@@ -127,10 +206,16 @@ describe("database users (issue 14): a user per app, the superuser for the store
             for (const e of secretEnv) assert.doesNotMatch(argv, new RegExp(`\\$[({]?${e.name}\\b`), `${job.name} expands ${e.name}`);
             assert.equal(c.securityContext.readOnlyRootFilesystem, true);
             assert.equal(podOf(job).securityContext.runAsNonRoot, true);
+            if (store === "elasticsearch")
+                assert.deepEqual(
+                    asKubeletRuns(c.command),
+                    ["sh", "-c", elasticsearchUsersScript(databasePrincipals(deployed))],
+                    "the script as written",
+                );
         }
     });
 
-    it("starts every PostgreSQL/MongoDB app and its migrations only after the users of its stores exist", () => {
+    it("starts every app with a user of its own, and its migrations, only after the users of its stores exist", () => {
         for (const app of withUsers) {
             const jobs = app.dataStores.filter(hasOwnUsers).map((s) => usersJob(regs, s));
             for (const job of jobs) {
@@ -235,6 +320,95 @@ describe("database users (issue 14): a user per app, the superuser for the store
         assert.match(script, /if \(admin\.getUser\(u\.user\) === null\) admin\.createUser\(.*\);\s+else admin\.updateUser\(/);
     });
 
+    it("creates Elasticsearch roles and users through the security API (a real shell and curl): each app owns only its indices, the exporter only monitors, no password in any argv", async () => {
+        const principals = databasePrincipals(deployed);
+        const mine = principals.filter((p) => p.store === "elasticsearch");
+        assert.deepEqual(
+            mine.filter((p) => p.kind === "service").map((p) => p.id),
+            deployed.filter((a) => a.dataStores.includes("elasticsearch")).map((a) => a.name),
+        );
+        const superuser = 'sup"er\\pw';
+        const run = await runElasticsearchUsers(mine, superuser, (req) =>
+            req.url === "/_security/role/audit_service"
+                ? [400, { error: { type: "parse_exception", reason: "bad role" }, status: 400 }]
+                : undefined,
+        );
+        // A refused role fails the Job, naming the status, the path and Elasticsearch's reason.
+        assert.equal(run.code, 1);
+        assert.match(run.stderr, /Elasticsearch answered 400 to PUT \/_security\/role\/audit_service: parse_exception: bad role/);
+
+        const ok = await runElasticsearchUsers(mine, superuser, (req) =>
+            req.url === "/_security/user/search_service"
+                ? [400, { error: { type: "illegal_argument_exception", reason: "the password of search_service is weak" } }]
+                : undefined,
+        );
+        assert.equal(ok.code, 1);
+        assert.match(
+            ok.stderr,
+            /Elasticsearch answered 400 to PUT \/_security\/user\/search_service: illegal_argument_exception$/m,
+            "a user's error names only its type",
+        );
+
+        const good = await runElasticsearchUsers(mine, superuser, () => undefined);
+        assert.equal(good.code, 0, good.stderr);
+        assert.deepEqual(
+            good.stdout.trim().split("\n"),
+            mine.map((p) => `database users: ${p.user} ready`),
+        );
+        for (const r of good.requests) assert.equal(r.auth, `elastic:${superuser}`, `${r.method} ${r.url} as the superuser`);
+        for (const p of mine) {
+            const role = good.requests.find((r) => r.method === "PUT" && r.url === `/_security/role/${p.user}`);
+            const user = good.requests.find((r) => r.method === "PUT" && r.url === `/_security/user/${p.user}`);
+            assert.deepEqual(JSON.parse(role!.body), elasticsearchRole(p));
+            assert.deepEqual(JSON.parse(user!.body), { password: derivePassword(SEED, "elasticsearch", p.user), roles: [p.user] });
+        }
+        const app = JSON.parse(good.requests.find((r) => r.url === "/_security/role/search_service")!.body);
+        assert.deepEqual(app, {
+            cluster: [],
+            indices: [
+                {
+                    names: ["search-service", "search-service-*"],
+                    privileges: ["create_index", "read", "write", "view_index_metadata", "manage"],
+                },
+            ],
+        });
+        const monitor = JSON.parse(good.requests.find((r) => r.url === `/_security/role/${EXPORTER_CREDENTIALS.elasticsearch.user}`)!.body);
+        assert.deepEqual(monitor, { cluster: ["monitor"], indices: [{ names: ["*"], privileges: ["monitor"] }] });
+        assert.match(good.argv, /-K - -X PUT .*\/_security\/user\/search_service$/m, "the shim saw curl's command lines");
+        for (const secret of [superuser, ...mine.map((p) => derivePassword(SEED, "elasticsearch", p.user))])
+            assert.ok(!good.argv.includes(secret), "a password reached a command line");
+        assert.deepEqual(good.scratch, [], "the request bodies are removed");
+    });
+
+    it("fails the Elasticsearch users step, naming them, while indices exist that no app's user can reach (so no app switches to its own user and loses its data)", async () => {
+        const mine = databasePrincipals(deployed).filter((p) => p.store === "elasticsearch");
+        const run = (indices: string[], aliases: [string, string][] = []) =>
+            runElasticsearchUsers(mine, "pw", () => undefined, { indices, aliases });
+        const owned = ["search-service", "search-service-products", "audit-service-2026.12", ".kibana_1"];
+        assert.equal((await run(owned)).code, 0, "an app's own indices (and dot-named ones) pass");
+        const left = await run([...owned, "products", "events"]);
+        assert.equal(left.code, 1);
+        assert.match(
+            left.stderr,
+            /indices no app's user can reach: products events\. No app is switched to its own Elasticsearch user yet/,
+        );
+        assert.match(left.stderr, /README: Moving existing indices/);
+        assert.ok(
+            left.requests.some((r) => r.url === "/_security/user/search_service"),
+            "the users exist before the check fails",
+        );
+        const aliased = await run(
+            [...owned, "products"],
+            [
+                ["products", "search-service-products-v1"],
+                ["events", "x"],
+            ],
+        );
+        assert.equal(aliased.code, 0, `an index an app reaches through its own alias passes: ${aliased.stderr}`);
+        const foreign = await run(["products"], [["products", "cart-service-products"]]);
+        assert.match(foreign.stderr, /reach: products\./, "an alias of an app without Elasticsearch gives no access");
+    });
+
     it("derives each password from the seed: stable, distinct per principal, and rotated alone by its version", () => {
         const a = derivePassword("seed-one", "postgres", "auth_service");
         assert.equal(a, derivePassword("seed-one", "postgres", "auth_service"));
@@ -264,7 +438,7 @@ describe("database users (issue 14): a user per app, the superuser for the store
         const generated = Object.fromEntries(Object.keys(GENERATED_SECRETS).map((k) => [k, `local-${k}-0123456789abcdefghijklmnop`]));
         const { registrations } = await evaluatePlatform("local", { ...local, ...generated });
         assert.deepEqual(byType(registrations, RANDOM_PASSWORD), []);
-        assert.ok(usersJob(registrations, "postgres") && usersJob(registrations, "mongodb"));
+        for (const store of DATABASES_WITH_USERS) assert.ok(usersJob(registrations, store), store);
         named(registrations, DEP, "pgbouncer");
         const secret = named(registrations, SECRET, databaseSecretName("auth-service"));
         assert.equal(secret.inputs.stringData.POSTGRES_PASSWORD, derivePassword(generated.databaseUsersSeed, "postgres", "auth_service"));

@@ -386,6 +386,14 @@ describe("DeploymentVerification in the graph (mock monitor)", () => {
                     j.name,
                 );
                 assert.ok(!JSON.stringify(c).includes("root") && !c.command.includes("postgres"), `${j.name} logs in as a superuser`);
+            } else if (store === "elasticsearch") {
+                // As the monitoring user: its password from the exporter's Secret, its name (not `elastic`) in curl's config.
+                assert.deepEqual(
+                    secretEnv.map((e: any) => [e.valueFrom.secretKeyRef.name, e.valueFrom.secretKeyRef.key]),
+                    [[EXPORTER_CREDENTIALS.elasticsearch.secretName, "password"]],
+                );
+                assert.match(c.command[2], new RegExp(`user = \\\\"${EXPORTER_CREDENTIALS.elasticsearch.user}:%s`));
+                assert.doesNotMatch(c.command[2], /elastic:/, `${j.name} logs in as the superuser`);
             } else {
                 assert.equal(secretEnv.length, 1, j.name);
                 assert.equal(secretEnv[0].valueFrom.secretKeyRef.name, SECRET_NAME);

@@ -152,6 +152,7 @@ describe("performance: the benchmark's runbook order and figures", () => {
         );
         assert.deepEqual(access.waits.map((o) => `${o.kind}/${o.metadata.labels?.app}`).sort(), [
             "Deployment/pgbouncer",
+            "Job/database-users-elasticsearch",
             "Job/database-users-mongodb",
             "Job/database-users-postgres",
         ]);

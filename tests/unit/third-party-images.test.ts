@@ -45,6 +45,7 @@ const USES: Record<ThirdPartyImageName, string[]> = {
     elasticsearch: [
         "StatefulSet/elasticsearch/elasticsearch-init",
         "StatefulSet/elasticsearch/elasticsearch",
+        "Job/database-users-elasticsearch/users",
         "Job/verify-elasticsearch/check",
     ],
     pgbouncer: ["Deployment/pgbouncer/pgbouncer"],
