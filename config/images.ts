@@ -9,6 +9,7 @@ import {
 import { isImmutable, parseImageReference, underRegistry } from "./image-reference";
 import { z } from "zod";
 import { Plain, plainSchema, PROJECT } from "./schema";
+import { schemaProblems } from "./problems";
 import { closestName } from "./suggest";
 
 export interface ThirdPartyImageSettings {
@@ -77,12 +78,7 @@ export function thirdPartyImagesOfStack(
     for (const key of ["thirdPartyImages", "imageMirror"] as const) {
         const result = (plainSchema.shape[key] as z.ZodType).safeParse(values[key]);
         if (result.success) Object.assign(parsed, { [key]: result.data });
-        for (const issue of result.error?.issues ?? []) {
-            const where = [key, ...issue.path.map(String)].join(".");
-            problems.push(
-                `${PROJECT}:${where} ${issue.message}; fix it with: pulumi config set ${issue.path.length ? `--path ${where}` : key} <value>`,
-            );
-        }
+        else problems.push(...schemaProblems(key, result.error.issues, { received: values[key] }));
     }
     const settings: ThirdPartyImageSettings = { overrides: parsed.thirdPartyImages, mirror: parsed.imageMirror };
     const resolved = resolveThirdPartyImages(settings, isProduction);

@@ -14,6 +14,7 @@ import {
 } from "../components/model/placement";
 import { Plain, plainSchema, PROJECT } from "./schema";
 import { z } from "zod";
+import { configPath, rmPathCmd, schemaProblems, setPathCmd } from "./problems";
 import { closestName } from "./suggest";
 
 const PLACEMENT_FIELDS = ["nodeSelector", "tolerations"] as const;
@@ -41,20 +42,16 @@ export function labelValueProblem(value: string): string | undefined {
     return "a label value is at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit";
 }
 
-/** A config path as `pulumi config set --path` reads it: `a.b["kubernetes.io/os"]`, `tolerations[0]`. */
-export function configPath(segments: (string | number)[]): string {
-    return segments
-        .map((s, i) => (typeof s === "number" ? `[${s}]` : /^[A-Za-z0-9_-]+$/.test(s) ? `${i ? "." : ""}${s}` : `[${JSON.stringify(s)}]`))
-        .join("");
-}
-const shellPath = (p: string) => (/^[A-Za-z0-9_.-]+$/.test(p) ? p : `'${p}'`);
-const setCmd = (p: string, value: string) => `pulumi config set --path ${shellPath(p)} ${value}`;
-const rmCmd = (p: string) => `pulumi config rm --path ${shellPath(p)}`;
-
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 /** `pulumi config set --path` stores "true" and integers as YAML booleans and numbers; a label value means the text. */
 const scalarText = (v: unknown): string | undefined =>
     typeof v === "string" ? v : typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) ? String(v) : undefined;
+
+/** One entry of each placement key as `--path` sets it: how to fix a value that is not JSON or not a map. */
+export const PLACEMENT_ENTRIES: Partial<Record<string, string>> = {
+    dataStorePlacement: "<store>.nodeSelector.<label>",
+    workloadPlacement: "<workload>.nodeSelector.<label>",
+};
 
 /** The validated placement of every store named, and a problem (naming the key path and the fix) for each bad value. */
 export function resolveDataStorePlacement(raw: Record<string, unknown>): { placement: DataStorePlacement; problems: string[] } {
@@ -81,7 +78,7 @@ function resolvePlacement(
         const hit = closestName(field, known);
         report(
             [...segments, field],
-            `is not ${what} (${hit ? `did you mean ${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmCmd(configPath([setting, ...segments, field]))}`,
+            `is not ${what} (${hit ? `did you mean ${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmPathCmd(configPath([setting, ...segments, field]))}`,
         );
     };
 
@@ -90,14 +87,14 @@ function resolvePlacement(
             const hit = closestName(store, known);
             report(
                 [store],
-                `names no ${what} (${hit ? `did you mean ${setting}.${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmCmd(configPath([setting, store]))}${hit ? `, and set it under ${setting}.${hit}` : ""}`,
+                `names no ${what} (${hit ? `did you mean ${setting}.${hit}? ` : ""}known: ${known.join(", ")}); remove it with: ${rmPathCmd(configPath([setting, store]))}${hit ? `, and set it under ${setting}.${hit}` : ""}`,
             );
             continue;
         }
         if (!isMap(value)) {
             report(
                 [store],
-                `must be a map with nodeSelector and/or tolerations; set it with: ${setCmd(configPath([setting, store, "nodeSelector", "<label>"]), "<value>")}`,
+                `must be a map with nodeSelector and/or tolerations; set it with: ${setPathCmd(configPath([setting, store, "nodeSelector", "<label>"]), "<value>")}`,
             );
             continue;
         }
@@ -120,14 +117,14 @@ type Report = (segments: (string | number)[], message: string) => void;
 function nodeSelector(setting: string, value: unknown, at: (string | number)[], report: Report): Record<string, string> {
     const selector: Record<string, string> = {};
     if (!isMap(value)) {
-        report(at, `must be a map of node label -> value; set one with: ${setCmd(configPath([setting, ...at, "<label>"]), "<value>")}`);
+        report(at, `must be a map of node label -> value; set one with: ${setPathCmd(configPath([setting, ...at, "<label>"]), "<value>")}`);
         return selector;
     }
     for (const [label, raw] of Object.entries(value)) {
         const where = [...at, label];
         const keyProblem = labelKeyProblem(label);
         if (keyProblem) {
-            report(where, `is not a node label key: ${keyProblem}; remove it with: ${rmCmd(configPath([setting, ...where]))}`);
+            report(where, `is not a node label key: ${keyProblem}; remove it with: ${rmPathCmd(configPath([setting, ...where]))}`);
             continue;
         }
         const text = scalarText(raw);
@@ -135,7 +132,7 @@ function nodeSelector(setting: string, value: unknown, at: (string | number)[], 
         if (valueProblem) {
             report(
                 where,
-                `is ${JSON.stringify(raw)}, not a label value (${valueProblem}); set it with: ${setCmd(configPath([setting, ...where]), "<value>")}`,
+                `is ${JSON.stringify(raw)}, not a label value (${valueProblem}); set it with: ${setPathCmd(configPath([setting, ...where]), "<value>")}`,
             );
             continue;
         }
@@ -153,12 +150,15 @@ function tolerations(
 ): Toleration[] {
     const list: Toleration[] = [];
     if (!Array.isArray(value)) {
-        report(at, `must be a list of tolerations; set the first with: ${setCmd(configPath([setting, ...at, 0, "key"]), "<taint key>")}`);
+        report(
+            at,
+            `must be a list of tolerations; set the first with: ${setPathCmd(configPath([setting, ...at, 0, "key"]), "<taint key>")}`,
+        );
         return list;
     }
     for (const [i, t] of value.entries()) {
         const here = [...at, i];
-        const fix = (field: string, v: string) => setCmd(configPath([setting, ...here, field]), v);
+        const fix = (field: string, v: string) => setPathCmd(configPath([setting, ...here, field]), v);
         if (!isMap(t)) {
             report(
                 here,
@@ -187,7 +187,7 @@ function tolerations(
             if (operator === "Exists")
                 report(
                     [...here, "value"],
-                    `is set, but operator Exists matches any value of the taint; remove it (${rmCmd(configPath([setting, ...here, "value"]))}) or set ${fix("operator", "Equal")}`,
+                    `is set, but operator Exists matches any value of the taint; remove it (${rmPathCmd(configPath([setting, ...here, "value"]))}) or set ${fix("operator", "Equal")}`,
                 );
             else {
                 const valueProblem = text === undefined ? "it must be a single value" : labelValueProblem(text);
@@ -218,7 +218,7 @@ function tolerations(
             else if (effect !== "NoExecute")
                 report(
                     [...here, "tolerationSeconds"],
-                    `is set, but only a NoExecute taint evicts a running pod, so it applies only with effect NoExecute; set ${fix("effect", "NoExecute")} or remove it (${rmCmd(configPath([setting, ...here, "tolerationSeconds"]))})`,
+                    `is set, but only a NoExecute taint evicts a running pod, so it applies only with effect NoExecute; set ${fix("effect", "NoExecute")} or remove it (${rmPathCmd(configPath([setting, ...here, "tolerationSeconds"]))})`,
                 );
         }
         list.push({
@@ -252,9 +252,10 @@ export function workloadPlacementOfStack(raw: string | undefined): { placement: 
     if (!result.success)
         return {
             placement: {},
-            problems: result.error.issues.map(
-                (i) => `${PROJECT}:workloadPlacement ${i.message}; fix it with: pulumi config set --path workloadPlacement.<workload> ...`,
-            ),
+            problems: schemaProblems("workloadPlacement", result.error.issues, {
+                received: raw,
+                entry: PLACEMENT_ENTRIES.workloadPlacement,
+            }),
         };
     return resolveWorkloadPlacement(result.data);
 }

@@ -20,6 +20,8 @@ import {
     REQUIRED_PRODUCTION_SECRETS,
     SECRET_CONFIG_KEYS,
 } from "./schema";
+import { PLACEMENT_ENTRIES } from "./placement";
+import { schemaProblems } from "./problems";
 
 /** What parse.ts reads (RawConfig there): the stack, its `ultramarket:` values and which are encrypted. */
 export interface RuleInput {
@@ -95,14 +97,7 @@ export function readPlainKeys(raw: RuleInput): { plain: Plain; invalid: Set<stri
             continue;
         }
         invalid.add(key);
-        for (const issue of result.error.issues) {
-            const rest = issue.path.map(String);
-            const where = rest.length ? `${key}.${rest.join(".")}` : key;
-            const shown = rest.length === 0 ? ` (got "${raw.values[key]}")` : "";
-            problems.push(
-                `${PROJECT}:${where} ${issue.message}${shown}; fix it with: ${setCmd(rest.length ? `--path ${where}` : key, "<value>")}`,
-            );
-        }
+        problems.push(...schemaProblems(key, result.error.issues, { received: raw.values[key], entry: PLACEMENT_ENTRIES[key] }));
     }
     return { plain: parsedFields as Plain, invalid, problems };
 }

@@ -256,6 +256,21 @@ describe("config validation", () => {
         mentions(list, "redisEvictionPolicy", /volatile-lru/);
     });
 
+    it("names a refused field by the path --path reads, quoted for the shell, and how to set a map's entries", () => {
+        mentions(
+            problems("dev", { replicas: '{"auth service":0}' }),
+            'replicas["auth service"]',
+            /at least 1/,
+            /pulumi config set --path 'replicas\["auth service"\]' <value>/,
+        );
+        mentions(
+            problems("dev", { workloadPlacement: "{database-backup: {}" }),
+            "workloadPlacement",
+            /must be JSON \(or set it with --path\) \(got "\{database-backup: \{\}"\)/,
+            /pulumi config set workloadPlacement <value>, or one entry at a time: pulumi config set --path workloadPlacement\.<workload>\.nodeSelector\.<label> <value>/,
+        );
+    });
+
     it("refuses unknown keys and suggests the intended one", () => {
         mentions(problems("dev", { imagetag: "1.2.3" }), "imagetag", /did you mean ultramarket:imageTag/, /config rm imagetag/);
     });
@@ -333,7 +348,12 @@ describe("config validation", () => {
         it("refuses an allowlist that opens admin to the internet, and ranges that are not CIDRs", () => {
             const list = problems("staging", { adminAllowedCidrs: '["10.0.0.0/8","0.0.0.0/0"]' });
             mentions(list, "adminAllowedCidrs[1]", /whole internet/);
-            mentions(problems("staging", { adminAllowedCidrs: '["10.0.0.300/8"]' }), "adminAllowedCidrs.0", /CIDR/);
+            mentions(
+                problems("staging", { adminAllowedCidrs: '["10.0.0.300/8"]' }),
+                "adminAllowedCidrs[0]",
+                /CIDR/,
+                /pulumi config set --path 'adminAllowedCidrs\[0\]' <value>/,
+            );
             mentions(problems("staging", { rateLimitExemptCidr: "::/0" }), "rateLimitExemptCidr", /every client/);
             mentions(problems("staging", { rateLimitExemptCidr: "load-generator" }), "rateLimitExemptCidr", /CIDR/);
             assert.equal(

@@ -2,7 +2,7 @@
 // validated before anything is registered, reaching that store's StatefulSet pods and nothing else.
 import { strict as assert } from "assert";
 import { ConfigError, parseConfig, SECRET_CONFIG_KEYS } from "../../config";
-import { configPath } from "../../config/placement";
+import { configPath } from "../../config/problems";
 import { DATA_STORES } from "../../components/model/placement";
 import { DATA_STORE_NAMES } from "../../components/data/stores";
 import { createPolicies } from "../../policies/rules";

@@ -173,7 +173,10 @@ describe("third-party images", () => {
             const hit = naming(problems("dev", overrides({ redis: "https://registry.example.com/redis:7" })), "thirdPartyImages.redis");
             assert.match(hit, /must be a full image reference/);
             assert.match(hit, /pulumi config set --path thirdPartyImages\.redis <value>/);
-            naming(problems("dev", { thirdPartyImages: "postgres=x" }), "thirdPartyImages");
+            assert.match(
+                naming(problems("dev", { thirdPartyImages: "postgres=x" }), "thirdPartyImages"),
+                /must be JSON.*\(got "postgres=x"\)/,
+            );
         });
 
         it('refuses "latest" and tagless references in production, and accepts a digest there', () => {

@@ -318,7 +318,10 @@ describe("ops: restore", () => {
         const notJson = setup();
         notJson.stack.config["ultramarket:workloadPlacement"] = { value: "{database-backup: {}", secret: false };
         assert.equal(await notJson.run("--list"), ExitCode.Refused);
-        assert.match(notJson.io.errors.join("\n"), /invalid workload placement.*\n.*ultramarket:workloadPlacement must be JSON/);
+        assert.match(
+            notJson.io.errors.join("\n"),
+            /invalid workload placement.*\n.*ultramarket:workloadPlacement must be JSON.*; fix it with: pulumi config set workloadPlacement <value>, or one entry at a time: pulumi config set --path workloadPlacement\.<workload>\./,
+        );
         assert.equal(notJson.jobs.runs.length, 0, "ran a Job although the placement is not JSON");
     });
 
@@ -365,7 +368,7 @@ describe("ops: restore", () => {
             ],
             [
                 { "ultramarket:imageMirror": "https://registry.example.com" },
-                /ultramarket:imageMirror must be a registry host.*pulumi config set imageMirror/,
+                /ultramarket:imageMirror must be a registry host.*\(got "https:\/\/registry\.example\.com"\); fix it with: pulumi config set imageMirror/,
             ],
         ] as const) {
             const { io, jobs, run, stack } = setup();
