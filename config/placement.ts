@@ -2,6 +2,7 @@
 // to a nodeSelector and tolerations each, checked as the API server would check them, each problem naming its exact
 // `--path` and the command that fixes it.
 import { CATALOG } from "../components/model/catalog";
+import { syntheticApps } from "../components/model/synthetic";
 import {
     DATA_STORES,
     DataStorePlacement,
@@ -58,9 +59,15 @@ export function resolveDataStorePlacement(raw: Record<string, unknown>): { place
     return resolvePlacement("dataStorePlacement", DATA_STORES, "data store", raw);
 }
 
-/** The validated placement of every workload named (an app of the catalog or one of PLATFORM_WORKLOADS). */
-export function resolveWorkloadPlacement(raw: Record<string, unknown>): { placement: WorkloadPlacement; problems: string[] } {
-    return resolvePlacement("workloadPlacement", [...CATALOG.map((a) => a.name), ...PLATFORM_WORKLOADS], "workload", raw);
+/**
+ * The validated placement of every workload named: an app of the catalog (or one of the benchmark's `synthetic` apps
+ * the stack adds) or one of PLATFORM_WORKLOADS.
+ */
+export function resolveWorkloadPlacement(
+    raw: Record<string, unknown>,
+    synthetic: readonly string[] = [],
+): { placement: WorkloadPlacement; problems: string[] } {
+    return resolvePlacement("workloadPlacement", [...CATALOG.map((a) => a.name), ...synthetic, ...PLATFORM_WORKLOADS], "workload", raw);
 }
 
 /** The config key's map of name -> placement, each name one of `known`. */
@@ -238,7 +245,8 @@ export function placementConfig(
     problems: string[],
 ): { dataStorePlacement: DataStorePlacement; workloadPlacement: WorkloadPlacement } {
     const stores = resolveDataStorePlacement(plain.dataStorePlacement ?? {});
-    const workloads = resolveWorkloadPlacement(plain.workloadPlacement ?? {});
+    const synthetic = syntheticApps(plain.syntheticApps ?? 0).map((a) => a.name);
+    const workloads = resolveWorkloadPlacement(plain.workloadPlacement ?? {}, synthetic);
     problems.push(...stores.problems, ...workloads.problems);
     return { dataStorePlacement: stores.placement, workloadPlacement: workloads.placement };
 }

@@ -6,6 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { APP_NAMES, AppSpec, CATALOG, BACKED_UP_DATABASES, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
+import { syntheticApps } from "../components/model/synthetic";
 import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../components/data/connection-budget";
 import { principalIds } from "../components/data/principals";
 import {
@@ -189,8 +190,10 @@ export function applicationRules({ raw, plain, isProduction }: RuleContext): str
         problems.push(
             `${PROJECT}:syntheticApps is a benchmark-only setting (it adds made-up apps) and is refused in the production stack; remove it with: pulumi config rm syntheticApps`,
         );
+    // The benchmark's synthetic apps are apps of the stack too: its scale mode sizes and places them like the others.
+    const known = [...APP_NAMES, ...syntheticApps(plain.syntheticApps ?? 0).map((a) => a.name)];
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
-        if (!APP_NAMES.includes(app)) problems.push(notInCatalog("replicas", app));
+        if (!known.includes(app)) problems.push(notInCatalog("replicas", app));
         else if (isProduction && n < 2)
             problems.push(
                 `${PROJECT}:replicas.${app} is ${n}; production runs at least 2 replicas of every app (set it with: ${setCmd(`--path replicas.${app}`, "2")})`,

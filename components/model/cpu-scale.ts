@@ -4,13 +4,16 @@
 // process needs its memory whatever the node). Applied once, at the root, to every pod template the platform makes.
 import * as pulumi from "@pulumi/pulumi";
 
+/** A CPU quantity ("250m", "1", "0.5") in millicores; undefined when it is not one. */
+export function cpuMillis(quantity: unknown): number | undefined {
+    const m = typeof quantity === "string" ? /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(quantity.trim()) : null;
+    return m ? Number(m[1]) * (m[2] ? 1 : 1000) : undefined;
+}
+
 /** A CPU quantity ("250m", "1", "0.5") scaled to `percent`, in millicores, at least 1m. Unparsable: unchanged. */
 export function scaleCpu(quantity: unknown, percent: number): unknown {
-    if (typeof quantity !== "string") return quantity;
-    const m = /^([0-9]+(?:\.[0-9]+)?)(m?)$/.exec(quantity.trim());
-    if (!m) return quantity;
-    const millis = Number(m[1]) * (m[2] ? 1 : 1000);
-    return `${Math.max(1, Math.round((millis * percent) / 100))}m`;
+    const millis = cpuMillis(quantity);
+    return millis === undefined ? quantity : `${Math.max(1, Math.round((millis * percent) / 100))}m`;
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);

@@ -39,9 +39,9 @@ export function parseArgs(argv: string[]): BenchArgs {
     }
     if (args.sweep.length && (args.scale.length || args.noCluster))
         throw new Error(`--parallel-sweep times only pulumi up on the cluster; it takes neither --scale nor --no-cluster. ${USAGE}`);
-    if (args.realNode && (args.scale.length || args.noCluster))
-        throw new Error(
-            `--real-node runs the default benchmark on the real node (2 cores hold one platform, not 80 apps); it takes neither --scale nor --no-cluster. ${USAGE}`,
-        );
+    if (args.realNode && args.noCluster)
+        throw new Error(`--real-node runs on the real node; --no-cluster runs on none: take one of them. ${USAGE}`);
+    if (args.realNode && args.sweep.length)
+        throw new Error(`--parallel-sweep runs on the simulated nodes only; it does not take --real-node. ${USAGE}`);
     return args;
 }

@@ -9,7 +9,8 @@ import { parseArgs } from "../../scripts/bench/args";
 import { compareFigures, formatComparison, Machine, readBaseline, writeBaseline } from "../../scripts/bench/baseline";
 import { escapeXml, renderLineChart, ticks } from "../../scripts/bench/chart";
 import { formatScaleReport, growths, scaleFigures, ScaleSeries } from "../../scripts/bench/scale-stats";
-import { scaleSettings } from "../../scripts/bench/scale";
+import { REAL_NODE_CPU_BUDGET, realNodeCpuRequests, realNodeScaleConfig, scaleSettings } from "../../scripts/bench/scale";
+import { renderObjects } from "../../scripts/bench/manifests";
 
 /** Every tag opened is closed in order (self-closing ones aside): a well-formed document, as far as tags go. */
 function assertBalanced(svg: string): void {
@@ -37,8 +38,10 @@ describe("bench scale mode (issue 23): arguments, cost per resource, chart, base
             realNode: false,
         });
         assert.equal(parseArgs(["--real-node", "--runs", "3"]).realNode, true);
-        assert.throws(() => parseArgs(["--real-node", "--scale", "20,40"]), /--real-node .* takes neither --scale nor --no-cluster/);
-        assert.throws(() => parseArgs(["--real-node", "--no-cluster"]), /takes neither/);
+        assert.deepEqual(parseArgs(["--real-node", "--scale", "40,20"]).scale, [20, 40]);
+        assert.equal(parseArgs(["--real-node", "--scale", "20,40"]).realNode, true);
+        assert.throws(() => parseArgs(["--real-node", "--no-cluster"]), /--real-node runs on the real node; --no-cluster runs on none/);
+        assert.throws(() => parseArgs(["--real-node", "--parallel-sweep", "8,16"]), /does not take --real-node/);
         assert.equal(parseArgs(["--scale=20", "--save-baseline", "--runs", "5"]).saveBaseline, true);
         assert.deepEqual(parseArgs([]).scale, []);
         assert.throws(() => parseArgs(["--scale", "20,,40"]), /invalid argument/);
@@ -74,6 +77,40 @@ describe("bench scale mode (issue 23): arguments, cost per resource, chart, base
         },
         { operation: "once", what: "z", points: [{ apps: 20, resources: 200, seconds: [1] }] },
     ];
+
+    it("counts the CPU the real node's pods request: every replica, each Job's pod once, nothing placed elsewhere", () => {
+        const pod = (cpu: string[], real = true) => ({
+            spec: {
+                ...(real ? { nodeSelector: { "ultramarket.local/node": "real" } } : {}),
+                containers: cpu.map((c) => ({ resources: { requests: { cpu: c } } })),
+            },
+        });
+        const objects = [
+            { kind: "Deployment", spec: { replicas: 2, template: pod(["30m", "5m"]) } },
+            { kind: "StatefulSet", spec: { template: pod(["0.25"]) } },
+            { kind: "Job", spec: { parallelism: 3, template: pod(["10m"]) } },
+            { kind: "Deployment", spec: { replicas: 9, template: pod(["1"], false) } },
+            { kind: "Service", spec: {} },
+        ] as any[];
+        assert.equal(realNodeCpuRequests(objects), 2 * 35 + 250 + 10);
+    });
+
+    it("puts every synthetic app on the real node at one replica in --real-node scale mode, and scales CPU down until the pods fit", async () => {
+        for (const apps of [20, 80]) {
+            const c = await realNodeScaleConfig(apps);
+            const placement = JSON.parse(c.plain.workloadPlacement);
+            const replicas = JSON.parse(c.plain.replicas);
+            for (let i = 1; i <= apps - CATALOG.length; i++) {
+                const name = `synthetic-${String(i).padStart(3, "0")}`;
+                assert.deepEqual(placement[name], placement.pgbouncer, name);
+                assert.equal(replicas[name], 1, name);
+            }
+            const { objects } = await renderObjects(c.plain, c.secretKeys);
+            assert.ok(realNodeCpuRequests(objects) <= REAL_NODE_CPU_BUDGET, `${apps} apps: ${realNodeCpuRequests(objects)}m`);
+            if (apps === 20) assert.equal(c.cpuScalePercent, 15, "the local stack's percent when it fits");
+            else assert.ok(c.cpuScalePercent < 15, "lowered when it does not");
+        }
+    });
 
     it("flags an operation whose cost per resource grows by more than 20 % from the smallest size to the largest", () => {
         const g = growths(series);
@@ -162,7 +199,9 @@ describe("bench scale mode (issue 23): arguments, cost per resource, chart, base
         const root = path.resolve(__dirname, "../..");
         const baseline = readBaseline(path.join(root, "bench/baseline.json"))!;
         assert.ok(baseline && Object.keys(baseline.figures).length > 0 && baseline.machine.cpus > 0);
-        assertBalanced(fs.readFileSync(path.join(root, "bench/scale.svg"), "utf8"));
-        assert.ok(fs.readFileSync(path.join(root, "README.md"), "utf8").includes("](bench/scale.svg)"));
+        for (const chart of ["bench/scale.svg", "bench/scale-real-node.svg"]) {
+            assertBalanced(fs.readFileSync(path.join(root, chart), "utf8"));
+            assert.ok(fs.readFileSync(path.join(root, "README.md"), "utf8").includes(`](${chart})`), `the README embeds ${chart}`);
+        }
     });
 });

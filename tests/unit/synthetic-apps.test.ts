@@ -123,6 +123,31 @@ describe("synthetic apps (issue 23): the benchmark's scale mode", () => {
         );
     });
 
+    it("sizes and places a synthetic app like a catalog app (replicas, workloadPlacement), and refuses one the stack does not add, naming it", async () => {
+        const onNode = { nodeSelector: { pool: "bench" } };
+        const settings = {
+            syntheticApps: "4",
+            postgresMaxConnections: "150",
+            replicas: JSON.stringify({ "synthetic-002": 1 }),
+            workloadPlacement: JSON.stringify({ "synthetic-002": onNode }),
+        };
+        const regs = (await evaluatePlatform("dev", settings)).registrations;
+        const dep = named(regs, DEP, "synthetic-002").inputs.spec;
+        assert.equal(dep.replicas, 1);
+        assert.deepEqual(dep.template.spec.nodeSelector, onNode.nodeSelector);
+        assert.equal(named(regs, DEP, "synthetic-001").inputs.spec.template.spec.nodeSelector, undefined, "only the one named");
+        const beyond = {
+            ...settings,
+            replicas: JSON.stringify({ "synthetic-005": 1 }),
+            workloadPlacement: JSON.stringify({ "synthetic-005": onNode }),
+        };
+        await assert.rejects(evaluatePlatform("dev", beyond), (e: ConfigError) =>
+            ["replicas.synthetic-005", "workloadPlacement.synthetic-005"].every((k) =>
+                e.problems.some((p) => p.includes(`ultramarket:${k}`)),
+            ),
+        );
+    });
+
     it("changes nothing at 0", async () => {
         const zero = (await evaluatePlatform("dev", { syntheticApps: "0" })).registrations;
         assert.deepEqual(
