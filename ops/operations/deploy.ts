@@ -6,7 +6,7 @@ import { newUpdateId, updateMessage } from "./history";
 import { RollbackReport, afterRollbackAdvice, rollback } from "./rollback";
 import { CodeInspector } from "./code";
 import { OpsIO, OpsStack, UpdateRecord } from "../types";
-import { cancelled, concurrentUpdate, findUpdate, leftBehind, withUpdateId } from "./update";
+import { cancelled, concurrentUpdate, findUpdate, leftBehind, previewWithoutCheckpoints, withUpdateId } from "./update";
 import { withPulumiErrors } from "./util";
 import { VerificationVerdict, Verifier } from "./verification";
 
@@ -53,7 +53,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployReport> {
     io.out(`==> ${stack.name}: preview${opts.policyPacks?.length ? ` with policy pack ${opts.policyPacks.join(", ")}` : ""}`);
     await withPulumiErrors(stack.name, "preview", async () => {
         try {
-            return await stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal });
+            return await previewWithoutCheckpoints(stack, () =>
+                stack.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }),
+            );
         } catch (err) {
             if (opts.signal?.aborted) throw cancelled(stack.name, "deploy");
             throw isConcurrentUpdateError(err) ? concurrentUpdate(stack.name, "deploy") : err;

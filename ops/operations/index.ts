@@ -12,7 +12,7 @@ export type { VerificationVerdict, Verifier } from "./verification";
 export { NothingToRollBack, PINNED_IMAGES_KEY, imagesToPin, absolutePathsFor, rollback, afterRollbackAdvice } from "./rollback";
 export type { RollbackOptions, RollbackReport } from "./rollback";
 export { deploy } from "./deploy";
-export { withUpdateId } from "./update";
+export { previewWithoutCheckpoints, SKIP_CHECKPOINTS_ENV, withUpdateId } from "./update";
 export type { DeployOptions, DeployReport } from "./deploy";
 export { collectDrift, changedPaths, formatDrift, detectDrift } from "./drift";
 export type { DriftedResource, DriftReport } from "./drift";

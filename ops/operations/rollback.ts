@@ -9,7 +9,7 @@ import * as path from "path";
 import { formatImageTags, newUpdateId, readHistory, updateMessage } from "./history";
 import { applyConfigRestore, assertCommitAvailable, chooseRollbackTarget, planConfigRestore } from "./rollback-plan";
 import { OpsIO, OpsStack, PROJECT, RecordedConfigValue, UpdateRecord } from "../types";
-import { cancelled, concurrentUpdate, findUpdate, leftBehind, withUpdateId } from "./update";
+import { cancelled, concurrentUpdate, findUpdate, leftBehind, previewWithoutCheckpoints, withUpdateId } from "./update";
 import { withPulumiErrors } from "./util";
 import { VerificationVerdict, Verifier } from "./verification";
 
@@ -202,7 +202,9 @@ export async function rollback(opts: RollbackOptions): Promise<RollbackReport> {
         };
         io.out(`==> ${stack.name}: preview of version ${report.to}${checkout ? ` (commit ${checkout.commit})` : ""}`);
         try {
-            await run.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal });
+            await previewWithoutCheckpoints(run, () =>
+                run.preview({ onOutput: io.stream, policyPacks: opts.policyPacks, signal: opts.signal }),
+            );
         } catch (err) {
             throw await failed("preview (rollback)", err, false);
         }

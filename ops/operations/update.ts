@@ -7,15 +7,31 @@ import { FileBackendLocks, LockHolder, LockInspector, pendingOperationsOf } from
 import { OpsStack, UpdateRecord } from "../types";
 
 /** Runs `fn` (an `up`) with UPDATE_ID_ENV set in the stack's workspace environment, and only for its length. */
-export async function withUpdateId<T>(stack: OpsStack, updateId: string, fn: () => Promise<T>): Promise<T> {
+export const withUpdateId = <T>(stack: OpsStack, updateId: string, fn: () => Promise<T>): Promise<T> =>
+    withStackEnv(stack, UPDATE_ID_ENV, updateId, fn);
+
+/** The engine's switch that serializes the state once at the end instead of after every step. */
+export const SKIP_CHECKPOINTS_ENV = "PULUMI_SKIP_CHECKPOINTS";
+
+/**
+ * Runs a preview with the engine's per-step checkpoints off. A preview's state is thrown away (the file backend hands
+ * it a discarding persister), yet the engine serializes the whole of it after every step: O(n²) work for nothing,
+ * 64 % of the engine's CPU in a preview that creates 800 resources (README "Previews skip the per-step checkpoints").
+ * Set for the preview alone: the `up` after it checkpoints every step, so an interrupted one can be repaired.
+ */
+export const previewWithoutCheckpoints = <T>(stack: OpsStack, preview: () => Promise<T>): Promise<T> =>
+    withStackEnv(stack, SKIP_CHECKPOINTS_ENV, "true", preview);
+
+/** Runs fn with `name=value` in the environment of every Pulumi command on the stack, then puts back what was there. */
+async function withStackEnv<T>(stack: OpsStack, name: string, value: string, fn: () => Promise<T>): Promise<T> {
     const env = stack.workspace.envVars;
-    const previous = env[UPDATE_ID_ENV];
-    env[UPDATE_ID_ENV] = updateId;
+    const previous = env[name];
+    env[name] = value;
     try {
         return await fn();
     } finally {
-        if (previous === undefined) delete env[UPDATE_ID_ENV];
-        else env[UPDATE_ID_ENV] = previous;
+        if (previous === undefined) delete env[name];
+        else env[name] = previous;
     }
 }
 

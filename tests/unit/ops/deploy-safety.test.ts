@@ -1,6 +1,13 @@
 import { strict as assert } from "assert";
 import { ExitCode } from "../../../ops/errors";
-import { deploy, interpretVerificationOutput, rollback, StackOutputVerifier, UPDATE_ID_ENV } from "../../../ops/operations";
+import {
+    deploy,
+    interpretVerificationOutput,
+    rollback,
+    SKIP_CHECKPOINTS_ENV,
+    StackOutputVerifier,
+    UPDATE_ID_ENV,
+} from "../../../ops/operations";
 import { FakeCode, FakeStack, FakeVerifier, historyEntry, MemoryIO, PASSED, SHA_NEW, SHA_OLD, UpdateSpec } from "./fakes";
 
 const HISTORY: UpdateSpec[] = [
@@ -102,6 +109,16 @@ describe("ops: verification belongs to this update", () => {
         assert.equal(stack.callsTo("up")[0].env?.[UPDATE_ID_ENV], report.updateId);
         assert.equal(report.verification?.status, "passed");
         assert.ok(!(UPDATE_ID_ENV in stack.workspace.envVars), "the variable does not outlive the up");
+    });
+
+    it("previews without the engine's per-step checkpoints and ups with them: PULUMI_SKIP_CHECKPOINTS is set for the preview alone", async () => {
+        const { stack, io, code } = newDeploy();
+        stack.workspace.envVars.PULUMI_PARALLEL = "64";
+        const report = await deploy({ stack, io, code, verifier: new FakeVerifier([PASSED]) });
+        assert.equal(report.exitCode, ExitCode.Ok);
+        assert.equal(stack.callsTo("preview")[0].env?.[SKIP_CHECKPOINTS_ENV], "true");
+        assert.ok(!(SKIP_CHECKPOINTS_ENV in (stack.callsTo("up")[0].env ?? {})), "the up checkpoints every step");
+        assert.deepEqual(stack.workspace.envVars, { PULUMI_PARALLEL: "64" }, "the workspace's environment is put back as it was");
     });
 
     it("a report from another update is stale: not a pass, said so, and the update is rolled back", async () => {

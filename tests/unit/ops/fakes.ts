@@ -109,7 +109,7 @@ export class FakeStack implements OpsStack {
     }
 
     async preview(opts?: PreviewOptions): Promise<PreviewResult> {
-        this.calls.push({ method: "preview", args: [opts] });
+        this.calls.push({ method: "preview", args: [opts], env: { ...this.workspace.envVars } });
         opts?.onOutput?.("Previewing update (fake)\n");
         return { stdout: "", stderr: "", changeSummary: { same: 40, update: 1 } };
     }

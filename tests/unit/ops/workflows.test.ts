@@ -37,6 +37,7 @@ describe("ops: GitHub Actions workflows", () => {
         assert.equal(action.with?.["stack-name"], "production");
         assert.equal(action.with?.policyPacks, "policies");
         assert.equal(action.with?.["comment-on-pr"], true);
+        assert.equal(w.env?.PULUMI_SKIP_CHECKPOINTS, "true", "the preview skips the per-step checkpoints");
         const all = steps(w);
         const install = all.findIndex((s) => s.run?.trim() === "npm ci --prefix policies");
         assert.ok(install >= 0 && install < all.indexOf(action), "the policy pack's dependencies are installed before the preview");
@@ -67,6 +68,8 @@ describe("ops: GitHub Actions workflows", () => {
             "a failed deploy is explained in the job summary",
         );
         assert.equal(Object.values(w.jobs)[0].environment, "production");
+        // deploy sets PULUMI_SKIP_CHECKPOINTS for its preview alone; the up must checkpoint every step.
+        assert.ok(!JSON.stringify(w).includes("PULUMI_SKIP_CHECKPOINTS"), "the deploy job never skips the up's checkpoints");
         assert.equal(w.concurrency?.group, "pulumi-production");
         assert.equal(w.concurrency?.["cancel-in-progress"], false);
     });
