@@ -66,7 +66,7 @@ export function scaleSettings(apps: number): Record<string, string> {
 }
 
 /** A kubeconfig with no cluster in it, for the cluster-free measurements (the program is evaluated on mocks). */
-function stubKubeconfig(): string {
+export function stubKubeconfig(): string {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "ultramarket-bench-")), "kubeconfig");
     fs.writeFileSync(file, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n");
     return file;
@@ -110,8 +110,11 @@ export function realNodeCpuRequests(objects: KubeObject[]): number {
  * two would be 120 more), and cpuScalePercent lowered from the local stack's so what the node's pods request fits
  * REAL_NODE_CPU_BUDGET. Memory is never scaled: 24 GiB hold it.
  */
-export async function realNodeScaleConfig(apps: number): Promise<ReturnType<typeof benchConfig> & { cpuScalePercent: number }> {
-    const settings = scaleSettings(apps);
+export async function realNodeScaleConfig(
+    apps: number,
+    overrides: Record<string, string> = {},
+): Promise<ReturnType<typeof benchConfig> & { cpuScalePercent: number }> {
+    const settings = { ...scaleSettings(apps), ...overrides };
     const base = benchConfig(settings, { realNode: true });
     const placement = JSON.parse(base.plain.workloadPlacement ?? "{}");
     if (!placement[PLACED_LIKE])

@@ -9,7 +9,7 @@ import { parseArgs } from "../../scripts/bench/args";
 import { compareFigures, formatComparison, Machine, readBaseline, writeBaseline } from "../../scripts/bench/baseline";
 import { escapeXml, renderLineChart, ticks } from "../../scripts/bench/chart";
 import { formatScaleReport, growths, scaleFigures, ScaleSeries } from "../../scripts/bench/scale-stats";
-import { REAL_NODE_CPU_BUDGET, realNodeCpuRequests, realNodeScaleConfig, scaleSettings } from "../../scripts/bench/scale";
+import { REAL_NODE_CPU_BUDGET, realNodeCpuRequests, realNodeScaleConfig, scaleSettings, stubKubeconfig } from "../../scripts/bench/scale";
 import { renderObjects } from "../../scripts/bench/manifests";
 
 /** Every tag opened is closed in order (self-closing ones aside): a well-formed document, as far as tags go. */
@@ -96,19 +96,25 @@ describe("bench scale mode (issue 23): arguments, cost per resource, chart, base
     });
 
     it("puts every synthetic app on the real node at one replica in --real-node scale mode, and scales CPU down until the pods fit", async () => {
-        for (const apps of [20, 80]) {
-            const c = await realNodeScaleConfig(apps);
-            const placement = JSON.parse(c.plain.workloadPlacement);
-            const replicas = JSON.parse(c.plain.replicas);
-            for (let i = 1; i <= apps - CATALOG.length; i++) {
-                const name = `synthetic-${String(i).padStart(3, "0")}`;
-                assert.deepEqual(placement[name], placement.pgbouncer, name);
-                assert.equal(replicas[name], 1, name);
+        // Rendered on the mock monitor: a kubeconfig that reaches no cluster, as --no-cluster gives the program.
+        const kubeconfig = stubKubeconfig();
+        try {
+            for (const apps of [20, 80]) {
+                const c = await realNodeScaleConfig(apps, { kubeconfig });
+                const placement = JSON.parse(c.plain.workloadPlacement);
+                const replicas = JSON.parse(c.plain.replicas);
+                for (let i = 1; i <= apps - CATALOG.length; i++) {
+                    const name = `synthetic-${String(i).padStart(3, "0")}`;
+                    assert.deepEqual(placement[name], placement.pgbouncer, name);
+                    assert.equal(replicas[name], 1, name);
+                }
+                const { objects } = await renderObjects(c.plain, c.secretKeys);
+                assert.ok(realNodeCpuRequests(objects) <= REAL_NODE_CPU_BUDGET, `${apps} apps: ${realNodeCpuRequests(objects)}m`);
+                if (apps === 20) assert.equal(c.cpuScalePercent, 15, "the local stack's percent when it fits");
+                else assert.ok(c.cpuScalePercent < 15, "lowered when it does not");
             }
-            const { objects } = await renderObjects(c.plain, c.secretKeys);
-            assert.ok(realNodeCpuRequests(objects) <= REAL_NODE_CPU_BUDGET, `${apps} apps: ${realNodeCpuRequests(objects)}m`);
-            if (apps === 20) assert.equal(c.cpuScalePercent, 15, "the local stack's percent when it fits");
-            else assert.ok(c.cpuScalePercent < 15, "lowered when it does not");
+        } finally {
+            fs.rmSync(path.dirname(kubeconfig), { recursive: true, force: true });
         }
     });
 
