@@ -52,7 +52,7 @@ export function handleInterrupts(io: Pick<CliIO, "err">, engines: InterruptibleE
         } else if (accepted === 2) {
             engines.terminate();
             io.err(
-                `ops: ${name} again: terminating the engine now; what it was doing stays pending and the next deploy repairs it. ` +
+                `ops: ${name} again: terminating the engine now (unless it is just finishing its safe stop); what it was doing stays pending and the next deploy repairs it. ` +
                     `Once more kills it outright.`,
             );
         } else {

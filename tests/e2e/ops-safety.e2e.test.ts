@@ -226,9 +226,9 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         });
     }
 
-    // Skipped, known to fail on a loaded machine (issue 24 stays open): in CI on 2026-12-06 the engine printed no
-    // "terminating" after ops forwarded the second SIGINT, and ops could not read the state back ("code: -1"), so the
-    // message could not list what was left. To fix at its cause, then re-enable.
+    // The second Ctrl-C races the engine's own stop: when the first one's safe stop is quick (CI, 2026-12-07: the
+    // deploy ended 0.6 s after the two Ctrl-C), the engine may already be exiting when ops passes the second one on, and
+    // never prints "terminating". Either way what ops finally says must be what the state holds.
     it("a second Ctrl-C terminates the engine, and the message says exactly what it left; the next deploy repairs it", async function () {
         await stack.setConfig(`${PROJECT}:imageTag`, { value: "1.0.5-e2e" });
         const jobsBefore = liveJobs();
@@ -251,7 +251,13 @@ describe("e2e: operations you can trust (stack names, interrupted and concurrent
         assert.strictEqual(code, ExitCode.OperationFailed, output.slice(-3000));
         const pending = pendingOperationsOf(await stack.exportStack());
         if (/ops: SIGINT again: terminating the engine now/.test(stderr)) {
-            assert.match(stdout, /received; terminating/, "ops said it terminated the engine, but the engine never heard it");
+            // The engine heard it, or had just stopped at its safe point by itself (then nothing is pending).
+            if (!/received; terminating/.test(stdout))
+                assert.match(
+                    output,
+                    /the engine stopped at a safe point: no operation is pending/,
+                    "ops said it terminated the engine, which neither heard it nor had stopped by itself",
+                );
         } else {
             assert.match(stderr, /ops: SIGINT again: the engine has already stopped/, stderr);
         }

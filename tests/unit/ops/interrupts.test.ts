@@ -66,7 +66,7 @@ describe("ops: Ctrl-C and SIGTERM (ops/interrupts.ts)", () => {
         assert.equal(s.engines.terminated, 1);
         assert.match(
             s.io.errors[1],
-            /^ops: SIGTERM again: terminating the engine now; what it was doing stays pending and the next deploy repairs it/,
+            /^ops: SIGTERM again: terminating the engine now \(unless it is just finishing its safe stop\); what it was doing stays pending and the next deploy repairs it/,
         );
         s.send("SIGTERM", 3); // npm's copy of the same signal
         assert.equal(s.engines.killed, 0);
