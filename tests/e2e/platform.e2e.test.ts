@@ -11,7 +11,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { EngineEvent, Stack } from "@pulumi/pulumi/automation";
-import { CATALOG } from "../../components/model/catalog";
+import { CATALOG, DATABASES_WITH_USERS } from "../../components/model/catalog";
+import { databaseUsersJobName } from "../../components/data/database-users";
 import { PROJECT } from "../../config";
 import { ExitCode } from "../../ops/errors";
 import { detectDrift, GitCodeInspector, rollback } from "../../ops/operations";
@@ -212,12 +213,12 @@ describe("e2e: the platform on the local control plane", function () {
             const live = getLive(s);
             assert.strictEqual(live.status?.readyReplicas ?? 0, live.spec.replicas, `StatefulSet ${s.name} is not ready`);
         }
-        // Least privilege: each app that uses PostgreSQL or MongoDB reads its own Secret, never the superuser's; the
+        // Least privilege: each app that uses PostgreSQL, MongoDB or Elasticsearch reads its own Secret, never the superuser's; the
         // users Jobs completed; PgBouncer is ready, and PostgreSQL admits it instead of the apps.
         const usersJobs = deployed.filter(
             (o) => o.kind === "Job" && o.urn.includes("ultramarket:data:DatabaseUsers$kubernetes:batch/v1:Job::"),
         );
-        assert.deepStrictEqual(usersJobs.map((o) => o.urn.split("::").pop()).sort(), ["database-users-mongodb", "database-users-postgres"]);
+        assert.deepStrictEqual(usersJobs.map((o) => o.urn.split("::").pop()).sort(), DATABASES_WITH_USERS.map(databaseUsersJobName).sort());
         for (const j of usersJobs)
             assert.ok(
                 (getLive(j).status?.conditions ?? []).some((c: any) => c.type === "Complete" && c.status === "True"),
