@@ -86,7 +86,11 @@ export function parseConfig(raw: RawConfig): PlatformConfig {
     const thirdPartyProblems: string[] = [];
     const thirdPartyImages = thirdPartyImagesConfig(plain, isProduction, thirdPartyProblems);
     const placementProblems: string[] = [];
-    const { dataStorePlacement, workloadPlacement } = placementConfig(plain, placementProblems);
+    const { dataStorePlacement, workloadPlacement } = placementConfig(
+        plain,
+        placementProblems,
+        enabled.map((a) => a.name),
+    );
     const problems = [
         ...stackProblems,
         ...keys.problems,

@@ -2,7 +2,6 @@
 // to a nodeSelector and tolerations each, checked as the API server would check them, each problem naming its exact
 // `--path` and the command that fixes it.
 import { CATALOG } from "../components/model/catalog";
-import { syntheticApps } from "../components/model/synthetic";
 import {
     DATA_STORES,
     DataStorePlacement,
@@ -65,9 +64,10 @@ export function resolveDataStorePlacement(raw: Record<string, unknown>): { place
  */
 export function resolveWorkloadPlacement(
     raw: Record<string, unknown>,
-    synthetic: readonly string[] = [],
+    apps: readonly string[] = [],
 ): { placement: WorkloadPlacement; problems: string[] } {
-    return resolvePlacement("workloadPlacement", [...CATALOG.map((a) => a.name), ...synthetic, ...PLATFORM_WORKLOADS], "workload", raw);
+    const names = [...new Set([...CATALOG.map((a) => a.name), ...apps])];
+    return resolvePlacement("workloadPlacement", [...names, ...PLATFORM_WORKLOADS], "workload", raw);
 }
 
 /** The config key's map of name -> placement, each name one of `known`. */
@@ -239,14 +239,17 @@ function tolerations(
     return list;
 }
 
-/** The program's validated keys to the placement per store and per workload; problems join the config's own. */
+/**
+ * The program's validated keys to the placement per store and per workload; problems join the config's own. `apps`:
+ * the stack's apps beyond the catalog a workload may name (the benchmark's synthetic ones).
+ */
 export function placementConfig(
     plain: Partial<Plain>,
     problems: string[],
+    apps: readonly string[] = [],
 ): { dataStorePlacement: DataStorePlacement; workloadPlacement: WorkloadPlacement } {
     const stores = resolveDataStorePlacement(plain.dataStorePlacement ?? {});
-    const synthetic = syntheticApps(plain.syntheticApps ?? 0).map((a) => a.name);
-    const workloads = resolveWorkloadPlacement(plain.workloadPlacement ?? {}, synthetic);
+    const workloads = resolveWorkloadPlacement(plain.workloadPlacement ?? {}, apps);
     problems.push(...stores.problems, ...workloads.problems);
     return { dataStorePlacement: stores.placement, workloadPlacement: workloads.placement };
 }

@@ -6,7 +6,6 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { APP_NAMES, AppSpec, CATALOG, BACKED_UP_DATABASES, FILE_UPLOADS, SecretKey } from "../components/model/catalog";
-import { syntheticApps } from "../components/model/synthetic";
 import { connectionBudget, poolDemands, POSTGRES_DEFAULT_MAX_CONNECTIONS } from "../components/data/connection-budget";
 import { principalIds } from "../components/data/principals";
 import {
@@ -184,14 +183,14 @@ export function imageRules({ plain, invalid, isProduction }: RuleContext): { tag
  * Applications: replica overrides name catalog apps, production runs at least 2 of each, and the benchmark's
  * synthetic apps never reach production.
  */
-export function applicationRules({ raw, plain, isProduction }: RuleContext): string[] {
+export function applicationRules({ raw, plain, isProduction, enabled }: RuleContext): string[] {
     const problems: string[] = [];
     if (isProduction && raw.values.syntheticApps !== undefined)
         problems.push(
             `${PROJECT}:syntheticApps is a benchmark-only setting (it adds made-up apps) and is refused in the production stack; remove it with: pulumi config rm syntheticApps`,
         );
-    // The benchmark's synthetic apps are apps of the stack too: its scale mode sizes and places them like the others.
-    const known = [...APP_NAMES, ...syntheticApps(plain.syntheticApps ?? 0).map((a) => a.name)];
+    // The benchmark's synthetic apps (in `enabled`) are apps of the stack too: its scale mode sizes and places them like the others.
+    const known = [...APP_NAMES, ...enabled.map((a) => a.name)];
     for (const [app, n] of Object.entries(plain.replicas ?? {})) {
         if (!known.includes(app)) problems.push(notInCatalog("replicas", app));
         else if (isProduction && n < 2)

@@ -141,9 +141,6 @@ export function elasticsearchRole(p: DatabasePrincipal): object {
         : { cluster: [], indices: [{ names: elasticsearchIndicesOf(p.id), privileges: [...ELASTICSEARCH_APP_PRIVILEGES] }] };
 }
 
-/** Where the Elasticsearch users Job writes a request's body (0600, in its /tmp emptyDir) and reads the response. */
-const ES_SCRATCH = "$scratch";
-
 /**
  * Elasticsearch: a native-realm role and user per principal, through the security API as `elastic` (PUT creates or
  * updates, so the script is idempotent). The superuser's credentials reach curl on stdin (`-K -`, written by awk from
@@ -158,14 +155,15 @@ export function elasticsearchUsersScript(principals: DatabasePrincipal[]): strin
     return [
         "set -eu",
         "umask 077",
+        // Where a request's body (0600) is written and its response read: the pod's /tmp emptyDir.
         'scratch="${TMPDIR:-/tmp}/es-users"',
         'mkdir -p "$scratch"',
         `auth() { ${auth}; }`,
         // <path> <body (curl's --data-binary: JSON, or @file)> <what to print on failure: reason|type>
         "put() {",
-        `    code=$(auth | curl -sS -o "${ES_SCRATCH}/response" -w '%{http_code}' -K - -X PUT -H 'Content-Type: application/json' --data-binary "$2" "$ES_URL$1") || code=000`,
+        `    code=$(auth | curl -sS -o "$scratch/response" -w '%{http_code}' -K - -X PUT -H 'Content-Type: application/json' --data-binary "$2" "$ES_URL$1") || code=000`,
         '    case "$code" in 2??) return 0 ;; esac',
-        `    if [ "$3" = reason ]; then detail=$(sed -n 's/.*"type":"\\([^"]*\\)","reason":"\\([^"]*\\)".*/\\1: \\2/p' "${ES_SCRATCH}/response" 2>/dev/null); else detail=$(sed -n 's/.*"type":"\\([^"]*\\)".*/\\1/p' "${ES_SCRATCH}/response" 2>/dev/null); fi`,
+        `    if [ "$3" = reason ]; then detail=$(sed -n 's/.*"type":"\\([^"]*\\)","reason":"\\([^"]*\\)".*/\\1: \\2/p' "$scratch/response" 2>/dev/null); else detail=$(sed -n 's/.*"type":"\\([^"]*\\)".*/\\1/p' "$scratch/response" 2>/dev/null); fi`,
         '    echo "Elasticsearch answered $code to PUT $1${detail:+: $detail}" >&2',
         "    exit 1",
         "}",
@@ -173,11 +171,11 @@ export function elasticsearchUsersScript(principals: DatabasePrincipal[]): strin
         `i=0; until auth | curl -fsS -o /dev/null -K - "$ES_URL/_security/_authenticate" 2>/dev/null; do i=$((i + 1)); [ "$i" -lt 30 ] || { echo "Elasticsearch at $ES_URL did not accept the elastic user's login for 60 s" >&2; exit 1; }; sleep 2; done`,
         ...mine.flatMap((p) => [
             `put /_security/role/${p.user} '${JSON.stringify(elasticsearchRole(p))}' reason`,
-            `${printFromEnv(passwordEnv(p), `{"password":"%s","roles":["${p.user}"]}`)} > "${ES_SCRATCH}/body"`,
-            `put /_security/user/${p.user} "@${ES_SCRATCH}/body" type`,
+            `${printFromEnv(passwordEnv(p), `{"password":"%s","roles":["${p.user}"]}`)} > "$scratch/body"`,
+            `put /_security/user/${p.user} "@$scratch/body" type`,
             `echo 'database users: ${p.user} ready'`,
         ]),
-        `rm -f "${ES_SCRATCH}/body" "${ES_SCRATCH}/response"`,
+        `rm -f "$scratch/body" "$scratch/response"`,
         ...unownedIndicesCheck(mine.filter((p) => p.kind === "service").map((p) => p.id)),
     ].join("\n");
 }
